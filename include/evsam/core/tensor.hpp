@@ -1,0 +1,129 @@
+// evsam: Tensor<T>, a dense row-major (NCHW for images) host tensor.
+//
+// Shapes follow PyTorch: a conv weight is (C_out, C_in/groups, kH, kW), an
+// activation is (N, C, H, W), a Linear weight is (out_features, in_features).
+// Storage is 64-byte aligned so SIMD kernels can use aligned loads.
+// T is float or double (the double build is the fp64 oracle); integer tensors
+// (uint8 images, int64 labels) use the same class.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <new>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "evsam/core/error.hpp"
+
+namespace evsam {
+
+using Shape = std::vector<int64_t>;
+
+inline std::string shape_str(const Shape& s) {
+    std::ostringstream o;
+    o << '(';
+    for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+    if (s.size() == 1) o << ',';
+    o << ')';
+    return o.str();
+}
+
+// Product of the dims; throws on a negative dim or an int64 overflow.
+inline int64_t shape_numel(const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) {
+        EVSAM_CHECK(d >= 0, "negative dimension in shape " + shape_str(s));
+        if (d != 0 && n > INT64_MAX / d) throw Error("shape " + shape_str(s) + " is too large");
+        n *= d;
+    }
+    return n;
+}
+
+// std::allocator with 64-byte alignment.
+template <class T>
+struct AlignedAllocator {
+    using value_type = T;
+    static constexpr std::size_t alignment = 64;
+    AlignedAllocator() = default;
+    template <class U>
+    AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(alignment)));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(alignment)); }
+    template <class U>
+    bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const AlignedAllocator<U>&) const noexcept { return false; }
+};
+
+template <class T>
+class Tensor {
+public:
+    using value_type = T;
+
+    Tensor() = default;
+    explicit Tensor(Shape shape) : shape_(std::move(shape)), data_(static_cast<size_t>(shape_numel(shape_))) {}
+    Tensor(std::initializer_list<int64_t> shape) : Tensor(Shape(shape)) {}
+    Tensor(Shape shape, T fill) : Tensor(std::move(shape)) { std::fill(data_.begin(), data_.end(), fill); }
+
+    const Shape& shape() const { return shape_; }
+    int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
+    // size(i) with Python-style negative indices.
+    int64_t size(int64_t i) const {
+        if (i < 0) i += dim();
+        EVSAM_CHECK(i >= 0 && i < dim(), "Tensor::size: dim " + std::to_string(i) + " out of range for shape " +
+                                             shape_str(shape_));
+        return shape_[static_cast<size_t>(i)];
+    }
+    int64_t numel() const { return static_cast<int64_t>(data_.size()); }
+    bool empty() const { return data_.empty(); }
+
+    T* data() { return data_.data(); }
+    const T* data() const { return data_.data(); }
+    T* begin() { return data_.data(); }
+    T* end() { return data_.data() + data_.size(); }
+    const T* begin() const { return data_.data(); }
+    const T* end() const { return data_.data() + data_.size(); }
+    T& operator[](int64_t i) { return data_[static_cast<size_t>(i)]; }
+    const T& operator[](int64_t i) const { return data_[static_cast<size_t>(i)]; }
+
+    // Element access for 4-D (N, C, H, W) tensors.
+    T& at(int64_t n, int64_t c, int64_t h, int64_t w) {
+        return data_[static_cast<size_t>(((n * shape_[1] + c) * shape_[2] + h) * shape_[3] + w)];
+    }
+    const T& at(int64_t n, int64_t c, int64_t h, int64_t w) const {
+        return data_[static_cast<size_t>(((n * shape_[1] + c) * shape_[2] + h) * shape_[3] + w)];
+    }
+
+    // Same data, new shape with the same numel (like torch.reshape on a contiguous tensor).
+    void reshape_(Shape s) {
+        EVSAM_CHECK(shape_numel(s) == numel(),
+                    "cannot reshape " + shape_str(shape_) + " to " + shape_str(s));
+        shape_ = std::move(s);
+    }
+    // Resizes the buffer (contents unspecified) only when the numel changes.
+    void resize_(Shape s) {
+        int64_t n = shape_numel(s);
+        shape_ = std::move(s);
+        if (static_cast<size_t>(n) != data_.size()) data_.resize(static_cast<size_t>(n));
+    }
+    void fill_(T v) { std::fill(data_.begin(), data_.end(), v); }
+
+    template <class U>
+    Tensor<U> cast() const {
+        Tensor<U> r(shape_);
+        for (size_t i = 0; i < data_.size(); ++i) r[static_cast<int64_t>(i)] = static_cast<U>(data_[i]);
+        return r;
+    }
+
+private:
+    Shape shape_;
+    std::vector<T, AlignedAllocator<T>> data_;
+};
+
+}  // namespace evsam

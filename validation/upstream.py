@@ -1,0 +1,83 @@
+"""Import upstream EfficientViT-SAM (mit-han-lab/efficientvit) and SAM
+(facebookresearch/segment-anything) from source trees the user points at.
+
+Nothing from upstream is copied into evsam. Paths come from --efficientvit-src /
+--sam-src or the environment variables EFFICIENTVIT_SRC / SAM_SRC.
+
+Upstream imports optional packages that are not needed for inference (triton,
+omegaconf, timm, onnx, efficientvit.apps ...). A sys.meta_path finder hands out
+empty stub modules for those names so create_efficientvit_sam_model(name,
+pretrained=False) builds every variant with only torch + torchvision installed.
+"""
+import argparse
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+import types
+
+STUB_PREFIXES = ("triton", "omegaconf", "timm", "onnx", "onnxsim", "efficientvit.apps",
+                 "efficientvit.diffusioncore", "efficientvit.gazesamcore", "efficientvit.samcore",
+                 "efficientvit.clscore", "efficientvit.segcore", "efficientvit.aecore",
+                 "torchpack", "wandb", "lpips", "diffusers", "transformers", "cv2", "pycocotools",
+                 "einops", "huggingface_hub", "torchprofile")
+
+
+class _StubModule(types.ModuleType):
+    """A module whose every attribute is another stub (so `from x import y` works)."""
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        full = f"{self.__name__}.{name}"
+        if full not in sys.modules:
+            m = _StubModule(full)
+            m.__path__ = []
+            sys.modules[full] = m
+        return sys.modules[full]
+
+    def __call__(self, *a, **k):  # decorators such as @triton.jit
+        if len(a) == 1 and callable(a[0]) and not k:
+            return a[0]
+        return self
+
+
+class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, fullname, path, target=None):
+        if any(fullname == p or fullname.startswith(p + ".") for p in STUB_PREFIXES):
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        m = _StubModule(spec.name)
+        m.__path__ = []
+        return m
+
+    def exec_module(self, module):
+        pass
+
+
+def add_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--efficientvit-src", default=os.environ.get("EFFICIENTVIT_SRC"),
+                    help="checkout of mit-han-lab/efficientvit (or env EFFICIENTVIT_SRC)")
+    ap.add_argument("--sam-src", default=os.environ.get("SAM_SRC"),
+                    help="checkout of facebookresearch/segment-anything (or env SAM_SRC)")
+
+
+def setup(efficientvit_src: str, sam_src: str) -> None:
+    """Put both source trees on sys.path and install the stub finder."""
+    for name, p in (("--efficientvit-src", efficientvit_src), ("--sam-src", sam_src)):
+        if not p or not os.path.isdir(p):
+            sys.exit(f"error: {name} must name a source checkout (got {p!r})")
+        if p not in sys.path:
+            sys.path.insert(0, os.path.abspath(p))
+    if not any(isinstance(f, _StubFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _StubFinder())
+
+
+def create_model(name: str):
+    """Upstream's own factory: efficientvit.sam_model_zoo.create_efficientvit_sam_model.
+    name is one of l0 l1 l2 xl0 xl1 (or the full efficientvit-sam-* name)."""
+    from efficientvit.sam_model_zoo import create_efficientvit_sam_model
+    full = name if name.startswith("efficientvit-sam-") else f"efficientvit-sam-{name}"
+    return create_efficientvit_sam_model(full, pretrained=False).eval()
