@@ -1,0 +1,23 @@
+// evsam: activation kinds (upstream efficientvit/models/nn/act.py: build_act).
+// EfficientViT's "gelu" is nn.GELU(approximate="tanh"); SAM's nn.GELU is the exact erf form.
+#pragma once
+#include <string>
+
+#include "evsam/core/error.hpp"
+
+namespace evsam {
+
+enum class Act { none, relu, relu6, hswish, silu, gelu_tanh, gelu_erf };
+
+// Upstream's registry names: "relu", "relu6", "hswish", "silu", "gelu" (tanh), or none.
+inline Act act_from_name(const std::string& s) {
+    if (s.empty() || s == "none") return Act::none;
+    if (s == "relu") return Act::relu;
+    if (s == "relu6") return Act::relu6;
+    if (s == "hswish") return Act::hswish;
+    if (s == "silu") return Act::silu;
+    if (s == "gelu") return Act::gelu_tanh;
+    throw Error("unknown activation '" + s + "'");
+}
+
+}  // namespace evsam

@@ -1,0 +1,26 @@
+// evsam: efficientvit/models/nn/ops.py: class FusedMBConv
+// spatial_conv (kxk expand, stride) -> point_conv (1x1 project).
+#pragma once
+#include <array>
+
+#include "evsam/nn/mb_conv.hpp"
+
+namespace evsam {
+
+template <class T, class B = backend::cpu>
+struct FusedMBConv : Module<T, B> {
+    ConvLayer<T, B> spatial_conv, point_conv;
+
+    FusedMBConv(int64_t in, int64_t out, int64_t kernel_size = 3, int64_t stride = 1, int64_t mid_channels = -1,
+                double expand_ratio = 6, int64_t groups = 1, std::array<bool, 2> use_bias = {false, false},
+                std::array<Norm, 2> norm = {Norm::bn2d, Norm::bn2d}, std::array<Act, 2> act = {Act::relu6, Act::none})
+        : spatial_conv(in, MBConv<T, B>::mid(in, expand_ratio, mid_channels), kernel_size, stride, 1, groups,
+                       use_bias[0], norm[0], act[0]),
+          point_conv(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        spatial_conv.visit(v, p + "spatial_conv.");
+        point_conv.visit(v, p + "point_conv.");
+    }
+};
+
+}  // namespace evsam

@@ -1,0 +1,71 @@
+// evsam: torch.nn leaf layers with weights: Conv2d, ConvTranspose2d, Linear, Embedding.
+#pragma once
+#include "evsam/core/module.hpp"
+
+namespace evsam {
+
+// torch.nn.Conv2d. Padding and dilation are forward-time settings kept here too.
+template <class T, class B = backend::cpu>
+struct Conv2d : Module<T, B> {
+    int64_t in_channels, out_channels, kernel_size, stride, padding, dilation, groups;
+    bool has_bias;
+    Tensor<T> weight;  // (C_out, C_in/groups, k, k)
+    Tensor<T> bias;    // (C_out,) when has_bias
+
+    Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride_ = 1, int64_t padding_ = 0, int64_t dilation_ = 1,
+           int64_t groups_ = 1, bool bias_ = true)
+        : in_channels(in), out_channels(out), kernel_size(k), stride(stride_), padding(padding_), dilation(dilation_),
+          groups(groups_), has_bias(bias_) {
+        EVSAM_CHECK(groups > 0 && in % groups == 0 && out % groups == 0,
+                    "Conv2d: channels " + std::to_string(in) + "->" + std::to_string(out) + " not divisible by groups " +
+                        std::to_string(groups));
+    }
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {out_channels, in_channels / groups, kernel_size, kernel_size}, ParamKind::parameter);
+        if (has_bias) v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
+    }
+};
+
+// torch.nn.ConvTranspose2d (groups = 1, no padding: SAM's 2x2 stride-2 upscaling).
+template <class T, class B = backend::cpu>
+struct ConvTranspose2d : Module<T, B> {
+    int64_t in_channels, out_channels, kernel_size, stride;
+    Tensor<T> weight;  // (C_in, C_out, k, k)  -- note: in before out, as PyTorch stores it
+    Tensor<T> bias;    // (C_out,)
+
+    ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride_)
+        : in_channels(in), out_channels(out), kernel_size(k), stride(stride_) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {in_channels, out_channels, kernel_size, kernel_size}, ParamKind::parameter);
+        v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
+    }
+};
+
+// torch.nn.Linear: y = x W^T + b.
+template <class T, class B = backend::cpu>
+struct Linear : Module<T, B> {
+    int64_t in_features, out_features;
+    bool has_bias;
+    Tensor<T> weight;  // (out_features, in_features)
+    Tensor<T> bias;    // (out_features,)
+
+    Linear(int64_t in, int64_t out, bool bias_ = true) : in_features(in), out_features(out), has_bias(bias_) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {out_features, in_features}, ParamKind::parameter);
+        if (has_bias) v.tensor(p + "bias", bias, {out_features}, ParamKind::parameter);
+    }
+};
+
+// torch.nn.Embedding: a learned table.
+template <class T, class B = backend::cpu>
+struct Embedding : Module<T, B> {
+    int64_t num_embeddings, embedding_dim;
+    Tensor<T> weight;  // (num_embeddings, embedding_dim)
+
+    Embedding(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {num_embeddings, embedding_dim}, ParamKind::parameter);
+    }
+};
+
+}  // namespace evsam

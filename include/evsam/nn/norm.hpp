@@ -1,0 +1,62 @@
+// evsam: normalisation layers (upstream efficientvit/models/nn/norm.py).
+// create_efficientvit_sam_model calls set_norm_eps(model, 1e-6): EVERY BatchNorm
+// and LayerNorm in EfficientViT-SAM runs with eps = 1e-6, hence the defaults here.
+#pragma once
+#include "evsam/core/module.hpp"
+
+namespace evsam {
+
+enum class Norm { none, bn2d, ln2d };
+
+// torch.nn.BatchNorm2d (inference: running statistics).
+template <class T, class B = backend::cpu>
+struct BatchNorm2d : Module<T, B> {
+    int64_t num_features;
+    double eps;
+    Tensor<T> weight;        // (C,)
+    Tensor<T> bias;          // (C,)
+    Tensor<T> running_mean;  // (C,) buffer
+    Tensor<T> running_var;   // (C,) buffer
+    int64_t num_batches_tracked = 0;  // () int64 buffer, unused at inference
+
+    explicit BatchNorm2d(int64_t c, double eps_ = 1e-6) : num_features(c), eps(eps_) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {num_features}, ParamKind::parameter);
+        v.tensor(p + "bias", bias, {num_features}, ParamKind::parameter);
+        v.tensor(p + "running_mean", running_mean, {num_features}, ParamKind::buffer);
+        v.tensor(p + "running_var", running_var, {num_features}, ParamKind::buffer);
+        v.index(p + "num_batches_tracked", num_batches_tracked);
+    }
+};
+
+// efficientvit LayerNorm2d: LayerNorm over the channel dim of an NCHW tensor.
+template <class T, class B = backend::cpu>
+struct LayerNorm2d : Module<T, B> {
+    int64_t num_channels;
+    double eps;
+    Tensor<T> weight;  // (C,)
+    Tensor<T> bias;    // (C,)
+
+    explicit LayerNorm2d(int64_t c, double eps_ = 1e-6) : num_channels(c), eps(eps_) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {num_channels}, ParamKind::parameter);
+        v.tensor(p + "bias", bias, {num_channels}, ParamKind::parameter);
+    }
+};
+
+// torch.nn.LayerNorm over the last dim (SAM's transformer norms).
+template <class T, class B = backend::cpu>
+struct LayerNorm : Module<T, B> {
+    int64_t normalized_shape;
+    double eps;
+    Tensor<T> weight;  // (D,)
+    Tensor<T> bias;    // (D,)
+
+    explicit LayerNorm(int64_t d, double eps_ = 1e-6) : normalized_shape(d), eps(eps_) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        v.tensor(p + "weight", weight, {normalized_shape}, ParamKind::parameter);
+        v.tensor(p + "bias", bias, {normalized_shape}, ParamKind::parameter);
+    }
+};
+
+}  // namespace evsam

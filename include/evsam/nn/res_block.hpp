@@ -1,0 +1,26 @@
+// evsam: efficientvit/models/nn/ops.py: class ResBlock
+// conv1 (kxk, stride) -> conv2 (kxk).
+#pragma once
+#include <array>
+
+#include "evsam/nn/mb_conv.hpp"
+
+namespace evsam {
+
+template <class T, class B = backend::cpu>
+struct ResBlock : Module<T, B> {
+    ConvLayer<T, B> conv1, conv2;
+
+    ResBlock(int64_t in, int64_t out, int64_t kernel_size = 3, int64_t stride = 1, int64_t mid_channels = -1,
+             double expand_ratio = 1, std::array<bool, 2> use_bias = {false, false},
+             std::array<Norm, 2> norm = {Norm::bn2d, Norm::bn2d}, std::array<Act, 2> act = {Act::relu6, Act::none})
+        : conv1(in, MBConv<T, B>::mid(in, expand_ratio, mid_channels), kernel_size, stride, 1, 1, use_bias[0], norm[0],
+                act[0]),
+          conv2(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, kernel_size, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        conv1.visit(v, p + "conv1.");
+        conv2.visit(v, p + "conv2.");
+    }
+};
+
+}  // namespace evsam

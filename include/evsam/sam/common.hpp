@@ -1,0 +1,25 @@
+// evsam: segment_anything/modeling/common.py: MLPBlock, LayerNorm2d
+// SAM's LayerNorm2d normalises over channels exactly like efficientvit's
+// (nn/norm.hpp: LayerNorm2d), so that one class serves both.
+#pragma once
+#include "evsam/nn/act.hpp"
+#include "evsam/nn/layers.hpp"
+#include "evsam/nn/norm.hpp"
+
+namespace evsam {
+
+// lin1 -> act -> lin2 (act = ReLU inside TwoWayTransformer)
+template <class T, class B = backend::cpu>
+struct MLPBlock : Module<T, B> {
+    Linear<T, B> lin1, lin2;
+    Act act;
+
+    MLPBlock(int64_t embedding_dim, int64_t mlp_dim, Act act_ = Act::relu)
+        : lin1(embedding_dim, mlp_dim), lin2(mlp_dim, embedding_dim), act(act_) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        lin1.visit(v, p + "lin1.");
+        lin2.visit(v, p + "lin2.");
+    }
+};
+
+}  // namespace evsam
