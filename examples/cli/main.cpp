@@ -1,0 +1,129 @@
+// evsam: the command-line tool. Subcommands and flags are a contract (see README.md).
+//
+//   evsam info       --weights FILE [--model NAME] [--json]
+//   evsam preprocess --image IMG --model NAME --out X.npy
+//
+// Every error is one line on stderr ("evsam: error: ...") and a non-zero exit.
+// Output files are written atomically: they appear complete or not at all.
+#include <evsam/evsam.hpp>
+#include <evsam/tool/args.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+using evsam::tool::Args;
+using evsam::tool::FlagSpec;
+
+const char* kUsage =
+    "usage: evsam <command> [flags]\n"
+    "commands:\n"
+    "  info        --weights FILE [--model NAME] [--json]      variant, parameter count, resolution, dtype\n"
+    "  preprocess  --image IMG --model NAME --out X.npy        upstream-exact (1,3,R,R) float32 input tensor\n"
+    "models: l0 l1 l2 (512x512 encoder input), xl0 xl1 (1024x1024)\n"
+    "run 'evsam <command> --help' for a command's flags\n";
+
+// Opens a checkpoint and resolves its variant: --model wins, else detected from keys/shapes.
+// Either way the whole state_dict is checked against that variant's schema.
+struct LoadedCheckpoint {
+    evsam::Checkpoint ckpt;
+    std::string model;
+    std::vector<evsam::SchemaEntry> schema;
+};
+
+LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag) {
+    auto ckpt = evsam::Checkpoint::open(path);
+    std::string model;
+    if (!model_flag.empty()) {
+        model = evsam::sam_config(model_flag).name;
+    } else {
+        model = evsam::detect_variant(ckpt);
+    }
+    evsam::EfficientViTSam<float> m(evsam::sam_config(model));
+    auto schema = evsam::state_dict_schema(m);
+    auto mm = evsam::compare_state_dict(schema, ckpt);
+    if (mm.count()) {
+        std::string actual;
+        if (!model_flag.empty()) try {
+                actual = evsam::detect_variant(ckpt);
+            } catch (const evsam::Error&) {
+            }
+        if (!actual.empty())
+            throw evsam::Error(path + ": checkpoint is efficientvit-sam-" + actual + ", not --model " + model);
+        throw evsam::Error(path + ": checkpoint does not match --model " + model + ": " + mm.describe());
+    }
+    return {std::move(ckpt), model, std::move(schema)};
+}
+
+int cmd_info(const std::vector<std::string>& argv) {
+    Args a("info", {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"json", false, false, ""}}, argv);
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"));
+    const auto cfg = evsam::sam_config(lc.model);
+    int64_t buffers = 0;
+    for (auto& e : lc.schema)
+        if (e.kind == evsam::ParamKind::buffer) ++buffers;
+    nlohmann::ordered_json j;
+    j["model"] = lc.model;
+    j["params"] = evsam::count_parameters(lc.schema);
+    j["resolution"] = cfg.resolution;
+    j["prompt_frame"] = cfg.prompt_frame;
+    j["dtype"] = lc.ckpt.float_dtype();
+    j["format"] = lc.ckpt.format();
+    j["wrapped"] = lc.ckpt.wrapped();
+    j["tensors"] = lc.ckpt.tensors().size();
+    j["buffers"] = buffers;
+    j["weights"] = a.str("weights");
+    if (a.has("json")) {
+        std::cout << j.dump() << "\n";
+    } else {
+        std::cout << "model       efficientvit-sam-" << lc.model << "\n"
+                  << "params      " << j["params"].get<int64_t>() << "\n"
+                  << "resolution  " << cfg.resolution << "x" << cfg.resolution << " (prompts in the "
+                  << cfg.prompt_frame << " frame)\n"
+                  << "dtype       " << lc.ckpt.float_dtype() << "\n"
+                  << "format      " << lc.ckpt.format() << (lc.ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "")
+                  << "\n"
+                  << "tensors     " << lc.ckpt.tensors().size() << " (" << buffers << " buffers)\n";
+    }
+    return 0;
+}
+
+int dispatch(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << kUsage;
+        return args.empty() ? 2 : 0;
+    }
+    const std::string cmd = args[0];
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) {
+        std::cout << kUsage;
+        return 0;
+    }
+    if (cmd == "--version") {
+        std::cout << "evsam 0.1.0\n";
+        return 0;
+    }
+    if (cmd == "info") return cmd_info(rest);
+    throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+        return dispatch(args);
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "evsam: error: out of memory\n");
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        for (char& c : msg)
+            if (c == '\n' || c == '\r') c = ' ';
+        std::fprintf(stderr, "evsam: error: %s\n", msg.c_str());
+    }
+    return 1;
+}

@@ -1,0 +1,132 @@
+// evsam: strict command-line parsing for the `evsam` tool (examples/cli).
+//
+// `evsam <subcommand> --flag value --switch ...`. Each subcommand declares its
+// flags; an unknown flag, a missing value, a repeated flag, a missing required
+// flag, or a value that is not a number where one is expected is an
+// evsam::Error with a one-line message naming the flag. Kept in a header so
+// the fuzzers can drive it directly.
+#pragma once
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "evsam/core/error.hpp"
+
+namespace evsam::tool {
+
+struct FlagSpec {
+    std::string name;  // without the leading "--"
+    bool takes_value;  // false: a switch
+    bool required;
+    std::string help;  // "FILE", "N", ... for usage lines
+};
+
+class Args {
+public:
+    Args(std::string command, std::vector<FlagSpec> specs, const std::vector<std::string>& argv)
+        : command_(std::move(command)), specs_(std::move(specs)) {
+        for (size_t i = 0; i < argv.size(); ++i) {
+            const std::string& a = argv[i];
+            if (a.size() < 3 || a.compare(0, 2, "--") != 0)
+                throw Error(command_ + ": unexpected argument '" + a + "' (flags start with --)");
+            std::string name = a.substr(2), value;
+            bool has_inline = false;
+            if (auto eq = name.find('='); eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+                has_inline = true;
+            }
+            const FlagSpec* spec = find(name);
+            if (!spec) throw Error(command_ + ": unknown flag --" + name + " (see 'evsam " + command_ + " --help')");
+            if (values_.count(name)) throw Error(command_ + ": flag --" + name + " given twice");
+            if (spec->takes_value) {
+                if (!has_inline) {
+                    if (i + 1 >= argv.size()) throw Error(command_ + ": flag --" + name + " needs a value");
+                    value = argv[++i];
+                }
+                if (value.empty()) throw Error(command_ + ": flag --" + name + " has an empty value");
+            } else if (has_inline) {
+                throw Error(command_ + ": flag --" + name + " takes no value");
+            }
+            values_[name] = value;
+        }
+        for (auto& s : specs_)
+            if (s.required && !values_.count(s.name)) throw Error(command_ + ": missing required flag --" + s.name);
+    }
+
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    std::string str(const std::string& name, const std::string& def = "") const {
+        auto it = values_.find(name);
+        return it == values_.end() ? def : it->second;
+    }
+    int64_t integer(const std::string& name, int64_t def, int64_t lo, int64_t hi) const {
+        auto it = values_.find(name);
+        if (it == values_.end()) return def;
+        const char* s = it->second.c_str();
+        char* end = nullptr;
+        errno = 0;
+        long long v = std::strtoll(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0')
+            throw Error(command_ + ": --" + name + " expects an integer, got '" + it->second + "'");
+        if (v < lo || v > hi)
+            throw Error(command_ + ": --" + name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                        "], got " + it->second);
+        return v;
+    }
+    double real(const std::string& name, double def, double lo, double hi) const {
+        auto it = values_.find(name);
+        if (it == values_.end()) return def;
+        return parse_real(it->second, "--" + name, lo, hi);
+    }
+    // One of a fixed set of words.
+    std::string choice(const std::string& name, const std::string& def, const std::vector<std::string>& allowed) const {
+        std::string v = str(name, def);
+        for (auto& a : allowed)
+            if (v == a) return v;
+        std::string list;
+        for (auto& a : allowed) list += (list.empty() ? "" : "|") + a;
+        throw Error(command_ + ": --" + name + " must be one of " + list + ", got '" + v + "'");
+    }
+
+    // A finite number in [lo, hi]; `what` names it in the error.
+    double parse_real(const std::string& text, const std::string& what, double lo, double hi) const {
+        const char* s = text.c_str();
+        char* end = nullptr;
+        errno = 0;
+        double v = std::strtod(s, &end);
+        if (end == s || *end != '\0' || errno == ERANGE)
+            throw Error(command_ + ": " + what + " expects a number, got '" + text + "'");
+        if (!std::isfinite(v)) throw Error(command_ + ": " + what + " must be finite, got '" + text + "'");
+        if (v < lo || v > hi)
+            throw Error(command_ + ": " + what + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                        "], got " + text);
+        return v;
+    }
+
+    std::string usage() const {
+        std::string u = "usage: evsam " + command_;
+        for (auto& s : specs_) {
+            std::string f = "--" + s.name + (s.takes_value ? " " + s.help : "");
+            u += s.required ? " " + f : " [" + f + "]";
+        }
+        return u;
+    }
+
+private:
+    std::string command_;
+    std::vector<FlagSpec> specs_;
+    std::map<std::string, std::string> values_;
+
+    const FlagSpec* find(const std::string& n) const {
+        for (auto& s : specs_)
+            if (s.name == n) return &s;
+        return nullptr;
+    }
+};
+
+}  // namespace evsam::tool
