@@ -92,6 +92,19 @@ int cmd_info(const std::vector<std::string>& argv) {
     return 0;
 }
 
+// SamResize -> ToTensor -> Normalize -> SamPad, bit-identical to upstream's EfficientViTSam.transform.
+int cmd_preprocess(const std::vector<std::string>& argv) {
+    Args a("preprocess", {{"image", true, true, "IMG"}, {"model", true, true, "NAME"}, {"out", true, true, "X.npy"}}, argv);
+    const auto cfg = evsam::sam_config(a.str("model"));
+    evsam::Image img = evsam::load_image(a.str("image"));
+    evsam::Tensor<float> x = evsam::preprocess_image<float>(img.data.data(), img.height, img.width, cfg.resolution);
+    evsam::npy_save(a.str("out"), x);
+    const auto [h, w] = evsam::get_preprocess_shape(img.height, img.width, cfg.resolution);
+    std::cerr << "evsam: " << a.str("image") << " " << img.width << "x" << img.height << " -> resized " << w << "x" << h
+              << ", padded to " << cfg.resolution << "x" << cfg.resolution << " -> " << a.str("out") << "\n";
+    return 0;
+}
+
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
@@ -108,6 +121,7 @@ int dispatch(const std::vector<std::string>& args) {
         return 0;
     }
     if (cmd == "info") return cmd_info(rest);
+    if (cmd == "preprocess") return cmd_preprocess(rest);
     throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 
