@@ -6,8 +6,8 @@
 // input torchvision calls PIL.Image.resize(size, BILINEAR), which always
 // antialiases: the triangle filter is widened by the downscale factor. This
 // header ports the C code that does the work, Pillow src/libImaging/Resample.c
-// (verified bit-exact against Pillow 9.4.0; the 8-bit path is unchanged in
-// later releases):
+// (verified bit-exact against Pillow 9.4.0; up to Pillow 12.x the 8-bit path
+// has only been refactored, with the same arithmetic):
 //
 //   ImagingResample         -> pil_resize_bilinear_u8 (BILINEAR filter only)
 //   ImagingResampleInner    -> pil_resize_bilinear_u8 (two passes, row range)
@@ -52,10 +52,11 @@ inline double bilinear_filter(double x) {
 }
 constexpr double kBilinearSupport = 1.0;
 
-// The filter argument must be rounded to double before bilinear_filter uses it:
-// a compiler allowed to fuse `1.0 - t * ss` into one FMA (e.g. -march=native with
-// GCC's default -ffp-contract=fast) would otherwise produce different
-// coefficients from Pillow's build. The volatile store forces the rounding.
+// Defensive: the filter argument is rounded to double before bilinear_filter
+// uses it, so that no compiler may fuse `1.0 - t * ss` into one FMA (allowed
+// under GCC's default -ffp-contract=fast when FMA is enabled). That would give
+// different coefficients from Pillow's own (non-FMA) build. The volatile store
+// forces the rounding; it costs nothing measurable (coefficients only).
 inline double rounded(double v) {
     volatile double r = v;
     return r;
