@@ -13,10 +13,10 @@
 //     grayscale photo comes out almost white, exactly as in the Python reference;
 //   - PNG, BMP: bit-exact with Pillow. JPEG: stb's IDCT, chroma upsampling and
 //     YCbCr->RGB rounding differ from libjpeg-turbo's (Pillow, Debian 12), so pixels
-//     differ by a few levels: max |diff| <= 3 for 4:2:0 (Pillow's default), 4:4:4
-//     and <= 1 for grayscale, measured on 36 test JPEGs (quality 75/95, 9x17 to
-//     683x512). 4:2:2 JPEGs also differ in the rightmost 1-2 columns, by up to ~40
-//     levels there (stb and libjpeg-turbo treat the chroma edge differently);
+//     differ by a few levels. Measured max |diff|: <= 3 for 4:2:0 (Pillow's default)
+//     and 4:4:4 (24 test JPEGs, quality 75/95, 9x17 to 683x512), 1 for a grayscale
+//     one; 4:2:2 (12 JPEGs): <= 4, except in the two rightmost columns, which differ
+//     by up to 41 (stb and libjpeg-turbo extend the last chroma column differently);
 //   - neither applies EXIF orientation; CMYK JPEGs are not matched to Pillow.
 // Only PNG, JPEG and BMP decoders are compiled in (smaller attack surface; TGA has
 // no magic bytes, so stb would otherwise "decode" random files as TGA).
@@ -196,25 +196,29 @@ inline void check_bmp_complete(const uint8_t* p, size_t n, const std::string& na
     if (n < 18) throw truncated("no complete file header");
     uint32_t offset = le32(p + 10), hsz = le32(p + 14);
     // stb knows the 12 (OS/2 core), 40, 56, 108 and 124 byte headers; it refuses others itself.
-    if ((hsz == 12 || hsz == 40 || hsz == 56 || hsz == 108 || hsz == 124) && n < 14 + size_t(hsz))
+    if (hsz != 12 && hsz != 40 && hsz != 56 && hsz != 108 && hsz != 124) return;
+    if (n < 14 + size_t(hsz))
         throw truncated("the " + std::to_string(hsz) + "-byte info header needs " + std::to_string(14 + hsz) +
                         " bytes");
-    if (n < 30) return;
     int64_t w, h;
-    uint32_t bpp, compression = 0;
+    uint32_t bpp;
+    int32_t compression = 0;  // stb reads it as a signed int
     if (hsz == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit width/height
         w = le16(p + 18);
         h = le16(p + 20);
         bpp = le16(p + 24);
     } else {
-        if (n < 34) return;
         w = static_cast<int32_t>(le32(p + 18));
         h = static_cast<int32_t>(le32(p + 22));  // negative = top-down rows
         bpp = le16(p + 28);
-        compression = le32(p + 30);
+        compression = static_cast<int32_t>(le32(p + 30));
     }
-    if (compression != 0 && compression != 3 && compression != 6) return;  // RLE etc.: stb refuses itself
-    if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32) return;
+    // stb refuses RLE (1, 2) and JPEG/PNG-in-BMP (>= 4) itself, but decodes every other
+    // value (3 = BI_BITFIELDS, and even negative ones) as uncompressed pixels.
+    if (compression == 1 || compression == 2 || compression >= 4) return;
+    // stb would decode other depths (e.g. 2-bit, which Pillow supports) as if they were 8-bit.
+    if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
+        throw Error(name + ": unsupported BMP bit depth " + std::to_string(bpp) + " (supported: 1, 4, 8, 16, 24, 32)");
     if (w <= 0 || w > kMaxImagePixels) return;
     int64_t rows = h < 0 ? -h : h;
     if (rows > kMaxImagePixels) return;

@@ -7,6 +7,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "evsam/backend/backend.hpp"
 #include "evsam/core/tensor.hpp"
@@ -25,12 +27,53 @@ struct ParamVisitor {
     virtual void index(const std::string& name, int64_t& v) = 0;
 };
 
+// Records module outputs under their state_dict-style names
+// (e.g. "image_encoder.backbone.stages.3.op_list.2") when enabled.
+template <class T>
+struct Trace {
+    std::vector<std::pair<std::string, Tensor<T>>> records;
+    void record(const std::string& name, const Tensor<T>& t) { records.emplace_back(name, t); }
+    const Tensor<T>* find(const std::string& name) const {
+        for (auto& r : records)
+            if (r.first == name) return &r.second;
+        return nullptr;
+    }
+};
+
 template <class T, class B>
 struct Module {
     EVSAM_CHECK_TEMPLATE_ARGS(T, B);
+    std::string name;  // state_dict-style path, set by visit() (e.g. "image_encoder.neck")
+    Module() = default;
+    Module(const Module&) = default;
+    Module(Module&&) noexcept = default;  // noexcept: vectors of modules move, never copy
+    Module& operator=(const Module&) = default;
+    Module& operator=(Module&&) noexcept = default;
     virtual ~Module() = default;
     // Calls v for every tensor of this module, named prefix + state_dict name.
     virtual void visit(ParamVisitor<T>& v, const std::string& prefix) = 0;
+
+protected:
+    void set_name(const std::string& prefix) { name = prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 1); }
+    void trace(Trace<T>* tr, const Tensor<T>& out) const {
+        if (tr) tr->record(name, out);
+    }
 };
+
+// A module with one tensor in and one tensor out (upstream's nn.Module.forward(x)).
+template <class T, class B>
+struct Block : Module<T, B> {
+    virtual Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const = 0;
+};
+
+// Names every module of a tree after its state_dict path (a visit with a no-op visitor).
+template <class T, class B>
+void assign_names(Module<T, B>& m, const std::string& prefix = "") {
+    struct V : ParamVisitor<T> {
+        void tensor(const std::string&, Tensor<T>&, const Shape&, ParamKind) override {}
+        void index(const std::string&, int64_t&) override {}
+    } v;
+    m.visit(v, prefix);
+}
 
 }  // namespace evsam

@@ -79,7 +79,7 @@ struct EfficientViTLargeBackbone : Module<T, B> {
     }
 
     // backbone.py: EfficientViTLargeBackbone.build_local_block
-    static std::unique_ptr<Module<T, B>> build_local_block(const std::string& block, int64_t in, int64_t out,
+    static std::unique_ptr<Block<T, B>> build_local_block(const std::string& block, int64_t in, int64_t out,
                                                            int64_t stride, double expand_ratio, Act act, bool fewer_norm) {
         const Norm bn = Norm::bn2d, no = Norm::none;
         if (block == "res")
@@ -101,8 +101,18 @@ struct EfficientViTLargeBackbone : Module<T, B> {
         throw Error("EfficientViTLargeBackbone: unknown block type '" + block + "'");
     }
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < stages.size(); ++i) stages[i].visit(v, p + "stages." + std::to_string(i) + ".");
+    }
+    // Returns the output of every stage ("stage0" ... "stageK" upstream's output_dict).
+    std::vector<Tensor<T>> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
+        std::vector<Tensor<T>> out;
+        const Tensor<T>* cur = &x;
+        for (auto& stage : stages) {  // output_dict["stage%d" % stage_id] = x = stage(x)
+            out.push_back(stage.forward(*cur, tr));
+            cur = &out.back();
+        }
+        return out;
     }
 };
 

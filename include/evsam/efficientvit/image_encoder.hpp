@@ -14,10 +14,20 @@ struct EfficientViTSamImageEncoder : Module<T, B> {
 
     EfficientViTSamImageEncoder(LargeBackboneConfig b, SamNeckConfig n)
         : backbone(std::move(b)), neck(std::move(n)), norm(neck.cfg.out_dim) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         backbone.visit(v, p + "backbone.");
         neck.visit(v, p + "neck.");
         norm.visit(v, p + "norm.");
+    }
+    // x: (N, 3, R, R) preprocessed image -> (N, out_dim, 64, 64) image embedding.
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
+        EVSAM_CHECK(x.dim() == 4 && x.size(1) == backbone.cfg.in_channels,
+                    "image encoder: expected input (N, 3, R, R), got " + shape_str(x.shape()));
+        std::vector<Tensor<T>> feed = backbone.forward(x, tr);  // feed_dict = self.backbone(x)
+        Tensor<T> out = neck.forward(feed, tr);                 // feed_dict = self.neck(feed_dict)
+        norm.forward_(out);                                     // output = self.norm(feed_dict["sam_encoder"])
+        this->trace(tr, out);
+        return out;
     }
 };
 

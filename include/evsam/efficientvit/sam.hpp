@@ -80,7 +80,7 @@ struct EfficientViTSam : Module<T, B> {
           mask_decoder(cfg.embed_dim,
                        TwoWayTransformer<T, B>(cfg.transformer_depth, cfg.embed_dim, cfg.transformer_heads, cfg.transformer_mlp_dim),
                        cfg.num_multimask_outputs, cfg.iou_head_depth, cfg.iou_head_hidden_dim) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         image_encoder.visit(v, p + "image_encoder.");
         prompt_encoder.visit(v, p + "prompt_encoder.");
         mask_decoder.visit(v, p + "mask_decoder.");

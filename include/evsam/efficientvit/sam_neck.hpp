@@ -12,6 +12,7 @@
 #include "evsam/nn/mb_conv.hpp"
 #include "evsam/nn/res_block.hpp"
 #include "evsam/nn/residual_block.hpp"
+#include "evsam/ops/resize.hpp"
 
 namespace evsam {
 
@@ -44,7 +45,7 @@ struct SamNeck : Module<T, B> {
         }
         const int64_t w = cfg.head_width;
         for (int64_t d = 0; d < cfg.head_depth; ++d) {
-            std::unique_ptr<Module<T, B>> block;
+            std::unique_ptr<Block<T, B>> block;
             if (cfg.middle_op == "mb")
                 block = std::make_unique<MBConv<T, B>>(w, w, 3, 1, -1, cfg.expand_ratio, std::array<bool, 3>{false, false, false},
                                                        std::array<Norm, 3>{Norm::bn2d, Norm::bn2d, Norm::bn2d},
@@ -66,10 +67,43 @@ struct SamNeck : Module<T, B> {
         output_ops.push_back(std::move(out));
     }
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < input_ops.size(); ++i) input_ops[i].visit(v, p + "input_ops." + std::to_string(i) + ".");
         middle.visit(v, p + "middle.");
         for (size_t i = 0; i < output_ops.size(); ++i) output_ops[i].visit(v, p + "output_ops." + std::to_string(i) + ".");
+    }
+    static constexpr int64_t kSize = 64;  // UpSampleLayer(size=(64, 64)), mode bicubic
+
+    // stages: the backbone's stage outputs; fid "stageK" selects stages[K]. Returns "sam_encoder".
+    Tensor<T> forward(const std::vector<Tensor<T>>& stages, Trace<T>* tr = nullptr) const {
+        Tensor<T> feat;
+        for (size_t i = 0; i < input_ops.size(); ++i) {  // feat = [op(feature_dict[key]) ...]
+            const size_t k = stage_index(cfg.fid_list[i]);
+            EVSAM_CHECK(k < stages.size(), this->name + ": backbone has no " + cfg.fid_list[i]);
+            Tensor<T> y = input_ops[i].op_list[0]->forward(stages[k], tr);  // ConvLayer 1x1 + BN
+            y = upsample(y);                                                 // UpSampleLayer (bicubic)
+            if (tr) tr->record(input_ops[i].name + ".op_list.1", y);
+            if (tr) tr->record(input_ops[i].name, y);
+            if (i == 0)
+                feat = std::move(y);
+            else
+                add_forward(feat.data(), feat.data(), y.data(), feat.numel(), B{});  // merge "add"
+        }
+        feat = middle.forward(feat, tr);               // feat = self.middle(feat)
+        return output_ops[0].forward(feat, tr);        // feature_dict["sam_encoder"] = op(feat)
+    }
+
+private:
+    static size_t stage_index(const std::string& fid) {
+        EVSAM_CHECK(fid.rfind("stage", 0) == 0, "SamNeck: bad fid '" + fid + "'");
+        return static_cast<size_t>(std::stoul(fid.substr(5)));
+    }
+    // efficientvit UpSampleLayer: identity when already 64x64, else F.interpolate bicubic.
+    static Tensor<T> upsample(const Tensor<T>& x) {
+        if (x.size(2) == kSize && x.size(3) == kSize) return x;
+        Tensor<T> y({x.size(0), x.size(1), kSize, kSize});
+        bicubic_resize_forward(y.data(), x.data(), x.size(0) * x.size(1), x.size(2), x.size(3), kSize, kSize, B{});
+        return y;
     }
 };
 

@@ -6,6 +6,7 @@
 #include "evsam/nn/act.hpp"
 #include "evsam/nn/layers.hpp"
 #include "evsam/nn/norm.hpp"
+#include "evsam/ops/activation.hpp"
 
 namespace evsam {
 
@@ -16,7 +17,7 @@ inline int64_t get_same_padding(int64_t kernel_size) {
 }
 
 template <class T, class B = backend::cpu>
-struct ConvLayer : Module<T, B> {
+struct ConvLayer : Block<T, B> {
     Conv2d<T, B> conv;
     std::optional<BatchNorm2d<T, B>> norm;  // "bn2d" or none (all EfficientViT-SAM ConvLayers)
     Act act;
@@ -28,9 +29,16 @@ struct ConvLayer : Module<T, B> {
         EVSAM_CHECK(norm_ != Norm::ln2d, "ConvLayer: ln2d norm is not used by EfficientViT-SAM and not supported");
         if (norm_ == Norm::bn2d) norm.emplace(out);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         conv.visit(v, p + "conv.");
         if (norm) norm->visit(v, p + "norm.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = conv.forward(x);                        // x = self.conv(x)
+        if (norm) norm->forward_(y);                          // x = self.norm(x)
+        activation_forward(y.data(), y.numel(), act, B{});    // x = self.act(x)
+        this->trace(tr, y);
+        return y;
     }
 };
 

@@ -8,7 +8,7 @@
 namespace evsam {
 
 template <class T, class B = backend::cpu>
-struct DSConv : Module<T, B> {
+struct DSConv : Block<T, B> {
     ConvLayer<T, B> depth_conv, point_conv;
 
     DSConv(int64_t in, int64_t out, int64_t kernel_size = 3, int64_t stride = 1,
@@ -16,9 +16,15 @@ struct DSConv : Module<T, B> {
            std::array<Act, 2> act = {Act::relu6, Act::none})
         : depth_conv(in, in, kernel_size, stride, 1, in, use_bias[0], norm[0], act[0]),
           point_conv(in, out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         depth_conv.visit(v, p + "depth_conv.");
         point_conv.visit(v, p + "point_conv.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = depth_conv.forward(x, tr);
+        y = point_conv.forward(y, tr);
+        this->trace(tr, y);
+        return y;
     }
 };
 

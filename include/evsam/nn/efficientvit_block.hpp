@@ -11,7 +11,7 @@
 namespace evsam {
 
 template <class T, class B = backend::cpu>
-struct EfficientViTBlock : Module<T, B> {
+struct EfficientViTBlock : Block<T, B> {
     ResidualBlock<T, B> context_module;  // main: LiteMLA
     ResidualBlock<T, B> local_module;    // main: MBConv
 
@@ -25,9 +25,15 @@ struct EfficientViTBlock : Module<T, B> {
                                                       std::array<Norm, 3>{Norm::none, Norm::none, norm},
                                                       std::array<Act, 3>{act, act, Act::none}),
                        true) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         context_module.visit(v, p + "context_module.");
         local_module.visit(v, p + "local_module.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = context_module.forward(x, tr);  // x = self.context_module(x)
+        y = local_module.forward(y, tr);              // x = self.local_module(x)
+        this->trace(tr, y);
+        return y;
     }
 };
 

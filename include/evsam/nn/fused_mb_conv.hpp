@@ -8,7 +8,7 @@
 namespace evsam {
 
 template <class T, class B = backend::cpu>
-struct FusedMBConv : Module<T, B> {
+struct FusedMBConv : Block<T, B> {
     ConvLayer<T, B> spatial_conv, point_conv;
 
     FusedMBConv(int64_t in, int64_t out, int64_t kernel_size = 3, int64_t stride = 1, int64_t mid_channels = -1,
@@ -17,9 +17,15 @@ struct FusedMBConv : Module<T, B> {
         : spatial_conv(in, MBConv<T, B>::mid(in, expand_ratio, mid_channels), kernel_size, stride, 1, groups,
                        use_bias[0], norm[0], act[0]),
           point_conv(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         spatial_conv.visit(v, p + "spatial_conv.");
         point_conv.visit(v, p + "point_conv.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = spatial_conv.forward(x, tr);  // kxk expand + act
+        y = point_conv.forward(y, tr);              // 1x1 project
+        this->trace(tr, y);
+        return y;
     }
 };
 

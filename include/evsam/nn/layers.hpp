@@ -1,12 +1,13 @@
 // evsam: torch.nn leaf layers with weights: Conv2d, ConvTranspose2d, Linear, Embedding.
 #pragma once
 #include "evsam/core/module.hpp"
+#include "evsam/ops/conv2d.hpp"
 
 namespace evsam {
 
 // torch.nn.Conv2d. Padding and dilation are forward-time settings kept here too.
 template <class T, class B = backend::cpu>
-struct Conv2d : Module<T, B> {
+struct Conv2d : Block<T, B> {
     int64_t in_channels, out_channels, kernel_size, stride, padding, dilation, groups;
     bool has_bias;
     Tensor<T> weight;  // (C_out, C_in/groups, k, k)
@@ -20,9 +21,21 @@ struct Conv2d : Module<T, B> {
                     "Conv2d: channels " + std::to_string(in) + "->" + std::to_string(out) + " not divisible by groups " +
                         std::to_string(groups));
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {out_channels, in_channels / groups, kernel_size, kernel_size}, ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
+    }
+    // F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels,
+                    this->name + ": expected input (N, " + std::to_string(in_channels) + ", H, W), got " + shape_str(x.shape()));
+        const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+        Tensor<T> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
+                     conv_out_size(W, kernel_size, stride, padding, dilation)});
+        conv2d_forward(y.data(), x.data(), weight.data(), has_bias ? bias.data() : nullptr, N, in_channels, H, W,
+                       out_channels, kernel_size, stride, padding, dilation, groups, B{});
+        this->trace(tr, y);
+        return y;
     }
 };
 
@@ -35,7 +48,7 @@ struct ConvTranspose2d : Module<T, B> {
 
     ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride_)
         : in_channels(in), out_channels(out), kernel_size(k), stride(stride_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {in_channels, out_channels, kernel_size, kernel_size}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
     }
@@ -50,7 +63,7 @@ struct Linear : Module<T, B> {
     Tensor<T> bias;    // (out_features,)
 
     Linear(int64_t in, int64_t out, bool bias_ = true) : in_features(in), out_features(out), has_bias(bias_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {out_features, in_features}, ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_features}, ParamKind::parameter);
     }
@@ -63,7 +76,7 @@ struct Embedding : Module<T, B> {
     Tensor<T> weight;  // (num_embeddings, embedding_dim)
 
     Embedding(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {num_embeddings, embedding_dim}, ParamKind::parameter);
     }
 };

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "evsam/nn/conv_layer.hpp"
+#include "evsam/ops/lite_mla_attention.hpp"
 
 namespace evsam {
 
 template <class T, class B = backend::cpu>
-struct LiteMLA : Module<T, B> {
+struct LiteMLA : Block<T, B> {
     struct Aggreg {  // nn.Sequential(depthwise sxs, grouped 1x1): state_dict aggreg.<i>.0 / aggreg.<i>.1
         Conv2d<T, B> dw, pw;
     };
@@ -38,13 +39,40 @@ struct LiteMLA : Module<T, B> {
             aggreg.push_back({Conv2d<T, B>(3 * total_dim, 3 * total_dim, s, 1, get_same_padding(s), 1, 3 * total_dim, use_bias[0]),
                               Conv2d<T, B>(3 * total_dim, 3 * total_dim, 1, 1, 0, 1, 3 * heads, use_bias[0])});
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         qkv.visit(v, p + "qkv.");
         for (size_t i = 0; i < aggreg.size(); ++i) {
             aggreg[i].dw.visit(v, p + "aggreg." + std::to_string(i) + ".0.");
             aggreg[i].pw.visit(v, p + "aggreg." + std::to_string(i) + ".1.");
         }
         proj.visit(v, p + "proj.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> q = qkv.forward(x, tr);  // qkv = self.qkv(x)
+        const int64_t N = q.size(0), C3 = q.size(1), H = q.size(2), W = q.size(3), P = H * W;
+        const int64_t S = 1 + static_cast<int64_t>(aggreg.size());
+        Tensor<T> cat({N, C3 * S, H, W});  // torch.cat([qkv] + [op(qkv) for op in self.aggreg], dim=1)
+        copy_channels(cat, 0, q);
+        for (size_t i = 0; i < aggreg.size(); ++i) {
+            Tensor<T> a = aggreg[i].pw.forward(aggreg[i].dw.forward(q, tr), tr);
+            copy_channels(cat, C3 * static_cast<int64_t>(i + 1), a);
+        }
+        // H * W > dim: relu_linear_att, else relu_quadratic_att; heads here = all S*heads groups
+        Tensor<T> att({N, total_dim * S, H, W});
+        if (P > dim)
+            relu_linear_att_forward(att.data(), cat.data(), N, heads * S, dim, P, eps, B{});
+        else
+            relu_quadratic_att_forward(att.data(), cat.data(), N, heads * S, dim, P, eps, B{});
+        Tensor<T> y = proj.forward(att, tr);  // out = self.proj(out)
+        this->trace(tr, y);
+        return y;
+    }
+
+private:
+    static void copy_channels(Tensor<T>& dst, int64_t c0, const Tensor<T>& src) {
+        const int64_t N = src.size(0), C = src.size(1), P = src.size(2) * src.size(3), DC = dst.size(1);
+        for (int64_t n = 0; n < N; ++n)
+            std::copy(src.data() + n * C * P, src.data() + (n + 1) * C * P, dst.data() + (n * DC + c0) * P);
     }
 };
 

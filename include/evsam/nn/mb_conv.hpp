@@ -12,7 +12,7 @@ namespace evsam {
 inline int64_t py_round(double x) { return static_cast<int64_t>(std::nearbyint(x)); }
 
 template <class T, class B = backend::cpu>
-struct MBConv : Module<T, B> {
+struct MBConv : Block<T, B> {
     ConvLayer<T, B> inverted_conv, depth_conv, point_conv;
 
     static int64_t mid(int64_t in, double expand_ratio, int64_t mid_channels) {
@@ -26,10 +26,17 @@ struct MBConv : Module<T, B> {
           depth_conv(mid(in, expand_ratio, mid_channels), mid(in, expand_ratio, mid_channels), kernel_size, stride, 1,
                      mid(in, expand_ratio, mid_channels), use_bias[1], norm[1], act[1]),
           point_conv(mid(in, expand_ratio, mid_channels), out, 1, 1, 1, 1, use_bias[2], norm[2], act[2]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         inverted_conv.visit(v, p + "inverted_conv.");
         depth_conv.visit(v, p + "depth_conv.");
         point_conv.visit(v, p + "point_conv.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = inverted_conv.forward(x, tr);  // 1x1 expand + act
+        y = depth_conv.forward(y, tr);               // kxk depthwise + act
+        y = point_conv.forward(y, tr);               // 1x1 project
+        this->trace(tr, y);
+        return y;
     }
 };
 

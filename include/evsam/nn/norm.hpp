@@ -3,6 +3,7 @@
 // and LayerNorm in EfficientViT-SAM runs with eps = 1e-6, hence the defaults here.
 #pragma once
 #include "evsam/core/module.hpp"
+#include "evsam/ops/norm.hpp"
 
 namespace evsam {
 
@@ -20,12 +21,16 @@ struct BatchNorm2d : Module<T, B> {
     int64_t num_batches_tracked = 0;  // () int64 buffer, unused at inference
 
     explicit BatchNorm2d(int64_t c, double eps_ = 1e-6) : num_features(c), eps(eps_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {num_features}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {num_features}, ParamKind::parameter);
         v.tensor(p + "running_mean", running_mean, {num_features}, ParamKind::buffer);
         v.tensor(p + "running_var", running_var, {num_features}, ParamKind::buffer);
         v.index(p + "num_batches_tracked", num_batches_tracked);
+    }
+    void forward_(Tensor<T>& x) const {  // in place, NCHW
+        batchnorm2d_forward(x.data(), weight.data(), bias.data(), running_mean.data(), running_var.data(), eps,
+                            x.size(0), num_features, x.size(2) * x.size(3), B{});
     }
 };
 
@@ -38,9 +43,12 @@ struct LayerNorm2d : Module<T, B> {
     Tensor<T> bias;    // (C,)
 
     explicit LayerNorm2d(int64_t c, double eps_ = 1e-6) : num_channels(c), eps(eps_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {num_channels}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {num_channels}, ParamKind::parameter);
+    }
+    void forward_(Tensor<T>& x) const {  // in place, NCHW
+        layernorm2d_forward(x.data(), weight.data(), bias.data(), eps, x.size(0), num_channels, x.size(2) * x.size(3), B{});
     }
 };
 
@@ -53,7 +61,7 @@ struct LayerNorm : Module<T, B> {
     Tensor<T> bias;    // (D,)
 
     explicit LayerNorm(int64_t d, double eps_ = 1e-6) : normalized_shape(d), eps(eps_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {normalized_shape}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {normalized_shape}, ParamKind::parameter);
     }

@@ -8,7 +8,7 @@
 namespace evsam {
 
 template <class T, class B = backend::cpu>
-struct ResBlock : Module<T, B> {
+struct ResBlock : Block<T, B> {
     ConvLayer<T, B> conv1, conv2;
 
     ResBlock(int64_t in, int64_t out, int64_t kernel_size = 3, int64_t stride = 1, int64_t mid_channels = -1,
@@ -17,9 +17,15 @@ struct ResBlock : Module<T, B> {
         : conv1(in, MBConv<T, B>::mid(in, expand_ratio, mid_channels), kernel_size, stride, 1, 1, use_bias[0], norm[0],
                 act[0]),
           conv2(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, kernel_size, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         conv1.visit(v, p + "conv1.");
         conv2.visit(v, p + "conv2.");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = conv1.forward(x, tr);
+        y = conv2.forward(y, tr);
+        this->trace(tr, y);
+        return y;
     }
 };
 

@@ -6,25 +6,38 @@
 #include <vector>
 
 #include "evsam/core/module.hpp"
+#include "evsam/ops/activation.hpp"
 
 namespace evsam {
 
 template <class T, class B = backend::cpu>
-struct ResidualBlock : Module<T, B> {
-    std::unique_ptr<Module<T, B>> main;
+struct ResidualBlock : Block<T, B> {
+    std::unique_ptr<Block<T, B>> main;
     bool identity_shortcut;  // shortcut = IdentityLayer() (true) or None (false)
 
-    ResidualBlock(std::unique_ptr<Module<T, B>> main_, bool identity_shortcut_)
+    ResidualBlock(std::unique_ptr<Block<T, B>> main_, bool identity_shortcut_)
         : main(std::move(main_)), identity_shortcut(identity_shortcut_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { main->visit(v, p + "main."); }
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p); main->visit(v, p + "main."); }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> res = main->forward(x, tr);                                             // res = self.main(x)
+        if (identity_shortcut) add_forward(res.data(), res.data(), x.data(), res.numel(), B{});  // + self.shortcut(x)
+        this->trace(tr, res);
+        return res;
+    }
 };
 
 template <class T, class B = backend::cpu>
-struct OpSequential : Module<T, B> {
-    std::vector<std::unique_ptr<Module<T, B>>> op_list;
+struct OpSequential : Block<T, B> {
+    std::vector<std::unique_ptr<Block<T, B>>> op_list;
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < op_list.size(); ++i) op_list[i]->visit(v, p + "op_list." + std::to_string(i) + ".");
+    }
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = x;
+        for (auto& op : op_list) y = op->forward(y, tr);  // for op in self.op_list: x = op(x)
+        this->trace(tr, y);
+        return y;
     }
 };
 

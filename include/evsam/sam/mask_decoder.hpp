@@ -17,7 +17,7 @@ struct MLP : Module<T, B> {
         for (int64_t i = 0; i < num_layers; ++i)
             layers.emplace_back(i == 0 ? input_dim : hidden_dim, i == num_layers - 1 ? output_dim : hidden_dim);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, p + "layers." + std::to_string(i) + ".");
     }
 };
@@ -46,7 +46,7 @@ struct MaskDecoder : Module<T, B> {
         for (int64_t i = 0; i < num_mask_tokens; ++i)
             output_hypernetworks_mlps.emplace_back(transformer_dim, transformer_dim, transformer_dim / 8, 3);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         transformer.visit(v, p + "transformer.");
         iou_token.visit(v, p + "iou_token.");
         mask_tokens.visit(v, p + "mask_tokens.");

@@ -14,7 +14,7 @@ struct PositionEmbeddingRandom : Module<T, B> {
     Tensor<T> positional_encoding_gaussian_matrix;  // (2, num_pos_feats) buffer
 
     explicit PositionEmbeddingRandom(int64_t n = 64) : num_pos_feats(n) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "positional_encoding_gaussian_matrix", positional_encoding_gaussian_matrix, {2, num_pos_feats},
                  ParamKind::buffer);
     }
@@ -45,7 +45,7 @@ struct PromptEncoder : Module<T, B> {
           mask_conv6(mask_in_chans_, embed_dim_, 1), no_mask_embed(1, embed_dim_) {
         for (int64_t i = 0; i < num_point_embeddings; ++i) point_embeddings.emplace_back(1, embed_dim);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         pe_layer.visit(v, p + "pe_layer.");
         for (size_t i = 0; i < point_embeddings.size(); ++i)
             point_embeddings[i].visit(v, p + "point_embeddings." + std::to_string(i) + ".");

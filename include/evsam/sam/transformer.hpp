@@ -19,7 +19,7 @@ struct Attention : Module<T, B> {
           out_proj(internal_dim, embedding_dim_) {
         EVSAM_CHECK(internal_dim % num_heads == 0, "Attention: num_heads must divide embedding_dim / downsample_rate");
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         q_proj.visit(v, p + "q_proj.");
         k_proj.visit(v, p + "k_proj.");
         v_proj.visit(v, p + "v_proj.");
@@ -47,7 +47,7 @@ struct TwoWayAttentionBlock : Module<T, B> {
           mlp(embedding_dim, mlp_dim, Act::relu), norm3(embedding_dim), norm4(embedding_dim),
           cross_attn_image_to_token(embedding_dim, num_heads, attention_downsample_rate),
           skip_first_layer_pe(skip_first_layer_pe_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         self_attn.visit(v, p + "self_attn.");
         norm1.visit(v, p + "norm1.");
         cross_attn_token_to_image.visit(v, p + "cross_attn_token_to_image.");
@@ -73,7 +73,7 @@ struct TwoWayTransformer : Module<T, B> {
         for (int64_t i = 0; i < depth; ++i)
             layers.emplace_back(embedding_dim, num_heads, mlp_dim, attention_downsample_rate, i == 0);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override {
+    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, p + "layers." + std::to_string(i) + ".");
         final_attn_token_to_image.visit(v, p + "final_attn_token_to_image.");
         norm_final_attn.visit(v, p + "norm_final_attn.");

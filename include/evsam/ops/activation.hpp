@@ -1,0 +1,44 @@
+// evsam: element-wise activations, in place (torch.nn: ReLU, ReLU6, Hardswish, SiLU, GELU).
+// GELU: EfficientViT uses approximate="tanh"; SAM uses the exact erf form.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "evsam/backend/backend.hpp"
+#include "evsam/nn/act.hpp"
+
+namespace evsam {
+
+template <class T>
+inline T act_apply(Act a, T x) {
+    switch (a) {
+        case Act::none: return x;
+        case Act::relu: return x > T(0) ? x : T(0);
+        case Act::relu6: return std::min(std::max(x, T(0)), T(6));
+        case Act::hswish: return x * std::min(std::max(x + T(3), T(0)), T(6)) / T(6);
+        case Act::silu: return x / (T(1) + std::exp(-x));
+        case Act::gelu_tanh: {  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+            const T k = T(0.7978845608028654);
+            return T(0.5) * x * (T(1) + std::tanh(k * (x + T(0.044715) * x * x * x)));
+        }
+        case Act::gelu_erf: return T(0.5) * x * (T(1) + std::erf(x * T(0.7071067811865476)));
+    }
+    return x;
+}
+
+// x[0 .. n) = act(x), n elements.
+template <class T>
+void activation_forward(T* x, int64_t n, Act a, backend::cpu) {
+    if (a == Act::none) return;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) x[i] = act_apply(a, x[i]);
+}
+
+// out = a + b, n elements (residual connections, neck merge).
+template <class T>
+void add_forward(T* out, const T* a, const T* b, int64_t n, backend::cpu) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+}  // namespace evsam

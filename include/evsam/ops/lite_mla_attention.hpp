@@ -1,0 +1,86 @@
+// evsam: the attention core of LiteMLA (efficientvit/models/nn/ops.py:
+// LiteMLA.relu_linear_att and LiteMLA.relu_quadratic_att).
+//
+// qkv is (B, NH*3*D, H, W), viewed as (B, NH, 3*D, N) with N = H*W: per head the
+// rows [0, D) are q, [D, 2D) k, [2D, 3D) v. out is (B, NH*D, H, W).
+//   linear   : q, k = relu(q), relu(k); vk = [v; 1] k^T  (D+1 x D); o = vk q  (D+1 x N);
+//              out = o[:D] / (o[D] + eps)          -- used when N > D
+//   quadratic: A = k^T q (N x N); A /= (sum over k's index + eps); out = v A  -- N <= D
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "evsam/backend/backend.hpp"
+
+namespace evsam {
+
+template <class T>
+void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
+                             backend::cpu) {
+    const T e = static_cast<T>(eps);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < NH; ++h) {
+            const T* q = qkv + (b * NH + h) * 3 * D * N;
+            const T* k = q + D * N;
+            const T* v = k + D * N;
+            T* o = out + (b * NH + h) * D * N;
+            std::vector<T> vk(static_cast<size_t>((D + 1) * D), T(0));  // rows: v_0..v_{D-1}, ones
+            std::vector<T> kr(static_cast<size_t>(N));
+            for (int64_t j = 0; j < D; ++j) {  // column j of vk = sum_n [v; 1][:, n] * relu(k[j, n])
+                for (int64_t n = 0; n < N; ++n) kr[n] = std::max(k[j * N + n], T(0));
+                for (int64_t i = 0; i < D; ++i) {
+                    T s = 0;
+                    for (int64_t n = 0; n < N; ++n) s += v[i * N + n] * kr[n];
+                    vk[i * D + j] = s;
+                }
+                T s = 0;
+                for (int64_t n = 0; n < N; ++n) s += kr[n];
+                vk[D * D + j] = s;
+            }
+            for (int64_t n = 0; n < N; ++n) {
+                T den = 0;
+                for (int64_t j = 0; j < D; ++j) den += vk[D * D + j] * std::max(q[j * N + n], T(0));
+                for (int64_t i = 0; i < D; ++i) {
+                    T num = 0;
+                    for (int64_t j = 0; j < D; ++j) num += vk[i * D + j] * std::max(q[j * N + n], T(0));
+                    o[i * N + n] = num / (den + e);
+                }
+            }
+        }
+}
+
+template <class T>
+void relu_quadratic_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
+                                backend::cpu) {
+    const T e = static_cast<T>(eps);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < NH; ++h) {
+            const T* q = qkv + (b * NH + h) * 3 * D * N;
+            const T* k = q + D * N;
+            const T* v = k + D * N;
+            T* o = out + (b * NH + h) * D * N;
+            std::vector<T> A(static_cast<size_t>(N * N));  // A[m][n] = sum_d relu(k[d,m]) relu(q[d,n])
+            for (int64_t m = 0; m < N; ++m)
+                for (int64_t n = 0; n < N; ++n) {
+                    T s = 0;
+                    for (int64_t d = 0; d < D; ++d) s += std::max(k[d * N + m], T(0)) * std::max(q[d * N + n], T(0));
+                    A[m * N + n] = s;
+                }
+            for (int64_t n = 0; n < N; ++n) {  // normalise each column by its sum over m
+                T s = 0;
+                for (int64_t m = 0; m < N; ++m) s += A[m * N + n];
+                for (int64_t m = 0; m < N; ++m) A[m * N + n] /= (s + e);
+            }
+            for (int64_t d = 0; d < D; ++d)
+                for (int64_t n = 0; n < N; ++n) {
+                    T s = 0;
+                    for (int64_t m = 0; m < N; ++m) s += v[d * N + m] * A[m * N + n];
+                    o[d * N + n] = s;
+                }
+        }
+}
+
+}  // namespace evsam

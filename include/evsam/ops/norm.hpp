@@ -1,0 +1,62 @@
+// evsam: normalisation ops, NCHW. Size letters: N batch, C channels, P = H*W pixels.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "evsam/backend/backend.hpp"
+
+namespace evsam {
+
+// torch BatchNorm2d in eval mode, in place: x = (x - mean) * w / sqrt(var + eps) + b.
+// PyTorch's CPU kernel folds it into alpha = w / sqrt(var + eps), beta = b - mean * alpha.
+template <class T>
+void batchnorm2d_forward(T* x, const T* weight, const T* bias, const T* mean, const T* var, double eps, int64_t N,
+                         int64_t C, int64_t P, backend::cpu) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) {
+            const T invstd = T(1) / std::sqrt(var[c] + static_cast<T>(eps));
+            const T alpha = weight[c] * invstd, beta = bias[c] - mean[c] * alpha;
+            T* p = x + (n * C + c) * P;
+            for (int64_t i = 0; i < P; ++i) p[i] = p[i] * alpha + beta;
+        }
+}
+
+// LayerNorm over the channel dim of NCHW (efficientvit LayerNorm2d / SAM LayerNorm2d), in place:
+// u = mean_c x; s = mean_c (x - u)^2; x = (x - u) / sqrt(s + eps) * w + b.
+template <class T>
+void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64_t N, int64_t C, int64_t P,
+                         backend::cpu) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t p = 0; p < P; ++p) {
+            T* base = x + n * C * P + p;
+            T u = 0;
+            for (int64_t c = 0; c < C; ++c) u += base[c * P];
+            u /= static_cast<T>(C);
+            T s = 0;
+            for (int64_t c = 0; c < C; ++c) s += (base[c * P] - u) * (base[c * P] - u);
+            s /= static_cast<T>(C);
+            const T inv = T(1) / std::sqrt(s + static_cast<T>(eps));
+            for (int64_t c = 0; c < C; ++c) base[c * P] = (base[c * P] - u) * inv * weight[c] + bias[c];
+        }
+}
+
+// torch.nn.LayerNorm over the last dim D of (M, D) rows, in place.
+template <class T>
+void layernorm_forward(T* x, const T* weight, const T* bias, double eps, int64_t M, int64_t D, backend::cpu) {
+#pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; ++m) {
+        T* r = x + m * D;
+        T u = 0;
+        for (int64_t d = 0; d < D; ++d) u += r[d];
+        u /= static_cast<T>(D);
+        T s = 0;
+        for (int64_t d = 0; d < D; ++d) s += (r[d] - u) * (r[d] - u);
+        s /= static_cast<T>(D);
+        const T inv = T(1) / std::sqrt(s + static_cast<T>(eps));
+        for (int64_t d = 0; d < D; ++d) r[d] = (r[d] - u) * inv * weight[d] + bias[d];
+    }
+}
+
+}  // namespace evsam

@@ -1,0 +1,91 @@
+// evsam: PyTorch-exact interpolation (torch.nn.functional.interpolate, align_corners=False).
+// Size letters: N*C planes (NC), H x W in, OH x OW out.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "evsam/backend/backend.hpp"
+
+namespace evsam {
+
+namespace detail {
+// aten/src/ATen/native/UpSample.h: area_pixel_compute_source_index, align_corners=False.
+// The scale is input/output computed in the op's accumulation type.
+template <class T>
+inline T source_index(T scale, int64_t dst, bool cubic) {
+    T src = scale * (static_cast<T>(dst) + T(0.5)) - T(0.5);
+    return (!cubic && src < T(0)) ? T(0) : src;
+}
+// Keys cubic convolution with A = -0.75 (aten upsample_bicubic2d).
+template <class T>
+inline void cubic_coeffs(T t, T c[4]) {
+    const T A = T(-0.75);
+    auto near = [&](T x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };           // |x| <= 1
+    auto far = [&](T x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };     // 1 < |x| < 2
+    c[0] = far(t + 1);
+    c[1] = near(t);
+    c[2] = near(1 - t);
+    c[3] = far(2 - t);
+}
+}  // namespace detail
+
+// mode="bicubic": border taps are clamped to the edge (upsample_get_value_bounded).
+template <class T>
+void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                            backend::cpu) {
+    const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < NC; ++p) {
+        const T* src = in + p * H * W;
+        T* dst = out + p * OH * OW;
+        for (int64_t oy = 0; oy < OH; ++oy) {
+            const T fy = detail::source_index(sh, oy, true);
+            const int64_t iy = static_cast<int64_t>(std::floor(fy));
+            T cy[4];
+            detail::cubic_coeffs(fy - static_cast<T>(iy), cy);
+            for (int64_t ox = 0; ox < OW; ++ox) {
+                const T fx = detail::source_index(sw, ox, true);
+                const int64_t ix = static_cast<int64_t>(std::floor(fx));
+                T cx[4];
+                detail::cubic_coeffs(fx - static_cast<T>(ix), cx);
+                T rows[4];
+                for (int k = 0; k < 4; ++k) {
+                    const int64_t yy = std::clamp<int64_t>(iy - 1 + k, 0, H - 1);
+                    const T* r = src + yy * W;
+                    auto at = [&](int64_t x) { return r[std::clamp<int64_t>(x, 0, W - 1)]; };
+                    rows[k] = at(ix - 1) * cx[0] + at(ix) * cx[1] + at(ix + 1) * cx[2] + at(ix + 2) * cx[3];
+                }
+                dst[oy * OW + ox] = rows[0] * cy[0] + rows[1] * cy[1] + rows[2] * cy[2] + rows[3] * cy[3];
+            }
+        }
+    }
+}
+
+// mode="bilinear" (no antialias): used to upscale and resize masks.
+template <class T>
+void bilinear_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                             backend::cpu) {
+    const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < NC; ++p) {
+        const T* src = in + p * H * W;
+        T* dst = out + p * OH * OW;
+        for (int64_t oy = 0; oy < OH; ++oy) {
+            const T fy = detail::source_index(sh, oy, false);
+            const int64_t y0 = static_cast<int64_t>(fy);
+            const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0);
+            const T ly = fy - static_cast<T>(y0), hy = T(1) - ly;
+            for (int64_t ox = 0; ox < OW; ++ox) {
+                const T fx = detail::source_index(sw, ox, false);
+                const int64_t x0 = static_cast<int64_t>(fx);
+                const int64_t x1 = x0 + (x0 < W - 1 ? 1 : 0);
+                const T lx = fx - static_cast<T>(x0), hx = T(1) - lx;
+                dst[oy * OW + ox] = hy * (hx * src[y0 * W + x0] + lx * src[y0 * W + x1]) +
+                                    ly * (hx * src[y1 * W + x0] + lx * src[y1 * W + x1]);
+            }
+        }
+    }
+}
+
+}  // namespace evsam

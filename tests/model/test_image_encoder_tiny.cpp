@@ -1,0 +1,54 @@
+// The image encoder against upstream, module by module, on the tiny fixture models
+// (tests/data/tiny/<config>: made by validation/make_fixtures.py tiny from upstream's classes).
+//   tiny_l : L family, stages res/fmb/fmb/mb/att (scale 5), linear attention path
+//   tiny_xl: XL family, depth-0 stage, att@3, linear and quadratic attention paths
+#include <gtest/gtest.h>
+
+#include <evsam/backend/tolerance.hpp>
+#include <evsam/efficientvit/config_json.hpp>
+#include <evsam/evsam.hpp>
+#include <fstream>
+
+namespace {
+
+using nlohmann::json;
+
+json read_json(const std::string& p) {
+    std::ifstream f(p);
+    return json::parse(f);
+}
+
+template <class T>
+void check_tiny(const std::string& cfg_name, evsam::Tolerance tol) {
+    const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/" + cfg_name + "/";
+    evsam::EfficientViTSam<T> model(evsam::sam_config_from_json(read_json(dir + "config.json")));
+    auto ckpt = evsam::Checkpoint::open(dir + "model.pt");
+    evsam::load_state_dict(model, ckpt, cfg_name);
+    auto x = evsam::npy_load_as<T>(dir + "input.npy");
+    evsam::Trace<T> trace;
+    auto emb = model.image_encoder.forward(x, &trace);
+
+    // Every recorded module that upstream also recorded, in execution order: the first
+    // one out of tolerance is named.
+    json index = read_json(dir + "act/index.json");
+    int compared = 0;
+    for (auto& [name, rec] : trace.records) {
+        if (!index.contains(name) || !index[name].contains("file") || !index[name]["file"].is_string()) continue;
+        auto ref = evsam::npy_load_as<double>(dir + index[name]["file"].template get<std::string>());
+        auto r = evsam::compare(rec, ref, tol, name);
+        ASSERT_TRUE(r.ok) << "first module out of tolerance: " << r.message;
+        ++compared;
+    }
+    EXPECT_GE(compared, 20) << "too few modules matched the fixture index";
+    auto ref = evsam::npy_load_as<double>(dir + "embedding.npy");
+    auto r = evsam::compare(emb, ref, tol, "embedding");
+    EXPECT_TRUE(r.ok) << r.message;
+    std::cout << "[ " << cfg_name << " ] " << compared << " modules compared; " << r.message << "\n";
+}
+
+TEST(ImageEncoderTiny, LFamilyFloat) { check_tiny<float>("tiny_l", evsam::kTolEncoderFloat); }
+TEST(ImageEncoderTiny, XLFamilyFloat) { check_tiny<float>("tiny_xl", evsam::kTolEncoderFloat); }
+TEST(ImageEncoderTiny, LFamilyDouble) { check_tiny<double>("tiny_l", evsam::kTolFloatFixture); }
+TEST(ImageEncoderTiny, XLFamilyDouble) { check_tiny<double>("tiny_xl", evsam::kTolFloatFixture); }
+
+}  // namespace
