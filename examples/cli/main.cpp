@@ -2,11 +2,15 @@
 //
 //   evsam info       --weights FILE [--model NAME] [--json]
 //   evsam preprocess --image IMG --model NAME --out X.npy
+//   evsam embed      --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy
+//                    [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]
 //
 // Every error is one line on stderr ("evsam: error: ...") and a non-zero exit.
 // Output files are written atomically: they appear complete or not at all.
 #include <evsam/evsam.hpp>
 #include <evsam/tool/args.hpp>
+
+#include <omp.h>
 
 #include <cstdio>
 #include <iostream>
@@ -24,6 +28,10 @@ const char* kUsage =
     "commands:\n"
     "  info        --weights FILE [--model NAME] [--json]      variant, parameter count, resolution, dtype\n"
     "  preprocess  --image IMG --model NAME --out X.npy        upstream-exact (1,3,R,R) float32 input tensor\n"
+    "  embed       --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy\n"
+    "              [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]\n"
+    "                                                          (1,256,64,64) image embedding; --trace-dir dumps\n"
+    "                                                          every module's output as <state_dict name>.npy\n"
     "models: l0 l1 l2 (512x512 encoder input), xl0 xl1 (1024x1024)\n"
     "run 'evsam <command> --help' for a command's flags\n";
 
@@ -105,6 +113,47 @@ int cmd_preprocess(const std::vector<std::string>& argv) {
     return 0;
 }
 
+// Runs the image encoder in T (float, or double: the fp64 oracle) and writes the embedding.
+template <class T>
+int run_embed(const Args& a, const LoadedCheckpoint& lc) {
+    const auto cfg = evsam::sam_config(lc.model);
+    evsam::EfficientViTSam<T, evsam::backend::cpu> model(cfg);
+    evsam::load_state_dict(model, lc.ckpt, lc.model);
+    evsam::Tensor<T> x;
+    if (a.has("image")) {
+        evsam::Image img = evsam::load_image(a.str("image"));
+        x = evsam::preprocess_image<T>(img.data.data(), img.height, img.width, cfg.resolution);
+    } else {
+        const evsam::Shape want{1, 3, cfg.resolution, cfg.resolution};
+        x = evsam::npy_load_as<T>(a.str("input"));
+        if (x.shape() != want)
+            throw evsam::Error(a.str("input") + ": expected a preprocessed tensor of shape " + evsam::shape_str(want) +
+                               " for " + lc.model + ", got " + evsam::shape_str(x.shape()));
+    }
+    evsam::Trace<T> trace;
+    const bool tracing = a.has("trace-dir");
+    evsam::Tensor<T> emb = model.image_encoder.forward(x, tracing ? &trace : nullptr);
+    if (tracing)
+        for (auto& [name, t] : trace.records) evsam::npy_save(a.str("trace-dir") + "/" + name + ".npy", t);
+    evsam::npy_save(a.str("out"), emb);
+    return 0;
+}
+
+// evsam embed: preprocessed input (or an image) -> (1, 256, 64, 64) image embedding.
+int cmd_embed(const std::vector<std::string>& argv) {
+    Args a("embed",
+           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"image", true, false, "IMG"},
+            {"input", true, false, "X.npy"}, {"out", true, true, "E.npy"}, {"dtype", true, false, "float|double"},
+            {"threads", true, false, "N"}, {"backend", true, false, "cpu"}, {"trace-dir", true, false, "DIR"}},
+           argv);
+    if (a.has("image") == a.has("input")) throw evsam::Error("embed: give exactly one of --image and --input");
+    const std::string dtype = a.choice("dtype", "float", {"float", "double"});
+    a.choice("backend", "cpu", {"cpu"});
+    if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"));
+    return dtype == "double" ? run_embed<double>(a, lc) : run_embed<float>(a, lc);
+}
+
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
@@ -122,6 +171,7 @@ int dispatch(const std::vector<std::string>& args) {
     }
     if (cmd == "info") return cmd_info(rest);
     if (cmd == "preprocess") return cmd_preprocess(rest);
+    if (cmd == "embed") return cmd_embed(rest);
     throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 
