@@ -180,6 +180,15 @@ TEST(ImageIO, BrokenFiles) {
     expect_error([] { evsam::load_image(kImg + "missing.png"); }, {"file not found", "missing.png"});
     expect_error([] { evsam::load_image(kImg); }, {"is a directory"});
     expect_error([] { evsam::load_image_from_memory(nullptr, 0, "mem"); }, {"mem: empty file"});
+    std::vector<uint8_t> bmp = evsam::read_file(kImg + "rgb.bmp");
+    bmp[28] = 2;  // 2-bit: Pillow reads it, stb would decode it as 8-bit
+    expect_error([&] { evsam::load_image_from_memory(bmp.data(), bmp.size(), "b.bmp"); },
+                 {"b.bmp: unsupported BMP bit depth 2"});
+    bmp[28] = 24;
+    for (int k = 30; k < 34; ++k) bmp[size_t(k)] = 0xFF;  // compression -1: stb decodes it as uncompressed
+    bmp[24] = 0x10;  // height (int32 at 22) 11 -> 0x0010000B = 1048587 rows, almost all missing
+    expect_error([&] { evsam::load_image_from_memory(bmp.data(), bmp.size(), "c.bmp"); },
+                 {"c.bmp: truncated BMP", "pixel data needs"});
     const uint8_t sig_only[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     expect_error([&] { evsam::load_image_from_memory(sig_only, sizeof sig_only, "sig"); },
                  {"sig: corrupt or unsupported PNG header"});
