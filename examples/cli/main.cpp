@@ -1,6 +1,6 @@
 // evsam: the command-line tool. Subcommands and flags are a contract (see README.md).
 //
-//   evsam info       --weights FILE [--model NAME] [--json]
+//   evsam info       [--weights FILE] [--model NAME] [--json]
 //   evsam preprocess --image IMG --model NAME --out X.npy
 //   evsam embed      --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy
 //                    [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]
@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,7 +27,8 @@ using evsam::tool::FlagSpec;
 const char* kUsage =
     "usage: evsam <command> [flags]\n"
     "commands:\n"
-    "  info        --weights FILE [--model NAME] [--json]      variant, parameter count, resolution, dtype\n"
+    "  info        [--weights FILE] [--model NAME] [--json]    variant, parameter count, resolution, dtype;\n"
+    "                                                          with --model also the module tree (shapes, params, MACs)\n"
     "  preprocess  --image IMG --model NAME --out X.npy        upstream-exact (1,3,R,R) float32 input tensor\n"
     "  embed       --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy\n"
     "              [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]\n"
@@ -67,35 +69,107 @@ LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& mod
     return {std::move(ckpt), model, std::move(schema)};
 }
 
+std::string human(int64_t v) {
+    char b[32];
+    if (v >= 1000000000)
+        std::snprintf(b, sizeof b, "%.2fG", v / 1e9);
+    else if (v >= 1000000)
+        std::snprintf(b, sizeof b, "%.2fM", v / 1e6);
+    else if (v >= 1000)
+        std::snprintf(b, sizeof b, "%.1fK", v / 1e3);
+    else
+        std::snprintf(b, sizeof b, "%lld", static_cast<long long>(v));
+    return b;
+}
+
+// The module tree of the image encoder at its resolution (batch 1), plus the prompt
+// encoder and mask decoder (parameters only: their cost depends on the prompts).
+evsam::ModuleTable module_table(const std::string& model_name) {
+    evsam::EfficientViTSam<float> m(evsam::sam_config(model_name));
+    evsam::assign_names(m);
+    evsam::ModuleTable t;
+    const int64_t R = m.cfg.resolution;
+    m.image_encoder.describe({1, 3, R, R}, t, 0);
+    t.close(t.open(m.prompt_encoder, "PromptEncoder", 0), {});
+    t.close(t.open(m.mask_decoder, "MaskDecoder", 0), {});
+    return t;
+}
+
+void print_tree(const evsam::ModuleTable& t) {
+    std::printf("%-58s %-28s %-20s %10s %10s\n", "module", "type", "output", "params", "MACs");
+    std::vector<std::string> parents;
+    for (auto& r : t.rows) {
+        parents.resize(static_cast<size_t>(r.depth));
+        std::string shown = r.name;
+        if (r.depth > 0 && shown.rfind(parents.back() + ".", 0) == 0) shown = shown.substr(parents.back().size() + 1);
+        parents.push_back(r.name);
+        std::string label = std::string(2 * static_cast<size_t>(r.depth), ' ') + shown;
+        std::printf("%-58s %-28s %-20s %10s %10s\n", label.c_str(), r.type.c_str(),
+                    r.out.empty() ? "-" : evsam::shape_str(r.out).c_str(), human(r.params).c_str(),
+                    r.out.empty() ? "-" : human(r.macs).c_str());
+    }
+}
+
 int cmd_info(const std::vector<std::string>& argv) {
-    Args a("info", {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"json", false, false, ""}}, argv);
-    auto lc = open_checkpoint(a.str("weights"), a.str("model"));
-    const auto cfg = evsam::sam_config(lc.model);
-    int64_t buffers = 0;
-    for (auto& e : lc.schema)
-        if (e.kind == evsam::ParamKind::buffer) ++buffers;
+    Args a("info", {{"weights", true, false, "FILE"}, {"model", true, false, "NAME"}, {"json", false, false, ""}}, argv);
+    if (!a.has("weights") && !a.has("model")) throw evsam::Error("info: give --weights FILE, --model NAME, or both");
     nlohmann::ordered_json j;
-    j["model"] = lc.model;
-    j["params"] = evsam::count_parameters(lc.schema);
+    std::string model;
+    int64_t params = 0, buffers = 0;
+    std::unique_ptr<LoadedCheckpoint> lc;
+    if (a.has("weights")) {
+        lc = std::make_unique<LoadedCheckpoint>(open_checkpoint(a.str("weights"), a.str("model")));
+        model = lc->model;
+    } else {
+        model = evsam::sam_config(a.str("model")).name;
+    }
+    const auto cfg = evsam::sam_config(model);
+    {
+        evsam::EfficientViTSam<float> m(cfg);
+        auto schema = evsam::state_dict_schema(m);
+        params = evsam::count_parameters(schema);
+        for (auto& e : schema) buffers += e.kind == evsam::ParamKind::buffer;
+    }
+    j["model"] = model;
+    j["params"] = params;
     j["resolution"] = cfg.resolution;
     j["prompt_frame"] = cfg.prompt_frame;
-    j["dtype"] = lc.ckpt.float_dtype();
-    j["format"] = lc.ckpt.format();
-    j["wrapped"] = lc.ckpt.wrapped();
-    j["tensors"] = lc.ckpt.tensors().size();
+    if (lc) {
+        j["dtype"] = lc->ckpt.float_dtype();
+        j["format"] = lc->ckpt.format();
+        j["wrapped"] = lc->ckpt.wrapped();
+        j["tensors"] = lc->ckpt.tensors().size();
+        j["weights"] = a.str("weights");
+    }
     j["buffers"] = buffers;
-    j["weights"] = a.str("weights");
+    evsam::ModuleTable table;
+    if (a.has("model")) {
+        table = module_table(model);
+        j["encoder_macs"] = table.rows[0].macs;
+        nlohmann::ordered_json mods = nlohmann::ordered_json::array();
+        for (auto& r : table.rows)
+            mods.push_back({{"name", r.name}, {"type", r.type}, {"depth", r.depth}, {"output", r.out},
+                            {"params", r.params}, {"macs", r.macs}});
+        j["modules"] = mods;
+    }
     if (a.has("json")) {
         std::cout << j.dump() << "\n";
-    } else {
-        std::cout << "model       efficientvit-sam-" << lc.model << "\n"
-                  << "params      " << j["params"].get<int64_t>() << "\n"
-                  << "resolution  " << cfg.resolution << "x" << cfg.resolution << " (prompts in the "
-                  << cfg.prompt_frame << " frame)\n"
-                  << "dtype       " << lc.ckpt.float_dtype() << "\n"
-                  << "format      " << lc.ckpt.format() << (lc.ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "")
+        return 0;
+    }
+    std::cout << "model       efficientvit-sam-" << model << "\n"
+              << "params      " << params << "\n"
+              << "resolution  " << cfg.resolution << "x" << cfg.resolution << " (prompts in the " << cfg.prompt_frame
+              << " frame)\n";
+    if (lc)
+        std::cout << "dtype       " << lc->ckpt.float_dtype() << "\n"
+                  << "format      " << lc->ckpt.format() << (lc->ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "")
                   << "\n"
-                  << "tensors     " << lc.ckpt.tensors().size() << " (" << buffers << " buffers)\n";
+                  << "tensors     " << lc->ckpt.tensors().size() << " (" << buffers << " buffers)\n";
+    if (a.has("model")) {
+        std::cout << "encoder     " << human(table.rows[0].macs) << " MACs at " << cfg.resolution << "x"
+                  << cfg.resolution << "\n\n";
+        std::cout.flush();
+        print_tree(table);
     }
     return 0;
 }

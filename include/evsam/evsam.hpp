@@ -17,3 +17,4 @@
 #include "evsam/core/state_dict.hpp"
 #include "evsam/core/tensor.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/efficientvit/backbone_b.hpp"

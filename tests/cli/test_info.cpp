@@ -1,6 +1,7 @@
 // `evsam info` on upstream-written checkpoints (tests/data/ckpt, see MANIFEST.json).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -103,6 +104,37 @@ TEST(CliArgs, FlagErrorsAreOneLine) {
     r = run_evsam("--help");
     EXPECT_EQ(r.code, 0);
     EXPECT_NE(r.out.find("preprocess"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// `evsam info --model NAME` without weights: the module tree. Upstream states the encoder
+// MACs as l0 35G, l1 49G, l2 69G, xl0 185G, xl1 322G (rounded); ours must round to the same.
+TEST(CliInfo, ModuleTreeAndMacsWithoutWeights) {
+    const std::map<std::string, double> stated = {{"l0", 35}, {"l1", 49}, {"l2", 69}, {"xl0", 185}, {"xl1", 322}};
+    for (auto& [v, g] : stated) {
+        SCOPED_TRACE(v);
+        auto r = run_evsam("info --model " + v + " --json");
+        ASSERT_EQ(r.code, 0) << r.err;
+        json j = json::parse(r.out);
+        EXPECT_EQ(j["params"].get<int64_t>(), kParams.at(v));
+        EXPECT_EQ(std::lround(j["encoder_macs"].get<double>() / 1e9), std::lround(g));
+        const auto& mods = j["modules"];
+        ASSERT_GT(mods.size(), 50u);
+        EXPECT_EQ(mods[0]["name"], "image_encoder");
+        EXPECT_EQ(mods[0]["output"], json::array({1, 256, 64, 64}));
+        int64_t top_params = 0;  // top-level rows partition the parameters
+        for (auto& m : mods)
+            if (m["depth"] == 0) top_params += m["params"].get<int64_t>();
+        EXPECT_EQ(top_params, kParams.at(v));
+    }
+    auto r = run_evsam("info --model xl1");
+    ASSERT_EQ(r.code, 0);
+    EXPECT_NE(r.out.find("context_module"), std::string::npos);
+    EXPECT_NE(r.out.find("LiteMLA"), std::string::npos);
+    EXPECT_TRUE(evsam_test::is_clean_error(run_evsam("info")));
 }
 
 }  // namespace

@@ -33,6 +33,15 @@
 // PNG that ends right after its last IDAT. For BMPs, where stb would pad with zeros,
 // the header and pixel-array sizes are checked here.
 //
+// Debian 12's stb_image is 2.27. Its memory-safety bugs reachable from PNG/JPEG/BMP
+// input that stb 2.28 fixed are worked around here: uninitialised decoder state (stb
+// allocations are zeroed), JPEG Huffman tables with more than 256 codes (refused before
+// stb parses them), empty leading IDAT chunks (memcpy(NULL, .., 0)). Left: arithmetic
+// UB in stb's JPEG entropy decoder on corrupt data (shift exponent >= 32 in
+// stbi__grow_buffer_unsafe; signed overflow of the DC predictor), fixed upstream in
+// 2.28; harmless on the compilers we use, ASan is silent, but UBSan reports it, so a
+// UBSan fuzz build needs a suppression for stb_image.h (or a newer stb).
+//
 // stb is compiled into every translation unit that includes this header, as static
 // functions (STB_IMAGE_STATIC / STB_IMAGE_WRITE_STATIC), so there is nothing to link
 // and no clash between TUs. Do not include <stb/stb_image.h> or

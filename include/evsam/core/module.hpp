@@ -60,10 +60,50 @@ protected:
     }
 };
 
+// One row of the module tree `evsam info --model NAME` prints: output shape,
+// parameters and multiply-accumulates (MACs: conv, linear and attention matmuls,
+// as upstream's profiler counts them) of a module, children indented below it.
+struct ModuleRow {
+    std::string name, type;
+    Shape out;
+    int64_t params = 0, macs = 0;
+    int depth = 0;
+};
+
+struct ModuleTable {
+    std::vector<ModuleRow> rows;
+    // Opens a row for module m (params counted now); children add rows after it.
+    template <class T, class B>
+    size_t open(Module<T, B>& m, const std::string& type, int depth) {
+        struct V : ParamVisitor<T> {
+            int64_t n = 0;
+            void tensor(const std::string&, Tensor<T>&, const Shape& s, ParamKind k) override {
+                if (k == ParamKind::parameter) n += shape_numel(s);
+            }
+            void index(const std::string&, int64_t&) override {}
+        } v;
+        const std::string saved = m.name;
+        m.visit(v, m.name.empty() ? "" : m.name + ".");  // re-visit under its own name: names unchanged
+        m.name = saved;
+        rows.push_back({m.name, type, {}, v.n, 0, depth});
+        return rows.size() - 1;
+    }
+    // Closes row i: output shape, own MACs plus the MACs of its direct children.
+    void close(size_t i, Shape out, int64_t own_macs = 0) {
+        int64_t macs = own_macs;
+        for (size_t j = i + 1; j < rows.size(); ++j)
+            if (rows[j].depth == rows[i].depth + 1) macs += rows[j].macs;
+        rows[i].out = std::move(out);
+        rows[i].macs = macs;
+    }
+};
+
 // A module with one tensor in and one tensor out (upstream's nn.Module.forward(x)).
 template <class T, class B>
 struct Block : Module<T, B> {
     virtual Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const = 0;
+    // Adds this module's rows to t for an input of shape `in`; returns the output shape.
+    virtual Shape describe(const Shape& in, ModuleTable& t, int depth) = 0;
 };
 
 // Names every module of a tree after its state_dict path (a visit with a no-op visitor).

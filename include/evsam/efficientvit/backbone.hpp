@@ -104,6 +104,12 @@ struct EfficientViTLargeBackbone : Module<T, B> {
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < stages.size(); ++i) stages[i].visit(v, p + "stages." + std::to_string(i) + ".");
     }
+    void describe(const Shape& in, ModuleTable& t, int depth) {
+        size_t r = t.open(*this, "EfficientViTLargeBackbone", depth);
+        Shape s = in;
+        for (auto& stage : stages) s = stage.describe(s, t, depth + 1);
+        t.close(r, s);
+    }
     // Returns the output of every stage ("stage0" ... "stageK" upstream's output_dict).
     std::vector<Tensor<T>> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
         std::vector<Tensor<T>> out;

@@ -19,6 +19,18 @@ struct EfficientViTSamImageEncoder : Module<T, B> {
         neck.visit(v, p + "neck.");
         norm.visit(v, p + "norm.");
     }
+    // The module tree for an (N, 3, R, R) input.
+    void describe(const Shape& in, ModuleTable& t, int depth = 0) {
+        size_t r = t.open(*this, "EfficientViTSamImageEncoder", depth);
+        backbone.describe(in, t, depth + 1);
+        std::vector<Shape> stage_shapes;  // read back from the stage rows just added
+        for (auto& row : t.rows)
+            if (row.depth == depth + 2 && row.name.rfind(backbone.name + ".stages.", 0) == 0) stage_shapes.push_back(row.out);
+        Shape out = neck.describe(stage_shapes, t, depth + 1);
+        size_t rn = t.open(norm, "LayerNorm2d", depth + 1);
+        t.close(rn, out);
+        t.close(r, out);
+    }
     // x: (N, 3, R, R) preprocessed image -> (N, out_dim, 64, 64) image embedding.
     Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == backbone.cfg.in_channels,

@@ -74,6 +74,20 @@ struct SamNeck : Module<T, B> {
     }
     static constexpr int64_t kSize = 64;  // UpSampleLayer(size=(64, 64)), mode bicubic
 
+    // stage_shapes: the backbone's stage output shapes.
+    Shape describe(const std::vector<Shape>& stage_shapes, ModuleTable& t, int depth) {
+        size_t r = t.open(*this, "SamNeck", depth);
+        for (size_t i = 0; i < input_ops.size(); ++i) {
+            size_t ri = t.open(input_ops[i], "OpSequential", depth + 1);
+            Shape y = input_ops[i].op_list[0]->describe(stage_shapes.at(stage_index(cfg.fid_list[i])), t, depth + 2);
+            t.rows.push_back({input_ops[i].name + ".op_list.1", "UpSampleLayer(bicubic)", {y[0], y[1], kSize, kSize}, 0, 0, depth + 2});
+            t.close(ri, {y[0], y[1], kSize, kSize});
+        }
+        Shape s = middle.describe({stage_shapes[0][0], cfg.head_width, kSize, kSize}, t, depth + 1);
+        s = output_ops[0].describe(s, t, depth + 1);
+        t.close(r, s);
+        return s;
+    }
     // stages: the backbone's stage outputs; fid "stageK" selects stages[K]. Returns "sam_encoder".
     Tensor<T> forward(const std::vector<Tensor<T>>& stages, Trace<T>* tr = nullptr) const {
         Tensor<T> feat;

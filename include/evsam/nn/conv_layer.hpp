@@ -40,6 +40,12 @@ struct ConvLayer : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "ConvLayer", depth);
+        Shape out = conv.describe(in, t, depth + 1);
+        t.close(r, out);
+        return out;
+    }
 };
 
 }  // namespace evsam

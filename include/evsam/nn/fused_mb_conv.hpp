@@ -27,6 +27,14 @@ struct FusedMBConv : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "FusedMBConv", depth);
+        Shape s = in;
+        s = spatial_conv.describe(s, t, depth + 1);
+        s = point_conv.describe(s, t, depth + 1);
+        t.close(r, s);
+        return s;
+    }
 };
 
 }  // namespace evsam

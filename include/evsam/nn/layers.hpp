@@ -37,6 +37,13 @@ struct Conv2d : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "Conv2d", depth);
+        Shape out{in[0], out_channels, conv_out_size(in[2], kernel_size, stride, padding, dilation),
+                  conv_out_size(in[3], kernel_size, stride, padding, dilation)};
+        t.close(r, out, shape_numel(out) * (in_channels / groups) * kernel_size * kernel_size);
+        return out;
+    }
 };
 
 // torch.nn.ConvTranspose2d (groups = 1, no padding: SAM's 2x2 stride-2 upscaling).

@@ -68,6 +68,18 @@ struct LiteMLA : Block<T, B> {
         return y;
     }
 
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "LiteMLA", depth);
+        Shape q = qkv.describe(in, t, depth + 1);
+        for (auto& a : aggreg) a.pw.describe(a.dw.describe(q, t, depth + 1), t, depth + 1);
+        const int64_t S = 1 + static_cast<int64_t>(aggreg.size()), P = q[2] * q[3], groups = q[0] * heads * S;
+        // attention matmuls: linear [v;1] k^T and (vk) q, each (D+1) x D x N; quadratic k^T q and v A
+        const int64_t att = P > dim ? groups * 2 * (dim + 1) * dim * P : groups * 2 * P * P * dim;
+        Shape out = proj.describe({q[0], total_dim * S, q[2], q[3]}, t, depth + 1);
+        t.close(r, out, att);
+        return out;
+    }
+
 private:
     static void copy_channels(Tensor<T>& dst, int64_t c0, const Tensor<T>& src) {
         const int64_t N = src.size(0), C = src.size(1), P = src.size(2) * src.size(3), DC = dst.size(1);

@@ -38,6 +38,15 @@ struct MBConv : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "MBConv", depth);
+        Shape s = in;
+        s = inverted_conv.describe(s, t, depth + 1);
+        s = depth_conv.describe(s, t, depth + 1);
+        s = point_conv.describe(s, t, depth + 1);
+        t.close(r, s);
+        return s;
+    }
 };
 
 }  // namespace evsam

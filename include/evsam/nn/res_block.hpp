@@ -27,6 +27,14 @@ struct ResBlock : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "ResBlock", depth);
+        Shape s = in;
+        s = conv1.describe(s, t, depth + 1);
+        s = conv2.describe(s, t, depth + 1);
+        t.close(r, s);
+        return s;
+    }
 };
 
 }  // namespace evsam

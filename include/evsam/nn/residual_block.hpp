@@ -24,6 +24,12 @@ struct ResidualBlock : Block<T, B> {
         this->trace(tr, res);
         return res;
     }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "ResidualBlock", depth);
+        Shape out = main->describe(in, t, depth + 1);
+        t.close(r, out);
+        return out;
+    }
 };
 
 template <class T, class B = backend::cpu>
@@ -38,6 +44,13 @@ struct OpSequential : Block<T, B> {
         for (auto& op : op_list) y = op->forward(y, tr);  // for op in self.op_list: x = op(x)
         this->trace(tr, y);
         return y;
+    }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) override {
+        size_t r = t.open(*this, "OpSequential", depth);
+        Shape s = in;
+        for (auto& op : op_list) s = op->describe(s, t, depth + 1);
+        t.close(r, s);
+        return s;
     }
 };
 
