@@ -8,10 +8,13 @@ Modes (any number, in order):
   tiny     tests/data/tiny/<config>/*: two tiny upstream models with seeded
            non-trivial weights, their input, embedding, per-module activations and
            decoder outputs (for C++ parity tests)
+  tiny_b   tests/data/tiny/tiny_b/*: a tiny upstream EfficientViTBackbone (B series) with the
+           same seeded init, its input and per-module activations; and
+           tests/data/schema/backbone_b1.json (upstream b1 backbone state_dict keys/shapes)
   full     (not committed) --full-dir DIR --variant V: a full-size checkpoint with
            the same non-trivial seeded init, and with --image PNG its preprocessed
            input, per-module activations and embedding
-  all      schema ckpt tiny
+  all      schema ckpt tiny tiny_b
 
 Nothing from upstream is copied here: the models are built from the upstream
 checkouts named by --efficientvit-src/--sam-src (or EFFICIENTVIT_SRC/SAM_SRC).
@@ -872,8 +875,12 @@ def run_decoder(model, emb, prompt, mask_input=None):
 
 def mode_tiny(args):
     root = os.path.join(args.out, "tiny")
-    if os.path.isdir(root):
-        shutil.rmtree(root)
+    if os.path.isdir(root):  # everything under tiny/ except what other modes own (tiny_b)
+        for e in sorted(os.listdir(root)):
+            if e in TINY_OTHER_MODES:
+                continue
+            p = os.path.join(root, e)
+            shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
     for cname, cfg in TINY_CONFIGS.items():
         d = os.path.join(root, cname)
         os.makedirs(d)
@@ -954,6 +961,107 @@ def mode_tiny(args):
               f"stages={[(s['hw'][0], s.get('attention', '')) for s in config['stages']]}")
 
 
+# ------------------------------------------------------------------------- tiny_b
+
+TINY_OTHER_MODES = ("tiny_b",)  # directories under tiny/ that mode tiny leaves alone
+
+# tiny_b: EfficientViT B-series backbone (EfficientViTBackbone: DSConv stem blocks, MBConv
+# stages, fewer_norm MBConv + EfficientViTBlocks, hswish). 64 -> stem 32, stages 16, 8, 4, 2:
+# stage 3 (4x4=16 > dim 8) takes LiteMLA's linear path, stage 4 (2x2=4 <= 8) the quadratic one.
+# expand_ratio 2 (!= 1) so the stages get MBConv blocks; depth 2 in stage 1 gives a residual MBConv.
+TINY_B = dict(
+    resolution=64, seed=303,
+    backbone=dict(width_list=[8, 16, 16, 32, 32], depth_list=[1, 2, 1, 1, 1], in_channels=3, dim=8,
+                  expand_ratio=2, norm="bn2d", act_func="hswish"),
+    norm_eps=1e-5,  # cls_model_zoo / seg_model_zoo: set_norm_eps(model, 1e-5) for every b0..b3 model
+)
+B_SCHEMA = "b1"
+
+
+def mode_tiny_b(args):
+    from efficientvit.models.efficientvit import backbone as bb
+    from efficientvit.models.nn.norm import set_norm_eps
+
+    # schema: upstream's b1 backbone state_dict (+ parameter counts of b0..b3)
+    params_by = collections.OrderedDict()
+    for v in ("b0", "b1", "b2", "b3"):
+        m = getattr(bb, f"efficientvit_backbone_{v}")()
+        params_by[v] = sum(p.numel() for p in m.parameters())
+        if v == B_SCHEMA:
+            sd = m.state_dict()
+            pnames = {n for n, _ in m.named_parameters()}
+            entries = [{"name": k, "shape": list(t.shape), "dtype": DTYPE_NAME[t.dtype],
+                        "kind": "param" if k in pnames else "buffer"} for k, t in sd.items()]
+            schema = collections.OrderedDict([
+                ("model", f"efficientvit_backbone_{v}"), ("params", params_by[v]), ("entries", entries)])
+    schema["params_by_config"] = params_by
+    write_json(os.path.join(args.out, "schema", f"backbone_{B_SCHEMA}.json"), schema)
+    print(f"schema backbone_{B_SCHEMA}: {len(schema['entries'])} entries, params {dict(params_by)}")
+
+    cfg = TINY_B
+    d = os.path.join(args.out, "tiny", "tiny_b")
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    torch.manual_seed(cfg["seed"])
+    model = bb.EfficientViTBackbone(**cfg["backbone"])
+    set_norm_eps(model, cfg["norm_eps"])
+    model = model.eval()
+    nontrivial_init(model, cfg["seed"])
+    R = cfg["resolution"]
+    x = torch.from_numpy(np.random.RandomState(cfg["seed"]).standard_normal((1, 3, R, R)).astype(np.float32))
+
+    path = os.path.join(d, "model.pt")
+    sd = model.state_dict()
+    torch.save(sd, path)
+    check_roundtrip(path, sd)
+    save_npy(os.path.join(d, "input.npy"), x.numpy())
+
+    rec = ActivationRecorder(model, "backbone", d, "compact")
+    out = rec.run(x)
+    assert list(out.keys()) == ["input", "stage0", "stage1", "stage2", "stage3", "stage4", "stage_final"], list(out)
+    index = rec.finish([("input.npy", x.numpy())])
+    nsaved = sum(1 for e in index.values() if e.get("file") and not e.get("alias"))
+    final = out["stage_final"].numpy()
+    assert 0.05 < final.std() < 20, final.std()
+
+    b = cfg["backbone"]
+    stages, h = [], R
+    for i, (w, dep) in enumerate(zip(b["width_list"], b["depth_list"])):
+        h = (h + 1) // 2  # every stage starts with a stride-2 op (3x3, pad 1)
+        e = collections.OrderedDict([("stage", i), ("hw", [h, h]), ("width", w), ("depth", dep)])
+        if i >= 3:
+            e["attention"] = "linear" if h * h > b["dim"] else "quadratic"
+            e["heads"] = w // b["dim"]
+        stages.append(e)
+    config = collections.OrderedDict([
+        ("name", "tiny_b"),
+        ("resolution", R),
+        ("seed", cfg["seed"]),
+        ("backbone", collections.OrderedDict([("type", "EfficientViTBackbone"), *b.items()])),
+        ("norm_eps", cfg["norm_eps"]),
+        ("notes", [
+            "set_norm_eps(model, 1e-5) as efficientvit/cls_model_zoo.py and seg_model_zoo.py do for b0..b3",
+            "input_stem: ConvLayer s2 + depth_list[0] residual DSConv (expand_ratio 1); stages 1-2: depth_list[i] "
+            "MBConv blocks, the first stride 2 without shortcut; stages 3-4: fewer_norm MBConv s2 + depth_list[i] "
+            "EfficientViTBlocks",
+            "activations: act/index.json, names prefixed 'backbone.'; 'backbone.<key>' entries are the "
+            "output_dict entries (input, stage0..stage4, stage_final)",
+            "LiteMLA: kernel relu, eps 1e-15, heads = width // dim; linear path iff H*W > dim",
+        ]),
+        ("stages", stages),
+        ("params", sum(p.numel() for p in model.parameters())),
+        ("state_dict_entries", len(sd)),
+        ("stage_final_std", float(final.std())),
+    ])
+    write_json(os.path.join(d, "config.json"), config)
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(d) for f in fs)
+    assert total < 1_200_000, total
+    print(f"tiny tiny_b: R={R} params={config['params']} stage_final std={final.std():.3f} "
+          f"acts saved={nsaved}/{len(index)} total={total / 1e6:.2f} MB "
+          f"stages={[(s['hw'][0], s.get('attention', '')) for s in stages]}")
+
+
 def mode_full(args):
     if not args.full_dir:
         sys.exit("error: full mode needs --full-dir DIR")
@@ -995,7 +1103,7 @@ def mode_full(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "full", "all"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "full", "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -1009,9 +1117,10 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += ["schema", "ckpt", "tiny"] if m == "all" else [m]
+        modes += ["schema", "ckpt", "tiny", "tiny_b"] if m == "all" else [m]
     for m in modes:
-        {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "full": mode_full}[m](args)
+        {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b,
+         "full": mode_full}[m](args)
 
 
 if __name__ == "__main__":
