@@ -8,11 +8,15 @@
 // Every error is one line on stderr ("evsam: error: ...") and a non-zero exit.
 // Output files are written atomically: they appear complete or not at all.
 #include <evsam/evsam.hpp>
+#include <evsam/backend/tolerance.hpp>
+#include <evsam/efficientvit/config_json.hpp>
 #include <evsam/tool/args.hpp>
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,9 +35,12 @@ const char* kUsage =
     "                                                          with --model also the module tree (shapes, params, MACs)\n"
     "  preprocess  --image IMG --model NAME --out X.npy        upstream-exact (1,3,R,R) float32 input tensor\n"
     "  embed       --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy\n"
-    "              [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]\n"
+    "              [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR] [--config JSON]\n"
     "                                                          (1,256,64,64) image embedding; --trace-dir dumps\n"
     "                                                          every module's output as <state_dict name>.npy\n"
+    "  compare     --reference DIR --candidate DIR [--tolerance NAME] [--json]\n"
+    "                                                          module-by-module check of two traces; names the\n"
+    "                                                          first module out of tolerance (exit 1)\n"
     "models: l0 l1 l2 (512x512 encoder input), xl0 xl1 (1024x1024)\n"
     "run 'evsam <command> --help' for a command's flags\n";
 
@@ -43,9 +50,34 @@ struct LoadedCheckpoint {
     evsam::Checkpoint ckpt;
     std::string model;
     std::vector<evsam::SchemaEntry> schema;
+    evsam::SamConfig cfg;
 };
 
-LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag) {
+// A non-official configuration (JSON as validation/make_fixtures.py writes it), checked strictly.
+LoadedCheckpoint open_with_config(const std::string& path, const std::string& config_path) {
+    auto bytes = evsam::read_file(config_path);
+    auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (j.is_discarded()) throw evsam::Error(config_path + ": not valid JSON");
+    evsam::SamConfig cfg;
+    try {
+        cfg = evsam::sam_config_from_json(j);
+    } catch (const nlohmann::json::exception& e) {
+        throw evsam::Error(config_path + ": bad model configuration (" + e.what() + ")");
+    }
+    auto ckpt = evsam::Checkpoint::open(path);
+    evsam::EfficientViTSam<float> m(cfg);
+    auto schema = evsam::state_dict_schema(m);
+    auto mm = evsam::compare_state_dict(schema, ckpt);
+    if (mm.count()) throw evsam::Error(path + ": checkpoint does not match " + config_path + ": " + mm.describe());
+    return {std::move(ckpt), cfg.name, std::move(schema), cfg};
+}
+
+LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag,
+                                 const std::string& config_path = "") {
+    if (!config_path.empty()) {
+        if (!model_flag.empty()) throw evsam::Error("give --model or --config, not both");
+        return open_with_config(path, config_path);
+    }
     auto ckpt = evsam::Checkpoint::open(path);
     std::string model;
     if (!model_flag.empty()) {
@@ -66,7 +98,7 @@ LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& mod
             throw evsam::Error(path + ": checkpoint is efficientvit-sam-" + actual + ", not --model " + model);
         throw evsam::Error(path + ": checkpoint does not match --model " + model + ": " + mm.describe());
     }
-    return {std::move(ckpt), model, std::move(schema)};
+    return {std::move(ckpt), model, std::move(schema), evsam::sam_config(model)};
 }
 
 std::string human(int64_t v) {
@@ -190,7 +222,7 @@ int cmd_preprocess(const std::vector<std::string>& argv) {
 // Runs the image encoder in T (float, or double: the fp64 oracle) and writes the embedding.
 template <class T>
 int run_embed(const Args& a, const LoadedCheckpoint& lc) {
-    const auto cfg = evsam::sam_config(lc.model);
+    const auto& cfg = lc.cfg;
     evsam::EfficientViTSam<T, evsam::backend::cpu> model(cfg);
     evsam::load_state_dict(model, lc.ckpt, lc.model);
     evsam::Tensor<T> x;
@@ -206,9 +238,21 @@ int run_embed(const Args& a, const LoadedCheckpoint& lc) {
     }
     evsam::Trace<T> trace;
     const bool tracing = a.has("trace-dir");
+    if (tracing) {  // created up front, so a bad path fails before the network runs
+        std::error_code ec;
+        std::filesystem::create_directories(a.str("trace-dir"), ec);
+        if (ec) throw evsam::Error("cannot create --trace-dir '" + a.str("trace-dir") + "': " + ec.message());
+    }
     evsam::Tensor<T> emb = model.image_encoder.forward(x, tracing ? &trace : nullptr);
-    if (tracing)
-        for (auto& [name, t] : trace.records) evsam::npy_save(a.str("trace-dir") + "/" + name + ".npy", t);
+    if (tracing) {  // <name>.npy per module, and trace.json listing them in execution order
+        nlohmann::json order = nlohmann::json::array();
+        for (auto& [name, t] : trace.records) {
+            evsam::npy_save(a.str("trace-dir") + "/" + name + ".npy", t);
+            order.push_back(name);
+        }
+        const std::string text = order.dump(1) + "\n";
+        evsam::write_file_atomic(a.str("trace-dir") + "/trace.json", text.data(), text.size());
+    }
     evsam::npy_save(a.str("out"), emb);
     return 0;
 }
@@ -216,7 +260,8 @@ int run_embed(const Args& a, const LoadedCheckpoint& lc) {
 // evsam embed: preprocessed input (or an image) -> (1, 256, 64, 64) image embedding.
 int cmd_embed(const std::vector<std::string>& argv) {
     Args a("embed",
-           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"image", true, false, "IMG"},
+           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
+            {"image", true, false, "IMG"},
             {"input", true, false, "X.npy"}, {"out", true, true, "E.npy"}, {"dtype", true, false, "float|double"},
             {"threads", true, false, "N"}, {"backend", true, false, "cpu"}, {"trace-dir", true, false, "DIR"}},
            argv);
@@ -224,8 +269,66 @@ int cmd_embed(const std::vector<std::string>& argv) {
     const std::string dtype = a.choice("dtype", "float", {"float", "double"});
     a.choice("backend", "cpu", {"cpu"});
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
-    auto lc = open_checkpoint(a.str("weights"), a.str("model"));
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
     return dtype == "double" ? run_embed<double>(a, lc) : run_embed<float>(a, lc);
+}
+
+// Module-by-module comparison of two trace folders (<name>.npy files) with the tolerance
+// table: the reference is evsam's CPU trace or upstream's activations, the candidate any
+// backend's. Prints one line per module and names the first one out of tolerance.
+int cmd_compare(const std::vector<std::string>& argv) {
+    Args a("compare",
+           {{"reference", true, true, "DIR"}, {"candidate", true, true, "DIR"}, {"tolerance", true, false, "NAME"},
+            {"json", false, false, ""}},
+           argv);
+    const evsam::Tolerance tol = evsam::tolerance_by_name(a.str("tolerance", "encoder-float"));
+    const std::string ref_dir = a.str("reference"), cand_dir = a.str("candidate");
+    auto read_json = [](const std::string& p) {
+        auto bytes = evsam::read_file(p);
+        auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+        if (j.is_discarded()) throw evsam::Error(p + ": not valid JSON");
+        return j;
+    };
+    auto exists = [](const std::string& p) { return ::access(p.c_str(), R_OK) == 0; };
+    // Execution order: the candidate's trace.json, else the reference's.
+    std::string order_file = exists(cand_dir + "/trace.json") ? cand_dir + "/trace.json" : ref_dir + "/trace.json";
+    if (!exists(order_file)) throw evsam::Error("compare: neither folder has a trace.json listing the modules in order");
+    auto order = read_json(order_file);
+    // Reference files: <name>.npy, or the file an index.json (validation/make_fixtures.py) maps it to.
+    nlohmann::json index = exists(ref_dir + "/index.json") ? read_json(ref_dir + "/index.json") : nlohmann::json::object();
+    auto ref_path = [&](const std::string& name) -> std::string {
+        if (index.contains(name) && index[name].contains("file") && index[name]["file"].is_string()) {
+            std::string f = index[name]["file"].get<std::string>();
+            if (f.rfind("act/", 0) == 0) f = f.substr(4);
+            return exists(ref_dir + "/" + f) ? ref_dir + "/" + f : ref_dir + "/../" + index[name]["file"].get<std::string>();
+        }
+        return ref_dir + "/" + name + ".npy";
+    };
+    int compared = 0, failed = 0;
+    std::string first_bad;
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (auto& jn : order) {
+        const std::string name = jn.get<std::string>();
+        const std::string rp = ref_path(name), cp = cand_dir + "/" + name + ".npy";
+        if (!exists(rp) || !exists(cp)) continue;
+        auto ref = evsam::npy_load_as<double>(rp);
+        auto cand = evsam::npy_load_as<double>(cp);
+        auto r = evsam::compare(cand, ref, tol, name);
+        ++compared;
+        if (!r.ok && failed++ == 0) first_bad = name;
+        rows.push_back({{"module", name}, {"ok", r.ok}, {"max_abs", r.max_abs}, {"rel_l2", r.rel_l2}, {"n_bad", r.n_bad}});
+        if (!a.has("json")) std::printf("%-4s %s\n", r.ok ? "ok" : "FAIL", r.message.c_str());
+    }
+    if (compared == 0) throw evsam::Error("compare: no module has a .npy in both folders");
+    if (a.has("json")) {
+        nlohmann::ordered_json j{{"compared", compared}, {"failed", failed}, {"first_out_of_tolerance", first_bad},
+                                 {"atol", tol.atol}, {"rtol", tol.rtol}, {"modules", rows}};
+        std::cout << j.dump() << "\n";
+    } else {
+        std::printf("%d modules compared, %d out of tolerance%s\n", compared, failed,
+                    failed ? (", first: " + first_bad).c_str() : "");
+    }
+    return failed ? 1 : 0;
 }
 
 int dispatch(const std::vector<std::string>& args) {
@@ -246,6 +349,7 @@ int dispatch(const std::vector<std::string>& args) {
     if (cmd == "info") return cmd_info(rest);
     if (cmd == "preprocess") return cmd_preprocess(rest);
     if (cmd == "embed") return cmd_embed(rest);
+    if (cmd == "compare") return cmd_compare(rest);
     throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 

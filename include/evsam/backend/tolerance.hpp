@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "evsam/core/error.hpp"
 #include "evsam/core/tensor.hpp"
 
 namespace evsam {
@@ -29,6 +30,15 @@ inline constexpr Tolerance kTolEncoderDouble{1e-9, 1e-9};
 inline constexpr Tolerance kTolFloatFixture{1e-4, 1e-4};
 // A fast op against its naive reference in float (summation order differs).
 inline constexpr Tolerance kTolOpFloat{1e-5, 1e-5};
+
+// The table by name, for tools (`evsam compare --tolerance NAME`).
+inline Tolerance tolerance_by_name(const std::string& name) {
+    if (name == "encoder-float") return kTolEncoderFloat;
+    if (name == "encoder-double") return kTolEncoderDouble;
+    if (name == "float-fixture") return kTolFloatFixture;
+    if (name == "op-float") return kTolOpFloat;
+    throw Error("unknown tolerance '" + name + "' (encoder-float, encoder-double, float-fixture, op-float)");
+}
 
 struct CompareResult {
     bool ok = false;
