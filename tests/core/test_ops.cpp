@@ -1,0 +1,69 @@
+// Fast ops against their naive references (llm.c style), on edge shapes.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <evsam/backend/tolerance.hpp>
+#include <evsam/ops/conv2d.hpp>
+#include <cstring>
+#include <random>
+
+namespace {
+
+struct ConvCase {
+    int64_t N, C, H, W, OC, K, stride, pad, dilation, G;
+};
+
+template <class T>
+void check_conv(const ConvCase& c, evsam::Tolerance tol) {
+    std::mt19937 rng(1234);
+    std::uniform_real_distribution<double> u(-1, 1);
+    evsam::Tensor<T> x({c.N, c.C, c.H, c.W}), w({c.OC, c.C / c.G, c.K, c.K}), b({c.OC});
+    for (auto* t : {&x, &w, &b})
+        for (auto& v : *t) v = static_cast<T>(u(rng));
+    const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, c.dilation);
+    const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, c.dilation);
+    evsam::Tensor<T> ref({c.N, c.OC, OH, OW}), fast({c.N, c.OC, OH, OW});
+    evsam::conv2d_forward_naive(ref.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride,
+                                c.pad, c.dilation, c.G);
+    evsam::conv2d_forward(fast.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad,
+                          c.dilation, c.G, evsam::backend::cpu{});
+    auto r = evsam::compare(fast, ref, tol, "conv2d");
+    EXPECT_TRUE(r.ok) << r.message;
+}
+
+const ConvCase kCases[] = {
+    {1, 3, 17, 23, 8, 3, 2, 1, 1, 1},      // stem: 3x3 s2, odd sizes
+    {2, 16, 9, 7, 24, 1, 1, 0, 1, 1},      // pointwise (GEMM without im2col), batch 2
+    {1, 8, 1, 1, 4, 3, 1, 1, 1, 1},        // 1x1 map with a 3x3 kernel: only the centre tap
+    {1, 12, 33, 31, 12, 3, 1, 1, 1, 12},   // depthwise 3x3
+    {1, 12, 16, 15, 12, 3, 2, 1, 1, 12},   // depthwise 3x3 stride 2
+    {1, 24, 11, 13, 24, 5, 1, 2, 1, 24},   // depthwise 5x5 (LiteMLA aggreg)
+    {1, 24, 11, 13, 24, 1, 1, 0, 1, 6},    // grouped 1x1 (LiteMLA aggreg, groups = 3*heads)
+    {1, 8, 20, 20, 16, 3, 1, 2, 2, 1},     // dilation 2
+    {1, 4, 40, 37, 64, 3, 1, 1, 1, 1},     // > 256 output pixels: several column blocks
+    {1, 6, 5, 5, 6, 3, 1, 1, 1, 2},        // grouped 3x3
+};
+
+TEST(Conv2d, FastMatchesNaiveFloat) {
+    for (auto& c : kCases) check_conv<float>(c, evsam::kTolOpFloat);
+}
+TEST(Conv2d, FastMatchesNaiveDouble) {
+    for (auto& c : kCases) check_conv<double>(c, {1e-12, 1e-12});
+}
+
+TEST(Conv2d, ThreadCountDoesNotChangeResults) {
+    ConvCase c{1, 32, 45, 39, 48, 3, 1, 1, 1, 1};
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1, 1);
+    evsam::Tensor<float> x({1, c.C, c.H, c.W}), w({c.OC, c.C, 3, 3});
+    for (auto& v : x) v = u(rng);
+    for (auto& v : w) v = u(rng);
+    evsam::Tensor<float> a({1, c.OC, c.H, c.W}), b({1, c.OC, c.H, c.W});
+    omp_set_num_threads(1);
+    evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
+    omp_set_num_threads(2);
+    evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.numel())));
+}
+
+}  // namespace
