@@ -2,6 +2,7 @@
 #pragma once
 #include "evsam/core/module.hpp"
 #include "evsam/ops/conv2d.hpp"
+#include "evsam/ops/linear.hpp"
 
 namespace evsam {
 
@@ -54,7 +55,16 @@ struct ConvTranspose2d : Module<T, B> {
     Tensor<T> bias;    // (C_out,)
 
     ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride_)
-        : in_channels(in), out_channels(out), kernel_size(k), stride(stride_) {}
+        : in_channels(in), out_channels(out), kernel_size(k), stride(stride_) {
+        EVSAM_CHECK(k == stride_, "ConvTranspose2d: only kernel_size == stride (no overlap) is implemented");
+    }
+    Tensor<T> forward(const Tensor<T>& x) const {
+        EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels, this->name + ": bad input " + shape_str(x.shape()));
+        Tensor<T> y({x.size(0), out_channels, x.size(2) * kernel_size, x.size(3) * kernel_size});
+        conv_transpose2d_forward(y.data(), x.data(), weight.data(), bias.data(), x.size(0), in_channels, x.size(2),
+                                 x.size(3), out_channels, kernel_size, B{});
+        return y;
+    }
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {in_channels, out_channels, kernel_size, kernel_size}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
@@ -70,6 +80,16 @@ struct Linear : Module<T, B> {
     Tensor<T> bias;    // (out_features,)
 
     Linear(int64_t in, int64_t out, bool bias_ = true) : in_features(in), out_features(out), has_bias(bias_) {}
+    // (..., in_features) -> (..., out_features)
+    Tensor<T> forward(const Tensor<T>& x) const {
+        EVSAM_CHECK(x.dim() >= 1 && x.size(-1) == in_features, this->name + ": bad input " + shape_str(x.shape()));
+        Shape s = x.shape();
+        s.back() = out_features;
+        Tensor<T> y(s);
+        linear_forward(y.data(), x.data(), weight.data(), has_bias ? bias.data() : nullptr, x.numel() / in_features,
+                       in_features, out_features, B{});
+        return y;
+    }
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {out_features, in_features}, ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_features}, ParamKind::parameter);

@@ -61,6 +61,9 @@ struct LayerNorm : Module<T, B> {
     Tensor<T> bias;    // (D,)
 
     explicit LayerNorm(int64_t d, double eps_ = 1e-6) : normalized_shape(d), eps(eps_) {}
+    void forward_(Tensor<T>& x) const {  // in place over the last dim
+        layernorm_forward(x.data(), weight.data(), bias.data(), eps, x.numel() / normalized_shape, normalized_shape, B{});
+    }
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {normalized_shape}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {normalized_shape}, ParamKind::parameter);

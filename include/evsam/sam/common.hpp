@@ -5,6 +5,7 @@
 #include "evsam/nn/act.hpp"
 #include "evsam/nn/layers.hpp"
 #include "evsam/nn/norm.hpp"
+#include "evsam/ops/activation.hpp"
 
 namespace evsam {
 
@@ -19,6 +20,11 @@ struct MLPBlock : Module<T, B> {
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         lin1.visit(v, p + "lin1.");
         lin2.visit(v, p + "lin2.");
+    }
+    Tensor<T> forward(const Tensor<T>& x) const {
+        Tensor<T> h = lin1.forward(x);                      // self.lin1(x)
+        activation_forward(h.data(), h.numel(), act, B{});  // self.act(...)
+        return lin2.forward(h);                             // self.lin2(...)
     }
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <vector>
 
+#include "evsam/ops/linear.hpp"
 #include "evsam/sam/transformer.hpp"
 
 namespace evsam {
@@ -19,6 +20,15 @@ struct MLP : Module<T, B> {
     }
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, p + "layers." + std::to_string(i) + ".");
+    }
+    Tensor<T> forward(const Tensor<T>& x) const {
+        Tensor<T> y = x;
+        for (size_t i = 0; i < layers.size(); ++i) {  // x = F.relu(layer(x)) if i < num_layers - 1 else layer(x)
+            y = layers[i].forward(y);
+            if (i + 1 < layers.size()) activation_forward(y.data(), y.numel(), Act::relu, B{});
+        }
+        EVSAM_CHECK(!sigmoid_output, "MLP: sigmoid_output is not used by SAM and not implemented");
+        return y;
     }
 };
 
@@ -56,6 +66,90 @@ struct MaskDecoder : Module<T, B> {
         for (size_t i = 0; i < output_hypernetworks_mlps.size(); ++i)
             output_hypernetworks_mlps[i].visit(v, p + "output_hypernetworks_mlps." + std::to_string(i) + ".");
         iou_prediction_head.visit(v, p + "iou_prediction_head.");
+    }
+
+    struct Output {
+        Tensor<T> masks;     // (B, C, 4h, 4w) low-res mask logits, C = 3 (multimask) or 1
+        Tensor<T> iou_pred;  // (B, C)
+    };
+
+    // image_embeddings (1, E, h, w) shared by all B prompts; image_pe (1, E, h, w);
+    // sparse (B, N, E); dense (B, E, h, w).
+    Output forward(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe, const Tensor<T>& sparse,
+                   const Tensor<T>& dense, bool multimask_output, Trace<T>* tr = nullptr) const {
+        auto [masks, iou] = predict_masks(image_embeddings, image_pe, sparse, dense, tr);
+        // Select the correct mask or masks for output: [1:] for multimask, [0:1] otherwise
+        const int64_t first = multimask_output ? 1 : 0, count = multimask_output ? num_mask_tokens - 1 : 1;
+        return {slice_dim1(masks, first, count), slice_dim1(iou, first, count)};
+    }
+
+    // mask_decoder.py: MaskDecoder.predict_masks. Returns all num_mask_tokens masks and IoU predictions.
+    std::pair<Tensor<T>, Tensor<T>> predict_masks(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe,
+                                                  const Tensor<T>& sparse, const Tensor<T>& dense,
+                                                  Trace<T>* tr = nullptr) const {
+        const int64_t Bn = sparse.size(0), Ns = sparse.size(1), E = transformer_dim, NT = 1 + num_mask_tokens;
+        EVSAM_CHECK(image_embeddings.dim() == 4 && image_embeddings.size(0) == 1 && image_embeddings.size(1) == E,
+                    "MaskDecoder: image_embeddings must be (1, " + std::to_string(E) + ", h, w), got " +
+                        shape_str(image_embeddings.shape()));
+        const int64_t h = image_embeddings.size(2), w = image_embeddings.size(3), P = h * w;
+        EVSAM_CHECK(dense.shape() == (Shape{Bn, E, h, w}), "MaskDecoder: dense embeddings " + shape_str(dense.shape()) +
+                                                               " do not match the prompts' batch and the image");
+        // tokens = cat(iou_token, mask_tokens, sparse) per prompt: (B, NT + Ns, E)
+        Tensor<T> tokens({Bn, NT + Ns, E});
+        for (int64_t b = 0; b < Bn; ++b) {
+            T* dst = tokens.data() + b * (NT + Ns) * E;
+            std::copy(iou_token.weight.begin(), iou_token.weight.end(), dst);
+            std::copy(mask_tokens.weight.begin(), mask_tokens.weight.end(), dst + E);
+            std::copy(sparse.data() + b * Ns * E, sparse.data() + (b + 1) * Ns * E, dst + NT * E);
+        }
+        // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B)
+        Tensor<T> src({Bn, E, h, w}), pos_src({Bn, E, h, w});
+        for (int64_t b = 0; b < Bn; ++b) {
+            add_forward(src.data() + b * E * P, image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
+            std::copy(image_pe.begin(), image_pe.end(), pos_src.data() + b * E * P);
+        }
+        auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr);  // hs, src = self.transformer(...)
+        // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src)
+        Tensor<T> img({Bn, E, h, w});
+        npc_to_nchw_forward(img.data(), keys.data(), Bn, E, P, B{});
+        Tensor<T> up = upscale_conv0.forward(img);
+        upscale_norm1.forward_(up);
+        activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
+        up = upscale_conv3.forward(up);
+        activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
+        if (tr) tr->record(this->name + ".output_upscaling", up);
+        // hyper_in[:, i] = output_hypernetworks_mlps[i](mask_tokens_out[:, i]); masks = hyper_in @ upscaled
+        const int64_t c = up.size(1), UP = up.size(2) * up.size(3);
+        Tensor<T> hyper({Bn, num_mask_tokens, c});
+        for (int64_t i = 0; i < num_mask_tokens; ++i) {
+            Tensor<T> tok({Bn, E});
+            for (int64_t b = 0; b < Bn; ++b)
+                std::copy(hs.data() + (b * (NT + Ns) + 1 + i) * E, hs.data() + (b * (NT + Ns) + 2 + i) * E,
+                          tok.data() + b * E);
+            Tensor<T> o = output_hypernetworks_mlps[static_cast<size_t>(i)].forward(tok);
+            for (int64_t b = 0; b < Bn; ++b) std::copy(o.data() + b * c, o.data() + (b + 1) * c, hyper.data() + (b * num_mask_tokens + i) * c);
+        }
+        if (tr) tr->record(this->name + ".hyper_in", hyper);
+        Tensor<T> masks({Bn, num_mask_tokens, up.size(2), up.size(3)});
+        bmm_forward(masks.data(), hyper.data(), up.data(), Bn, num_mask_tokens, c, UP, B{});
+        // iou_pred = self.iou_prediction_head(iou_token_out), iou_token_out = hs[:, 0, :]
+        Tensor<T> iou_tok({Bn, E});
+        for (int64_t b = 0; b < Bn; ++b)
+            std::copy(hs.data() + b * (NT + Ns) * E, hs.data() + (b * (NT + Ns) + 1) * E, iou_tok.data() + b * E);
+        Tensor<T> iou = iou_prediction_head.forward(iou_tok);
+        return {std::move(masks), std::move(iou)};
+    }
+
+private:
+    // x[:, first:first+count] for a tensor whose dim 0 is the batch.
+    static Tensor<T> slice_dim1(const Tensor<T>& x, int64_t first, int64_t count) {
+        Shape s = x.shape();
+        const int64_t inner = x.numel() / (s[0] * s[1]);
+        Tensor<T> r([&] { Shape t = s; t[1] = count; return t; }());
+        for (int64_t b = 0; b < s[0]; ++b)
+            std::copy(x.data() + (b * s[1] + first) * inner, x.data() + (b * s[1] + first + count) * inner,
+                      r.data() + b * count * inner);
+        return r;
     }
 };
 

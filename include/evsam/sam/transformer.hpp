@@ -2,6 +2,9 @@
 #pragma once
 #include <vector>
 
+#include "evsam/ops/activation.hpp"
+#include "evsam/ops/attention.hpp"
+#include "evsam/ops/layout.hpp"
 #include "evsam/sam/common.hpp"
 
 namespace evsam {
@@ -25,7 +28,28 @@ struct Attention : Module<T, B> {
         v_proj.visit(v, p + "v_proj.");
         out_proj.visit(v, p + "out_proj.");
     }
+    // q: (B, NQ, E), k and v: (B, NK, E) -> (B, NQ, E)
+    Tensor<T> forward(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v) const {
+        Tensor<T> qp = q_proj.forward(q), kp = k_proj.forward(k), vp = v_proj.forward(v);  // input projections
+        Tensor<T> o({q.size(0), q.size(1), internal_dim});
+        attention_forward(o.data(), qp.data(), kp.data(), vp.data(), q.size(0), q.size(1), k.size(1), internal_dim,
+                          num_heads, B{});  // separate heads, softmax(q k^T / sqrt(d)) v, recombine
+        return out_proj.forward(o);         // self.out_proj(out)
+    }
 };
+
+template <class T>
+Tensor<T> add_tensors(const Tensor<T>& a, const Tensor<T>& b) {
+    EVSAM_CHECK(a.shape() == b.shape(), "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
+    Tensor<T> r(a.shape());
+    add_forward(r.data(), a.data(), b.data(), a.numel(), backend::cpu{});
+    return r;
+}
+template <class T>
+void add_inplace(Tensor<T>& a, const Tensor<T>& b) {
+    EVSAM_CHECK(a.shape() == b.shape(), "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
+    add_forward(a.data(), a.data(), b.data(), a.numel(), backend::cpu{});
+}
 
 // self-attn on tokens, cross-attn tokens->image, MLP on tokens, cross-attn image->tokens.
 template <class T, class B = backend::cpu>
@@ -57,6 +81,33 @@ struct TwoWayAttentionBlock : Module<T, B> {
         norm4.visit(v, p + "norm4.");
         cross_attn_image_to_token.visit(v, p + "cross_attn_image_to_token.");
     }
+    // queries (B, N, E), keys (B, HW, E); query_pe like queries, key_pe like keys.
+    void forward(Tensor<T>& queries, Tensor<T>& keys, const Tensor<T>& query_pe, const Tensor<T>& key_pe,
+                 Trace<T>* tr = nullptr) const {
+        if (skip_first_layer_pe) {  // self attention block (no residual, no PE in the first layer)
+            queries = self_attn.forward(queries, queries, queries);
+        } else {
+            Tensor<T> q = add_tensors(queries, query_pe);
+            add_inplace(queries, self_attn.forward(q, q, queries));
+        }
+        norm1.forward_(queries);
+        {  // cross attention block, tokens attending to image embedding
+            Tensor<T> q = add_tensors(queries, query_pe), k = add_tensors(keys, key_pe);
+            add_inplace(queries, cross_attn_token_to_image.forward(q, k, keys));
+            norm2.forward_(queries);
+        }
+        add_inplace(queries, mlp.forward(queries));  // MLP block
+        norm3.forward_(queries);
+        {  // cross attention block, image embedding attending to tokens
+            Tensor<T> q = add_tensors(queries, query_pe), k = add_tensors(keys, key_pe);
+            add_inplace(keys, cross_attn_image_to_token.forward(k, q, queries));
+            norm4.forward_(keys);
+        }
+        if (tr) {
+            tr->record(this->name + ".queries", queries);
+            tr->record(this->name + ".keys", keys);
+        }
+    }
 };
 
 template <class T, class B = backend::cpu>
@@ -77,6 +128,29 @@ struct TwoWayTransformer : Module<T, B> {
         for (size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, p + "layers." + std::to_string(i) + ".");
         final_attn_token_to_image.visit(v, p + "final_attn_token_to_image.");
         norm_final_attn.visit(v, p + "norm_final_attn.");
+    }
+    // image_embedding (B, E, h, w), image_pe (B, E, h, w), point_embedding (B, N, E)
+    // -> queries (B, N, E) and keys (B, h*w, E).
+    std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
+                                            const Tensor<T>& point_embedding, Trace<T>* tr = nullptr) const {
+        Tensor<T> keys = flatten_permute(image_embedding);  // B x C x H x W -> B x HW x C
+        const Tensor<T> key_pe = flatten_permute(image_pe);
+        Tensor<T> queries = point_embedding;
+        for (auto& layer : layers) layer.forward(queries, keys, point_embedding, key_pe, tr);
+        Tensor<T> q = add_tensors(queries, point_embedding), k = add_tensors(keys, key_pe);
+        add_inplace(queries, final_attn_token_to_image.forward(q, k, keys));  // final attention, points -> image
+        norm_final_attn.forward_(queries);
+        if (tr) {
+            tr->record(this->name + ".queries", queries);
+            tr->record(this->name + ".keys", keys);
+        }
+        return {std::move(queries), std::move(keys)};
+    }
+
+    static Tensor<T> flatten_permute(const Tensor<T>& x) {
+        Tensor<T> r({x.size(0), x.size(2) * x.size(3), x.size(1)});
+        nchw_to_npc_forward(r.data(), x.data(), x.size(0), x.size(1), x.size(2) * x.size(3), B{});
+        return r;
     }
 };
 

@@ -1,0 +1,67 @@
+// evsam: torch.nn.functional.linear, y = x W^T + b, on row-major (M, IN) -> (M, OUT).
+// Size letters: M rows (tokens x batch), IN input features, OUT output features.
+//   linear_forward_naive : the reference loop.
+//   linear_forward       : Eigen GEMM on fixed blocks of kRowBlock rows, split across
+//                          threads (block size fixed: bit-identical for any thread count).
+#pragma once
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+
+#include "evsam/backend/backend.hpp"
+
+namespace evsam {
+
+template <class T>
+void linear_forward_naive(T* out, const T* in, const T* weight, const T* bias, int64_t M, int64_t IN, int64_t OUT) {
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t o = 0; o < OUT; ++o) {
+            T acc = bias ? bias[o] : T(0);
+            for (int64_t i = 0; i < IN; ++i) acc += in[m * IN + i] * weight[o * IN + i];
+            out[m * OUT + o] = acc;
+        }
+}
+
+template <class T>
+void linear_forward(T* out, const T* in, const T* weight, const T* bias, int64_t M, int64_t IN, int64_t OUT,
+                    backend::cpu) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    constexpr int64_t kRowBlock = 64;
+    const int64_t nblk = (M + kRowBlock - 1) / kRowBlock;
+    Eigen::Map<const Mat> Wm(weight, OUT, IN);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nblk; ++b) {
+        const int64_t m0 = b * kRowBlock, nm = std::min(kRowBlock, M - m0);
+        Eigen::Map<const Mat> X(in + m0 * IN, nm, IN);
+        Eigen::Map<Mat> Y(out + m0 * OUT, nm, OUT);
+        Y.noalias() = X * Wm.transpose();
+        if (bias)
+            for (int64_t r = 0; r < nm; ++r)
+                for (int64_t o = 0; o < OUT; ++o) Y(r, o) += bias[o];
+    }
+}
+
+}  // namespace evsam
+
+namespace evsam {
+
+// Batched matmul: out[b] = a[b] @ x[b], a (B, M, K), x (B, K, P), out (B, M, P)
+// (mask_decoder.py: masks = hyper_in @ upscaled_embedding.view(b, c, h * w)).
+template <class T>
+void bmm_forward(T* out, const T* a, const T* x, int64_t B, int64_t M, int64_t K, int64_t P, backend::cpu) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    constexpr int64_t kColBlock = 1024;  // fixed: bit-identical for any thread count
+    const int64_t nblk = (P + kColBlock - 1) / kColBlock;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t blk = 0; blk < nblk; ++blk) {
+            const int64_t p0 = blk * kColBlock, np = std::min(kColBlock, P - p0);
+            Eigen::Map<const Mat> A(a + b * M * K, M, K);
+            Eigen::Map<const Mat, 0, Stride> X(x + b * K * P + p0, K, np, Stride(P));
+            Eigen::Map<Mat, 0, Stride> Y(out + b * M * P + p0, M, np, Stride(P));
+            Y.noalias() = A * X;
+        }
+}
+
+}  // namespace evsam
