@@ -2,6 +2,9 @@
 //
 //   evsam info       [--weights FILE] [--model NAME] [--json]
 //   evsam preprocess --image IMG --model NAME --out X.npy
+//   evsam predict    --weights FILE [--model NAME] --image IMG [--point X,Y[,LABEL]]... [--box X0,Y0,X1,Y1]
+//                    [--mask-input L.npy] [--single-mask] [--logits] --out-masks M.npy [--out-iou Q.npy]
+//                    [--out-lowres L.npy] [--overlay OUT.png] [--dtype float|double] [--threads N]
 //   evsam embed      --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy
 //                    [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]
 //
@@ -10,11 +13,14 @@
 #include <evsam/evsam.hpp>
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/efficientvit/config_json.hpp>
+#include <evsam/predictor.hpp>
 #include <evsam/tool/args.hpp>
+#include <evsam/tool/overlay.hpp>
 
 #include <omp.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -38,6 +44,11 @@ const char* kUsage =
     "              [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR] [--config JSON]\n"
     "                                                          (1,256,64,64) image embedding; --trace-dir dumps\n"
     "                                                          every module's output as <state_dict name>.npy\n"
+    "  predict     --weights FILE [--model NAME] --image IMG [--point X,Y[,LABEL]]... [--box X0,Y0,X1,Y1]\n"
+    "              [--mask-input L.npy] [--single-mask] [--logits] --out-masks M.npy [--out-iou Q.npy]\n"
+    "              [--out-lowres L.npy] [--overlay OUT.png] [--dtype float|double] [--threads N]\n"
+    "                                                          masks at the original size (uint8 0/1, or float32\n"
+    "                                                          logits with --logits); 3 masks unless --single-mask\n"
     "  compare     --reference DIR --candidate DIR [--tolerance NAME] [--json]\n"
     "                                                          module-by-module check of two traces; names the\n"
     "                                                          first module out of tolerance (exit 1)\n"
@@ -331,6 +342,87 @@ int cmd_compare(const std::vector<std::string>& argv) {
     return failed ? 1 : 0;
 }
 
+// Parses --point X,Y[,LABEL] (LABEL 1 or 0, default 1) and --box X0,Y0,X1,Y1 into a Prompt.
+template <class T>
+evsam::Prompt<T> parse_prompt(const Args& a) {
+    evsam::Prompt<T> p;
+    for (const std::string& text : a.all("point")) {
+        auto v = a.number_list(text, "--point", 2, 3);
+        int label = 1;
+        if (v.size() == 3) {
+            if (v[2] != 0.0 && v[2] != 1.0)
+                throw evsam::Error("predict: --point '" + text + "': the label must be 1 (foreground) or 0 (background)");
+            label = static_cast<int>(v[2]);
+        }
+        p.points.push_back({v[0], v[1]});
+        p.labels.push_back(label);
+    }
+    if (a.has("box")) {
+        auto v = a.number_list(a.str("box"), "--box", 4, 4);
+        if (v[2] < v[0] || v[3] < v[1])
+            throw evsam::Error("predict: --box '" + a.str("box") + "' must be X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0");
+        p.box = std::array<double, 4>{v[0], v[1], v[2], v[3]};
+    }
+    if (a.has("mask-input")) {
+        p.mask_input = evsam::npy_load_as<T>(a.str("mask-input"));
+        const auto& s = p.mask_input.shape();
+        if (!(s == evsam::Shape{1, 256, 256} || s == evsam::Shape{256, 256}))
+            throw evsam::Error(a.str("mask-input") + ": --mask-input must be a (1, 256, 256) or (256, 256) logit map, got " +
+                               evsam::shape_str(s));
+        for (T v : p.mask_input)
+            if (!std::isfinite(v)) throw evsam::Error(a.str("mask-input") + ": --mask-input holds NaN or infinite values");
+    }
+    if (p.points.empty() && !p.box && p.mask_input.empty())
+        throw evsam::Error("predict: give at least one --point, a --box or a --mask-input");
+    return p;
+}
+
+template <class T>
+int run_predict(const Args& a, const LoadedCheckpoint& lc, const evsam::Prompt<T>& prompt) {
+    evsam::Image img = evsam::load_image(a.str("image"));
+    evsam::EfficientViTSam<T, evsam::backend::cpu> model(lc.cfg);
+    evsam::load_state_dict(model, lc.ckpt, lc.model);
+    evsam::Predictor<T> predictor(model);
+    predictor.set_image(img);
+    const bool logits = a.has("logits");
+    auto pred = predictor.predict(prompt, !a.has("single-mask"), logits);
+    if (logits)
+        evsam::npy_save(a.str("out-masks"), pred.masks.template cast<float>());
+    else
+        evsam::npy_save(a.str("out-masks"), pred.masks.template cast<uint8_t>());
+    if (a.has("out-iou")) evsam::npy_save(a.str("out-iou"), pred.iou_predictions.template cast<float>());
+    if (a.has("out-lowres")) evsam::npy_save(a.str("out-lowres"), pred.low_res_logits.template cast<float>());
+    if (a.has("overlay"))
+        evsam::save_png(a.str("overlay"), evsam::tool::make_overlay(img, pred.masks, prompt.points, prompt.labels, prompt.box));
+    for (int64_t i = 0; i < pred.iou_predictions.numel(); ++i)
+        std::fprintf(stderr, "evsam: mask %lld predicted IoU %.4f\n", static_cast<long long>(i),
+                     static_cast<double>(pred.iou_predictions[i]));
+    return 0;
+}
+
+// evsam predict: point / box / mask prompts on one image -> masks at the original size.
+int cmd_predict(const std::vector<std::string>& argv) {
+    Args a("predict",
+           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
+            {"image", true, true, "IMG"}, {"point", true, false, "X,Y[,LABEL]", true}, {"box", true, false, "X0,Y0,X1,Y1"},
+            {"mask-input", true, false, "L.npy"}, {"single-mask", false, false, ""}, {"logits", false, false, ""},
+            {"out-masks", true, true, "M.npy"}, {"out-iou", true, false, "Q.npy"}, {"out-lowres", true, false, "L.npy"},
+            {"overlay", true, false, "OUT.png"}, {"dtype", true, false, "float|double"}, {"threads", true, false, "N"},
+            {"backend", true, false, "cpu"}},
+           argv);
+    const std::string dtype = a.choice("dtype", "float", {"float", "double"});
+    a.choice("backend", "cpu", {"cpu"});
+    if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
+    for (const char* f : {"out-masks", "out-iou", "out-lowres", "overlay"})  // fail before any work
+        if (a.has(f)) evsam::detail::check_write_target(a.str(f));
+    if (dtype == "double") {
+        auto prompt = parse_prompt<double>(a);  // prompts first: a bad prompt fails before loading weights
+        return run_predict<double>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
+    }
+    auto prompt = parse_prompt<float>(a);
+    return run_predict<float>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
+}
+
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
@@ -350,6 +442,7 @@ int dispatch(const std::vector<std::string>& args) {
     if (cmd == "preprocess") return cmd_preprocess(rest);
     if (cmd == "embed") return cmd_embed(rest);
     if (cmd == "compare") return cmd_compare(rest);
+    if (cmd == "predict") return cmd_predict(rest);
     throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 

@@ -17,4 +17,5 @@
 #include "evsam/core/state_dict.hpp"
 #include "evsam/core/tensor.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/predictor.hpp"
 #include "evsam/efficientvit/backbone_b.hpp"

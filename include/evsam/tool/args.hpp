@@ -24,6 +24,7 @@ struct FlagSpec {
     bool takes_value;  // false: a switch
     bool required;
     std::string help;  // "FILE", "N", ... for usage lines
+    bool repeatable = false;  // may be given several times (e.g. --point)
 };
 
 class Args {
@@ -43,7 +44,7 @@ public:
             }
             const FlagSpec* spec = find(name);
             if (!spec) throw Error(command_ + ": unknown flag --" + name + " (see 'evsam " + command_ + " --help')");
-            if (values_.count(name)) throw Error(command_ + ": flag --" + name + " given twice");
+            if (values_.count(name) && !spec->repeatable) throw Error(command_ + ": flag --" + name + " given twice");
             if (spec->takes_value) {
                 if (!has_inline) {
                     if (i + 1 >= argv.size()) throw Error(command_ + ": flag --" + name + " needs a value");
@@ -53,13 +54,36 @@ public:
             } else if (has_inline) {
                 throw Error(command_ + ": flag --" + name + " takes no value");
             }
-            values_[name] = value;
+            if (!values_.count(name)) values_[name] = value;
+            all_[name].push_back(value);
         }
         for (auto& s : specs_)
             if (s.required && !values_.count(s.name)) throw Error(command_ + ": missing required flag --" + s.name);
     }
 
     bool has(const std::string& name) const { return values_.count(name) > 0; }
+    // Every value of a repeatable flag, in command-line order.
+    std::vector<std::string> all(const std::string& name) const {
+        auto it = all_.find(name);
+        return it == all_.end() ? std::vector<std::string>{} : it->second;
+    }
+    // "a,b,c" -> finite numbers; `what` names the flag in errors; count must be in [min_n, max_n].
+    std::vector<double> number_list(const std::string& text, const std::string& what, size_t min_n, size_t max_n) const {
+        std::vector<double> out;
+        size_t start = 0;
+        for (;;) {
+            size_t comma = text.find(',', start);
+            std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            out.push_back(parse_real(item, what + " '" + text + "'", -1e9, 1e9));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        if (out.size() < min_n || out.size() > max_n)
+            throw Error(command_ + ": " + what + " '" + text + "' needs " +
+                        (min_n == max_n ? std::to_string(min_n) : std::to_string(min_n) + " or " + std::to_string(max_n)) +
+                        " comma-separated numbers, got " + std::to_string(out.size()));
+        return out;
+    }
     std::string str(const std::string& name, const std::string& def = "") const {
         auto it = values_.find(name);
         return it == values_.end() ? def : it->second;
@@ -112,7 +136,7 @@ public:
         std::string u = "usage: evsam " + command_;
         for (auto& s : specs_) {
             std::string f = "--" + s.name + (s.takes_value ? " " + s.help : "");
-            u += s.required ? " " + f : " [" + f + "]";
+            u += s.required ? " " + f : " [" + f + "]" + (s.repeatable ? "..." : "");
         }
         return u;
     }
@@ -121,6 +145,7 @@ private:
     std::string command_;
     std::vector<FlagSpec> specs_;
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> all_;
 
     const FlagSpec* find(const std::string& n) const {
         for (auto& s : specs_)

@@ -1,0 +1,198 @@
+// evsam: efficientvit/models/efficientvit/sam.py: class EfficientViTSamPredictor
+//
+//   set_image(rgb)   : preprocess (Pillow-exact resize to R, normalise, pad) and run the
+//                      image encoder once; remembers original_size (H, W) and input_size,
+//                      the image resized so its long side is 1024 (the prompt frame).
+//   predict(prompt)  : prompts in original-image pixels -> apply_coords (to the 1024
+//                      frame) -> prompt encoder -> mask decoder -> postprocess:
+//                      bilinear to 1024x1024, crop to input_size, bilinear to (H, W),
+//                      threshold at 0 unless logits are asked for.
+//   predict_torch    : the batched form (B prompts against one image embedding, in one
+//                      decoder pass), with prompts already in the 1024 frame.
+//
+// A Predictor only reads the model, so several Predictors may share one model across threads.
+#pragma once
+#include <array>
+#include <optional>
+#include <vector>
+
+#include "evsam/core/image_io.hpp"
+#include "evsam/core/preprocess.hpp"
+#include "evsam/efficientvit/sam.hpp"
+#include "evsam/ops/resize.hpp"
+
+namespace evsam {
+
+enum class ImageFormat { RGB, BGR };
+
+// Prompts for one prediction, in original-image pixels (x, y).
+template <class T>
+struct Prompt {
+    std::vector<std::array<double, 2>> points;  // point_coords (N, 2)
+    std::vector<int> labels;                    // point_labels (N): 1 foreground, 0 background
+    std::optional<std::array<double, 4>> box;   // XYXY
+    Tensor<T> mask_input;                       // (1, 256, 256) low-res logits, or empty
+};
+
+template <class T>
+struct Prediction {
+    Tensor<T> masks;            // (C, H, W) at the original size: 0/1, or logits when asked for
+    Tensor<T> iou_predictions;  // (C,)
+    Tensor<T> low_res_logits;   // (C, 256, 256): can be fed back as Prompt::mask_input
+};
+
+template <class T>
+struct BatchPrediction {
+    Tensor<T> masks;            // (B, C, H, W)
+    Tensor<T> iou_predictions;  // (B, C)
+    Tensor<T> low_res_logits;   // (B, C, 256, 256)
+};
+
+template <class T = float, class B = backend::cpu>
+class Predictor {
+public:
+    static constexpr double mask_threshold = 0.0;
+
+    explicit Predictor(const EfficientViTSam<T, B>& model) : model_(model) {}
+
+    // set_image: rgb is H x W x 3 uint8 (HWC). BGR input is reversed to RGB first.
+    void set_image(const uint8_t* hwc, int64_t H, int64_t W, ImageFormat format = ImageFormat::RGB) {
+        EVSAM_CHECK(H > 0 && W > 0, "set_image: empty image");
+        reset_image();
+        std::vector<uint8_t> rgb;
+        if (format == ImageFormat::BGR) {  // image = image[..., ::-1]
+            rgb.assign(hwc, hwc + H * W * 3);
+            swap_red_blue(rgb.data(), H * W, 3);
+            hwc = rgb.data();
+        }
+        original_size_ = {H, W};
+        input_size_ = get_preprocess_shape(H, W, model_.cfg.prompt_frame);
+        Tensor<T> x = preprocess_image<T>(hwc, H, W, model_.cfg.resolution);  // self.model.transform(image)
+        features_ = model_.image_encoder.forward(x);                         // self.model.image_encoder(...)
+    }
+    void set_image(const Image& img, ImageFormat format = ImageFormat::RGB) {
+        set_image(img.data.data(), img.height, img.width, format);
+    }
+    // set_image_batch: x is (N, 3, R, R), already preprocessed. As upstream, the "original size"
+    // is then the tensor's own (R, R); pick an image with predict_torch's image_index.
+    void set_image_batch(const Tensor<T>& x) {
+        reset_image();
+        EVSAM_CHECK(x.dim() == 4 && x.size(1) == 3, "set_image_batch: expected (N, 3, R, R), got " + shape_str(x.shape()));
+        original_size_ = {x.size(2), x.size(3)};
+        input_size_ = get_preprocess_shape(x.size(2), x.size(3), model_.cfg.prompt_frame);
+        features_ = model_.image_encoder.forward(x);
+    }
+    void reset_image() {
+        features_ = Tensor<T>();
+        original_size_ = input_size_ = {0, 0};
+    }
+    bool is_image_set() const { return !features_.empty(); }
+    const Tensor<T>& features() const { return features_; }  // (N, 256, 64, 64) image embedding
+    std::pair<int64_t, int64_t> original_size() const { return original_size_; }
+    std::pair<int64_t, int64_t> input_size() const { return input_size_; }
+
+    // apply_coords: original-image (x, y) -> the 1024 frame, in double as upstream's numpy, then to T.
+    std::array<T, 2> apply_coords(double x, double y) const {
+        const double old_h = static_cast<double>(original_size_.first), old_w = static_cast<double>(original_size_.second);
+        const double new_h = static_cast<double>(input_size_.first), new_w = static_cast<double>(input_size_.second);
+        return {static_cast<T>(x * (new_w / old_w)), static_cast<T>(y * (new_h / old_h))};
+    }
+
+    // predict: one prompt set in original-image pixels.
+    Prediction<T> predict(const Prompt<T>& p, bool multimask_output = true, bool return_logits = false) const {
+        require_image();
+        EVSAM_CHECK(p.points.size() == p.labels.size(), "predict: " + std::to_string(p.points.size()) + " points but " +
+                                                            std::to_string(p.labels.size()) + " labels");
+        Tensor<T> coords, labels, box, mask;
+        const int64_t N = static_cast<int64_t>(p.points.size());
+        if (N > 0) {
+            coords = Tensor<T>({1, N, 2});
+            labels = Tensor<T>({1, N});
+            for (int64_t i = 0; i < N; ++i) {
+                auto c = apply_coords(p.points[i][0], p.points[i][1]);
+                coords[2 * i] = c[0];
+                coords[2 * i + 1] = c[1];
+                EVSAM_CHECK(p.labels[i] == 0 || p.labels[i] == 1,
+                            "predict: point label must be 1 (foreground) or 0 (background), got " + std::to_string(p.labels[i]));
+                labels[i] = static_cast<T>(p.labels[i]);
+            }
+        }
+        if (p.box) {  // apply_boxes: both corners through apply_coords
+            box = Tensor<T>({1, 4});
+            auto a = apply_coords((*p.box)[0], (*p.box)[1]), b = apply_coords((*p.box)[2], (*p.box)[3]);
+            box[0] = a[0], box[1] = a[1], box[2] = b[0], box[3] = b[1];
+        }
+        if (!p.mask_input.empty()) {
+            const int64_t s = 4 * model_.cfg.image_embedding_size;
+            EVSAM_CHECK(p.mask_input.numel() == s * s && (p.mask_input.dim() == 2 || p.mask_input.dim() == 3),
+                        "predict: mask_input must be (1, " + std::to_string(s) + ", " + std::to_string(s) + ") or (" +
+                            std::to_string(s) + ", " + std::to_string(s) + "), got " + shape_str(p.mask_input.shape()));
+            mask = p.mask_input;
+            mask.reshape_({1, 1, s, s});
+        }
+        BatchPrediction<T> r = predict_torch(N ? &coords : nullptr, N ? &labels : nullptr, p.box ? &box : nullptr,
+                                             mask.empty() ? nullptr : &mask, multimask_output, return_logits);
+        // masks[0], iou_predictions[0], low_res_masks[0]
+        auto drop_batch = [](Tensor<T> t) {
+            Shape s(t.shape().begin() + 1, t.shape().end());
+            t.reshape_(s);
+            return t;
+        };
+        return {drop_batch(std::move(r.masks)), drop_batch(std::move(r.iou_predictions)),
+                drop_batch(std::move(r.low_res_logits))};
+    }
+
+    // predict_torch: B prompts at once, already in the 1024 frame: coords (B, N, 2) with labels
+    // (B, N), boxes (B, 4), mask_input (B, 1, 256, 256). image_index picks the image after
+    // set_image_batch (-1: the only image).
+    BatchPrediction<T> predict_torch(const Tensor<T>* coords, const Tensor<T>* labels, const Tensor<T>* boxes,
+                                     const Tensor<T>* mask_input, bool multimask_output = true,
+                                     bool return_logits = false, int64_t image_index = -1,
+                                     Trace<T>* tr = nullptr) const {
+        require_image();
+        EVSAM_CHECK((coords == nullptr) == (labels == nullptr), "predict: point_labels must be supplied with point_coords");
+        const int64_t nimg = features_.size(0);
+        EVSAM_CHECK(image_index < nimg && (image_index >= 0 || nimg == 1),
+                    "predict: image_index " + std::to_string(image_index) + " with " + std::to_string(nimg) + " images set");
+        Tensor<T> emb = features_;
+        if (nimg > 1 || image_index > 0) {  // self.features[image_index].unsqueeze(0)
+            const int64_t per = features_.numel() / nimg, i = std::max<int64_t>(image_index, 0);
+            emb = Tensor<T>({1, features_.size(1), features_.size(2), features_.size(3)});
+            std::copy(features_.data() + i * per, features_.data() + (i + 1) * per, emb.data());
+        }
+        auto [sparse, dense] = model_.prompt_encoder.forward(coords, labels, boxes, mask_input, tr);
+        auto out = model_.mask_decoder.forward(emb, model_.prompt_encoder.get_dense_pe(), sparse, dense,
+                                               multimask_output, tr);
+        Tensor<T> masks = postprocess_masks(out.masks);
+        if (!return_logits)  // masks = masks > mask_threshold
+            for (auto& v : masks) v = v > static_cast<T>(mask_threshold) ? T(1) : T(0);
+        return {std::move(masks), std::move(out.iou_pred), std::move(out.masks)};
+    }
+
+    // EfficientViTSam.postprocess_masks: (B, C, h, w) low-res logits -> (B, C, H, W).
+    Tensor<T> postprocess_masks(const Tensor<T>& low) const {
+        const int64_t Bn = low.size(0), C = low.size(1), F = model_.cfg.prompt_frame;
+        const auto [ih, iw] = input_size_;
+        const auto [H, W] = original_size_;
+        Tensor<T> full({Bn, C, F, F});  // F.interpolate(masks, (1024, 1024), bilinear, align_corners=False)
+        bilinear_resize_forward(full.data(), low.data(), Bn * C, low.size(2), low.size(3), F, F, B{});
+        Tensor<T> crop({Bn, C, ih, iw});  // masks[..., :input_h, :input_w]
+        for (int64_t p = 0; p < Bn * C; ++p)
+            for (int64_t y = 0; y < ih; ++y)
+                std::copy(full.data() + (p * F + y) * F, full.data() + (p * F + y) * F + iw, crop.data() + (p * ih + y) * iw);
+        Tensor<T> out({Bn, C, H, W});  // F.interpolate(masks, original_size, bilinear, align_corners=False)
+        bilinear_resize_forward(out.data(), crop.data(), Bn * C, ih, iw, H, W, B{});
+        return out;
+    }
+
+private:
+    const EfficientViTSam<T, B>& model_;
+    Tensor<T> features_;
+    std::pair<int64_t, int64_t> original_size_{0, 0}, input_size_{0, 0};
+
+    void require_image() const {
+        if (!is_image_set()) throw Error("An image must be set with set_image(...) before mask prediction.");
+    }
+};
+
+}  // namespace evsam

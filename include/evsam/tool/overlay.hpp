@@ -1,0 +1,63 @@
+// evsam: the overlay PNG of `evsam predict --overlay`: the image with each mask tinted in its
+// own colour and the prompts drawn (foreground points green, background points red, box blue).
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "evsam/core/image_io.hpp"
+#include "evsam/core/tensor.hpp"
+
+namespace evsam::tool {
+
+inline const std::array<std::array<uint8_t, 3>, 6>& overlay_palette() {
+    static const std::array<std::array<uint8_t, 3>, 6> p = {
+        {{30, 144, 255}, {255, 160, 30}, {200, 60, 220}, {40, 200, 120}, {230, 50, 50}, {240, 220, 40}}};
+    return p;
+}
+
+// masks: (C, H, W), a pixel is inside where the value > 0 (binary masks or logits).
+template <class T>
+Image make_overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::array<double, 2>>& points,
+                   const std::vector<int>& labels, const std::optional<std::array<double, 4>>& box) {
+    Image out = img;
+    const int64_t H = img.height, W = img.width, C = masks.dim() == 3 ? masks.size(0) : 0;
+    for (int64_t c = 0; c < C; ++c) {
+        const auto& col = overlay_palette()[static_cast<size_t>(c) % overlay_palette().size()];
+        for (int64_t i = 0; i < H * W; ++i)
+            if (masks[c * H * W + i] > T(0))
+                for (int k = 0; k < 3; ++k)
+                    out.data[static_cast<size_t>(i * 3 + k)] =
+                        static_cast<uint8_t>(std::lround(0.55 * out.data[static_cast<size_t>(i * 3 + k)] + 0.45 * col[k]));
+    }
+    auto put = [&](int64_t x, int64_t y, std::array<uint8_t, 3> col) {
+        if (x < 0 || y < 0 || x >= W || y >= H) return;
+        for (int k = 0; k < 3; ++k) out.data[static_cast<size_t>((y * W + x) * 3 + k)] = col[k];
+    };
+    const int64_t r = std::max<int64_t>(3, std::min(H, W) / 80), t = std::max<int64_t>(1, r / 3);
+    if (box) {
+        const int64_t x0 = std::lround((*box)[0]), y0 = std::lround((*box)[1]), x1 = std::lround((*box)[2]),
+                      y1 = std::lround((*box)[3]);
+        for (int64_t d = 0; d < t; ++d) {
+            for (int64_t x = x0; x <= x1; ++x) put(x, y0 + d, {20, 90, 255}), put(x, y1 - d, {20, 90, 255});
+            for (int64_t y = y0; y <= y1; ++y) put(x0 + d, y, {20, 90, 255}), put(x1 - d, y, {20, 90, 255});
+        }
+    }
+    for (size_t i = 0; i < points.size(); ++i) {
+        const int64_t cx = std::lround(points[i][0]), cy = std::lround(points[i][1]);
+        const std::array<uint8_t, 3> col = (i < labels.size() && labels[i] == 0) ? std::array<uint8_t, 3>{230, 30, 30}
+                                                                                : std::array<uint8_t, 3>{30, 220, 60};
+        for (int64_t dy = -r - 1; dy <= r + 1; ++dy)
+            for (int64_t dx = -r - 1; dx <= r + 1; ++dx) {
+                const int64_t d2 = dx * dx + dy * dy;
+                if (d2 <= r * r) put(cx + dx, cy + dy, col);
+                else if (d2 <= (r + 1) * (r + 1)) put(cx + dx, cy + dy, {255, 255, 255});
+            }
+    }
+    return out;
+}
+
+}  // namespace evsam::tool
