@@ -11,10 +11,15 @@ Modes (any number, in order):
   tiny_b   tests/data/tiny/tiny_b/*: a tiny upstream EfficientViTBackbone (B series) with the
            same seeded init, its input and per-module activations; and
            tests/data/schema/backbone_b1.json (upstream b1 backbone state_dict keys/shapes)
+  predictor tests/data/tiny/{tiny_l,tiny_xl}/predictor/*: upstream's EfficientViTSamPredictor
+           end to end on the committed tiny models (model.pt): two small PNGs, point / box /
+           mask-input / border / batched prompt cases, masks + iou (+ low-res maps and decoder
+           intermediates for some cases), listed in cases.json. Needs tiny's model.pt; mode
+           tiny leaves <config>/predictor/ alone.
   full     (not committed) --full-dir DIR --variant V: a full-size checkpoint with
            the same non-trivial seeded init, and with --image PNG its preprocessed
            input, per-module activations and embedding
-  all      schema ckpt tiny tiny_b
+  all      schema ckpt tiny tiny_b predictor
 
 Nothing from upstream is copied here: the models are built from the upstream
 checkouts named by --efficientvit-src/--sam-src (or EFFICIENTVIT_SRC/SAM_SRC).
@@ -875,15 +880,22 @@ def run_decoder(model, emb, prompt, mask_input=None):
 
 def mode_tiny(args):
     root = os.path.join(args.out, "tiny")
-    if os.path.isdir(root):  # everything under tiny/ except what other modes own (tiny_b)
+    if os.path.isdir(root):  # everything under tiny/ except what other modes own (tiny_b, <cfg>/predictor)
         for e in sorted(os.listdir(root)):
             if e in TINY_OTHER_MODES:
                 continue
             p = os.path.join(root, e)
+            if e in TINY_CONFIGS and os.path.isdir(p) and not os.path.islink(p):
+                for f in sorted(os.listdir(p)):
+                    if f in TINY_CFG_OTHER_MODES:
+                        continue
+                    q = os.path.join(p, f)
+                    shutil.rmtree(q) if os.path.isdir(q) and not os.path.islink(q) else os.remove(q)
+                continue
             shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
     for cname, cfg in TINY_CONFIGS.items():
         d = os.path.join(root, cname)
-        os.makedirs(d)
+        os.makedirs(d, exist_ok=True)
         torch.manual_seed(cfg["seed"])
         model = build_tiny(cfg)
         nontrivial_init(model, cfg["seed"])
@@ -964,6 +976,7 @@ def mode_tiny(args):
 # ------------------------------------------------------------------------- tiny_b
 
 TINY_OTHER_MODES = ("tiny_b",)  # directories under tiny/ that mode tiny leaves alone
+TINY_CFG_OTHER_MODES = ("predictor",)  # ... and under tiny/<config>/ (mode predictor owns predictor/)
 
 # tiny_b: EfficientViT B-series backbone (EfficientViTBackbone: DSConv stem blocks, MBConv
 # stages, fewer_norm MBConv + EfficientViTBlocks, hswish). 64 -> stem 32, stages 16, 8, 4, 2:
@@ -1062,6 +1075,343 @@ def mode_tiny_b(args):
           f"stages={[(s['hw'][0], s.get('attention', '')) for s in stages]}")
 
 
+# ---------------------------------------------------------------------- predictor
+
+# Upstream's EfficientViTSamPredictor end to end on the committed tiny models (model.pt loaded into
+# build_tiny(cfg)), on two small synthetic PNGs. Coordinates are in original-image pixels (x, y).
+PRED_CONFIGS = ("tiny_l", "tiny_xl")
+PRED_IMAGES = collections.OrderedDict([  # (W, H); both smaller than R, so SamResize upsamples
+    ("portrait", dict(width=45, height=61, seed=11)),
+    ("landscape", dict(width=61, height=37, seed=12)),
+])
+# Masks (C,H,W) and iou are written for every case; a (C,256,256) float32 low-res map costs 256 KiB
+# per mask, so low-res maps and the large (64x64-token / 256x256) intermediates are written only for
+# the cases in PRED_PROFILE. tiny_xl has the same prompt encoder / mask decoder structure as tiny_l
+# (other weights), so it gets the smaller set.
+# intermediates written for the first case of each image (and the mask case): module outputs, by name
+PRED_ACT_SMALL = ("prompt_encoder.sparse", "mask_decoder.transformer.layers.0.queries",
+                  "mask_decoder.transformer.layers.1.queries", "mask_decoder.transformer.final_attn_token_to_image",
+                  "mask_decoder.transformer.norm_final_attn", "mask_decoder.transformer.hs",
+                  "mask_decoder.hyper_in", "mask_decoder.iou_prediction_head")
+PRED_ACT_BIG = ("prompt_encoder.dense", "prompt_encoder.mask_downscaling", "mask_decoder.transformer.layers.0.keys",
+                "mask_decoder.transformer.layers.1.keys", "mask_decoder.transformer.src",
+                "mask_decoder.output_upscaling")
+PRED_PROFILE = {
+    "tiny_l": dict(lowres={"portrait_point_multi", "portrait_mask_single"},
+                   big={"portrait_point_multi": PRED_ACT_BIG,
+                        "portrait_mask_single": ("prompt_encoder.dense", "prompt_encoder.mask_downscaling")},
+                   dense_pe=True, mask_cases=True),
+    "tiny_xl": dict(lowres={"portrait_point_single"}, big={}, dense_pe=False, mask_cases=False),
+}
+# (all cases run multimask true and false on the portrait image; on the landscape image only the
+# one-point case does, the others single-mask; mask-input cases are on the portrait image only)
+PRED_TUPLE_KEYS = {"prompt_encoder": ("sparse", "dense"), "mask_decoder": ("low_res_masks", "iou_predictions"),
+                   "mask_decoder.transformer": ("hs", "src"),
+                   "mask_decoder.transformer.layers.0": ("queries", "keys"),
+                   "mask_decoder.transformer.layers.1": ("queries", "keys")}
+
+
+def synth_image(w, h, seed):
+    """Deterministic HxWx3 uint8 RGB: smooth gradients, a disc, a rectangle, a stripe, seeded noise."""
+    rs = np.random.RandomState(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.stack([255 * x / max(w - 1, 1), 255 * y / max(h - 1, 1),
+                    128 + 90 * np.sin((x + 2 * y) / 5.0)], axis=-1)
+    cx, cy, r = 0.35 * w, 0.4 * h, 0.22 * min(w, h)
+    img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = (230, 40, 60)
+    img[int(0.6 * h):int(0.85 * h), int(0.5 * w):int(0.9 * w)] = (30, 200, 90)
+    img[np.abs(x - y * w / h - 0.1 * w) < 1.5] = (250, 250, 250)
+    img += rs.randint(-20, 21, size=img.shape)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def pred_cases(W, H):
+    """Prompt cases for an image of W x H pixels: (name, point_coords, point_labels, box, mask_from,
+    multimask list). mask_from names the case whose best low-res map (by iou) is fed back as mask_input."""
+    def q(v):  # quarter-pixel values: exact in float32, and not all integers
+        return round(v * 4) / 4
+    pt = [[q(0.42 * W), q(0.47 * H)]]
+    box = [q(0.15 * W), q(0.2 * H), q(0.8 * W) + 0.5, q(0.7 * H)]
+    return [
+        ("point", pt, [1], None, None, [True, False]),
+        ("points", [[q(0.3 * W), q(0.3 * H)], [q(0.72 * W) + 0.25, q(0.2 * H)],
+                    [q(0.55 * W) + 0.5, q(0.62 * H) - 0.25], [q(0.2 * W), q(0.85 * H)]], [1, 0, 1, 0], None, None,
+         [True, False]),
+        ("box", None, None, box, None, [True, False]),
+        ("point_box", [[q(0.5 * W), q(0.45 * H)]], [1], [q(0.1 * W), q(0.15 * H), q(0.9 * W), q(0.8 * H)], None,
+         [True, False]),
+        ("mask", pt, [1], None, "point_multi", [True, False]),
+        ("mask_only", None, None, None, "point_multi", [False]),
+        ("border", [[0.0, 0.0], [W - 1.0, 0.0], [0.0, H - 1.0], [W - 1.0, H - 1.0], [q(W / 2), 0.0]],
+         [1, 0, 1, 1, 0], None, None, [True, False]),
+        ("outside", [[float(W), float(H)], [W - 0.5, q(H / 2)], [-0.5, q(H / 3)], [q(W / 3), H + 0.5]],
+         [1, 1, 0, 0], None, None, [False]),
+        ("box_degenerate", None, None, [q(0.4 * W), q(0.2 * H), q(0.4 * W), q(0.8 * H)], None, [False]),
+        ("box_full", None, None, [0.0, 0.0, float(W), float(H)], None, [False]),
+        ("empty", None, None, None, None, [False]),
+    ]
+
+
+class DecoderRecorder:
+    """Forward hooks on every submodule of prompt_encoder and mask_decoder; records (in call order)
+    each output with its stats. Tuple outputs get named keys (PRED_TUPLE_KEYS); the stacked
+    hypernetwork outputs are added as the pseudo-module mask_decoder.hyper_in."""
+
+    def __init__(self, model):
+        self.mods = [("prompt_encoder." + n if n else "prompt_encoder", m)
+                     for n, m in model.prompt_encoder.named_modules() if not isinstance(m, nn.ModuleList)]
+        self.mods += [("mask_decoder." + n if n else "mask_decoder", m)
+                      for n, m in model.mask_decoder.named_modules() if not isinstance(m, nn.ModuleList)]
+        self.handles = []
+        self.rows = []
+
+    def _hook(self, name):
+        def hook(mod, inp, out):
+            if isinstance(out, tuple):
+                for k, t in zip(PRED_TUPLE_KEYS[name], out):
+                    self.rows.append((f"{name}.{k}", t.detach().clone()))
+            else:
+                self.rows.append((name, out.detach().clone()))
+                if name == f"mask_decoder.output_hypernetworks_mlps.{self.n_tokens - 1}":
+                    hyper = [t for n, t in self.rows if n.startswith("mask_decoder.output_hypernetworks_mlps.")
+                             and n.count(".") == 2]
+                    self.rows.append(("mask_decoder.hyper_in", torch.stack(hyper, dim=1)))
+        return hook
+
+    def __enter__(self):
+        self.rows = []
+        self.n_tokens = sum(1 for n, _ in self.mods if n.startswith("mask_decoder.output_hypernetworks_mlps.")
+                            and n.count(".") == 2)
+        self.handles = [m.register_forward_hook(self._hook(n)) for n, m in self.mods
+                        if n != "prompt_encoder.pe_layer"]  # get_dense_pe: written once as dense_pe.npy
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+
+
+def _digest(arr):
+    h = hashlib.sha256(repr(arr.shape).encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def mode_predictor(args):
+    from PIL import Image
+    from efficientvit.models.efficientvit.sam import EfficientViTSamPredictor
+
+    for cname in PRED_CONFIGS:
+        cfg, prof = TINY_CONFIGS[cname], PRED_PROFILE[cname]
+        cdir = os.path.join(args.out, "tiny", cname)
+        d = os.path.join(cdir, "predictor")
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        os.makedirs(os.path.join(d, "act"))
+        model = build_tiny(cfg)
+        model_path = os.path.join(cdir, "model.pt")
+        model.load_state_dict(torch.load(model_path, map_location="cpu"))  # strict: same weights as tiny
+        predictor = EfficientViTSamPredictor(model)
+        written = {}  # digest -> relative path (files under d)
+
+        def write(rel, arr):
+            arr = np.ascontiguousarray(arr)
+            assert arr.dtype == np.float32, (rel, arr.dtype)
+            dg = _digest(arr)
+            if dg in written:
+                return written[dg], True
+            save_npy(os.path.join(d, rel), arr)
+            written[dg] = rel
+            return rel, False
+
+        with torch.inference_mode():
+            dense_pe = model.prompt_encoder.get_dense_pe().numpy()
+        if prof["dense_pe"]:
+            write("dense_pe.npy", dense_pe)
+        no_mask = model.prompt_encoder.no_mask_embed.weight.detach().numpy().reshape(1, -1, 1, 1)
+
+        images, cases, logit_summary = [], [], []
+        best_lowres = {}
+        for iname, ispec in PRED_IMAGES.items():
+            W, H = ispec["width"], ispec["height"]
+            fname = f"image_{iname}.png"
+            Image.fromarray(synth_image(W, H, ispec["seed"])).save(os.path.join(d, fname))
+            img = np.array(Image.open(os.path.join(d, fname)).convert("RGB"))  # what users do
+            assert img.shape == (H, W, 3)
+            predictor.set_image(img)
+            orig, inp = [int(v) for v in predictor.original_size], [int(v) for v in predictor.input_size]
+            features = predictor.features.clone()
+            images.append(collections.OrderedDict([
+                ("name", iname), ("file", fname), ("width", W), ("height", H), ("original_size", orig),
+                ("input_size", inp), ("embedding_std", float(features.std()))]))
+
+            def record_case(name, entry, masks, iou, low, rec):
+                masks, iou, low = (np.asarray(masks), np.asarray(iou), np.asarray(low))
+                assert masks.dtype == np.float32 and low.dtype == np.float32 and iou.dtype == np.float32
+                out = collections.OrderedDict()
+                out["masks"] = {"file": write(f"{name}.masks.npy", masks)[0], "shape": list(masks.shape)}
+                out["iou"] = {"file": write(f"{name}.iou.npy", iou)[0], "shape": list(iou.shape),
+                              "values": [float(v) for v in iou.reshape(-1)]}
+                lr = {"file": None, "shape": list(low.shape)}
+                if name in prof["lowres"]:
+                    lr["file"] = write(f"{name}.lowres.npy", low)[0]
+                lr.update(absmax=float(np.abs(low).max()), std=float(low.std(dtype=np.float64)))
+                out["lowres"] = lr
+                entry["outputs"] = out
+                entry["logits"] = collections.OrderedDict([
+                    ("absmax", float(np.abs(masks).max())), ("std", float(masks.std(dtype=np.float64))),
+                    ("positive_fraction", float((masks > 0).mean()))])
+                logit_summary.append((name, float(np.abs(masks).max()), float(masks.std()), float(np.abs(low).max())))
+                if rec is not None:
+                    entry["intermediates"] = intermediates(name, rec)
+                cases.append(entry)
+
+            def intermediates(name, rec):
+                rows = []
+                for label, t in rec.rows:
+                    arr = np.ascontiguousarray(t.numpy(), dtype=np.float32)
+                    e = collections.OrderedDict([("name", label), ("file", None)])
+                    big = label in PRED_ACT_BIG
+                    if label in PRED_ACT_SMALL or (big and label in prof["big"].get(name, ())):
+                        if label == "prompt_encoder.dense" and np.array_equal(
+                                arr, np.broadcast_to(no_mask, arr.shape)):
+                            e["note"] = "no mask input: prompt_encoder.no_mask_embed.weight broadcast to (1,E,64,64)"
+                        else:
+                            e["file"], alias = write(f"act/{name}/{label}.npy", arr)
+                            if alias:
+                                e["alias"] = True
+                    e["shape"] = list(arr.shape)
+                    e["std"] = float(arr.std(dtype=np.float64))
+                    e["absmax"] = float(np.abs(arr).max()) if arr.size else 0.0
+                    rows.append(e)
+                return rows
+
+            for cname_, pts, labels, box, mask_from, mms in pred_cases(W, H):
+                for mm in mms:
+                    name = f"{iname}_{cname_}_{'multi' if mm else 'single'}"
+                    if mask_from is not None and (iname != "portrait" or not prof["mask_cases"]):
+                        continue  # mask-input cases on the portrait image only (a mask_input file is 256 KiB)
+                    if mm and iname != "portrait" and cname_ != "point":
+                        continue
+                    mi = None
+                    entry = collections.OrderedDict([
+                        ("name", name), ("kind", cname_), ("image", fname), ("image_format", "RGB"),
+                        ("batched", False), ("original_size", orig), ("input_size", inp),
+                        ("point_coords", pts), ("point_labels", labels), ("box", box), ("mask_input", None),
+                        ("multimask", mm)])
+                    if mask_from is not None:
+                        mi = best_lowres[f"{iname}_{mask_from}"]
+                        entry["mask_input"] = write(f"{iname}_mask_input.npy", mi)[0]
+                    kw = dict(point_coords=None if pts is None else np.array(pts),
+                              point_labels=None if labels is None else np.array(labels),
+                              box=None if box is None else np.array(box), mask_input=mi)
+                    # what predict() hands to predict_torch: apply_coords/apply_boxes in float64, then float32
+                    entry["point_coords_input"] = (None if pts is None else
+                                                   torch.as_tensor(predictor.apply_coords(np.array(pts)),
+                                                                   dtype=torch.float).tolist())
+                    entry["box_input"] = (None if box is None else
+                                          torch.as_tensor(predictor.apply_boxes(np.array(box)),
+                                                          dtype=torch.float).tolist())
+                    first = cname_ == "point" and mm or cname_ == "mask" and not mm
+                    rec = DecoderRecorder(model) if first else None
+                    if rec is not None:
+                        with rec:
+                            masks, iou, low = predictor.predict(**kw, multimask_output=mm, return_logits=True)
+                    else:
+                        masks, iou, low = predictor.predict(**kw, multimask_output=mm, return_logits=True)
+                    # binary output is logits > mask_threshold (0.0)
+                    bm, _, _ = predictor.predict(**kw, multimask_output=mm, return_logits=False)
+                    assert bm.dtype == np.bool_ and np.array_equal(bm, masks > model.mask_threshold), name
+                    if cname_ == "point" and mm:
+                        best_lowres[name] = low[int(np.argmax(iou))][None].copy()  # (1,256,256)
+                        entry["best_index"] = int(np.argmax(iou))
+                    record_case(name, entry, masks, iou, low, rec)
+
+                    if iname == "portrait" and cname_ == "point" and mm:  # the same through image_format BGR
+                        predictor.set_image(img[..., ::-1], "BGR")
+                        assert torch.equal(predictor.features, features)
+                        m2, i2, l2 = predictor.predict(**kw, multimask_output=mm, return_logits=True)
+                        assert np.array_equal(m2, masks) and np.array_equal(i2, iou) and np.array_equal(l2, low)
+                        e2 = copy.deepcopy(entry)
+                        e2.pop("intermediates", None)
+                        e2.update(name=f"{iname}_point_bgr_multi", kind="point_bgr", image_format="BGR")
+                        e2["note"] = ("set_image(rgb[..., ::-1], 'BGR'): the array given is the decoded PNG with "
+                                      "its channels reversed; results are bit-identical to the RGB case")
+                        cases.append(e2)
+                        predictor.set_image(img)
+
+            if iname != "portrait":
+                continue
+            # batched: predict_torch with prompts transformed as upstream's box-prompted evaluation does
+            bx = [c[3] for c in pred_cases(W, H) if c[0] in ("box", "point_box", "box_degenerate")]
+            boxes_t = predictor.apply_boxes_torch(torch.tensor(bx, dtype=torch.float32))
+            pts = [[[9.25, 12.5], [30.0, 40.75], [44.0, 0.0]], [[22.5, 30.25], [5.0, 55.0], [0.0, 0.0]]]
+            lbl = [[1, 0, 1], [1, 0, -1]]
+            coords_t = predictor.apply_coords_torch(torch.tensor(pts, dtype=torch.float32))
+            labels_t = torch.tensor(lbl, dtype=torch.int)
+            for name, kind, kw, mm in (
+                    ("portrait_boxes_batch_single", "boxes_batch", dict(boxes=boxes_t), False),
+                    ("portrait_points_batch_multi", "points_batch",
+                     dict(point_coords=coords_t, point_labels=labels_t), True)):
+                masks, iou, low = predictor.predict_torch(**kw, multimask_output=mm, return_logits=True)
+                entry = collections.OrderedDict([
+                    ("name", name), ("kind", kind), ("image", fname), ("image_format", "RGB"), ("batched", True),
+                    ("original_size", orig), ("input_size", inp),
+                    ("point_coords", pts if "point_coords" in kw else None),
+                    ("point_labels", lbl if "point_coords" in kw else None),
+                    ("box", bx if "boxes" in kw else None), ("mask_input", None), ("multimask", mm),
+                    ("point_coords_input", coords_t.tolist() if "point_coords" in kw else None),
+                    ("box_input", boxes_t.tolist() if "boxes" in kw else None)])
+                entry["note"] = ("predict_torch with B prompts at once; *_input were made by apply_boxes_torch / "
+                                 "apply_coords_torch (float32 arithmetic); outputs keep the batch dim")
+                # each prompt alone (B=1) for reference: batching changes nothing beyond rounding
+                diffs = []
+                for b in range(masks.shape[0]):
+                    kb = {k: v[b:b + 1] for k, v in kw.items()}
+                    mb, ib, lb = predictor.predict_torch(**kb, multimask_output=mm, return_logits=True)
+                    diffs.append(max(float((mb - masks[b:b + 1]).abs().max()), float((lb - low[b:b + 1]).abs().max())))
+                print(f"  {cname} {name}: max |batched - one at a time| = {max(diffs):.2e}")
+                record_case(name, entry, masks.numpy(), iou.numpy(), low.numpy(), None)
+
+        write_json(os.path.join(d, "cases.json"), collections.OrderedDict([
+            ("config", cname),
+            ("model", "../model.pt"),
+            ("model_sha256", sha256(model_path)),
+            ("image_size", list(model.image_size)),
+            ("mask_threshold", float(model.mask_threshold)),
+            ("dense_pe", collections.OrderedDict([
+                ("file", "dense_pe.npy" if prof["dense_pe"] else None), ("shape", list(dense_pe.shape)),
+                ("std", float(dense_pe.std(dtype=np.float64))), ("absmax", float(np.abs(dense_pe).max()))])),
+            ("notes", [
+                "made by upstream EfficientViTSamPredictor: set_image(np.array(Image.open(png).convert('RGB'))), "
+                "predict(..., return_logits=True); batched cases call predict_torch",
+                "point_coords/box are in original-image pixels (x, y); point_coords_input/box_input are the "
+                "float32 values in the 1024 frame that the prompt encoder received",
+                "predict(): apply_coords/apply_boxes scale in float64 (x * (input_w / orig_w)), then cast to float32",
+                "masks: (C,H,W) float32 logits at the original size (binary mask = logits > 0); iou: (C,); "
+                "lowres: (C,256,256) (file null when not written: see lowres absmax/std); batched cases keep the "
+                "batch dim (B,C,...)",
+                "multimask true: mask tokens 1..3; false: token 0",
+                "mask_input: (1,256,256) float32, the best (by iou) low-res map of the case named by kind "
+                "'point' multimask, fed back as predict(mask_input=...)",
+                "intermediates (first case of each image, and the mask case): module outputs in call order; "
+                "file null = not written (stats only); mask_decoder.hyper_in = the stacked "
+                "output_hypernetworks_mlps outputs; transformer tensors are (B, tokens, E)",
+                "the empty case: no prompt at all (upstream accepts it: 0 sparse tokens, dense = no_mask_embed)",
+            ]),
+            ("images", images),
+            ("cases", cases),
+        ]))
+        total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(d) for f in fs)
+        nfiles = sum(len(fs) for _, _, fs in os.walk(d))
+        am = [s[1] for s in logit_summary]
+        sd_ = [s[2] for s in logit_summary]
+        print(f"predictor {cname}: {len(cases)} cases, {nfiles} files, {total / 1e6:.2f} MB; mask logits "
+              f"absmax {min(am):.2f}..{max(am):.2f}, std {min(sd_):.2f}..{max(sd_):.2f}")
+        for s in logit_summary:
+            print(f"    {s[0]:32s} absmax {s[1]:6.3f} std {s[2]:6.3f} lowres absmax {s[3]:6.3f}")
+
+
 def mode_full(args):
     if not args.full_dir:
         sys.exit("error: full mode needs --full-dir DIR")
@@ -1103,7 +1453,7 @@ def mode_full(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "full", "all"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "predictor", "full", "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -1117,10 +1467,10 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += ["schema", "ckpt", "tiny", "tiny_b"] if m == "all" else [m]
+        modes += ["schema", "ckpt", "tiny", "tiny_b", "predictor"] if m == "all" else [m]
     for m in modes:
         {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b,
-         "full": mode_full}[m](args)
+         "predictor": mode_predictor, "full": mode_full}[m](args)
 
 
 if __name__ == "__main__":
