@@ -5,6 +5,7 @@
 // fails: a test against zeros proves nothing. validation/README.md says how each
 // entry was chosen.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <sstream>
@@ -17,6 +18,7 @@ namespace evsam {
 
 struct Tolerance {
     double atol, rtol;
+    double max_frac = 0;  // adds max_frac * max|ref| to the bound (mask logits: 1e-3 of the largest logit)
 };
 
 // Module activations of the image encoder in float against upstream fp32: measured
@@ -30,6 +32,12 @@ inline constexpr Tolerance kTolEncoderDouble{1e-9, 1e-9};
 inline constexpr Tolerance kTolFloatFixture{1e-4, 1e-4};
 // A fast op against its naive reference in float (summation order differs).
 inline constexpr Tolerance kTolOpFloat{1e-5, 1e-5};
+// Mask logits (low-res and full size) against upstream: 1e-3 of the largest reference logit.
+inline constexpr Tolerance kTolMaskLogits{0, 0, 1e-3};
+// Predicted IoU scores against upstream.
+inline constexpr Tolerance kTolIoU{1e-4, 0};
+// Binary masks (logits > 0) must agree with upstream on at least this fraction of pixels.
+inline constexpr double kMinMaskAgreement = 0.9999;
 
 // The table by name, for tools (`evsam compare --tolerance NAME`).
 inline Tolerance tolerance_by_name(const std::string& name) {
@@ -37,7 +45,10 @@ inline Tolerance tolerance_by_name(const std::string& name) {
     if (name == "encoder-double") return kTolEncoderDouble;
     if (name == "float-fixture") return kTolFloatFixture;
     if (name == "op-float") return kTolOpFloat;
-    throw Error("unknown tolerance '" + name + "' (encoder-float, encoder-double, float-fixture, op-float)");
+    if (name == "mask-logits") return kTolMaskLogits;
+    if (name == "iou") return kTolIoU;
+    throw Error("unknown tolerance '" + name +
+                "' (encoder-float, encoder-double, float-fixture, op-float, mask-logits, iou)");
 }
 
 struct CompareResult {
@@ -56,14 +67,16 @@ CompareResult compare(const Tensor<A>& x, const Tensor<Bt>& ref, Tolerance tol, 
         r.message = m.str();
         return r;
     }
-    double num = 0, den = 0, worst_excess = -1;
+    double num = 0, den = 0, worst_excess = -1, ref_max = 0;
+    for (int64_t i = 0; i < ref.numel(); ++i) ref_max = std::max(ref_max, std::abs(static_cast<double>(ref[i])));
+    const double atol = tol.atol + tol.max_frac * ref_max;
     for (int64_t i = 0; i < ref.numel(); ++i) {
         const double a = static_cast<double>(x[i]), b = static_cast<double>(ref[i]);
         const double d = std::abs(a - b);
         num += d * d;
         den += b * b;
-        if (!(d <= tol.atol + tol.rtol * std::abs(b))) ++r.n_bad;  // NaN counts as bad
-        const double excess = std::isnan(d) ? INFINITY : d - (tol.atol + tol.rtol * std::abs(b));
+        if (!(d <= atol + tol.rtol * std::abs(b))) ++r.n_bad;  // NaN counts as bad
+        const double excess = std::isnan(d) ? INFINITY : d - (atol + tol.rtol * std::abs(b));
         if (excess > worst_excess || r.worst < 0) {
             worst_excess = excess;
             r.worst = i;
@@ -73,7 +86,7 @@ CompareResult compare(const Tensor<A>& x, const Tensor<Bt>& ref, Tolerance tol, 
     r.rel_l2 = den > 0 ? std::sqrt(num / den) : INFINITY;
     r.ok = r.n_bad == 0 && den > 0;
     m << what << ": max_abs " << r.max_abs << ", rel_l2 " << r.rel_l2 << ", " << r.n_bad << "/" << ref.numel()
-      << " out of tolerance (atol " << tol.atol << ", rtol " << tol.rtol << ")";
+      << " out of tolerance (atol " << atol << ", rtol " << tol.rtol << ")";
     if (den == 0) m << "; reference is all zeros";
     if (r.worst >= 0 && !r.ok)
         m << "; worst at flat index " << r.worst << ": " << static_cast<double>(x[r.worst]) << " vs "

@@ -63,24 +63,28 @@ void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t 
 }
 
 // mode="bilinear" (no antialias): used to upscale and resize masks.
+// As aten's CPU kernel (UpSampleKernel.cpp, compute_indices_weights_linear): the scale is
+// input/output rounded to T, but the source index and the two weights are computed in
+// double and rounded to T only at the end.
 template <class T>
 void bilinear_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
                              backend::cpu) {
-    const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
+    const double sh = static_cast<T>(static_cast<T>(H) / static_cast<T>(OH));
+    const double sw = static_cast<T>(static_cast<T>(W) / static_cast<T>(OW));
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < NC; ++p) {
         const T* src = in + p * H * W;
         T* dst = out + p * OH * OW;
         for (int64_t oy = 0; oy < OH; ++oy) {
-            const T fy = detail::source_index(sh, oy, false);
+            const double fy = detail::source_index(sh, oy, false);
             const int64_t y0 = static_cast<int64_t>(fy);
             const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0);
-            const T ly = fy - static_cast<T>(y0), hy = T(1) - ly;
+            const T ly = static_cast<T>(fy - static_cast<double>(y0)), hy = static_cast<T>(1.0 - (fy - static_cast<double>(y0)));
             for (int64_t ox = 0; ox < OW; ++ox) {
-                const T fx = detail::source_index(sw, ox, false);
+                const double fx = detail::source_index(sw, ox, false);
                 const int64_t x0 = static_cast<int64_t>(fx);
                 const int64_t x1 = x0 + (x0 < W - 1 ? 1 : 0);
-                const T lx = fx - static_cast<T>(x0), hx = T(1) - lx;
+                const T lx = static_cast<T>(fx - static_cast<double>(x0)), hx = static_cast<T>(1.0 - (fx - static_cast<double>(x0)));
                 dst[oy * OW + ox] = hy * (hx * src[y0 * W + x0] + lx * src[y0 * W + x1]) +
                                     ly * (hx * src[y1 * W + x0] + lx * src[y1 * W + x1]);
             }

@@ -137,6 +137,7 @@ struct MaskDecoder : Module<T, B> {
         for (int64_t b = 0; b < Bn; ++b)
             std::copy(hs.data() + b * (NT + Ns) * E, hs.data() + (b * (NT + Ns) + 1) * E, iou_tok.data() + b * E);
         Tensor<T> iou = iou_prediction_head.forward(iou_tok);
+        if (tr) tr->record(iou_prediction_head.name, iou);
         return {std::move(masks), std::move(iou)};
     }
 

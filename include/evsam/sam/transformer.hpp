@@ -140,9 +140,9 @@ struct TwoWayTransformer : Module<T, B> {
         Tensor<T> q = add_tensors(queries, point_embedding), k = add_tensors(keys, key_pe);
         add_inplace(queries, final_attn_token_to_image.forward(q, k, keys));  // final attention, points -> image
         norm_final_attn.forward_(queries);
-        if (tr) {
-            tr->record(this->name + ".queries", queries);
-            tr->record(this->name + ".keys", keys);
+        if (tr) {  // the transformer's outputs: hs (tokens) and src (image keys)
+            tr->record(this->name + ".hs", queries);
+            tr->record(this->name + ".src", keys);
         }
         return {std::move(queries), std::move(keys)};
     }
