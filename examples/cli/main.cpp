@@ -13,11 +13,13 @@
 #include <evsam/evsam.hpp>
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/efficientvit/config_json.hpp>
+#include <evsam/amg.hpp>
 #include <evsam/predictor.hpp>
 #include <evsam/tool/args.hpp>
 #include <evsam/tool/overlay.hpp>
 
 #include <omp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -49,6 +51,12 @@ const char* kUsage =
     "              [--out-lowres L.npy] [--overlay OUT.png] [--dtype float|double] [--threads N]\n"
     "                                                          masks at the original size (uint8 0/1, or float32\n"
     "                                                          logits with --logits); 3 masks unless --single-mask\n"
+    "  everything  --weights FILE [--model NAME] --image IMG --out RECORDS.json|DIR [--points-per-side N]\n"
+    "              [--points-per-batch N] [--pred-iou-thresh F] [--stability-score-thresh F]\n"
+    "              [--stability-score-offset F] [--box-nms-thresh F] [--crop-n-layers N] [--crop-nms-thresh F]\n"
+    "              [--crop-overlap-ratio F] [--crop-n-points-downscale-factor N] [--min-mask-region-area N]\n"
+    "              [--output-mode binary_mask|uncompressed_rle|coco_rle] [--overlay OUT.png] [--threads N]\n"
+    "                                                          segment everything (SAM's automatic mask generator)\n"
     "  compare     --reference DIR --candidate DIR [--tolerance NAME] [--json]\n"
     "                                                          module-by-module check of two traces; names the\n"
     "                                                          first module out of tolerance (exit 1)\n"
@@ -423,6 +431,142 @@ int cmd_predict(const std::vector<std::string>& argv) {
     return run_predict<float>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
 }
 
+// Python's repr(float): the shortest decimal that reads back as the same double.
+std::string py_float(double v) {
+    char buf[40];
+    for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    std::string s = buf;
+    if (s.find_first_of(".en") == std::string::npos) s += ".0";  // 1 -> 1.0, as Python prints floats
+    return s;
+}
+
+// Renders an image with every mask painted in its own colour (largest first, so small masks stay visible).
+evsam::Image amg_overlay(const evsam::Image& img, const std::vector<evsam::MaskRecord>& recs) {
+    evsam::Image out = img;
+    std::vector<size_t> order(recs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return recs[a].area > recs[b].area; });
+    for (size_t i : order) {
+        uint32_t h = static_cast<uint32_t>(i) * 2654435761u + 12345u;  // a stable colour per mask
+        const uint8_t col[3] = {static_cast<uint8_t>(64 + (h & 0xbf)), static_cast<uint8_t>(64 + ((h >> 8) & 0xbf)),
+                                static_cast<uint8_t>(64 + ((h >> 16) & 0xbf))};
+        auto m = evsam::amg::rle_to_mask(recs[i].rle);
+        for (size_t p = 0; p < m.size(); ++p)
+            if (m[p])
+                for (int k = 0; k < 3; ++k)
+                    out.data[p * 3 + k] = static_cast<uint8_t>((out.data[p * 3 + k] * 45 + col[k] * 55) / 100);
+    }
+    return out;
+}
+
+// evsam everything: SamAutomaticMaskGenerator with every knob; records as JSON, or (binary_mask)
+// a folder with one PNG per mask and metadata.csv, as upstream's scripts/amg.py writes them.
+int cmd_everything(const std::vector<std::string>& argv) {
+    Args a("everything",
+           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
+            {"image", true, true, "IMG"}, {"out", true, true, "RECORDS.json|DIR"},
+            {"points-per-side", true, false, "N"}, {"points-per-batch", true, false, "N"},
+            {"pred-iou-thresh", true, false, "F"}, {"stability-score-thresh", true, false, "F"},
+            {"stability-score-offset", true, false, "F"}, {"box-nms-thresh", true, false, "F"},
+            {"crop-n-layers", true, false, "N"}, {"crop-nms-thresh", true, false, "F"},
+            {"crop-overlap-ratio", true, false, "F"}, {"crop-n-points-downscale-factor", true, false, "N"},
+            {"min-mask-region-area", true, false, "N"},
+            {"output-mode", true, false, "binary_mask|uncompressed_rle|coco_rle"}, {"overlay", true, false, "OUT.png"},
+            {"threads", true, false, "N"}, {"dtype", true, false, "float|double"}, {"backend", true, false, "cpu"}},
+           argv);
+    evsam::AmgConfig cfg;
+    cfg.points_per_side = a.integer("points-per-side", 32, 1, 1024);
+    cfg.points_per_batch = a.integer("points-per-batch", 64, 1, 65536);
+    cfg.pred_iou_thresh = a.real("pred-iou-thresh", 0.88, -1e9, 1e9);
+    cfg.stability_score_thresh = a.real("stability-score-thresh", 0.95, -1e9, 1e9);
+    cfg.stability_score_offset = a.real("stability-score-offset", 1.0, -1e9, 1e9);
+    cfg.box_nms_thresh = a.real("box-nms-thresh", 0.7, 0, 1);
+    cfg.crop_n_layers = a.integer("crop-n-layers", 0, 0, 6);
+    cfg.crop_nms_thresh = a.real("crop-nms-thresh", 0.7, 0, 1);
+    cfg.crop_overlap_ratio = a.real("crop-overlap-ratio", 512.0 / 1500.0, 0, 1);
+    cfg.crop_n_points_downscale_factor = a.integer("crop-n-points-downscale-factor", 1, 1, 1024);
+    cfg.min_mask_region_area = a.integer("min-mask-region-area", 0, 0, INT64_MAX);
+    const std::string mode = a.choice("output-mode", "binary_mask", {"binary_mask", "uncompressed_rle", "coco_rle"});
+    cfg.output_mode = mode == "binary_mask" ? evsam::AmgOutputMode::binary_mask
+                      : mode == "coco_rle"  ? evsam::AmgOutputMode::coco_rle
+                                            : evsam::AmgOutputMode::uncompressed_rle;
+    a.choice("dtype", "float", {"float"});  // the generator runs the float model
+    a.choice("backend", "cpu", {"cpu"});
+    if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
+    const std::string out = a.str("out");
+    if (mode != "binary_mask") evsam::detail::check_write_target(out);
+    if (a.has("overlay")) evsam::detail::check_write_target(a.str("overlay"));
+    if (mode == "binary_mask") {  // a new folder: refuse to mix with an existing one
+        struct stat st {};
+        if (::stat(out.c_str(), &st) == 0) throw evsam::Error("everything: --out folder '" + out + "' already exists");
+        evsam::detail::check_write_target(out);
+    }
+    evsam::Image img = evsam::load_image(a.str("image"));
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    evsam::EfficientViTSam<float> model(lc.cfg);
+    evsam::load_state_dict(model, lc.ckpt, lc.model);
+    evsam::AutomaticMaskGenerator<float> gen(model, cfg);
+    const bool tty = ::isatty(2);
+    auto progress = [&](int64_t c, int64_t nc, int64_t b, int64_t nb) {
+        if (!tty) return;
+        const int width = 30, done = nb ? static_cast<int>(width * b / nb) : width;
+        std::fprintf(stderr, "\r  crop %lld/%lld [%s%s] batch %lld/%lld", static_cast<long long>(c + 1),
+                     static_cast<long long>(nc), std::string(static_cast<size_t>(done), '#').c_str(),
+                     std::string(static_cast<size_t>(width - done), '.').c_str(), static_cast<long long>(b),
+                     static_cast<long long>(nb));
+        if (b == nb && c + 1 == nc) std::fprintf(stderr, "\n");
+    };
+    auto recs = gen.generate(img, progress);
+
+    if (mode == "binary_mask") {
+        const std::string tmp = out + ".tmp." + std::to_string(::getpid());
+        std::error_code ec;
+        std::filesystem::create_directories(tmp, ec);
+        if (ec) throw evsam::Error("everything: cannot create '" + tmp + "': " + ec.message());
+        try {
+            std::string csv = "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
+                              "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
+            for (size_t i = 0; i < recs.size(); ++i) {
+                const auto& r = recs[i];
+                auto m = evsam::amg::rle_to_mask(r.rle);
+                for (auto& v : m) v = v ? 255 : 0;
+                evsam::save_png(tmp + "/" + std::to_string(i) + ".png", m.data(), r.rle.h, r.rle.w, 1);
+                csv += "\n" + std::to_string(i) + "," + std::to_string(r.area);
+                for (auto v : r.bbox) csv += "," + std::to_string(v);
+                csv += "," + py_float(r.point_coords[0]) + "," + py_float(r.point_coords[1]) + "," +
+                       py_float(r.predicted_iou) + "," + py_float(r.stability_score);
+                for (auto v : r.crop_box) csv += "," + std::to_string(v);
+            }
+            evsam::write_file_atomic(tmp + "/metadata.csv", csv.data(), csv.size());
+            std::filesystem::rename(tmp, out);
+        } catch (...) {
+            std::filesystem::remove_all(tmp, ec);
+            throw;
+        }
+    } else {
+        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+        for (const auto& r : recs) {
+            nlohmann::ordered_json seg;
+            seg["size"] = {r.rle.h, r.rle.w};
+            if (mode == "coco_rle")
+                seg["counts"] = evsam::amg::coco_rle_string(r.rle);
+            else
+                seg["counts"] = r.rle.counts;
+            arr.push_back({{"segmentation", seg}, {"area", r.area}, {"bbox", r.bbox}, {"predicted_iou", r.predicted_iou},
+                           {"point_coords", {{r.point_coords[0], r.point_coords[1]}}},
+                           {"stability_score", r.stability_score}, {"crop_box", r.crop_box}});
+        }
+        const std::string text = arr.dump() + "\n";
+        evsam::write_file_atomic(out, text.data(), text.size());
+    }
+    if (a.has("overlay")) evsam::save_png(a.str("overlay"), amg_overlay(img, recs));
+    std::fprintf(stderr, "evsam: %zu masks\n", recs.size());
+    return 0;
+}
+
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
@@ -443,6 +587,7 @@ int dispatch(const std::vector<std::string>& args) {
     if (cmd == "embed") return cmd_embed(rest);
     if (cmd == "compare") return cmd_compare(rest);
     if (cmd == "predict") return cmd_predict(rest);
+    if (cmd == "everything") return cmd_everything(rest);
     throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 
