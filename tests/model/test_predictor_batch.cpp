@@ -1,0 +1,49 @@
+// Predictor::set_image_batch (upstream EfficientViTSamPredictor.set_image_batch): a batch of
+// preprocessed images, one encoder pass, prompts routed by image_index.
+#include <gtest/gtest.h>
+
+#include <evsam/backend/tolerance.hpp>
+#include <evsam/efficientvit/config_json.hpp>
+#include <evsam/evsam.hpp>
+#include <fstream>
+
+namespace {
+
+TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
+    const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
+    std::ifstream f(dir + "config.json");
+    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(nlohmann::json::parse(f)));
+    evsam::load_state_dict(model, evsam::Checkpoint::open(dir + "model.pt"), "tiny_l");
+    auto x = evsam::npy_load_as<float>(dir + "input.npy");  // (1, 3, 80, 80), upstream-preprocessed
+    const int64_t n = x.numel();
+    evsam::Tensor<float> x2({1, 3, 80, 80}), both({2, 3, 80, 80});
+    for (int64_t i = 0; i < n; ++i) x2[i] = -0.5f * x[n - 1 - i];  // a second, different image
+    std::copy(x.begin(), x.end(), both.data());
+    std::copy(x2.begin(), x2.end(), both.data() + n);
+
+    evsam::Predictor<float> batch(model), single(model);
+    batch.set_image_batch(both);
+    // upstream: original_size is the tensor's own (R, R), input_size its 1024-frame resize
+    EXPECT_EQ(batch.original_size(), (std::pair<int64_t, int64_t>{80, 80}));
+    EXPECT_EQ(batch.input_size(), (std::pair<int64_t, int64_t>{1024, 1024}));
+    ASSERT_EQ(batch.features().shape(), (evsam::Shape{2, 32, 64, 64}));
+    evsam::Tensor<float> f0({1, 32, 64, 64});
+    std::copy(batch.features().data(), batch.features().data() + f0.numel(), f0.data());
+    auto r = evsam::compare(f0, evsam::npy_load_as<double>(dir + "embedding.npy"), evsam::kTolEncoderFloat, "features[0]");
+    EXPECT_TRUE(r.ok) << r.message;
+
+    single.set_image_batch(x2);
+    evsam::Tensor<float> coords({1, 1, 2}), labels({1, 1}, 1.0f);
+    coords[0] = 300.5f, coords[1] = 611.25f;
+    auto a = batch.predict_torch(&coords, &labels, nullptr, nullptr, true, true, /*image_index=*/1);
+    auto b = single.predict_torch(&coords, &labels, nullptr, nullptr, true, true);
+    ASSERT_EQ(a.masks.shape(), (evsam::Shape{1, 3, 80, 80}));
+    auto rm = evsam::compare(a.masks, b.masks, evsam::kTolMaskLogits, "image_index 1 vs the image alone");
+    EXPECT_TRUE(rm.ok) << rm.message;
+    EXPECT_THROW(batch.predict_torch(&coords, &labels, nullptr, nullptr, true, true, 2), evsam::Error);
+    EXPECT_THROW(batch.predict_torch(&coords, &labels, nullptr, nullptr), evsam::Error);  // index needed for 2 images
+    evsam::Predictor<float> unset(model);
+    EXPECT_THROW(unset.predict(evsam::Prompt<float>{}), evsam::Error);
+}
+
+}  // namespace
