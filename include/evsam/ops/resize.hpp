@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "evsam/backend/backend.hpp"
 
@@ -71,25 +72,35 @@ void bilinear_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t
                              backend::cpu) {
     const double sh = static_cast<T>(static_cast<T>(H) / static_cast<T>(OH));
     const double sw = static_cast<T>(static_cast<T>(W) / static_cast<T>(OW));
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < NC; ++p) {
-        const T* src = in + p * H * W;
-        T* dst = out + p * OH * OW;
+    // Per output row / column: the two source indices and their weights (computed once).
+    struct Tap {
+        int64_t i0, i1;
+        T w0, w1;
+    };
+    auto taps = [](double scale, int64_t out_n, int64_t in_n) {
+        std::vector<Tap> t(static_cast<size_t>(out_n));
+        for (int64_t o = 0; o < out_n; ++o) {
+            const double f = detail::source_index(scale, o, false);
+            const int64_t i0 = static_cast<int64_t>(f);
+            const double l = f - static_cast<double>(i0);
+            t[static_cast<size_t>(o)] = {i0, i0 + (i0 < in_n - 1 ? 1 : 0), static_cast<T>(1.0 - l), static_cast<T>(l)};
+        }
+        return t;
+    };
+    const std::vector<Tap> ty = taps(sh, OH, H), tx = taps(sw, OW, W);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t p = 0; p < NC; ++p)
         for (int64_t oy = 0; oy < OH; ++oy) {
-            const double fy = detail::source_index(sh, oy, false);
-            const int64_t y0 = static_cast<int64_t>(fy);
-            const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0);
-            const T ly = static_cast<T>(fy - static_cast<double>(y0)), hy = static_cast<T>(1.0 - (fy - static_cast<double>(y0)));
+            const T* src = in + p * H * W;
+            const Tap& y = ty[static_cast<size_t>(oy)];
+            const T* r0 = src + y.i0 * W;
+            const T* r1 = src + y.i1 * W;
+            T* dst = out + (p * OH + oy) * OW;
             for (int64_t ox = 0; ox < OW; ++ox) {
-                const double fx = detail::source_index(sw, ox, false);
-                const int64_t x0 = static_cast<int64_t>(fx);
-                const int64_t x1 = x0 + (x0 < W - 1 ? 1 : 0);
-                const T lx = static_cast<T>(fx - static_cast<double>(x0)), hx = static_cast<T>(1.0 - (fx - static_cast<double>(x0)));
-                dst[oy * OW + ox] = hy * (hx * src[y0 * W + x0] + lx * src[y0 * W + x1]) +
-                                    ly * (hx * src[y1 * W + x0] + lx * src[y1 * W + x1]);
+                const Tap& x = tx[static_cast<size_t>(ox)];
+                dst[ox] = y.w0 * (x.w0 * r0[x.i0] + x.w1 * r0[x.i1]) + y.w1 * (x.w0 * r1[x.i0] + x.w1 * r1[x.i1]);
             }
         }
-    }
 }
 
 }  // namespace evsam
