@@ -5,7 +5,9 @@
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/ops/conv2d.hpp>
 #include <cstring>
+#include <array>
 #include <random>
+#include <vector>
 
 namespace {
 
@@ -64,6 +66,25 @@ TEST(Conv2d, ThreadCountDoesNotChangeResults) {
     omp_set_num_threads(2);
     evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.numel())));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ConvTranspose2d, FastMatchesNaive) {
+    std::mt19937 rng(99);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (auto [N, C, H, W, OC] : std::vector<std::array<int64_t, 5>>{{1, 16, 5, 7, 4}, {3, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
+        evsam::Tensor<float> x({N, C, H, W}), w({C, OC, 2, 2}), b({OC});
+        for (auto* t : {&x, &w, &b})
+            for (auto& v : *t) v = u(rng);
+        evsam::Tensor<float> ref({N, OC, 2 * H, 2 * W}), fast({N, OC, 2 * H, 2 * W});
+        evsam::conv_transpose2d_forward_naive(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2);
+        evsam::conv_transpose2d_forward(fast.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2, evsam::backend::cpu{});
+        auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "conv_transpose2d");
+        EXPECT_TRUE(r.ok) << r.message;
+    }
 }
 
 }  // namespace

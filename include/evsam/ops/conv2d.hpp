@@ -151,10 +151,9 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
 // every input pixel writes its own KxK output patch, so out = W^T x per position.
 // weight is (C, OC, K, K); output (N, OC, H*K, W*K).
 template <class T>
-void conv_transpose2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
-                              int64_t W, int64_t OC, int64_t K, backend::cpu) {
+void conv_transpose2d_forward_naive(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
+                                    int64_t W, int64_t OC, int64_t K) {
     const int64_t OH = H * K, OW = W * K;
-#pragma omp parallel for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; ++n)
         for (int64_t oc = 0; oc < OC; ++oc)
             for (int64_t y = 0; y < H; ++y)
@@ -166,6 +165,42 @@ void conv_transpose2d_forward(T* out, const T* in, const T* weight, const T* bia
                                 acc += in[((n * C + c) * H + y) * W + x] * weight[((c * OC + oc) * K + ky) * K + kx];
                             out[((n * OC + oc) * OH + y * K + ky) * OW + x * K + kx] = acc;
                         }
+}
+
+// Fast path: per image and fixed block of input pixels, one GEMM (OC*K*K x C) * (C x pixels),
+// then each row (oc, ky, kx) is scattered to its output positions.
+template <class T>
+void conv_transpose2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
+                              int64_t W, int64_t OC, int64_t K, backend::cpu) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    const int64_t P = H * W, OH = H * K, OW = W * K, R = OC * K * K;
+    const int64_t nblk = (P + detail::kColBlock - 1) / detail::kColBlock;
+    Eigen::Map<const Mat> Wm(weight, C, R);  // (C, OC*K*K)
+#pragma omp parallel
+    {
+        Mat acc(R, detail::kColBlock);
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t b = 0; b < nblk; ++b) {
+                const int64_t p0 = b * detail::kColBlock, np = std::min(detail::kColBlock, P - p0);
+                Eigen::Map<const Mat, 0, Stride> X(in + n * C * P + p0, C, np, Stride(P));
+                auto A = acc.leftCols(np);
+                A.noalias() = Wm.transpose() * X;
+                for (int64_t oc = 0; oc < OC; ++oc) {
+                    const T bb = bias ? bias[oc] : T(0);
+                    for (int64_t ky = 0; ky < K; ++ky)
+                        for (int64_t kx = 0; kx < K; ++kx) {
+                            const int64_t r = (oc * K + ky) * K + kx;
+                            T* dst = out + (n * OC + oc) * OH * OW;
+                            for (int64_t j = 0; j < np; ++j) {
+                                const int64_t p = p0 + j, y = p / W, x = p % W;
+                                dst[(y * K + ky) * OW + x * K + kx] = acc(r, j) + bb;
+                            }
+                        }
+                }
+            }
+    }
 }
 
 }  // namespace evsam
