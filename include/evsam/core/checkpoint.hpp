@@ -277,7 +277,9 @@ private:
         static const std::map<std::string, DType> dtypes = {
             {"F32", DType::f32}, {"F64", DType::f64}, {"F16", DType::f16}, {"BF16", DType::bf16}, {"I64", DType::i64},
             {"I32", DType::i32}, {"I16", DType::i16}, {"I8", DType::i8}, {"U8", DType::u8}, {"BOOL", DType::boolean}};
-        for (auto& [name, info] : header.items()) {
+        for (auto& item : header.items()) {
+            const std::string& name = item.key();  // not a structured binding: lambdas below capture it (C++17)
+            auto& info = item.value();
             if (name == "__metadata__") continue;
             auto bad = [&](const std::string& m) { return Error(path_ + ": safetensors entry '" + name + "' " + m); };
             if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))

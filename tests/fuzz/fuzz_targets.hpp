@@ -1,0 +1,187 @@
+// evsam fuzz entry points, shared by the libFuzzer harnesses (tests/fuzz/fuzz_*.cpp) and the
+// regular GoogleTest that replays tests/fuzz/crashes/ and tests/fuzz/corpus/
+// (tests/core/test_fuzz_regressions.cpp), so every finding is a regression test of the normal suite.
+//
+// Each entry feeds the bytes to one parser and exercises what a successful parse returns. The
+// only exception it catches is evsam::Error: that is the documented way to refuse bad input.
+// Anything else escaping (std::bad_alloc, std::out_of_range, nlohmann::json::exception, ...)
+// is a finding, as is every ASan/UBSan report.
+//
+// The one deliberate bound: Checkpoint::to_tensor materialises exactly the view the file
+// describes, and a stride-0 (expanded) view lets a few bytes describe a huge tensor. That is
+// legitimate torch.save content (the skeleton checkpoints in tests/data/ckpt are built that way)
+// and load_state_dict only materialises tensors whose shape already matched the model schema,
+// so the checkpoint entry skips tensors above kMaxTensorElements (and stops after
+// kMaxTotalElements per input) instead of reporting the allocation as a finding.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "evsam/core/checkpoint.hpp"
+#include "evsam/core/error.hpp"
+#include "evsam/core/image_io.hpp"
+#include "evsam/core/npy.hpp"
+#include "evsam/core/state_dict.hpp"
+#include "evsam/tool/args.hpp"
+
+namespace evsam::fuzz {
+
+// Checkpoint materialisation bounds (elements of float), see the top of this file.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 22;  // 16 MiB of float per tensor
+constexpr int64_t kMaxTotalElements = int64_t(1) << 24;   // 64 MiB of float per input
+
+// A UBSan/ASan-visible use of a value, so the reads cannot be optimised away.
+inline volatile uint64_t sink = 0;
+template <class T>
+inline void consume(const T* p, size_t n) {
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; ++i) {
+        uint64_t b = 0;
+        std::memcpy(&b, &p[i], sizeof(T) < 8 ? sizeof(T) : 8);
+        h = h * 31 + b;
+    }
+    sink = sink + h;
+}
+
+// .pt (torch.save zip + safe pickle) and .safetensors: open from memory, read every tensor
+// (bounded as above), the dtype summary, and variant detection.
+inline void checkpoint(const uint8_t* data, size_t size) {
+    try {
+        Checkpoint ck = Checkpoint::from_memory(std::vector<uint8_t>(data, data + size), "fuzz.pt");
+        int64_t total = 0;
+        for (const CheckpointTensor& t : ck.tensors()) {
+            if (ck.find(t.name) == nullptr) throw std::logic_error("tensor '" + t.name + "' not found by name");
+            const int64_t n = t.numel();
+            if (n > kMaxTensorElements || total + n > kMaxTotalElements) continue;
+            total += n;
+            Tensor<float> v = Checkpoint::to_tensor<float>(t);
+            consume(v.data(), static_cast<size_t>(v.numel()));
+        }
+        (void)ck.float_dtype();
+        try {
+            (void)detect_variant(ck);
+        } catch (const Error&) {
+        }
+    } catch (const Error&) {
+    }
+}
+
+// Same reader; a separate entry so each harness has its own corpus and dictionary.
+inline void safetensors(const uint8_t* data, size_t size) { checkpoint(data, size); }
+
+// .npy: the generic parse and the conversion to float.
+inline void npy(const uint8_t* data, size_t size) {
+    try {
+        NpyArray a = npy_parse(data, size, "fuzz.npy");
+        if (a.bytes.size() != static_cast<size_t>(a.numel()) * npy_itemsize(a.dtype))
+            throw std::logic_error("npy_parse: byte count does not match dtype and shape");
+        Tensor<float> t = npy_as<float>(a, "fuzz.npy");
+        consume(t.data(), static_cast<size_t>(t.numel()));
+    } catch (const Error&) {
+    }
+    try {
+        Tensor<float> t = npy_parse_as<float>(data, size, "fuzz.npy");
+        consume(t.data(), static_cast<size_t>(t.numel()));
+    } catch (const Error&) {
+    }
+    try {
+        Tensor<int32_t> t = npy_parse_as<int32_t>(data, size, "fuzz.npy");  // the range-checked integer path
+        consume(t.data(), static_cast<size_t>(t.numel()));
+    } catch (const Error&) {
+    }
+}
+
+// Images: header read, then the full decode (PNG, JPEG, BMP via stb).
+inline void image(const uint8_t* data, size_t size) {
+    try {
+        (void)image_info_from_memory(data, size, "fuzz.img");
+    } catch (const Error&) {
+    }
+    try {
+        Image img = load_image_from_memory(data, size, "fuzz.img");
+        if (img.height <= 0 || img.width <= 0 || img.data.size() != static_cast<size_t>(img.height * img.width * 3))
+            throw std::logic_error("load_image_from_memory: image size does not match its data");
+        consume(img.data.data(), img.data.size());
+    } catch (const Error&) {
+    }
+}
+
+// The flag specs of `evsam predict`, as examples/cli/main.cpp's cmd_predict declares them.
+inline std::vector<tool::FlagSpec> predict_flag_specs() {
+    return {{"weights", true, true, "FILE"},           {"model", true, false, "NAME"},
+            {"config", true, false, "JSON"},           {"image", true, true, "IMG"},
+            {"point", true, false, "X,Y[,LABEL]", true}, {"box", true, false, "X0,Y0,X1,Y1"},
+            {"mask-input", true, false, "L.npy"},      {"single-mask", false, false, ""},
+            {"logits", false, false, ""},              {"out-masks", true, true, "M.npy"},
+            {"out-iou", true, false, "Q.npy"},         {"out-lowres", true, false, "L.npy"},
+            {"overlay", true, false, "OUT.png"},       {"dtype", true, false, "float|double"},
+            {"threads", true, false, "N"},             {"backend", true, false, "cpu"}};
+}
+
+// argv words: the input split on NUL and newline (empty words kept: "" is a word too).
+inline std::vector<std::string> split_argv(const uint8_t* data, size_t size) {
+    std::vector<std::string> words;
+    std::string cur;
+    for (size_t i = 0; i < size; ++i) {
+        if (data[i] == '\0' || data[i] == '\n') {
+            words.push_back(cur);
+            cur.clear();
+        } else {
+            cur += static_cast<char>(data[i]);
+        }
+    }
+    if (!cur.empty()) words.push_back(cur);
+    return words;
+}
+
+// `evsam predict` flags and prompts: the strict parser, the value accessors cmd_predict uses, and
+// the prompt rules of main.cpp's parse_prompt (mirrored here, as main.cpp keeps them private):
+// --point X,Y[,LABEL] with LABEL 0 or 1, --box X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0, all finite.
+inline void args(const uint8_t* data, size_t size) {
+    std::vector<std::string> argv = split_argv(data, size);
+    try {
+        tool::Args a("predict", predict_flag_specs(), argv);
+        (void)a.usage();
+        try {
+            (void)a.choice("dtype", "float", {"float", "double"});
+        } catch (const Error&) {
+        }
+        try {
+            (void)a.choice("backend", "cpu", {"cpu"});
+        } catch (const Error&) {
+        }
+        try {
+            (void)a.integer("threads", 1, 1, 1024);
+        } catch (const Error&) {
+        }
+        for (const char* f : {"weights", "model", "config", "image", "mask-input", "out-masks"}) (void)a.str(f);
+        for (const std::string& text : a.all("point")) {
+            try {
+                std::vector<double> v = a.number_list(text, "--point", 2, 3);
+                if (v.size() < 2 || v.size() > 3) throw std::logic_error("number_list: count outside [2, 3]");
+                for (double x : v)
+                    if (!(x >= -1e9 && x <= 1e9)) throw std::logic_error("number_list: value not finite or out of range");
+                if (v.size() == 3 && v[2] != 0.0 && v[2] != 1.0)
+                    throw Error("predict: --point '" + text + "': the label must be 1 (foreground) or 0 (background)");
+                const int label = v.size() == 3 ? static_cast<int>(v[2]) : 1;
+                if (label != 0 && label != 1) throw std::logic_error("label outside {0, 1}");
+            } catch (const Error&) {
+            }
+        }
+        if (a.has("box")) {
+            try {
+                std::vector<double> v = a.number_list(a.str("box"), "--box", 4, 4);
+                if (v.size() != 4) throw std::logic_error("number_list: --box count is not 4");
+                if (v[2] < v[0] || v[3] < v[1])
+                    throw Error("predict: --box '" + a.str("box") + "' must be X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0");
+            } catch (const Error&) {
+            }
+        }
+    } catch (const Error&) {
+    }
+}
+
+}  // namespace evsam::fuzz
