@@ -21,7 +21,9 @@ using Box = std::array<int64_t, 4>;  // x0, y0, x1, y1
 
 // build_point_grid: n x n points evenly spaced in [0, 1]^2, x fastest (numpy linspace + tile).
 inline std::vector<std::array<double, 2>> build_point_grid(int64_t n) {
-    EVSAM_CHECK(n >= 1, "points_per_side must be >= 1");
+    // upstream divides by zero for n == 0 (a crop layer where int(n_per_side / scale**i) == 0)
+    EVSAM_CHECK(n >= 1, "a point grid needs at least 1 point per side (points_per_side / "
+                        "crop_n_points_downscale_factor^layer is below 1)");
     const double offset = 1.0 / (2.0 * static_cast<double>(n));
     std::vector<double> side(static_cast<size_t>(n));
     const double start = offset, stop = 1.0 - offset;
@@ -124,7 +126,6 @@ inline std::vector<int64_t> nms(const std::vector<std::array<float, 4>>& boxes, 
     for (size_t i = 0; i < n; ++i) area[i] = (boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]);
     std::vector<char> suppressed(n, 0);
     std::vector<int64_t> keep;
-    const float thr = static_cast<float>(iou_threshold);
     for (size_t a = 0; a < n; ++a) {
         const int64_t i = order[a];
         if (suppressed[i]) continue;
@@ -136,7 +137,7 @@ inline std::vector<int64_t> nms(const std::vector<std::array<float, 4>>& boxes, 
             const float xx2 = std::min(boxes[i][2], boxes[j][2]), yy2 = std::min(boxes[i][3], boxes[j][3]);
             const float inter = std::max(0.0f, xx2 - xx1) * std::max(0.0f, yy2 - yy1);
             const float iou = inter / (area[i] + area[j] - inter);
-            if (iou > thr) suppressed[j] = 1;
+            if (static_cast<double>(iou) > iou_threshold) suppressed[j] = 1;  // float IoU vs the double threshold
         }
     }
     return keep;
