@@ -17,5 +17,6 @@
 #include "evsam/core/state_dict.hpp"
 #include "evsam/core/tensor.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/amg.hpp"
 #include "evsam/predictor.hpp"
 #include "evsam/efficientvit/backbone_b.hpp"
