@@ -125,6 +125,56 @@ def compare(ref, got):
     return r
 
 
+def scaled_checkpoint(args, v, d, img, probe_points):
+    """Steps 1-2 above for variant v in directory d: make_fixtures.py full (seed args.seed), then the
+    hypernetwork heads rescaled by a power of two so max |low-res logit| is about args.target_absmax,
+    measured with upstream's predictor on img (HxWx3 uint8 RGB) for probe_points [(x, y, label)] (or
+    the image centre when empty) and a box. Saves <d>/efficientvit_sam_<v>_scaled.pt (the unscaled
+    files are removed). args needs efficientvit_src, sam_src, seed, target_absmax.
+    Returns (weights path, upstream model with those weights, EfficientViTSamPredictor with img set,
+    factor, measured max |logit| before rescaling, seconds of set_image). check_amg.py uses it too."""
+    import numpy as np
+    import torch
+    from efficientvit.models.efficientvit.sam import EfficientViTSamPredictor
+    H, W = img.shape[:2]
+    subprocess.run([sys.executable, os.path.join(HERE, "make_fixtures.py"), "full", "--variant", v,
+                    "--full-dir", d, "--seed", str(args.seed), "--efficientvit-src", args.efficientvit_src,
+                    "--sam-src", args.sam_src], check=True, capture_output=True)
+    base = os.path.join(d, f"efficientvit_sam_{v}")
+    for suffix in ("_fp16.pt", "_wrapped.pt"):
+        os.remove(base + suffix)
+    sd = torch.load(base + ".pt", map_location="cpu")
+    model = upstream.create_model(v)
+    model.load_state_dict(sd)
+    predictor = EfficientViTSamPredictor(model)
+    t0 = time.time()
+    predictor.set_image(img)
+    t_embed = time.time() - t0
+
+    # measure the logit scale, then rescale the hypernetwork heads by a power of two
+    probe = []
+    for pts, box in ((probe_points if probe_points else [(W / 2, H / 2, 1)], None),
+                     ([], [0.2 * W, 0.15 * H, 0.75 * W, 0.9 * H])):
+        kw = dict(point_coords=np.array([p[:2] for p in pts]) if pts else None,
+                  point_labels=np.array([p[2] for p in pts]) if pts else None,
+                  box=np.array(box) if box else None)
+        _, _, low = predictor.predict(**kw, multimask_output=True, return_logits=True)
+        probe.append(float(np.abs(low).max()))
+    measured = max(probe)
+    factor = 2.0 ** round(math.log2(args.target_absmax / measured))
+    keys = [k for k in sd if k.startswith("mask_decoder.output_hypernetworks_mlps.") and ".layers.2." in k]
+    assert keys and len(keys) == 2 * model.mask_decoder.num_mask_tokens, keys
+    for k in keys:
+        sd[k] = sd[k] * factor
+    weights = base + "_scaled.pt"
+    torch.save(sd, weights)
+    os.remove(base + ".pt")
+    model.load_state_dict(torch.load(weights, map_location="cpu"))
+    print(f"{v}: upstream set_image {t_embed:.1f} s; max |low-res logit| before rescaling {measured:.3g}, "
+          f"hypernetwork layers.2 x {factor:g} -> {weights}", flush=True)
+    return weights, model, predictor, factor, measured, t_embed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
@@ -147,7 +197,6 @@ def main():
     import numpy as np
     import torch
     from PIL import Image
-    from efficientvit.models.efficientvit.sam import EfficientViTSamPredictor
     torch.set_num_threads(args.threads)
 
     img = np.array(Image.open(args.image).convert("RGB"))
@@ -160,41 +209,7 @@ def main():
     for v in args.variants:
         d = os.path.join(args.work, v)
         os.makedirs(d, exist_ok=True)
-        subprocess.run([sys.executable, os.path.join(HERE, "make_fixtures.py"), "full", "--variant", v,
-                        "--full-dir", d, "--seed", str(args.seed), "--efficientvit-src", args.efficientvit_src,
-                        "--sam-src", args.sam_src], check=True, capture_output=True)
-        base = os.path.join(d, f"efficientvit_sam_{v}")
-        for suffix in ("_fp16.pt", "_wrapped.pt"):
-            os.remove(base + suffix)
-        sd = torch.load(base + ".pt", map_location="cpu")
-        model = upstream.create_model(v)
-        model.load_state_dict(sd)
-        predictor = EfficientViTSamPredictor(model)
-        t0 = time.time()
-        predictor.set_image(img)
-        t_embed = time.time() - t0
-
-        # measure the logit scale, then rescale the hypernetwork heads by a power of two
-        probe = []
-        for pts, box in ((plist[0][1] if plist[0][1] else [(W / 2, H / 2, 1)], None),
-                         ([], [0.2 * W, 0.15 * H, 0.75 * W, 0.9 * H])):
-            kw = dict(point_coords=np.array([p[:2] for p in pts]) if pts else None,
-                      point_labels=np.array([p[2] for p in pts]) if pts else None,
-                      box=np.array(box) if box else None)
-            _, _, low = predictor.predict(**kw, multimask_output=True, return_logits=True)
-            probe.append(float(np.abs(low).max()))
-        measured = max(probe)
-        factor = 2.0 ** round(math.log2(args.target_absmax / measured))
-        keys = [k for k in sd if k.startswith("mask_decoder.output_hypernetworks_mlps.") and ".layers.2." in k]
-        assert keys and len(keys) == 2 * model.mask_decoder.num_mask_tokens, keys
-        for k in keys:
-            sd[k] = sd[k] * factor
-        weights = base + "_scaled.pt"
-        torch.save(sd, weights)
-        os.remove(base + ".pt")
-        model.load_state_dict(torch.load(weights, map_location="cpu"))
-        print(f"{v}: upstream set_image {t_embed:.1f} s; max |low-res logit| before rescaling {measured:.3g}, "
-              f"hypernetwork layers.2 x {factor:g} -> {weights}", flush=True)
+        weights, model, predictor, factor, measured, t_embed = scaled_checkpoint(args, v, d, img, plist[0][1])
 
         mask_file = None
         for name, pts, box, uses_mask in plist:

@@ -16,10 +16,15 @@ Modes (any number, in order):
            mask-input / border / batched prompt cases, masks + iou (+ low-res maps and decoder
            intermediates for some cases), listed in cases.json. Needs tiny's model.pt; mode
            tiny leaves <config>/predictor/ alone.
+  amg      tests/data/amg/*: upstream's automatic-mask-generator helpers (segment_anything.utils.amg:
+           point grids, crop boxes, crop-edge filter, stability score, mask -> box, RLE / COCO RLE,
+           remove_small_regions) and torchvision's batched_nms, on crafted inputs; and
+           tests/data/tiny/tiny_l/amg/*: upstream's EfficientViTSamAutomaticMaskGenerator end to end on the
+           committed tiny_l model (three settings). Needs the real cv2 and pycocotools, and tiny's model.pt.
   full     (not committed) --full-dir DIR --variant V: a full-size checkpoint with
            the same non-trivial seeded init, and with --image PNG its preprocessed
            input, per-module activations and embedding
-  all      schema ckpt tiny tiny_b predictor
+  all      schema ckpt tiny tiny_b predictor amg
 
 Nothing from upstream is copied here: the models are built from the upstream
 checkouts named by --efficientvit-src/--sam-src (or EFFICIENTVIT_SRC/SAM_SRC).
@@ -976,7 +981,7 @@ def mode_tiny(args):
 # ------------------------------------------------------------------------- tiny_b
 
 TINY_OTHER_MODES = ("tiny_b",)  # directories under tiny/ that mode tiny leaves alone
-TINY_CFG_OTHER_MODES = ("predictor",)  # ... and under tiny/<config>/ (mode predictor owns predictor/)
+TINY_CFG_OTHER_MODES = ("predictor", "amg")  # ... and under tiny/<config>/ (modes predictor, amg own those)
 
 # tiny_b: EfficientViT B-series backbone (EfficientViTBackbone: DSConv stem blocks, MBConv
 # stages, fewer_norm MBConv + EfficientViTBlocks, hswish). 64 -> stem 32, stages 16, 8, 4, 2:
@@ -1412,6 +1417,919 @@ def mode_predictor(args):
             print(f"    {s[0]:32s} absmax {s[1]:6.3f} std {s[2]:6.3f} lowres absmax {s[3]:6.3f}")
 
 
+# ---------------------------------------------------------------------------- amg
+
+# Upstream's automatic mask generator: unit fixtures from segment_anything.utils.amg (and
+# torchvision's batched_nms, which SamAutomaticMaskGenerator calls) under amg/, and upstream's
+# EfficientViTSamAutomaticMaskGenerator end to end on the committed tiny_l model under
+# tiny/tiny_l/amg/. Needs the real cv2 (remove_small_regions) and pycocotools (coco_encode_rle).
+
+AMG_GRID_CASES = [(32, 0, 1), (8, 1, 1), (4, 2, 2), (5, 1, 2), (1, 0, 1), (3, 1, 2), (16, 2, 4), (2, 1, 4)]
+AMG_CROP_SIZES = [(480, 640), (640, 480), (300, 451), (37, 61), (1000, 17), (48, 64), (60, 60), (1, 1)]
+AMG_OVERLAPS = (512 / 1500, 0.25)
+AMG_STABILITY = [(0.0, 1.0), (0.0, 0.5), (0.0, 0.005)]  # (mask_threshold, threshold_offset)
+AMG_SR_THRESHOLDS = [0, 1, 3, 4, 5, 16, 17, 30, 1000]
+AMG_NEAR_EPS = 1e-4  # tiny runs: pixels with |logit - mask_threshold| below this are listed per record
+
+AMG_TINY_CFG = "tiny_l"
+AMG_TINY_IMAGES = collections.OrderedDict([  # file -> (W, H, seed) for synth_image
+    ("image_a.png", (64, 48, 51)),
+    ("image_c.png", (60, 60, 61)),
+])
+
+
+def _amg_settings(**kw):
+    """Every EfficientViTSamAutomaticMaskGenerator argument (upstream's defaults, then kw)."""
+    s = collections.OrderedDict([
+        ("points_per_side", 32), ("points_per_batch", 64), ("pred_iou_thresh", 0.88),
+        ("stability_score_thresh", 0.95), ("stability_score_offset", 1.0), ("box_nms_thresh", 0.7),
+        ("crop_n_layers", 0), ("crop_nms_thresh", 0.7), ("crop_overlap_ratio", 512 / 1500),
+        ("crop_n_points_downscale_factor", 1), ("min_mask_region_area", 0), ("output_mode", "binary_mask")])
+    for k, v in kw.items():
+        assert k in s, k
+        s[k] = v
+    return s
+
+
+AMG_TINY_SETTINGS = collections.OrderedDict([
+    # 16 points in batches of 5, 5, 5, 1; one crop. The tiny model's logits on this image are weak
+    # (max |logit| ~0.15), so the stability offset is 0.005; pred_iou_thresh 0 disables that filter
+    # although most predicted IoUs are negative; box NMS removes the duplicate full-frame masks.
+    ("settings_a", dict(image="image_a.png", settings=_amg_settings(
+        points_per_side=4, points_per_batch=5, pred_iou_thresh=0.0, stability_score_thresh=0.5,
+        stability_score_offset=0.005, box_nms_thresh=0.7, output_mode="uncompressed_rle"))),
+    # one crop layer (5 crops); every layer-1 mask touches an interior crop edge more than 20 px from
+    # the image edge, so the crop-edge filter removes all of them; min_mask_region_area 10 changes
+    # some masks (holes, islands); both score filters disabled (0).
+    ("settings_b", dict(image="image_a.png", settings=_amg_settings(
+        points_per_side=2, pred_iou_thresh=0.0, stability_score_thresh=0.0, stability_score_offset=0.005,
+        box_nms_thresh=0.7, crop_n_layers=1, min_mask_region_area=10, output_mode="coco_rle"))),
+    # 60x60: layer-1 crops are 40x40 at offsets 0 and 20; the crop-edge filter keeps only masks of the
+    # (20,20) crop, whose interior edges lie exactly 20 px from the image edge (isclose: <= atol).
+    # NMS thresholds 1.0 suppress nothing (identical boxes have IoU exactly 1, not > 1), so the
+    # order is what the sorts make of it: crop NMS by 1/crop area (smaller crops first), then the
+    # small-region pass's NMS puts unchanged masks (score 1) before changed ones (score 0): with
+    # min_mask_region_area 4 that moves the (20,20) crop's (changed) masks back behind the full image's.
+    # pred_iou_thresh 0.05 filters (most predicted IoUs here are below it).
+    ("settings_c", dict(image="image_c.png", settings=_amg_settings(
+        points_per_side=2, pred_iou_thresh=0.05, stability_score_thresh=0.0, stability_score_offset=0.25,
+        box_nms_thresh=1.0, crop_n_layers=1, crop_nms_thresh=1.0, min_mask_region_area=4,
+        output_mode="binary_mask"))),
+])
+
+
+def _f32list(x):
+    """float32 values as exact Python floats (NaN -> None: JSON has no NaN)."""
+    return [None if math.isnan(v) else float(v) for v in np.asarray(x, dtype=np.float32).reshape(-1).tolist()]
+
+
+def _need_real_packages():
+    missing = [n for n in ("cv2", "pycocotools") if not upstream.have_real(n)]
+    if missing:
+        sys.exit(f"error: mode amg needs the real {' and '.join(missing)} (not the stand-ins upstream.py gives "
+                 "when they are missing): apt install python3-opencv; pip install pycocotools")
+
+
+def _remove_small_regions_conn(mask, area_thresh, mode, connectivity):
+    """NOT upstream: the recipe of segment_anything.utils.amg.remove_small_regions restated with the
+    connectivity as a parameter (upstream always passes 8), to record what 4-connectivity gives.
+    Returns (mask, changed, n_labels, component sizes in cv2 label order)."""
+    import cv2
+    holes = mode == "holes"
+    work = (holes ^ mask).astype(np.uint8)  # holes: the background is what gets labelled
+    # by keyword: the second positional parameter is the `labels` output (upstream's positional 8 lands
+    # there and is ignored; its connectivity is cv2's default, 8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(work, connectivity=connectivity)
+    sizes = stats[:, -1][1:]  # label 0 is the background of `work`
+    small = [i + 1 for i, s in enumerate(sizes) if s < area_thresh]
+    if not small:
+        return mask, False, int(n), [int(s) for s in sizes]
+    keep = [0] + small
+    if not holes:
+        keep = [i for i in range(n) if i not in keep]
+        if not keep:  # every island is small: keep the largest (first in label order on a tie)
+            keep = [int(np.argmax(sizes)) + 1]
+    return np.isin(labels, keep), True, int(n), [int(s) for s in sizes]
+
+
+def amg_grids(d):
+    from segment_anything.utils.amg import build_all_layer_point_grids
+    cases = []
+    for n, layers, scale in AMG_GRID_CASES:
+        e = collections.OrderedDict([("n_per_side", n), ("n_layers", layers), ("scale_per_layer", scale)])
+        e["n_points_per_layer"] = [int(n / (scale ** i)) for i in range(layers + 1)]
+        try:
+            grids = build_all_layer_point_grids(n, layers, scale)
+        except ZeroDivisionError:
+            e["error"] = "ZeroDivisionError"
+            e["note"] = ("a layer with int(n_per_side / scale**i) == 0 points: build_point_grid(0) divides by "
+                         "zero (1 / (2 * 0)); upstream raises")
+            cases.append(e)
+            continue
+        e["layers"] = []
+        for g in grids:
+            assert g.dtype == np.float64
+            e["layers"].append(collections.OrderedDict([("shape", list(g.shape)), ("points", g.tolist())]))
+        cases.append(e)
+    write_json(os.path.join(d, "grids.json"), collections.OrderedDict([
+        ("function", "segment_anything.utils.amg.build_all_layer_point_grids(n_per_side, n_layers, scale_per_layer)"),
+        ("notes", [
+            "layer i has int(n_per_side / scale_per_layer**i) points per side (float division, truncated)",
+            "build_point_grid(k): offset = 1 / (2k); side = np.linspace(offset, 1 - offset, k); points (k*k, 2) "
+            "float64, (x, y), x fastest (row-major over y then x)",
+            "np.linspace (numpy 1.24): value i = start + i * ((stop - start) / (k - 1)), and the last value is set "
+            "to stop exactly; k == 1 gives [start]",
+        ]),
+        ("cases", cases)]))
+    return len(cases)
+
+
+def amg_crop_boxes(d):
+    from segment_anything.utils.amg import generate_crop_boxes
+    cases = []
+    for h, w in AMG_CROP_SIZES:
+        for layers in range(3):
+            for ov in AMG_OVERLAPS:
+                boxes, idxs = generate_crop_boxes((h, w), layers, ov)
+                boxes = [[int(v) for v in b] for b in boxes]
+                e = collections.OrderedDict([("im_size", [h, w]), ("n_layers", layers), ("overlap_ratio", ov),
+                                             ("crop_boxes", boxes), ("layer_idxs", [int(i) for i in idxs])])
+                degenerate = [i for i, b in enumerate(boxes) if b[2] <= b[0] or b[3] <= b[1]]
+                if degenerate:
+                    e["degenerate"] = degenerate
+                cases.append(e)
+    write_json(os.path.join(d, "crop_boxes.json"), collections.OrderedDict([
+        ("function", "segment_anything.utils.amg.generate_crop_boxes(im_size=(h, w), n_layers, overlap_ratio)"),
+        ("notes", [
+            "crop_boxes are XYXY ints (x1, y1 exclusive), layer_idxs the crop layer of each; box 0 is the image",
+            "layer i (1-based) has n = 2**i crops per side: overlap = int(overlap_ratio * short_side * (2 / n)) "
+            "(double arithmetic, in that order), crop_len(L) = ceil((overlap * (n - 1) + L) / n), x0 = "
+            "int((crop_w - overlap) * k); boxes are listed x0-major (itertools.product(x0s, y0s)), clipped to the "
+            "image on the far side only",
+            "degenerate: indices of boxes with x1 <= x0 or y1 <= y0 (tiny images); upstream returns them as they "
+            "are (its generator would then crop an empty image)",
+            "overlap_ratio 0.3413333333333333 is 512/1500, upstream's default",
+        ]),
+        ("cases", cases)]))
+    return len(cases)
+
+
+def amg_stability(d):
+    from segment_anything.utils.amg import calculate_stability_score
+    rs = np.random.RandomState(4242)
+    H, W = 13, 17
+    stack, names = [], []
+
+    def add(name, arr):
+        names.append(name)
+        stack.append(np.asarray(arr, dtype=np.float32).reshape(H, W))
+    for i in range(5):
+        add(f"random{i}", rs.standard_normal((H, W)) * (0.6 + 0.4 * i))
+    add("all_negative", np.full((H, W), -3.0))
+    add("all_positive", np.full((H, W), 3.0))
+    exact = np.array([-1.0, -0.5, 0.0, 0.5, 1.0], dtype=np.float32)
+    nxt = np.concatenate([exact, np.nextafter(exact, np.float32(np.inf)), np.nextafter(exact, np.float32(-np.inf)),
+                          np.float32([0.005, -0.005, 1.005, 0.995])]).astype(np.float32)
+    add("on_thresholds", np.resize(nxt, H * W))
+    add("positive_below_offset", rs.uniform(0.01, 0.9, (H, W)))
+    add("all_zero", np.zeros((H, W)))
+    add("all_minus_one", np.full((H, W), -1.0))
+    add("all_minus_half", np.full((H, W), -0.5))
+    logits = np.stack(stack).astype(np.float32)
+    save_npy(os.path.join(d, "stability_logits.npy"), logits)
+    t = torch.from_numpy(logits)
+    cases = []
+    for thr, off in AMG_STABILITY:
+        sc = calculate_stability_score(t, thr, off)
+        assert sc.dtype == torch.float32
+        inter = (t > (thr + off)).sum((-1, -2))
+        union = (t > (thr - off)).sum((-1, -2))
+        cases.append(collections.OrderedDict([
+            ("mask_threshold", thr), ("threshold_offset", off),
+            ("intersections", inter.tolist()), ("unions", union.tolist()),
+            ("scores", _f32list(sc.numpy())), ("nan", [i for i, v in enumerate(sc.tolist()) if math.isnan(v)])]))
+    # int16 row sums wrap for rows with more than 32767 pixels above a threshold
+    n = 32770
+    wide = torch.full((1, 1, n), 0.5)
+    wide[..., :100] = 2.0
+    sc = calculate_stability_score(wide, 0.0, 1.0)
+    wrap = collections.OrderedDict([
+        ("name", "int16_row_wrap"),
+        ("generated", {"shape": [1, 1, n], "fill": 0.5, "first_100": 2.0}),
+        ("mask_threshold", 0.0), ("threshold_offset", 1.0),
+        ("intersections_int16_sum", int((wide > 1.0).sum(-1, dtype=torch.int16).sum(-1, dtype=torch.int32))),
+        ("unions_int16_sum", int((wide > -1.0).sum(-1, dtype=torch.int16).sum(-1, dtype=torch.int32))),
+        ("score", _f32list(sc.numpy())[0]),
+        ("true_score", 100 / n),
+        ("note", "upstream sums each row in int16 (then rows in int32): a row with more than 32767 pixels over a "
+                 "threshold wraps (32770 -> -32766) and the score comes out negative. Only images wider than "
+                 "32767 px are affected; a re-implementation need not copy this")])
+    write_json(os.path.join(d, "stability.json"), collections.OrderedDict([
+        ("function", "segment_anything.utils.amg.calculate_stability_score(masks, mask_threshold, threshold_offset)"),
+        ("logits", {"file": "stability_logits.npy", "shape": list(logits.shape), "dtype": "float32"}),
+        ("names", names),
+        ("notes", [
+            "score = intersections / unions, intersections = #(logit > mask_threshold + offset), unions = "
+            "#(logit > mask_threshold - offset), both strict; the thresholds are Python floats compared with "
+            "float32 logits (torch casts the scalar to float32)",
+            "counts: int16 sums along W, then int32 along H; int32 / int32 is true division in float32",
+            "unions == 0 (nothing above mask_threshold - offset) gives 0/0 = NaN: listed in nan, null in scores. "
+            "In the generator a NaN score fails stability_score >= thresh when the filter is on (thresh > 0), and "
+            "survives (as NaN) when it is off",
+            "on_thresholds holds -1, -0.5, 0, 0.5, 1, their float32 neighbours and +-0.005, 1.005, 0.995, cycled",
+        ]),
+        ("cases", cases),
+        ("quirks", [wrap])]))
+    return len(cases)
+
+
+def amg_mask_to_box(d):
+    from segment_anything.utils.amg import batched_mask_to_box
+    H, W = 8, 10
+    crafted = collections.OrderedDict()
+
+    def m(fn):
+        a = np.zeros((H, W), np.uint8)
+        fn(a)
+        return a
+    crafted["empty"] = m(lambda a: None)
+    crafted["pixel_interior"] = m(lambda a: a.__setitem__((3, 4), 1))
+    crafted["pixel_top_left"] = m(lambda a: a.__setitem__((0, 0), 1))
+    crafted["pixel_bottom_right"] = m(lambda a: a.__setitem__((H - 1, W - 1), 1))
+    crafted["pixel_top_right"] = m(lambda a: a.__setitem__((0, W - 1), 1))
+    crafted["full"] = m(lambda a: a.__setitem__((slice(None), slice(None)), 1))
+    crafted["top_row"] = m(lambda a: a.__setitem__((0, slice(2, 7)), 1))
+    crafted["bottom_row"] = m(lambda a: a.__setitem__((H - 1, slice(1, 4)), 1))
+    crafted["left_column"] = m(lambda a: a.__setitem__((slice(3, 6), 0), 1))
+    crafted["right_column"] = m(lambda a: a.__setitem__((slice(0, H), W - 1), 1))
+    crafted["diagonal"] = m(lambda a: [a.__setitem__((i, i + 1), 1) for i in range(H - 1)])
+
+    def two(a):
+        a[1:3, 1:3] = 1
+        a[5:7, 6:9] = 1
+    crafted["two_blobs"] = m(two)
+    groups = collections.OrderedDict()
+    groups["crafted"] = (np.stack(list(crafted.values())), list(crafted))
+    rs = np.random.RandomState(77)
+    b4 = (rs.uniform(size=(2, 3, 5, 6)) < 0.2).astype(np.uint8)
+    b4[1, 2] = 0
+    groups["batch4d"] = (b4, None)
+    r = np.zeros((3, 1, 7), np.uint8)
+    r[1, 0, 2] = 1
+    r[2, 0, 3:7] = 1
+    groups["rows_1xN"] = (r, None)
+    c = np.zeros((3, 7, 1), np.uint8)
+    c[1, 0, 0] = 1
+    c[2, 2:5, 0] = 1
+    groups["cols_Nx1"] = (c, None)
+    s2 = np.zeros((5, 6), np.uint8)
+    s2[1:4, 2] = 1
+    groups["single_2d"] = (s2, None)
+    groups["empty_numel"] = (np.zeros((0, 5, 6), np.uint8), None)
+    cases = []
+    for name, (arr, names) in groups.items():
+        fn = f"mask_to_box_{name}.npy"
+        save_npy(os.path.join(d, fn), arr)
+        out = batched_mask_to_box(torch.from_numpy(arr).bool())
+        e = collections.OrderedDict([("name", name), ("file", fn), ("shape", list(arr.shape))])
+        if names:
+            e["mask_names"] = names
+        e.update(out_shape=list(out.shape), out_dtype=DTYPE_NAME[out.dtype], boxes=out.tolist())
+        cases.append(e)
+    write_json(os.path.join(d, "mask_to_box.json"), collections.OrderedDict([
+        ("function", "segment_anything.utils.amg.batched_mask_to_box(masks) on bool masks (..., H, W)"),
+        ("notes", [
+            "files are uint8 0/1; upstream gets bool (logits > mask_threshold)",
+            "boxes are XYXY with INCLUSIVE x1, y1 (last set column/row): a single pixel at (x, y) gives "
+            "[x, y, x, y] (zero area for torchvision's NMS); an empty mask gives [0, 0, 0, 0]",
+            "int64 for non-empty inputs; an input with no elements returns torch.zeros(..., 4): float32",
+            "any leading dims: (C1, C2, H, W) -> (C1, C2, 4); a 2-d (H, W) mask -> (4,)",
+            "record bbox = box_xyxy_to_xywh(box) = [x0, y0, x1 - x0, y1 - y0]: one less than the pixel extent",
+        ]),
+        ("cases", cases)]))
+    return len(cases)
+
+
+def amg_crop_edge(d):
+    from segment_anything.utils.amg import generate_crop_boxes, is_box_near_crop_edge
+    cases = []
+    for (h, w), boxes_fn in (
+            ((60, 60), lambda cw, ch: [[0, 0, cw - 1, ch - 1], [5, 5, 10, 10], [0, 0, 19, 19], [0, 0, 20, 20],
+                                       [0, 0, 19, 20], [21, 21, 30, 30], [0, 0, 0, 0], [20, 20, 20, 20]]),
+            ((48, 64), lambda cw, ch: [[0, 0, cw - 1, ch - 1], [0, 0, 18, 10], [0, 0, 19, 11], [0, 0, 20, 11],
+                                       [3, 3, 5, 5], [25, 15, 30, 20], [0, 0, 0, 0]]),
+            ((640, 480), lambda cw, ch: [[0, 0, cw - 1, ch - 1], [100, 100, 200, 200], [230, 300, 250, 320],
+                                         [0, 0, 10, 10]])):
+        crops, layers = generate_crop_boxes((h, w), 1, 512 / 1500)
+        for cb in crops:
+            cw, ch = cb[2] - cb[0], cb[3] - cb[1]
+            bx = boxes_fn(cw, ch)
+            r = is_box_near_crop_edge(torch.tensor(bx, dtype=torch.int64), cb, [0, 0, w, h])
+            cases.append(collections.OrderedDict([
+                ("im_size", [h, w]), ("crop_box", [int(v) for v in cb]), ("orig_box", [0, 0, w, h]),
+                ("boxes", bx), ("near_crop_edge", [bool(v) for v in r.tolist()])]))
+    write_json(os.path.join(d, "crop_edge.json"), collections.OrderedDict([
+        ("function", "segment_anything.utils.amg.is_box_near_crop_edge(boxes, crop_box, orig_box, atol=20.0)"),
+        ("notes", [
+            "boxes are int64 XYXY in the CROP frame (inclusive x1, y1, as batched_mask_to_box makes them), as "
+            "_process_batch passes them; they are shifted by (x0, y0, x0, y0) of the crop, then cast to float32",
+            "near = isclose(box, crop_box, atol=20, rtol=0) & ~isclose(box, orig_box, atol=20, rtol=0), per "
+            "coordinate; a box is filtered if any coordinate is near: |a - b| <= 20 counts as close (20 is near)",
+            "box x1/y1 are inclusive but crop_box/orig_box x1/y1 exclusive: the comparison mixes the two as is",
+            "for the full-image crop crop_box == orig_box, so nothing is ever filtered",
+        ]),
+        ("cases", cases)]))
+    return len(cases)
+
+
+def amg_nms(d):
+    from torchvision.ops import batched_nms, box_area
+    from segment_anything.utils.amg import batched_mask_to_box, generate_crop_boxes
+    rs = np.random.RandomState(99)
+    cases = []
+
+    def add(name, boxes, scores, thr, note=None, **extra):
+        b = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
+        s = torch.as_tensor(np.asarray(scores, dtype=np.float32).reshape(-1))
+        keep = batched_nms(b, s, torch.zeros_like(b[:, 0]), iou_threshold=thr)
+        e = collections.OrderedDict([("name", name), ("iou_threshold", thr),
+                                     ("path", "vanilla" if b.numel() > 4000 else "coordinate_trick")])
+        e.update(extra)
+        e.update(boxes=[[float(v) for v in r] for r in b.tolist()], scores=_f32list(s.numpy()),
+                 keep=keep.tolist())
+        if note:
+            e["note"] = note
+        cases.append(e)
+        return keep
+
+    add("basic", [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 9, 10], [21, 19, 30, 31], [50, 0, 60, 4]],
+        [0.9, 0.8, 0.7, 0.95, 0.6, 0.1], 0.7)
+    tb = [[0, 0, 10, 10], [0, 0, 10, 10], [30, 0, 40, 10], [1, 0, 11, 10], [30, 0, 40, 10], [60, 0, 70, 10]]
+    add("ties", tb, [0.5] * 6, 0.7, note="equal scores: the kept order is the index order (stable sort)")
+    add("ties_mixed", tb, [0.5, 0.7, 0.5, 0.7, 0.5, 0.7], 0.7)
+    ident = [[3, 4, 20, 30]] * 4
+    add("identical_0.7", ident, [0.2, 0.9, 0.9, 0.1], 0.7)
+    add("identical_1.0", ident, [0.2, 0.9, 0.9, 0.1], 1.0, note="IoU of identical boxes is exactly 1.0, not > 1.0")
+    add("empty", [], [], 0.7)
+    add("single", [[1, 2, 3, 4]], [0.5], 0.7)
+    touch = [[0, 0, 10, 10], [10, 0, 20, 10], [0, 10, 10, 20], [9, 9, 12, 12], [30, 30, 40, 40], [39.5, 39.5, 50, 50]]
+    add("threshold_0.0", touch, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], 0.0,
+        note="shared edges have zero intersection (kept); any positive overlap is > 0.0 (suppressed)")
+    add("threshold_1.0", touch + ident, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.3, 0.2, 0.1], 1.0)
+    add("zero_area", [[5, 5, 5, 5], [5, 5, 5, 5], [0, 0, 10, 10], [2, 3, 2, 3], [0, 4, 10, 4], [0, 4, 10, 4]],
+        [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], 0.0,
+        note="zero-area boxes (single-pixel and one-row masks): two identical ones give 0/0 = NaN, and NaN > t "
+             "is false, so neither suppresses the other; against a positive box IoU is 0")
+    frac = [[0, 0, 10, 10], [0, 0, 10, 7], [0, 0, 10, 3], [0, 0, 10, 5]]
+    for t in (0.7, 0.5, 0.3):
+        add(f"iou_equals_threshold_{t}", frac[:3], [1.0, 0.9, 0.8], t,
+            note="IoUs 0.7 and 0.3 exactly; the kernel compares the float32 IoU with the double threshold: "
+                 "float32(0.7) < 0.7 (kept at 0.7), float32(0.3) > 0.3 (suppressed at 0.3); 0.5 is exact (kept)")
+    # upstream's score conventions
+    masks = np.zeros((24, 20, 24), bool)
+    for i in range(24):
+        x0, y0 = rs.randint(0, 16), rs.randint(0, 12)
+        masks[i, y0:y0 + rs.randint(1, 9), x0:x0 + rs.randint(1, 9)] = True
+    masks[5] = masks[3]
+    masks[7] = False
+    boxes = batched_mask_to_box(torch.from_numpy(masks))
+    ious = rs.uniform(-0.3, 1.0, 24).astype(np.float32)
+    ious[9] = ious[2]
+    add("iou_preds", boxes.float().numpy(), ious, 0.7,
+        note="within-crop NMS: boxes = batched_mask_to_box(masks).float() of random rectangles (one duplicate "
+             "mask, one empty -> [0,0,0,0]), scores = predicted IoUs (float32, one tie)")
+    crops, _ = generate_crop_boxes((480, 640), 1, 512 / 1500)
+    owner = rs.randint(0, len(crops), 30)
+    cb = torch.tensor([crops[i] for i in owner])  # int64, as upstream's data["crop_boxes"]
+    sc = 1 / box_area(cb)
+    assert sc.dtype == torch.float32
+    bxs = []
+    for i in owner:
+        x0, y0, x1, y1 = crops[i]
+        a, b_ = rs.randint(x0, x1 - 40), rs.randint(y0, y1 - 40)
+        bxs.append([a, b_, a + rs.randint(5, 120), b_ + rs.randint(5, 120)])
+    bxs[4] = bxs[1]
+    add("crop_area_scores", bxs, sc.numpy(), 0.7, crop_boxes=[[int(v) for v in crops[i]] for i in owner],
+        note="crop NMS: scores = 1 / box_area(crop_boxes) (int64 area, float32 reciprocal), so masks of smaller "
+             "crops win and masks of the same crop tie (kept in index order)")
+    ch = rs.randint(0, 2, 12).astype(np.float32)
+    pb = [[rs.randint(0, 30), rs.randint(0, 30)] for _ in range(12)]
+    pb = [[x, y, x + rs.randint(10, 30), y + rs.randint(10, 30)] for x, y in pb]
+    pb[6] = pb[2]
+    add("unchanged_scores", pb, ch, 0.7,
+        note="the small-region pass: score 1.0 for masks remove_small_regions left unchanged, 0.0 for changed ones; "
+             "the threshold is max(box_nms_thresh, crop_nms_thresh)")
+    # more than 1000 boxes: torchvision's CPU batched_nms switches to per-class nms + a final sort
+    n = 1100
+    xy = rs.randint(0, 400, (n, 2))
+    wh = rs.randint(1, 40, (n, 2))
+    big = np.concatenate([xy, xy + wh], 1).astype(np.float32)
+    distinct = rs.permutation(n).astype(np.float32) / n
+    k1 = add("over_1000_distinct", big, distinct, 0.7,
+             note="boxes.numel() > 4000 on CPU: _batched_nms_vanilla (nms per class, then keep sorted by score). "
+                  "With distinct scores the result equals the kernel's")
+    assert torch.ops.torchvision.nms(torch.from_numpy(big), torch.from_numpy(distinct), 0.7).tolist() == k1.tolist()
+    tied = (rs.randint(0, 10, n) / 10).astype(np.float32)
+    k2 = add("over_1000_ties", big, tied, 0.7,
+             note="with ties and > 1000 boxes the final order comes from torch's UNSTABLE CPU sort: keep's order "
+                  "among equal scores is implementation-defined. The kept set is the kernel's: keep_sorted; "
+                  "keep_stable is the kernel's own order (a stable sort), what a re-implementation gives")
+    kernel = torch.ops.torchvision.nms(torch.from_numpy(big), torch.from_numpy(tied), 0.7)
+    assert sorted(kernel.tolist()) == sorted(k2.tolist())
+    cases[-1]["keep_sorted"] = sorted(k2.tolist())
+    cases[-1]["keep_stable"] = kernel.tolist()
+    cases[-1]["stable_order_matches"] = kernel.tolist() == k2.tolist()
+    write_json(os.path.join(d, "nms.json"), collections.OrderedDict([
+        ("function", "torchvision.ops.batched_nms(boxes.float(), scores, torch.zeros(N), iou_threshold), "
+                     "as SamAutomaticMaskGenerator calls it (one category)"),
+        ("torchvision", __import__("torchvision").__version__),
+        ("notes", [
+            "keep: indices of kept boxes in decreasing score order; ties in the order of a STABLE descending sort "
+            "(index order) — torchvision's CPU nms kernel sorts with stable=true",
+            "IoU in float32: w = max(0, min(x1) - max(x0)), h likewise, inter = w * h, iou = inter / (area_i + "
+            "area_j - inter), area = (x1 - x0) * (y1 - y0) (no +1); j is suppressed iff iou > iou_threshold, the "
+            "float32 iou compared with the threshold as a double",
+            "boxes and scores are float32 values written exactly",
+            "path: coordinate_trick (<= 1000 boxes: one nms call; the class offset is 0 * (max + 1)) or vanilla "
+            "(> 1000 boxes, i.e. numel > 4000 on CPU)",
+        ]),
+        ("cases", cases)]))
+    return len(cases)
+
+
+def amg_rle(d):
+    from pycocotools import mask as mask_utils
+    from segment_anything.utils.amg import (area_from_rle, batched_mask_to_box, box_xyxy_to_xywh,
+                                            coco_encode_rle, mask_to_rle_pytorch, rle_to_mask)
+    rs = np.random.RandomState(31)
+    masks = collections.OrderedDict()
+    masks["empty"] = np.zeros((5, 7), np.uint8)
+    masks["full"] = np.ones((5, 7), np.uint8)
+    masks["first_pixel"] = np.zeros((5, 7), np.uint8)
+    masks["first_pixel"][0, 0] = 1
+    masks["last_pixel"] = np.zeros((5, 7), np.uint8)
+    masks["last_pixel"][4, 6] = 1
+    masks["first_column"] = np.zeros((5, 7), np.uint8)
+    masks["first_column"][:, 0] = 1
+    masks["first_row"] = np.zeros((5, 7), np.uint8)
+    masks["first_row"][0, :] = 1
+    masks["random"] = (rs.uniform(size=(13, 17)) < 0.5).astype(np.uint8)
+    masks["random_sparse"] = (rs.uniform(size=(13, 17)) < 0.08).astype(np.uint8)
+    masks["random_from_1"] = (rs.uniform(size=(13, 17)) < 0.6).astype(np.uint8)
+    masks["random_from_1"][0, 0] = 1
+    masks["checker"] = (np.add.outer(np.arange(6), np.arange(6)) % 2).astype(np.uint8)
+    masks["row_1xN"] = np.array([[1, 1, 0, 1, 0, 0, 1, 1, 1]], np.uint8)
+    masks["col_Nx1"] = np.array([[0], [1], [1], [0], [0], [1], [0], [1], [1]], np.uint8)
+    masks["pixel_1x1_set"] = np.ones((1, 1), np.uint8)
+    masks["pixel_1x1_unset"] = np.zeros((1, 1), np.uint8)
+    big = np.zeros((48, 64), np.uint8)
+    big[10:30, 5:50] = 1
+    big[15:20, 20:25] = 0
+    masks["block_48x64"] = big
+    cases = []
+    for name, m in masks.items():
+        fn = f"rle_{name}.npy"
+        save_npy(os.path.join(d, fn), m)
+        t = torch.from_numpy(m).bool()[None]
+        rle = mask_to_rle_pytorch(t)[0]
+        assert np.array_equal(rle_to_mask(rle), m.astype(bool)), name
+        coco = coco_encode_rle(rle)
+        assert np.array_equal(mask_utils.decode(coco), m), name
+        box = batched_mask_to_box(t)[0]
+        e = collections.OrderedDict([
+            ("name", name), ("file", fn), ("size", [int(v) for v in rle["size"]]),
+            ("counts", [int(v) for v in rle["counts"]]), ("area", int(area_from_rle(rle))),
+            ("coco_size", [int(v) for v in coco["size"]]), ("coco_counts", coco["counts"]),
+            ("coco_area", int(mask_utils.area(coco))),
+            ("coco_bbox", [float(v) for v in mask_utils.toBbox(coco)]),
+            ("amg_bbox", [int(v) for v in box_xyxy_to_xywh(box).tolist()])])
+        cases.append(e)
+    # one batched call gives the same as one mask at a time
+    same = [n for n, m in masks.items() if m.shape == (13, 17)]
+    batch = mask_to_rle_pytorch(torch.from_numpy(np.stack([masks[n] for n in same])).bool())
+    for n, r in zip(same, batch):
+        assert [int(v) for v in r["counts"]] == next(c["counts"] for c in cases if c["name"] == n)
+    write_json(os.path.join(d, "rle.json"), collections.OrderedDict([
+        ("functions", ["segment_anything.utils.amg.mask_to_rle_pytorch", "rle_to_mask", "area_from_rle",
+                       "coco_encode_rle (pycocotools.mask.frPyObjects)", "box_xyxy_to_xywh(batched_mask_to_box)"]),
+        ("pycocotools", _pkg_version("pycocotools")),
+        ("notes", [
+            "files: uint8 (H, W) masks",
+            "counts: uncompressed RLE in column-major (Fortran) order, alternating runs of 0s and 1s starting "
+            "with 0s: a mask whose first pixel (0, 0) is set starts with a 0 count; the counts sum to H*W; "
+            "size is [H, W]",
+            "area = sum(counts[1::2])",
+            "rle_to_mask(rle) gives the mask back (checked); mask_to_rle_pytorch on a batch gives the same as "
+            "one at a time (checked)",
+            "coco_counts: pycocotools' compressed string of the same RLE (frPyObjects, counts decoded as utf-8); "
+            "pycocotools.mask.decode gives the mask back (checked)",
+            "coco_bbox (pycocotools.mask.toBbox, w = pixel extent) vs amg_bbox (the generator's record bbox, "
+            "w = x1 - x0 with inclusive x1: one less); an empty mask gives [0, 0, 0, 0] in both",
+        ]),
+        ("cases", cases)]))
+    return len(cases)
+
+
+def _pkg_version(name):
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:
+        return None
+
+
+def amg_small_regions(d):
+    from segment_anything.utils.amg import remove_small_regions
+    H = W = 16
+    rs = np.random.RandomState(57)
+    inputs = collections.OrderedDict()
+
+    def new():
+        return np.zeros((H, W), bool)
+    m = new()
+    m[2:14, 2:14] = True
+    m[4, 4] = False  # 1-px hole
+    m[5, 9:12] = False  # 3-px hole
+    m[9:11, 5:7] = False  # 4-px hole (2x2)
+    inputs["holes"] = m
+    m = new()
+    m[3:11, 3:11] = True  # 64-px main blob
+    m[0, 15] = True  # 1 px
+    m[14:16, 0] = True  # 2 px
+    m[14, 13:16] = True  # 3 px
+    m[13, 7] = True  # a 4-px T: (13, 7) and (14, 6..8)
+    m[14, 6:9] = True
+    inputs["islands"] = m
+    m = new()
+    m[2:5, 2:5] = True
+    m[5:8, 5:8] = True  # touches the first block only at a corner
+    m[8, 8] = True  # touches the second block only at a corner
+    inputs["diagonal_blocks"] = m
+    m = np.ones((H, W), bool)
+    for r in range(8):
+        m[r, 7 - r] = False
+    m = ~m  # a foreground anti-diagonal line; the 28-px triangle above it is background
+    inputs["diagonal_line"] = m
+    m = new()
+    m[1, 12:15] = True  # 3 px, first in raster order
+    m[7, 7:9] = True  # 2 px
+    m[12:15, 2] = True  # 3 px
+    inputs["all_small"] = m
+    m = np.ones((H, W), bool)
+    m[0, 5:7] = False  # a notch in the top border
+    m[15, 15] = False  # the bottom-right corner pixel
+    inputs["border_notch"] = m
+    m = new()
+    m[4:12, 4:12] = True
+    m[6:10, 6:10] = False  # 16-px hole
+    inputs["ring"] = m
+    inputs["empty"] = new()
+    inputs["full"] = np.ones((H, W), bool)
+    inputs["random"] = rs.uniform(size=(H, W)) < 0.5
+    names = list(inputs)
+    in_stack = np.stack([inputs[n] for n in names]).astype(np.uint8)
+    save_npy(os.path.join(d, "small_regions_inputs.npy"), in_stack)
+    outputs, out_index = [], {}
+
+    def out_id(mask):
+        k = np.asarray(mask, bool).tobytes()
+        if k not in out_index:
+            out_index[k] = len(outputs)
+            outputs.append(np.asarray(mask, bool))
+        return out_index[k]
+    cases = []
+    for n in names:
+        m = inputs[n]
+        for mode in ("holes", "islands"):
+            for t in AMG_SR_THRESHOLDS:
+                up, up_changed = remove_small_regions(m, t, mode)
+                for conn in (8, 4):
+                    res, changed, nl, sizes = _remove_small_regions_conn(m, t, mode, conn)
+                    if conn == 8:  # the restatement agrees with upstream
+                        assert changed == up_changed and np.array_equal(np.asarray(res, bool), np.asarray(up, bool))
+                    cases.append(collections.OrderedDict([
+                        ("mask", n), ("mode", mode), ("area_thresh", t), ("connectivity", conn),
+                        ("upstream", conn == 8), ("changed", bool(changed)), ("output", out_id(res)),
+                        ("component_sizes", sizes)]))
+    pipeline = []
+    for n in names:
+        for t in AMG_SR_THRESHOLDS:
+            m, c1 = remove_small_regions(inputs[n], t, "holes")
+            m, c2 = remove_small_regions(m, t, "islands")
+            pipeline.append(collections.OrderedDict([("mask", n), ("area_thresh", t), ("output", out_id(m)),
+                                                     ("unchanged", not c1 and not c2)]))
+    out_stack = np.stack(outputs).astype(np.uint8)
+    save_npy(os.path.join(d, "small_regions_outputs.npy"), out_stack)
+    write_json(os.path.join(d, "small_regions.json"), collections.OrderedDict([
+        ("function", "segment_anything.utils.amg.remove_small_regions(mask, area_thresh, mode) (cv2 "
+                     "connectedComponentsWithStats, connectivity 8)"),
+        ("opencv", __import__("cv2").__version__),
+        ("inputs", {"file": "small_regions_inputs.npy", "shape": list(in_stack.shape), "names": names}),
+        ("outputs", {"file": "small_regions_outputs.npy", "shape": list(out_stack.shape)}),
+        ("notes", [
+            "files are uint8 0/1 stacks; a case's output is an index into small_regions_outputs.npy",
+            "connectivity 8 rows (upstream true) are upstream's function; connectivity 4 rows (upstream false) are "
+            "NOT upstream: the same recipe with cv2.connectedComponentsWithStats(work, connectivity=4), for tests "
+            "of both connectivities",
+            "upstream calls cv2.connectedComponentsWithStats(working_mask, 8): the 8 lands in the `labels` output "
+            "slot (the second positional parameter) and is ignored, so the connectivity is cv2's default, which "
+            "is 8 — the intended value. (Passing 4 the same way would also give 8.)",
+            "recipe: holes mode labels the background (~mask), islands mode the mask; component_sizes are the "
+            "sizes in cv2 label order (raster order of each component's first pixel), background label excluded; "
+            "a component is small iff size < area_thresh (strict: a size equal to the threshold stays)",
+            "no small component: the mask is returned unchanged, changed false. holes: the small background "
+            "components are filled, including background touching the image border (border_notch). islands: "
+            "the small components are removed; if that would remove all of them, only the largest is kept "
+            "(np.argmax: the first in label order on a tie, all_small)",
+            "diagonal_blocks / diagonal_line: corner-touching pixels are one component with connectivity 8, "
+            "separate with 4",
+            "changed is true whenever some component is small, even when the result equals the input (islands "
+            "mode, one component, all small: diagonal_blocks at 30 and 1000 with connectivity 8)",
+            "pipeline: SamAutomaticMaskGenerator.postprocess_small_regions per mask: holes, then islands on the "
+            "result, same threshold; unchanged = neither pass changed anything (its NMS score is 1.0, else 0.0)",
+        ]),
+        ("cases", cases),
+        ("pipeline", pipeline)]))
+    return len(cases) + len(pipeline)
+
+
+class _AmgTrace:
+    """Observes one EfficientViTSamAutomaticMaskGenerator.generate call without changing it: wraps the
+    instance's predictor.predict_torch, _process_crop and postprocess_small_regions, and (temporarily) the
+    module-level helpers automatic_mask_generator.py calls, to record each crop's logits and how many
+    masks each stage keeps."""
+
+    def __init__(self, gen):
+        import segment_anything.automatic_mask_generator as samg
+        self.g, self.samg = gen, samg
+        self.crops, self.captures, self.events = [], [], []
+        self.crop = None
+        self.post = None
+
+    def __enter__(self):
+        g, samg = self.g, self.samg
+        self.saved = {n: getattr(samg, n) for n in ("calculate_stability_score", "is_box_near_crop_edge",
+                                                   "batched_nms", "remove_small_regions")}
+        orig_pt, orig_pc, orig_pp = g.predictor.predict_torch, g._process_crop, g.postprocess_small_regions
+        orig_pb = g._process_batch
+        sv = self.saved
+
+        def process_batch(points, *a, **k):
+            self.points = np.array(points, dtype=np.float64)  # crop frame, before apply_coords
+            return orig_pb(points, *a, **k)
+
+        def predict_torch(point_coords, point_labels, *a, **k):
+            out = orig_pt(point_coords, point_labels, *a, **k)
+            assert point_coords.dtype == torch.float64  # _process_batch hands apply_coords' float64 on
+            self.captures.append(dict(crop=len(self.crops) - 1, batch=self.crop["batches"], points=self.points,
+                                      logits=out[0].flatten(0, 1).numpy().copy(), iou=out[1].flatten(0, 1).numpy().copy()))
+            self.crop["batches"] += 1
+            self.crop["masks"] += out[0].shape[0] * out[0].shape[1]
+            return out
+
+        def process_crop(image, crop_box, layer_idx, orig_size):
+            self.crop = collections.OrderedDict([
+                ("crop_box", [int(v) for v in crop_box]), ("layer", int(layer_idx)),
+                ("points", len(self.g.point_grids[layer_idx])), ("batches", 0), ("masks", 0),
+                ("after_pred_iou", 0), ("after_stability", 0), ("after_crop_edge", 0), ("after_box_nms", None)])
+            self.crops.append(self.crop)
+            r = orig_pc(image, crop_box, layer_idx, orig_size)
+            self.crop = None
+            return r
+
+        def stability(masks, *a, **k):
+            self.crop["after_pred_iou"] += int(masks.shape[0])
+            return sv["calculate_stability_score"](masks, *a, **k)
+
+        def edge(boxes, *a, **k):
+            r = sv["is_box_near_crop_edge"](boxes, *a, **k)
+            self.crop["after_stability"] += int(boxes.shape[0])
+            self.crop["after_crop_edge"] += int((~r).sum())
+            return r
+
+        def nms(boxes, scores, idxs, iou_threshold):
+            keep = sv["batched_nms"](boxes, scores, idxs, iou_threshold=iou_threshold)
+            if self.crop is not None:
+                self.crop["after_box_nms"] = int(keep.numel())
+            elif self.post is not None:
+                self.post.update(nms_in=int(boxes.shape[0]), after_nms=int(keep.numel()),
+                                 nms_threshold=iou_threshold)
+            else:
+                self.events.append(collections.OrderedDict([
+                    ("stage", "crop_nms"), ("in", int(boxes.shape[0])), ("after", int(keep.numel())),
+                    ("threshold", iou_threshold)]))
+            return keep
+
+        def rsr(mask, area_thresh, mode):
+            m, changed = sv["remove_small_regions"](mask, area_thresh, mode)
+            self.post[f"{mode}_changed"] += int(changed)
+            return m, changed
+
+        def postprocess(mask_data, min_area, nms_thresh):
+            self.post = collections.OrderedDict([("stage", "small_regions"), ("in", len(mask_data["rles"])),
+                                                 ("holes_changed", 0), ("islands_changed", 0)])
+            r = orig_pp(mask_data, min_area, nms_thresh)
+            self.events.append(self.post)
+            self.post = None
+            return r
+
+        g.predictor.predict_torch = predict_torch
+        g._process_crop = process_crop
+        g._process_batch = process_batch
+        g.postprocess_small_regions = postprocess
+        samg.calculate_stability_score, samg.is_box_near_crop_edge = stability, edge
+        samg.batched_nms, samg.remove_small_regions = nms, rsr
+        return self
+
+    def __exit__(self, *exc):
+        for n, f in self.saved.items():
+            setattr(self.samg, n, f)
+        for n in ("_process_crop", "_process_batch", "postprocess_small_regions"):
+            self.g.__dict__.pop(n, None)
+        self.g.predictor.__dict__.pop("predict_torch", None)
+
+
+def amg_tiny_runs(args, root):
+    from PIL import Image
+    from efficientvit.models.efficientvit.sam import EfficientViTSamAutomaticMaskGenerator
+    from segment_anything.utils.amg import calculate_stability_score
+
+    cname = AMG_TINY_CFG
+    cdir = os.path.join(args.out, "tiny", cname)
+    model_path = os.path.join(cdir, "model.pt")
+    model = build_tiny(TINY_CONFIGS[cname])
+    model.load_state_dict(torch.load(model_path, map_location="cpu"))  # strict: the committed weights
+    for fname, (W, H, seed) in AMG_TINY_IMAGES.items():
+        Image.fromarray(synth_image(W, H, seed)).save(os.path.join(root, fname))
+    summary = []
+    for sname, spec in AMG_TINY_SETTINGS.items():
+        st = spec["settings"]
+        img_path = os.path.join(root, spec["image"])
+        img = np.array(Image.open(img_path).convert("RGB"))  # what users do
+        H, W = img.shape[:2]
+        gen = EfficientViTSamAutomaticMaskGenerator(model, **st)
+        with _AmgTrace(gen) as tr:
+            recs = gen.generate(img)
+        again = EfficientViTSamAutomaticMaskGenerator(model, **st).generate(img)  # the trace changed nothing
+        assert len(again) == len(recs) and all(
+            a["predicted_iou"] == b["predicted_iou"] and a["bbox"] == b["bbox"] for a, b in zip(recs, again)), sname
+        assert 5 <= len(recs) <= 40, (sname, len(recs))
+        # where each record came from (by its float32 predicted IoU and its point), and its near-threshold pixels
+        thr = float(model.mask_threshold)
+        by_iou = collections.defaultdict(list)
+        for cap in tr.captures:
+            for k, v in enumerate(cap["iou"].tolist()):
+                by_iou[v].append((cap, k))
+        sources = []
+        for r in recs:
+            cands = []
+            for cap, k in by_iou[r["predicted_iou"]]:
+                x0, y0, x1, y1 = tr.crops[cap["crop"]]["crop_box"]
+                pt = cap["points"][k // 3] + np.array([x0, y0])  # uncrop_points: float64 + int
+                if pt.tolist() == list(r["point_coords"][0]):
+                    cands.append((cap, k, (x0, y0, x1, y1)))
+            assert len(cands) == 1, (sname, r["predicted_iou"], len(cands))
+            cap, k, (x0, y0, x1, y1) = cands[0]
+            near = np.zeros((H, W), bool)
+            near[y0:y1, x0:x1] = np.abs(cap["logits"][k].astype(np.float64) - thr) < AMG_NEAR_EPS
+            sources.append(collections.OrderedDict([
+                ("crop_index", cap["crop"]), ("batch", cap["batch"]), ("index_in_batch", k),
+                ("point_index_in_crop", cap["batch"] * st["points_per_batch"] + k // 3),
+                ("multimask_index", k % 3),
+                ("near_threshold_pixels", [int(i) for i in np.flatnonzero(near.T)])]))
+        # margins of every decision that thresholds a float
+        off = st["stability_score_offset"]
+        mg = collections.OrderedDict([("logit_vs_mask_threshold", math.inf), ("logit_vs_threshold_plus_offset", math.inf),
+                                      ("logit_vs_threshold_minus_offset", math.inf)])
+        if st["pred_iou_thresh"] > 0:
+            mg["iou_vs_pred_iou_thresh"] = math.inf
+        if st["stability_score_thresh"] > 0:
+            mg["stability_vs_thresh"] = math.inf
+        n_near = 0
+        for cap in tr.captures:
+            lg, iou = cap["logits"].astype(np.float64), cap["iou"]
+            mg["logit_vs_mask_threshold"] = min(mg["logit_vs_mask_threshold"], float(np.abs(lg - thr).min()))
+            mg["logit_vs_threshold_plus_offset"] = min(mg["logit_vs_threshold_plus_offset"],
+                                                       float(np.abs(lg - (thr + off)).min()))
+            mg["logit_vs_threshold_minus_offset"] = min(mg["logit_vs_threshold_minus_offset"],
+                                                        float(np.abs(lg - (thr - off)).min()))
+            n_near += int((np.abs(lg - thr) < AMG_NEAR_EPS).sum())
+            keep = np.ones(len(iou), bool)
+            if st["pred_iou_thresh"] > 0:
+                mg["iou_vs_pred_iou_thresh"] = min(mg["iou_vs_pred_iou_thresh"],
+                                                   float(np.abs(iou.astype(np.float64) - st["pred_iou_thresh"]).min()))
+                keep = iou > st["pred_iou_thresh"]
+            if st["stability_score_thresh"] > 0 and keep.any():
+                s = calculate_stability_score(torch.from_numpy(cap["logits"][keep]), thr, off).numpy()
+                s = s[~np.isnan(s)].astype(np.float64)
+                if s.size:
+                    mg["stability_vs_thresh"] = min(mg["stability_vs_thresh"],
+                                                    float(np.abs(s - st["stability_score_thresh"]).min()))
+        out_recs = []
+        seg_stack = []
+        for i, r in enumerate(recs):
+            o = collections.OrderedDict()
+            for k in ("segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box"):
+                v = r[k]
+                if k == "segmentation" and isinstance(v, np.ndarray):
+                    seg_stack.append(v)
+                    v = collections.OrderedDict([("file", f"{sname}_segmentations.npy"), ("index", i)])
+                elif k == "segmentation":
+                    v = collections.OrderedDict([("size", [int(x) for x in v["size"]]),
+                                                 ("counts", v["counts"] if isinstance(v["counts"], str)
+                                                  else [int(x) for x in v["counts"]])])
+                elif k in ("predicted_iou", "stability_score"):
+                    assert not math.isnan(v), (sname, k)
+                o[k] = v
+            out_recs.append(o)
+        if seg_stack:
+            fn = f"{sname}_segmentations.npy"
+            save_npy(os.path.join(root, fn), np.stack(seg_stack).astype(np.uint8))
+        notes = [
+            "records: upstream's generate() output in its order, every field as upstream gives it (segmentation "
+            "per output_mode; binary_mask masks are stacked as uint8 in <settings>_segmentations.npy, the record "
+            "naming file and index)",
+            "image: np.array(Image.open(png).convert('RGB')); the generator calls predictor.set_image on each crop "
+            "(image[y0:y1, x0:x1])",
+            "points: point_grids[layer] * [crop_w, crop_h] (float64), apply_coords in float64 (x * (input_w / "
+            "crop_w)), torch.as_tensor keeps float64; the prompt encoder adds 0.5 and divides by 1024 in float64 "
+            "and only then casts to float32 (predict() casts before) — labels 1, multimask 3 masks per point",
+            "masks per point in token order 1..3; per batch: pred_iou filter (iou > thresh, skipped when thresh <= "
+            "0), stability filter (score >= thresh, skipped when thresh <= 0), logits > 0, "
+            "batched_mask_to_box, crop-edge filter, uncrop, RLE; per crop: box NMS (scores = predicted IoU), "
+            "uncrop boxes/points; over crops (when more than one): NMS with scores 1/crop area, threshold "
+            "crop_nms_thresh; min_mask_region_area > 0: remove_small_regions holes then islands, NMS (threshold "
+            "max(box_nms_thresh, crop_nms_thresh), scores 1 unchanged / 0 changed), changed masks re-encoded",
+            "bbox: XYWH from the inclusive-x1 box (w = x1 - x0); an empty mask gives area 0 and bbox [0, 0, 0, 0] "
+            "and is NOT filtered",
+            "crop_box: XYWH; when any crop ends up with no masks, upstream's MaskData.cat concatenates "
+            "torch.tensor([]) (float32) with the int64 crop boxes, so every crop_box comes out as floats "
+            "(0.0, ...); numerically the same",
+            "upstream crashes (IndexError in box_area) when crop_n_layers > 0 and no mask survives at all; these "
+            "settings avoid that",
+            "record_sources (not upstream output, for debugging): the crop/batch/mask each record came from, and "
+            f"near_threshold_pixels: column-major flat indices (x * H + y) in the full image where "
+            f"|logit - mask_threshold| < {AMG_NEAR_EPS:g} — pixels a float re-implementation may legitimately flip",
+            "pipeline: per crop, how many masks each stage kept (after_box_nms null when the crop had none); "
+            "events: the crop NMS and the small-region pass",
+            "margins: the smallest distance of any logit / predicted IoU / stability score from the threshold it "
+            "was compared with (over every mask the decoder produced, before filtering)",
+        ]
+        doc = collections.OrderedDict([
+            ("config", cname), ("model", "../model.pt"), ("model_sha256", sha256(model_path)),
+            ("generator", "efficientvit.models.efficientvit.sam.EfficientViTSamAutomaticMaskGenerator"),
+            ("image", collections.OrderedDict([("file", spec["image"]), ("width", W), ("height", H),
+                                               ("sha256", sha256(img_path))])),
+            ("settings", st),
+            ("mask_threshold", thr),
+            ("num_records", len(recs)),
+            ("notes", notes),
+            ("pipeline", collections.OrderedDict([("crops", tr.crops), ("events", tr.events)])),
+            ("margins", collections.OrderedDict((k, v) for k, v in mg.items())),
+            ("pixels_near_threshold_all_masks", n_near),
+            ("records", out_recs),
+            ("record_sources", sources),
+        ])
+        write_json(os.path.join(root, f"{sname}.json"), doc)
+        ious = [r["predicted_iou"] for r in recs]
+        stab = [r["stability_score"] for r in recs]
+        summary.append(f"  {sname}: {len(recs)} records (iou {min(ious):+.3f}..{max(ious):+.3f}, stability "
+                       f"{min(stab):.3f}..{max(stab):.3f}, areas {sorted(r['area'] for r in recs)}); crops "
+                       f"{[(c['masks'], c['after_pred_iou'], c['after_stability'], c['after_crop_edge'], c['after_box_nms']) for c in tr.crops]} "
+                       f"events {[dict(e) for e in tr.events]}; margins "
+                       + ", ".join(f"{k} {v:.1e}" for k, v in mg.items()))
+    return summary
+
+
+def mode_amg(args):
+    _need_real_packages()
+    d = os.path.join(args.out, "amg")
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    counts = collections.OrderedDict()
+    counts["grids"] = amg_grids(d)
+    counts["crop_boxes"] = amg_crop_boxes(d)
+    counts["crop_edge"] = amg_crop_edge(d)
+    counts["stability"] = amg_stability(d)
+    counts["mask_to_box"] = amg_mask_to_box(d)
+    counts["nms"] = amg_nms(d)
+    counts["rle"] = amg_rle(d)
+    counts["small_regions"] = amg_small_regions(d)
+    total = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    assert total < 1_000_000, total
+    print(f"amg: {dict(counts)} cases, {len(os.listdir(d))} files, {total / 1e3:.0f} kB")
+
+    root = os.path.join(args.out, "tiny", AMG_TINY_CFG, "amg")
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    os.makedirs(root)
+    for line in amg_tiny_runs(args, root):
+        print(line)
+    total = sum(os.path.getsize(os.path.join(root, f)) for f in os.listdir(root))
+    print(f"amg {AMG_TINY_CFG}: {len(os.listdir(root))} files, {total / 1e3:.0f} kB")
+
+
 def mode_full(args):
     if not args.full_dir:
         sys.exit("error: full mode needs --full-dir DIR")
@@ -1453,7 +2371,7 @@ def mode_full(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "predictor", "full", "all"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "predictor", "amg", "full", "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -1467,10 +2385,10 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += ["schema", "ckpt", "tiny", "tiny_b", "predictor"] if m == "all" else [m]
+        modes += ["schema", "ckpt", "tiny", "tiny_b", "predictor", "amg"] if m == "all" else [m]
     for m in modes:
         {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b,
-         "predictor": mode_predictor, "full": mode_full}[m](args)
+         "predictor": mode_predictor, "amg": mode_amg, "full": mode_full}[m](args)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ Upstream imports optional packages that are not needed for inference (triton,
 omegaconf, timm, onnx, efficientvit.apps ...). A sys.meta_path finder hands out
 empty stub modules for those names so create_efficientvit_sam_model(name,
 pretrained=False) builds every variant with only torch + torchvision installed.
+
+cv2 and pycocotools are stubbed only when they are not installed: the automatic mask
+generator's fixtures (make_fixtures.py amg, check_amg.py) need the real ones
+(remove_small_regions calls cv2.connectedComponentsWithStats, coco_encode_rle calls
+pycocotools.mask.frPyObjects); nothing else upstream imports them on the paths used here.
 """
 import argparse
 import importlib.abc
@@ -21,6 +26,8 @@ STUB_PREFIXES = ("triton", "omegaconf", "timm", "onnx", "onnxsim", "efficientvit
                  "efficientvit.clscore", "efficientvit.segcore", "efficientvit.aecore",
                  "torchpack", "wandb", "lpips", "diffusers", "transformers", "cv2", "pycocotools",
                  "einops", "huggingface_hub", "torchprofile")
+# stubbed only if the real package cannot be found (see setup())
+STUB_UNLESS_INSTALLED = ("cv2", "pycocotools")
 
 
 class _StubModule(types.ModuleType):
@@ -43,8 +50,11 @@ class _StubModule(types.ModuleType):
 
 
 class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, prefixes=STUB_PREFIXES):
+        self.prefixes = tuple(prefixes)
+
     def find_spec(self, fullname, path, target=None):
-        if any(fullname == p or fullname.startswith(p + ".") for p in STUB_PREFIXES):
+        if any(fullname == p or fullname.startswith(p + ".") for p in self.prefixes):
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
 
@@ -72,7 +82,24 @@ def setup(efficientvit_src: str, sam_src: str) -> None:
         if p not in sys.path:
             sys.path.insert(0, os.path.abspath(p))
     if not any(isinstance(f, _StubFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _StubFinder())
+        real = {n for n in STUB_UNLESS_INSTALLED if _installed(n)}
+        sys.meta_path.insert(0, _StubFinder(p for p in STUB_PREFIXES if p not in real))
+
+
+def _installed(name: str) -> bool:
+    """True if a top-level package can be found by the normal import machinery (before the stub
+    finder is installed; nothing is imported)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def have_real(name: str) -> bool:
+    """True if `import name` gives the real package, not a stub (call after setup())."""
+    import importlib
+    return not isinstance(importlib.import_module(name), _StubModule)
 
 
 def create_model(name: str):
