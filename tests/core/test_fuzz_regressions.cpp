@@ -69,6 +69,30 @@ TEST(FuzzRegressions, SeedCorporaAreHandled) {
     EXPECT_GE(n, 50) << "seed corpora missing under " << kFuzzDir / "corpus";
 }
 
+// The findings, fixed: each is now a one-line evsam::Error naming the problem (or, for the PNG,
+// whatever stb says about the truncated file, after the empty IDAT was dropped).
+TEST(FuzzRegressions, FindingsAreOneLineErrors) {
+    const std::map<std::string, std::string> expected = {
+        {"checkpoint/pickle_nested_1tuples_100k.pt", "pickle nests containers deeper than 1000 levels"},
+        {"checkpoint/pickle_list_contains_itself.pt", "reference cycle"},
+        {"checkpoint/pickle_dict_contains_itself.pt", "reference cycle"},
+        {"safetensors/shape_dim_above_int64_max.safetensors", "has a bad shape"},
+    };
+    for (auto& [rel, what] : expected) {
+        SCOPED_TRACE(rel);
+        auto b = evsam::read_file((kFuzzDir / "crashes" / rel).string());
+        try {
+            evsam::Checkpoint::from_memory(b, rel);
+            ADD_FAILURE() << "opened";
+        } catch (const evsam::Error& e) {
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+        }
+    }
+    auto png = evsam::read_file((kFuzzDir / "crashes" / "image" / "png_empty_idat_without_crc.png").string());
+    EXPECT_THROW(evsam::load_image_from_memory(png.data(), png.size(), "png"), evsam::Error);
+}
+
 // The entries are quiet on valid input too: the seeds that are real files open and decode.
 TEST(FuzzRegressions, ValidSeedsParse) {
     auto bytes = [](const std::string& rel) { return evsam::read_file((kFuzzDir / "corpus" / rel).string()); };

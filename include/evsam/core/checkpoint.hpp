@@ -291,8 +291,9 @@ private:
             d.dtype = dt->second;
             if (!info["shape"].is_array()) throw bad("has a bad shape");
             for (auto& s : info["shape"]) {
-                if (!s.is_number_unsigned()) throw bad("has a bad shape");
-                d.shape.push_back(static_cast<int64_t>(s.get<uint64_t>() & INT64_MAX));
+                if (!s.is_number_unsigned() || s.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+                    throw bad("has a bad shape");  // (masking the top bit would turn 2^63 + 5 into 5)
+                d.shape.push_back(static_cast<int64_t>(s.get<uint64_t>()));
             }
             const auto& off = info["data_offsets"];
             if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())

@@ -39,8 +39,8 @@
 // stb parses them), empty leading IDAT chunks (memcpy(NULL, .., 0)). Left: arithmetic
 // UB in stb's JPEG entropy decoder on corrupt data (shift exponent >= 32 in
 // stbi__grow_buffer_unsafe; signed overflow of the DC predictor), fixed upstream in
-// 2.28; harmless on the compilers we use, ASan is silent, but UBSan reports it, so a
-// UBSan fuzz build needs a suppression for stb_image.h (or a newer stb).
+// 2.28; harmless on the compilers we use, ASan is silent, but UBSan reports it, so the
+// UBSan builds suppress it in exactly those functions (tests/fuzz/ubsan_ignorelist.txt).
 //
 // stb is compiled into every translation unit that includes this header, as static
 // functions (STB_IMAGE_STATIC / STB_IMAGE_WRITE_STATIC), so there is nothing to link
@@ -370,12 +370,14 @@ inline void check_min_file_size(const std::string& format, const uint8_t* p, siz
 // memcpy(NULL, src, 0), undefined behaviour that UBSan reports. They carry no data, so
 // such a file is decoded from a copy without them (rare: no common encoder writes them).
 // PNG chunk = length (4, big-endian) + type (4) + data + CRC (4), after the 8-byte signature.
+// stb reads an empty IDAT as soon as its 8-byte header is present (a missing CRC reads as 0),
+// so one whose CRC is cut off by the end of the file is dropped too (found by fuzz_image).
 inline bool png_without_leading_empty_idats(const uint8_t* p, size_t n, std::vector<uint8_t>& out) {
     auto be32 = [](const uint8_t* q) { return uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3]; };
     std::vector<size_t> drop;
-    for (size_t i = 8; i + 12 <= n;) {
+    for (size_t i = 8; i + 8 <= n;) {
         uint32_t len = be32(p + i);
-        if (len > n - i - 12) break;  // truncated: stb reports it
+        if (len > n - i - 8) break;  // truncated data: stb reports it
         if (std::memcmp(p + i + 4, "IEND", 4) == 0) break;
         if (std::memcmp(p + i + 4, "IDAT", 4) == 0) {
             if (len > 0) break;
@@ -389,7 +391,7 @@ inline bool png_without_leading_empty_idats(const uint8_t* p, size_t n, std::vec
     size_t from = 0;
     for (size_t d : drop) {
         out.insert(out.end(), p + from, p + d);
-        from = d + 12;
+        from = std::min(d + 12, n);  // the last one may lack (part of) its CRC
     }
     out.insert(out.end(), p + from, p + n);
     return true;

@@ -15,12 +15,19 @@
 // It mirrors what torch.load(weights_only=True) allows, minus everything a
 // state_dict does not need. Stack, memo and string sizes are bounded by the
 // input size, so a hostile file cannot make it loop or allocate without bound.
+// The returned tree is checked too: a reference cycle (built through the memo)
+// or nesting deeper than kPickleMaxDepth levels is an error, and every object
+// not in the returned tree is unlinked before it is freed, so nothing leaks and
+// freeing never recurses deeper than that (a 2 MB pickle of nested 1-tuples
+// would otherwise overflow the stack). Dict keys are indexed (no quadratic time).
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <algorithm>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -89,6 +96,9 @@ struct PyObj {
     }
 };
 
+// Deepest container nesting unpickle_safe accepts (Python's default recursion limit).
+constexpr size_t kPickleMaxDepth = 1000;
+
 namespace detail {
 
 // Globals a state_dict pickle may name. Storage classes map to their dtype.
@@ -115,6 +125,17 @@ inline bool pickle_global_allowed(const std::string& g) {
 class Unpickler {
 public:
     Unpickler(const uint8_t* data, size_t n, std::string what) : p_(data), end_(data + n), begin_(data), what_(std::move(what)) {}
+    Unpickler(const Unpickler&) = delete;
+    Unpickler& operator=(const Unpickler&) = delete;
+    // Unlinks every object the caller does not get back (all of them after an error): what is
+    // left is freed one object at a time, and cycles among them cannot leak.
+    ~Unpickler() {
+        for (auto& o : made_)
+            if (!keep_.count(o.get())) {
+                o->items.clear();
+                o->kv.clear();
+            }
+    }
 
     PyRef run() {
         for (;;) {
@@ -126,10 +147,12 @@ public:
                 case 0x95: take(8); break;                    // FRAME (length only; we read linearly)
                 case '.': {                                   // STOP
                     if (stack_.size() != 1 || !marks_.empty()) fail("pickle stack is not a single value at STOP");
-                    return pop();
+                    PyRef root = pop();
+                    check_tree(root.get());
+                    return root;
                 }
                 case '(': marks_.push_back(stack_.size()); break;  // MARK
-                case 'N': push(PyObj::make(PyObj::None)); break;
+                case 'N': push(make(PyObj::None)); break;
                 case 0x88: push_bool(true); break;                 // NEWTRUE
                 case 0x89: push_bool(false); break;                // NEWFALSE
                 case 'K': push_int(u8()); break;                   // BININT1
@@ -149,7 +172,7 @@ public:
                     const uint8_t* b = take(8);
                     uint64_t v = 0;
                     for (int k = 0; k < 8; ++k) v = (v << 8) | b[k];
-                    auto o = PyObj::make(PyObj::Float);
+                    auto o = make(PyObj::Float);
                     std::memcpy(&o->f, &v, 8);
                     push(o);
                     break;
@@ -175,9 +198,9 @@ public:
                 case 0x94: memo_put(memo_.size()); break;         // MEMOIZE
                 case 'h': memo_get(u8()); break;                  // BINGET
                 case 'j': memo_get(rd_le(4)); break;              // LONG_BINGET
-                case ')': push(PyObj::make(PyObj::Tuple)); break; // EMPTY_TUPLE
+                case ')': push(make(PyObj::Tuple)); break; // EMPTY_TUPLE
                 case 't': {                                       // TUPLE
-                    auto o = PyObj::make(PyObj::Tuple);
+                    auto o = make(PyObj::Tuple);
                     o->items = pop_to_mark();
                     push(o);
                     break;
@@ -185,15 +208,15 @@ public:
                 case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
                     size_t n = op - 0x84u;
                     need(n);
-                    auto o = PyObj::make(PyObj::Tuple);
+                    auto o = make(PyObj::Tuple);
                     o->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
                     stack_.resize(stack_.size() - n);
                     push(o);
                     break;
                 }
-                case ']': push(PyObj::make(PyObj::List)); break;  // EMPTY_LIST
+                case ']': push(make(PyObj::List)); break;  // EMPTY_LIST
                 case 'l': {                                       // LIST
-                    auto o = PyObj::make(PyObj::List);
+                    auto o = make(PyObj::List);
                     o->items = pop_to_mark();
                     push(o);
                     break;
@@ -209,10 +232,10 @@ public:
                     l->items.insert(l->items.end(), vs.begin(), vs.end());
                     break;
                 }
-                case '}': push(PyObj::make(PyObj::Dict)); break;  // EMPTY_DICT
+                case '}': push(make(PyObj::Dict)); break;  // EMPTY_DICT
                 case 'd': {                                       // DICT
                     auto vs = pop_to_mark();
-                    auto o = PyObj::make(PyObj::Dict);
+                    auto o = make(PyObj::Dict);
                     set_items(o, vs);
                     push(o);
                     break;
@@ -264,6 +287,57 @@ private:
     std::vector<PyRef> stack_;
     std::vector<size_t> marks_;
     std::unordered_map<uint64_t, PyRef> memo_;
+    std::vector<PyRef> made_;                    // every object created, see ~Unpickler
+    std::unordered_set<const PyObj*> keep_;      // the returned tree
+    std::unordered_map<const PyObj*, std::unordered_map<std::string, size_t>> dict_keys_;  // str key -> kv index
+
+    PyRef make(PyObj::Kind k) {
+        made_.push_back(PyObj::make(k));
+        return made_.back();
+    }
+    // Iterative DFS over the tree under root: refuses cycles and nesting deeper than
+    // kPickleMaxDepth, then marks the tree as kept.
+    void check_tree(const PyObj* root) {
+        auto child = [](const PyObj* o, size_t i) -> const PyObj* {
+            if (i < o->items.size()) return o->items[i].get();
+            i -= o->items.size();
+            if (i / 2 < o->kv.size()) return (i % 2 ? o->kv[i / 2].second : o->kv[i / 2].first).get();
+            return nullptr;
+        };
+        struct Frame {
+            const PyObj* o;
+            size_t next;
+            size_t height;  // of the children done so far
+        };
+        const std::string too_deep = "pickle nests containers deeper than " + std::to_string(kPickleMaxDepth) + " levels";
+        std::unordered_map<const PyObj*, size_t> height;  // finished objects
+        std::unordered_set<const PyObj*> on_path;
+        std::vector<Frame> path{{root, 0, 0}};
+        on_path.insert(root);
+        while (!path.empty()) {
+            const PyObj* c = child(path.back().o, path.back().next);
+            if (c) {
+                ++path.back().next;
+                if (on_path.count(c)) fail("pickle contains a reference cycle (a container inside itself)");
+                auto it = height.find(c);
+                if (it != height.end()) {
+                    path.back().height = std::max(path.back().height, it->second);
+                    continue;
+                }
+                if (path.size() >= kPickleMaxDepth) fail(too_deep);
+                on_path.insert(c);
+                path.push_back({c, 0, 0});
+                continue;
+            }
+            const size_t h = path.back().height + 1;
+            if (h > kPickleMaxDepth) fail(too_deep);
+            height[path.back().o] = h;
+            on_path.erase(path.back().o);
+            path.pop_back();
+            if (!path.empty()) path.back().height = std::max(path.back().height, h);
+        }
+        for (auto& e : height) keep_.insert(e.first);
+    }
 
     [[noreturn]] void fail(const std::string& m) const { throw Error(what_ + ": " + m); }
 
@@ -307,25 +381,25 @@ private:
         return r;
     }
     void push_bool(bool b) {
-        auto o = PyObj::make(PyObj::Bool);
+        auto o = make(PyObj::Bool);
         o->i = b;
         push(o);
     }
     void push_int(int64_t v) {
-        auto o = PyObj::make(PyObj::Int);
+        auto o = make(PyObj::Int);
         o->i = v;
         push(o);
     }
     void push_str(PyObj::Kind k, uint64_t n) {
         const uint8_t* b = take(n);
-        auto o = PyObj::make(k);
+        auto o = make(k);
         o->s.assign(reinterpret_cast<const char*>(b), static_cast<size_t>(n));
         push(o);
     }
     void push_global(const std::string& g) {
         if (!pickle_global_allowed(g))
             fail("refused pickle global '" + g + "' (only tensors and containers may appear in a checkpoint)");
-        auto o = PyObj::make(PyObj::Global);
+        auto o = make(PyObj::Global);
         o->s = g;
         push(o);
     }
@@ -351,15 +425,16 @@ private:
     }
     void set_items(const PyRef& d, const std::vector<PyRef>& kv) {
         if (kv.size() % 2) fail("odd number of items for a dict");
+        auto& index = dict_keys_[d.get()];  // every dict is filled here only, so it stays complete
         for (size_t k = 0; k < kv.size(); k += 2) {
-            bool replaced = false;
-            if (kv[k]->kind == PyObj::Str)
-                for (auto& e : d->kv)
-                    if (e.first->kind == PyObj::Str && e.first->s == kv[k]->s) {
-                        e.second = kv[k + 1];
-                        replaced = true;
-                    }
-            if (!replaced) d->kv.emplace_back(kv[k], kv[k + 1]);
+            if (kv[k]->kind == PyObj::Str) {
+                auto [it, fresh] = index.emplace(kv[k]->s, d->kv.size());
+                if (!fresh) {  // d[key] = value replaces, keeping the first insertion's place
+                    d->kv[it->second].second = kv[k + 1];
+                    continue;
+                }
+            }
+            d->kv.emplace_back(kv[k], kv[k + 1]);
         }
     }
     static bool int_tuple(const PyRef& t, Shape& out) {
@@ -376,7 +451,7 @@ private:
             pid->items[0]->s != "storage")
             fail("persistent id is not a ('storage', type, key, location, numel) tuple");
         auto& it = pid->items;
-        auto o = PyObj::make(PyObj::Storage);
+        auto o = make(PyObj::Storage);
         if (it[1]->kind != PyObj::Global || !pickle_storage_dtype(it[1]->s, o->tensor.dtype))
             fail("persistent id names no storage type");
         if (it[2]->kind != PyObj::Str || it[4]->kind != PyObj::Int || it[4]->i < 0)
@@ -391,13 +466,13 @@ private:
         const auto& a = args->items;
         if (fn->s == "collections.OrderedDict") {
             if (!a.empty()) fail("OrderedDict(...) with arguments is not supported");
-            return PyObj::make(PyObj::Dict);
+            return make(PyObj::Dict);
         }
         if (fn->s == "torch._utils._rebuild_tensor_v2") {
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             if (a.size() < 4 || a[0]->kind != PyObj::Storage || a[1]->kind != PyObj::Int)
                 fail("malformed _rebuild_tensor_v2 arguments");
-            auto t = PyObj::make(PyObj::Tensor);
+            auto t = make(PyObj::Tensor);
             t->tensor = a[0]->tensor;
             t->tensor.offset = a[1]->i;
             if (!int_tuple(a[2], t->tensor.shape) || !int_tuple(a[3], t->tensor.stride) ||
