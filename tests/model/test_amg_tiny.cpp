@@ -13,16 +13,14 @@
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
 #include <fstream>
+
+#include "fixture_util.hpp"
 #include <set>
 
 namespace {
 
+using evsam_test::read_json;
 using nlohmann::json;
-
-json read_json(const std::string& p) {
-    std::ifstream f(p);
-    return json::parse(f);
-}
 
 void run_setting(const std::string& name) {
     const std::string root = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/", dir = root + "amg/";

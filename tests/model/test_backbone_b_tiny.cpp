@@ -11,15 +11,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fixture_util.hpp"
+
 namespace {
 
+using evsam_test::read_json;
 using nlohmann::json;
-
-json read_json(const std::string& p) {
-    std::ifstream f(p);
-    EXPECT_TRUE(f.good()) << "cannot open " << p;
-    return json::parse(f);
-}
 
 const std::string kDir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_b/";
 

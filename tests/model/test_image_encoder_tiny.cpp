@@ -9,14 +9,12 @@
 #include <evsam/evsam.hpp>
 #include <fstream>
 
+#include "fixture_util.hpp"
+
 namespace {
 
+using evsam_test::read_json;
 using nlohmann::json;
-
-json read_json(const std::string& p) {
-    std::ifstream f(p);
-    return json::parse(f);
-}
 
 template <class T>
 void check_tiny(const std::string& cfg_name, evsam::Tolerance tol) {

@@ -8,18 +8,16 @@
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
 #include <fstream>
+
+#include "fixture_util.hpp"
 #include <functional>
 #include <cmath>
 #include <map>
 
 namespace {
 
+using evsam_test::read_json;
 using nlohmann::json;
-
-json read_json(const std::string& p) {
-    std::ifstream f(p);
-    return json::parse(f);
-}
 
 template <class T>
 evsam::Tensor<T> from_json(const json& j, const evsam::Shape& shape) {  // nested lists -> tensor
