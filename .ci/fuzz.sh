@@ -6,6 +6,8 @@
 # 60 s or an allocation over 2.5 GB. Findings are left under $BUILD/artifacts/<harness>/; copy
 # each to tests/fuzz/crashes/<harness>/ (replayed by test_core's FuzzRegressions.*) and fix it.
 #
+# Measured on 2 shared, busy cores: 440 s with the default 60 s (build 133 s, then 5 x ~61 s).
+#
 #   FUZZ_SECONDS=60        seconds per harness
 #   FUZZ_TARGETS="..."     a subset of: checkpoint safetensors npy image args
 #   FUZZ_BUILD_DIR=build-fuzz
