@@ -88,7 +88,8 @@ public:
                 const auto& cb = it.crop_box;
                 scores.push_back(1.0f / static_cast<float>((cb[2] - cb[0]) * (cb[3] - cb[1])));
             }
-            data = filter(std::move(data), amg::nms(boxes_of(data), scores, cfg_.crop_nms_thresh));
+            const auto keep = amg::nms(boxes_of(data), scores, cfg_.crop_nms_thresh);  // before data is moved
+            data = filter(std::move(data), keep);
         }
         if (cfg_.min_mask_region_area > 0)
             data = postprocess_small_regions(std::move(data), H, W, static_cast<double>(cfg_.min_mask_region_area),
