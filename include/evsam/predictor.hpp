@@ -99,7 +99,9 @@ public:
     }
 
     // predict: one prompt set in original-image pixels.
-    Prediction<T> predict(const Prompt<T>& p, bool multimask_output = true, bool return_logits = false) const {
+    // tr, if given, records the prompt encoder's and mask decoder's intermediate outputs.
+    Prediction<T> predict(const Prompt<T>& p, bool multimask_output = true, bool return_logits = false,
+                          Trace<T>* tr = nullptr) const {
         require_image();
         EVSAM_CHECK(p.points.size() == p.labels.size(), "predict: " + std::to_string(p.points.size()) + " points but " +
                                                             std::to_string(p.labels.size()) + " labels");
@@ -131,7 +133,7 @@ public:
             mask.reshape_({1, 1, s, s});
         }
         BatchPrediction<T> r = predict_torch(N ? &coords : nullptr, N ? &labels : nullptr, p.box ? &box : nullptr,
-                                             mask.empty() ? nullptr : &mask, multimask_output, return_logits);
+                                             mask.empty() ? nullptr : &mask, multimask_output, return_logits, -1, tr);
         // masks[0], iou_predictions[0], low_res_masks[0]
         auto drop_batch = [](Tensor<T> t) {
             Shape s(t.shape().begin() + 1, t.shape().end());

@@ -16,6 +16,7 @@
 
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/npy.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -43,21 +44,7 @@ std::string expect_error(F&& f, std::initializer_list<std::string> parts) {
     return "";
 }
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "evsam_img_XXXXXX").string();
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
-        path = buf.data();
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using evsam_test::TempDir;
 
 // Pillow's reference array for a fixture, checked to be (H, W, 3) uint8.
 Tensor<uint8_t> reference(const std::string& name, const Image& im) {

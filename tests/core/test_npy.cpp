@@ -17,6 +17,7 @@
 
 #include "evsam/core/file_io.hpp"
 #include "evsam/core/npy.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -43,23 +44,7 @@ void expect_error(F&& f, std::initializer_list<std::string> parts) {
     ADD_FAILURE() << "expected evsam::Error, nothing was thrown";
 }
 
-// A fresh empty directory, removed at the end of the test.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "evsam_npy_XXXXXX").string();
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
-        path = buf.data();
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-    size_t count() const { return static_cast<size_t>(std::distance(fs::directory_iterator(path), {})); }
-};
+using evsam_test::TempDir;
 
 uint32_t f32_bits(float f) {
     uint32_t u;

@@ -99,30 +99,8 @@ void run_config(const std::string& cfg) {
             if (c["box"].is_array())
                 p.box = std::array<double, 4>{c["box"][0], c["box"][1], c["box"][2], c["box"][3]};
             if (c["mask_input"].is_string()) p.mask_input = evsam::npy_load_as<T>(dir + c["mask_input"].get<std::string>());
-            // the same call through predict_torch with the trace, for the intermediates
-            auto pred = pr->predict(p, multimask, /*return_logits=*/true);
+            auto pred = pr->predict(p, multimask, /*return_logits=*/true, &trace);
             logits = pred.masks, iou = pred.iou_predictions, low = pred.low_res_logits;
-            evsam::Tensor<T> coords, labels, box, mask;
-            const int64_t N = static_cast<int64_t>(p.points.size());
-            if (N) {
-                coords = evsam::Tensor<T>({1, N, 2});
-                labels = evsam::Tensor<T>({1, N});
-                for (int64_t i = 0; i < N; ++i) {
-                    auto xy = pr->apply_coords(p.points[i][0], p.points[i][1]);
-                    coords[2 * i] = xy[0], coords[2 * i + 1] = xy[1], labels[i] = static_cast<T>(p.labels[i]);
-                }
-            }
-            if (p.box) {
-                box = evsam::Tensor<T>({1, 4});
-                auto a = pr->apply_coords((*p.box)[0], (*p.box)[1]), b = pr->apply_coords((*p.box)[2], (*p.box)[3]);
-                box[0] = a[0], box[1] = a[1], box[2] = b[0], box[3] = b[1];
-            }
-            if (!p.mask_input.empty()) {
-                mask = p.mask_input;
-                mask.reshape_({1, 1, 256, 256});
-            }
-            pr->predict_torch(N ? &coords : nullptr, N ? &labels : nullptr, p.box ? &box : nullptr,
-                              mask.empty() ? nullptr : &mask, multimask, true, -1, &trace);
         } else {  // predict_torch with the exact float32 inputs upstream's *_torch helpers made
             evsam::Tensor<T> coords, labels, boxes;
             if (c["point_coords_input"].is_array()) {
