@@ -105,7 +105,7 @@ void check_skeleton(const std::string& file, const json& info) {
     EXPECT_EQ(ck.float_dtype(), info["float_dtype"].get<std::string>());
     EXPECT_EQ(ck.wrapped(), info["wrapped"].get<bool>());
     evsam::EfficientViTSam<T> m(evsam::sam_config(variant));
-    evsam::load_state_dict(m, ck, variant);
+    evsam::load_state_dict(m, ck, variant, /*fold_batchnorm=*/false);  // verbatim values
     // value_rule: floating entry j holds (j % K + 1) / 1024 everywhere; int64 entry at index i holds i.
     const int64_t K = info["storage_numel"];
     struct V : evsam::ParamVisitor<T> {

@@ -13,6 +13,7 @@ namespace {
 
 struct ConvCase {
     int64_t N, C, H, W, OC, K, stride, pad, dilation, G;
+    evsam::Act act = evsam::Act::none;
 };
 
 template <class T>
@@ -27,8 +28,9 @@ void check_conv(const ConvCase& c, evsam::Tolerance tol) {
     evsam::Tensor<T> ref({c.N, c.OC, OH, OW}), fast({c.N, c.OC, OH, OW});
     evsam::conv2d_forward_naive(ref.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride,
                                 c.pad, c.dilation, c.G);
+    evsam::activation_forward_naive(ref.data(), ref.numel(), c.act);
     evsam::conv2d_forward(fast.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad,
-                          c.dilation, c.G, evsam::backend::cpu{});
+                          c.dilation, c.G, c.act, evsam::backend::cpu{});
     auto r = evsam::compare(fast, ref, tol, "conv2d");
     EXPECT_TRUE(r.ok) << r.message;
 }
@@ -44,6 +46,14 @@ const ConvCase kCases[] = {
     {1, 8, 20, 20, 16, 3, 1, 2, 2, 1},     // dilation 2
     {1, 4, 40, 37, 64, 3, 1, 1, 1, 1},     // > 256 output pixels: several column blocks
     {1, 6, 5, 5, 6, 3, 1, 1, 1, 2},        // grouped 3x3
+    // fused epilogues and the SIMD depthwise paths (rows shorter / longer than a vector, ragged tails)
+    {1, 5, 3, 2, 5, 3, 1, 1, 1, 5, evsam::Act::relu6},        // depthwise, OW < one vector
+    {2, 7, 19, 37, 7, 5, 2, 2, 1, 7, evsam::Act::hswish},     // depthwise 5x5 stride 2, odd width
+    {1, 4, 18, 18, 4, 3, 2, 1, 1, 4, evsam::Act::gelu_tanh},  // depthwise 3x3 stride 2, even size
+    {1, 4, 13, 17, 4, 3, 1, 2, 2, 4, evsam::Act::silu},       // depthwise dilated: the generic path
+    {1, 3, 21, 19, 8, 3, 3, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 3 im2col, fused GELU
+    {1, 16, 7, 45, 24, 1, 1, 0, 1, 1, evsam::Act::gelu_erf},  // pointwise, fused exact GELU
+    {1, 8, 9, 9, 8, 1, 2, 0, 1, 1, evsam::Act::relu},         // 1x1 stride 2: im2col, not in place
 };
 
 TEST(Conv2d, FastMatchesNaiveFloat) {
@@ -66,6 +76,50 @@ TEST(Conv2d, ThreadCountDoesNotChangeResults) {
     omp_set_num_threads(2);
     evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.numel())));
+}
+
+TEST(Conv2d, DepthwiseThreadCountDoesNotChangeResults) {
+    for (int64_t stride : {1, 2}) {
+        const int64_t C = 24, H = 33, W = 29, K = 5, OH = evsam::conv_out_size(H, K, stride, 2, 1),
+                      OW = evsam::conv_out_size(W, K, stride, 2, 1);
+        std::mt19937 rng(11);
+        std::uniform_real_distribution<float> u(-1, 1);
+        evsam::Tensor<float> x({1, C, H, W}), w({C, 1, K, K});
+        for (auto& v : x) v = u(rng);
+        for (auto& v : w) v = u(rng);
+        evsam::Tensor<float> a({1, C, OH, OW}), b({1, C, OH, OW});
+        omp_set_num_threads(1);
+        evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, C, H, W, C, K, stride, 2, 1, C,
+                                     evsam::Act::gelu_tanh, evsam::backend::cpu{});
+        omp_set_num_threads(2);
+        evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, C, H, W, C, K, stride, 2, 1, C,
+                                     evsam::Act::gelu_tanh, evsam::backend::cpu{});
+        EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.numel()))) << "stride " << stride;
+    }
+}
+
+// The SIMD activations against the scalar formulas, every kind, on lengths around the vector
+// width and the parallel chunk (so the ragged tails are covered), in float and double.
+template <class T>
+void check_activations(evsam::Tolerance tol) {
+    using evsam::Act;
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<double> u(-8, 8);
+    for (Act a : {Act::relu, Act::relu6, Act::hswish, Act::silu, Act::gelu_tanh, Act::gelu_erf})
+        for (int64_t n : {1, 7, 16, 17, 33, 16384 + 5, 40000}) {
+            evsam::Tensor<T> ref({n});
+            for (auto& v : ref) v = static_cast<T>(u(rng));
+            ref[0] = n > 1 ? T(0) : T(1.5);  // compare() refuses an all-zero reference
+            evsam::Tensor<T> fast = ref;
+            evsam::activation_forward_naive(ref.data(), n, a);
+            evsam::activation_forward(fast.data(), n, a, evsam::backend::cpu{});
+            auto r = evsam::compare(fast, ref, tol, "activation " + std::to_string(static_cast<int>(a)));
+            EXPECT_TRUE(r.ok) << r.message << " n=" << n;
+        }
+}
+TEST(Activation, FastMatchesNaive) {
+    check_activations<float>(evsam::kTolOpFloat);
+    check_activations<double>({1e-12, 1e-12});
 }
 
 }  // namespace

@@ -47,6 +47,7 @@ struct FormulaInit : evsam::ParamVisitor<T> {
         for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<T>(offset + scale * hash_uniform(k, static_cast<uint64_t>(i)));
     }
     void index(const std::string&, int64_t& v) override { v = 0; }
+    bool fold_batchnorm() const override { return true; }  // like load_state_dict: ConvLayers fold their BatchNorm
 };
 
 class EncoderSmoke : public ::testing::TestWithParam<std::string> {};

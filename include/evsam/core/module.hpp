@@ -25,6 +25,10 @@ struct ParamVisitor {
     virtual void tensor(const std::string& name, Tensor<T>& t, const Shape& shape, ParamKind kind) = 0;
     // An int64 scalar buffer (BatchNorm's num_batches_tracked).
     virtual void index(const std::string& name, int64_t& v) = 0;
+    // True for visitors that assign new values and want the inference form built afterwards
+    // (load_state_dict by default): ConvLayer then folds its BatchNorm into its conv. Read-only
+    // visits (schema, parameter counts, names) leave modules alone.
+    virtual bool fold_batchnorm() const { return false; }
 };
 
 // Records module outputs under their state_dict-style names

@@ -86,8 +86,11 @@ inline StateDictMismatch compare_state_dict(const std::vector<SchemaEntry>& sche
 }
 
 // Strict load: fills every tensor of m from ckpt (converted to T), or throws naming the keys.
+// Then, unless fold_batchnorm is false, every ConvLayer folds its BatchNorm into its conv weight
+// (the inference form; with false the parameters stay exactly the checkpoint's values).
 template <class T, class B>
-void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string& model_name = "model") {
+void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string& model_name = "model",
+                     bool fold_batchnorm = true) {
     auto schema = state_dict_schema(m);
     auto mm = compare_state_dict(schema, ckpt);
     if (mm.count())
@@ -100,8 +103,11 @@ void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string&
         void index(const std::string& n, int64_t& v) override {
             Checkpoint::read<int64_t>(*ck->find(n), &v);
         }
+        bool fold = true;
+        bool fold_batchnorm() const override { return fold; }
     } v;
     v.ck = &ckpt;
+    v.fold = fold_batchnorm;
     m.visit(v, "");
 }
 

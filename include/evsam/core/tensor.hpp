@@ -14,6 +14,7 @@
 #include <new>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evsam/core/error.hpp"
@@ -55,6 +56,12 @@ struct AlignedAllocator {
         return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(alignment)));
     }
     void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(alignment)); }
+    // Default-initialise (no zeroing) when the vector grows; Tensor zero-fills explicitly unless
+    // asked for an uninitialized buffer (kernel outputs that are written in full).
+    template <class U>
+    void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+    template <class U, class... A>
+    void construct(U* p, A&&... a) { ::new (static_cast<void*>(p)) U(std::forward<A>(a)...); }
     template <class U>
     bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
     template <class U>
@@ -67,9 +74,14 @@ public:
     using value_type = T;
 
     Tensor() = default;
-    explicit Tensor(Shape shape) : shape_(std::move(shape)), data_(static_cast<size_t>(shape_numel(shape_))) {}
+    // Zero-filled.
+    explicit Tensor(Shape shape) : Tensor(std::move(shape), uninitialized) { std::fill(data_.begin(), data_.end(), T(0)); }
+    // Contents unspecified: for outputs an op writes in full.
+    struct Uninitialized {};
+    static constexpr Uninitialized uninitialized{};
+    Tensor(Shape shape, Uninitialized) : shape_(std::move(shape)), data_(static_cast<size_t>(shape_numel(shape_))) {}
     Tensor(std::initializer_list<int64_t> shape) : Tensor(Shape(shape)) {}
-    Tensor(Shape shape, T fill) : Tensor(std::move(shape)) { std::fill(data_.begin(), data_.end(), fill); }
+    Tensor(Shape shape, T fill) : Tensor(std::move(shape), uninitialized) { std::fill(data_.begin(), data_.end(), fill); }
 
     const Shape& shape() const { return shape_; }
     int64_t dim() const { return static_cast<int64_t>(shape_.size()); }

@@ -115,7 +115,7 @@ private:
     // efficientvit UpSampleLayer: identity when already 64x64, else F.interpolate bicubic.
     static Tensor<T> upsample(const Tensor<T>& x) {
         if (x.size(2) == kSize && x.size(3) == kSize) return x;
-        Tensor<T> y({x.size(0), x.size(1), kSize, kSize});
+        Tensor<T> y({x.size(0), x.size(1), kSize, kSize}, Tensor<T>::uninitialized);
         bicubic_resize_forward(y.data(), x.data(), x.size(0) * x.size(1), x.size(2), x.size(3), kSize, kSize, B{});
         return y;
     }

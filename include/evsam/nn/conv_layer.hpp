@@ -1,6 +1,7 @@
 // evsam: efficientvit/models/nn/ops.py: class ConvLayer
 // conv ("same" padding, optional bias) -> optional norm -> optional activation.
 #pragma once
+#include <cmath>
 #include <optional>
 
 #include "evsam/nn/act.hpp"
@@ -21,6 +22,11 @@ struct ConvLayer : Block<T, B> {
     Conv2d<T, B> conv;
     std::optional<BatchNorm2d<T, B>> norm;  // "bn2d" or none (all EfficientViT-SAM ConvLayers)
     Act act;
+    // Inference form, built by load_state_dict (unless asked not to): the BatchNorm folded into the conv,
+    // conv.weight *= gamma / sqrt(var + eps) per output channel, and this bias
+    // beta + (conv.bias - mean) * gamma / sqrt(var + eps). The norm keeps the checkpoint's values.
+    bool folded = false;
+    Tensor<T> folded_bias;
 
     ConvLayer(int64_t in, int64_t out, int64_t kernel_size = 3, int64_t stride = 1, int64_t dilation = 1,
               int64_t groups = 1, bool use_bias = false, Norm norm_ = Norm::bn2d, Act act_ = Act::relu)
@@ -32,14 +38,40 @@ struct ConvLayer : Block<T, B> {
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         conv.visit(v, p + "conv.");
         if (norm) norm->visit(v, p + "norm.");
+        if (v.fold_batchnorm()) fold_norm();
     }
     Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = conv.forward(x);                        // x = self.conv(x)
-        if (norm) norm->forward_(y);                          // x = self.norm(x)
-        activation_forward(y.data(), y.numel(), act, B{});    // x = self.act(x)
+        Tensor<T> y;
+        if (folded || !norm) {  // x = self.act(self.norm(self.conv(x))), one pass with the norm folded
+            y = conv.forward_fused(x, folded ? folded_bias.data() : conv.has_bias ? conv.bias.data() : nullptr, act);
+        } else {
+            y = conv.forward(x);                                  // x = self.conv(x)
+            norm->forward_(y);                                    // x = self.norm(x)
+            activation_forward(y.data(), y.numel(), act, B{});    // x = self.act(x)
+        }
         this->trace(tr, y);
         return y;
     }
+
+private:
+    void fold_norm() {
+        folded = false;
+        if (!norm) return;
+        const int64_t OC = conv.out_channels, per_oc = conv.weight.numel() / OC;
+        folded_bias = Tensor<T>({OC});
+        for (int64_t o = 0; o < OC; ++o) {  // in double, as PyTorch's BN kernel would if it were fp64
+            const double scale = static_cast<double>(norm->weight[o]) /
+                                 std::sqrt(static_cast<double>(norm->running_var[o]) + norm->eps);
+            for (int64_t i = 0; i < per_oc; ++i)
+                conv.weight[o * per_oc + i] = static_cast<T>(static_cast<double>(conv.weight[o * per_oc + i]) * scale);
+            const double b0 = conv.has_bias ? static_cast<double>(conv.bias[o]) : 0.0;
+            folded_bias[o] = static_cast<T>(static_cast<double>(norm->bias[o]) +
+                                            (b0 - static_cast<double>(norm->running_mean[o])) * scale);
+        }
+        folded = true;
+    }
+
+public:
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         size_t r = t.open(*this, "ConvLayer", depth);
         Shape out = conv.describe(in, t, depth + 1);

@@ -28,14 +28,20 @@ struct Conv2d : Block<T, B> {
     }
     // F.conv2d(x, weight, bias, stride, padding, dilation, groups)
     Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
+        Tensor<T> y = forward_fused(x, has_bias ? bias.data() : nullptr, Act::none);
+        this->trace(tr, y);
+        return y;
+    }
+    // act(F.conv2d(x, weight) + b) in one pass: the epilogue ConvLayer uses for its folded BatchNorm.
+    Tensor<T> forward_fused(const Tensor<T>& x, const T* b, Act act) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels,
                     this->name + ": expected input (N, " + std::to_string(in_channels) + ", H, W), got " + shape_str(x.shape()));
         const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
         Tensor<T> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
-                     conv_out_size(W, kernel_size, stride, padding, dilation)});
-        conv2d_forward(y.data(), x.data(), weight.data(), has_bias ? bias.data() : nullptr, N, in_channels, H, W,
-                       out_channels, kernel_size, stride, padding, dilation, groups, B{});
-        this->trace(tr, y);
+                     conv_out_size(W, kernel_size, stride, padding, dilation)},
+                    Tensor<T>::uninitialized);
+        conv2d_forward(y.data(), x.data(), weight.data(), b, N, in_channels, H, W, out_channels, kernel_size, stride,
+                       padding, dilation, groups, act, B{});
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
@@ -60,7 +66,7 @@ struct ConvTranspose2d : Module<T, B> {
     }
     Tensor<T> forward(const Tensor<T>& x) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels, this->name + ": bad input " + shape_str(x.shape()));
-        Tensor<T> y({x.size(0), out_channels, x.size(2) * kernel_size, x.size(3) * kernel_size});
+        Tensor<T> y({x.size(0), out_channels, x.size(2) * kernel_size, x.size(3) * kernel_size}, Tensor<T>::uninitialized);
         conv_transpose2d_forward(y.data(), x.data(), weight.data(), bias.data(), x.size(0), in_channels, x.size(2),
                                  x.size(3), out_channels, kernel_size, B{});
         return y;

@@ -51,14 +51,14 @@ struct LiteMLA : Block<T, B> {
         Tensor<T> q = qkv.forward(x, tr);  // qkv = self.qkv(x)
         const int64_t N = q.size(0), C3 = q.size(1), H = q.size(2), W = q.size(3), P = H * W;
         const int64_t S = 1 + static_cast<int64_t>(aggreg.size());
-        Tensor<T> cat({N, C3 * S, H, W});  // torch.cat([qkv] + [op(qkv) for op in self.aggreg], dim=1)
+        Tensor<T> cat({N, C3 * S, H, W}, Tensor<T>::uninitialized);  // torch.cat([qkv] + [op(qkv) for op in self.aggreg], dim=1)
         copy_channels(cat, 0, q);
         for (size_t i = 0; i < aggreg.size(); ++i) {
             Tensor<T> a = aggreg[i].pw.forward(aggreg[i].dw.forward(q, tr), tr);
             copy_channels(cat, C3 * static_cast<int64_t>(i + 1), a);
         }
         // H * W > dim: relu_linear_att, else relu_quadratic_att; heads here = all S*heads groups
-        Tensor<T> att({N, total_dim * S, H, W});
+        Tensor<T> att({N, total_dim * S, H, W}, Tensor<T>::uninitialized);
         if (P > dim)
             relu_linear_att_forward(att.data(), cat.data(), N, heads * S, dim, P, eps, B{});
         else

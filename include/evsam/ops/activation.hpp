@@ -1,11 +1,16 @@
 // evsam: element-wise activations, in place (torch.nn: ReLU, ReLU6, Hardswish, SiLU, GELU).
 // GELU: EfficientViT uses approximate="tanh"; SAM uses the exact erf form.
+//
+//   act_apply(a, x)              : the scalar reference formula (one element).
+//   act_apply(a, simd::vec<T> x) : the same formula on a SIMD vector (xsimd's tanh/erf/exp).
+//   activation_forward_naive     : the reference loop; activation_forward: the fast one.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "evsam/backend/backend.hpp"
 #include "evsam/nn/act.hpp"
+#include "evsam/ops/simd.hpp"
 
 namespace evsam {
 
@@ -26,12 +31,44 @@ inline T act_apply(Act a, T x) {
     return x;
 }
 
+template <class T>
+inline simd::vec<T> act_apply(Act a, simd::vec<T> x) {
+    using V = simd::vec<T>;
+    switch (a) {
+        case Act::none: return x;
+        case Act::relu: return xsimd::max(x, V(T(0)));
+        case Act::relu6: return xsimd::min(xsimd::max(x, V(T(0))), V(T(6)));
+        case Act::hswish: return x * xsimd::min(xsimd::max(x + V(T(3)), V(T(0))), V(T(6))) / V(T(6));
+        case Act::silu: return x / (V(T(1)) + xsimd::exp(-x));
+        case Act::gelu_tanh: {
+            const V k(T(0.7978845608028654));
+            return V(T(0.5)) * x * (V(T(1)) + xsimd::tanh(k * (x + V(T(0.044715)) * x * x * x)));
+        }
+        case Act::gelu_erf: return V(T(0.5)) * x * (V(T(1)) + xsimd::erf(x * V(T(0.7071067811865476))));
+    }
+    return x;
+}
+
+template <class T>
+void activation_forward_naive(T* x, int64_t n, Act a) {
+    for (int64_t i = 0; i < n; ++i) x[i] = act_apply(a, x[i]);
+}
+
+namespace detail {
+constexpr int64_t kEltChunk = 16384;  // elements per parallel chunk (fixed: determinism)
+}
+
 // x[0 .. n) = act(x), n elements.
 template <class T>
 void activation_forward(T* x, int64_t n, Act a, backend::cpu) {
     if (a == Act::none) return;
+    const int64_t chunks = (n + detail::kEltChunk - 1) / detail::kEltChunk;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) x[i] = act_apply(a, x[i]);
+    for (int64_t c = 0; c < chunks; ++c) {
+        T* p = x + c * detail::kEltChunk;
+        simd::map(p, p, std::min(detail::kEltChunk, n - c * detail::kEltChunk),
+                  [a](simd::vec<T> v) { return act_apply(a, v); });
+    }
 }
 
 // out = a + b, n elements (residual connections, neck merge).

@@ -5,9 +5,10 @@
 // channels per group). weight is (OC, C/G, K, K); bias is (OC,) or null.
 //
 //   conv2d_forward_naive : the reference, one loop nest per output element.
-//   conv2d_forward       : the fast path. groups == 1 -> im2col + GEMM (Eigen);
-//                          depthwise (G == C == OC) -> direct loops; other
-//                          grouped convs -> one GEMM per group.
+//   conv2d_forward       : the fast path, with the bias and an activation fused into its epilogue.
+//                          groups == 1 -> im2col + GEMM (Eigen; 1x1 convs read the input in
+//                          place); depthwise (G == C == OC) -> SIMD direct loops over a padded
+//                          copy of each channel; other grouped convs -> one GEMM per group.
 // Work is split into fixed-size column blocks (kColBlock output pixels), never
 // by thread count, so the result is bit-identical whatever the number of threads.
 #pragma once
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/core/tensor.hpp"
+#include "evsam/ops/activation.hpp"
 
 namespace evsam {
 
@@ -55,40 +58,130 @@ namespace detail {
 
 constexpr int64_t kColBlock = 256;  // output pixels per GEMM block (fixed: determinism)
 
-// Depthwise: each output channel reads its own input channel.
+inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }  // b > 0
+
+// dst[0 .. n) = act(dst + b): the conv epilogue (bias, folded BatchNorm shift, fused activation).
+template <class T>
+inline void bias_act_row(T* dst, int64_t n, T b, Act act) {
+    if (b == T(0) && act == Act::none) return;
+    simd::map(dst, dst, n, [b, act](simd::vec<T> v) { return act_apply(act, v + simd::vec<T>(b)); });
+}
+
+// Generic depthwise (any stride/dilation): each channel through the naive conv, then the epilogue.
+template <class T>
+void conv2d_depthwise_generic(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
+                              int64_t W, int64_t K, int64_t stride, int64_t pad, int64_t dilation, Act act) {
+    const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < N * C; ++nc) {
+        const int64_t c = nc % C;
+        T* dst = out + nc * OH * OW;
+        conv2d_forward_naive(dst, in + nc * H * W, weight + c * K * K, static_cast<const T*>(nullptr), 1, 1, H, W, 1, K,
+                             stride, pad, dilation, 1);
+        bias_act_row(dst, OH * OW, bias ? bias[c] : T(0), act);
+    }
+}
+
+// Depthwise, stride 1 or 2, no dilation (every depthwise conv in EfficientViT-SAM), SIMD along x.
+// Each channel is copied once into a zero-padded plane whose rows are wide enough for whole vectors,
+// so the inner loop is branch-free: acc = bias; acc = fma(x, w[ky][kx], acc) in (ky, kx) order.
+// Stride 2 splits the padded plane into its even and odd columns, so the loads stay contiguous.
 template <class T>
 void conv2d_depthwise(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
-                      int64_t K, int64_t stride, int64_t pad, int64_t dilation) {
-    const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = 0; c < C; ++c) {
-            const T* src = in + (n * C + c) * H * W;
+                      int64_t K, int64_t stride, int64_t pad, int64_t dilation, Act act) {
+    if (dilation != 1 || stride > 2)
+        return conv2d_depthwise_generic(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
+    using V = simd::vec<T>;
+    constexpr int64_t VW = simd::width<T>;
+    const int64_t OH = conv_out_size(H, K, stride, pad, 1), OW = conv_out_size(W, K, stride, pad, 1);
+    const int64_t OWr = (OW + VW - 1) / VW * VW;
+    const int64_t Hp = H + 2 * pad;
+    const int64_t Wq = OWr + K;  // columns of each plane (stride 1: one plane; stride 2: even, odd)
+    const int64_t planes = stride;
+#pragma omp parallel
+    {
+        const int64_t row_at = (planes * Hp * Wq + 15) / 16 * 16;  // 64-byte aligned output row
+        std::vector<T, AlignedAllocator<T>> buf(static_cast<size_t>(row_at + OWr));
+        T* row = buf.data() + row_at;
+#pragma omp for schedule(static)
+        for (int64_t nc = 0; nc < N * C; ++nc) {
+            const int64_t c = nc % C;
+            const T* src = in + nc * H * W;
             const T* wk = weight + c * K * K;
-            T* dst = out + (n * C + c) * OH * OW;
-            const T b = bias ? bias[c] : T(0);
-            for (int64_t oy = 0; oy < OH; ++oy)
-                for (int64_t ox = 0; ox < OW; ++ox) {
-                    T acc = b;
+            T* dst = out + nc * OH * OW;
+            std::fill(buf.begin(), buf.begin() + planes * Hp * Wq, T(0));
+            for (int64_t iy = 0; iy < H; ++iy) {
+                const T* s = src + iy * W;
+                if (stride == 1) {
+                    std::copy(s, s + W, buf.data() + (iy + pad) * Wq + pad);
+                } else {
+                    for (int64_t ix = 0; ix < W; ++ix) {
+                        const int64_t x = ix + pad;
+                        buf[static_cast<size_t>(((x & 1) * Hp + iy + pad) * Wq + (x >> 1))] = s[ix];
+                    }
+                }
+            }
+            const V b(bias ? bias[c] : T(0));
+            for (int64_t oy = 0; oy < OH; ++oy) {
+                for (int64_t ox = 0; ox < OWr; ox += VW) {
+                    V acc = b;
                     for (int64_t ky = 0; ky < K; ++ky) {
-                        const int64_t iy = oy * stride - pad + ky * dilation;
-                        if (iy < 0 || iy >= H) continue;
+                        const int64_t r = oy * stride + ky;
                         for (int64_t kx = 0; kx < K; ++kx) {
-                            const int64_t ix = ox * stride - pad + kx * dilation;
-                            if (ix < 0 || ix >= W) continue;
-                            acc += wk[ky * K + kx] * src[iy * W + ix];
+                            const T* p = stride == 1 ? buf.data() + r * Wq + ox + kx
+                                                     : buf.data() + ((kx & 1) * Hp + r) * Wq + ox + (kx >> 1);
+                            acc = xsimd::fma(V::load_unaligned(p), V(wk[ky * K + kx]), acc);
                         }
                     }
-                    dst[oy * OW + ox] = acc;
+                    act_apply(act, acc).store_aligned(row + ox);
                 }
+                std::copy(row, row + OW, dst + oy * OW);
+            }
         }
+    }
+}
+
+// im2col for one group and a block of np output pixels starting at p0: row (ci, ky, kx) of col holds
+// in[ci, oy*s - pad + ky*d, ox*s - pad + kx*d] for each pixel (oy, ox), zero outside the image.
+// Pixels are walked one output row segment at a time, with the valid x range computed, not tested.
+template <class T>
+void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_t OW, int64_t K, int64_t stride,
+                  int64_t pad, int64_t dilation, int64_t p0, int64_t np) {
+    for (int64_t ci = 0; ci < Cg; ++ci)
+        for (int64_t ky = 0; ky < K; ++ky)
+            for (int64_t kx = 0; kx < K; ++kx) {
+                T* row = col + ((ci * K + ky) * K + kx) * np;
+                const T* src = gin + ci * H * W;
+                for (int64_t j = 0, p = p0; j < np;) {
+                    const int64_t oy = p / OW, ox0 = p % OW, seg = std::min(OW - ox0, np - j);
+                    const int64_t iy = oy * stride - pad + ky * dilation;
+                    T* r = row + j;
+                    if (iy < 0 || iy >= H) {
+                        std::fill(r, r + seg, T(0));
+                    } else {
+                        const int64_t off = kx * dilation - pad;  // ix = (ox0 + t) * stride + off
+                        const int64_t lo = std::clamp(ceil_div(-off, stride) - ox0, int64_t(0), seg);
+                        const int64_t hi = std::clamp(ceil_div(W - off, stride) - ox0, lo, seg);
+                        const T* s = src + iy * W + ox0 * stride + off;
+                        std::fill(r, r + lo, T(0));
+                        if (stride == 1)
+                            std::copy(s + lo, s + hi, r + lo);
+                        else
+                            for (int64_t t = lo; t < hi; ++t) r[t] = s[t * stride];
+                        std::fill(r + hi, r + seg, T(0));
+                    }
+                    j += seg;
+                    p += seg;
+                }
+            }
 }
 
 // Grouped / dense: per (image, group, block of output pixels), build the im2col block
-// (Cg*K*K rows x cols) and multiply by the group's (OCg x Cg*K*K) weight.
+// (Cg*K*K rows x cols; skipped for 1x1 stride-1 convs, which read the input in place) and
+// multiply by the group's (OCg x Cg*K*K) weight straight into the output, then the epilogue.
 template <class T>
 void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
-                 int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G) {
+                 int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
     const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
@@ -97,54 +190,45 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     const bool pointwise = K == 1 && stride == 1 && pad == 0;
 #pragma omp parallel
     {
-        std::vector<T> col(pointwise ? 0 : static_cast<size_t>(R * kColBlock));
-        Mat acc(OCg, kColBlock);
+        std::vector<T, AlignedAllocator<T>> col(pointwise ? 0 : static_cast<size_t>(R * kColBlock));
 #pragma omp for collapse(3) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t g = 0; g < G; ++g)
                 for (int64_t b = 0; b < nblk; ++b) {
                     const int64_t p0 = b * kColBlock, np = std::min(kColBlock, P - p0);
                     const T* gin = in + (n * C + g * Cg) * H * W;
+                    T* gout = out + (n * OC + g * OCg) * P + p0;
                     Eigen::Map<const Mat, 0, Stride> Wm(weight + g * OCg * R, OCg, R, Stride(R));
-                    auto A = acc.leftCols(np);
+                    Eigen::Map<Mat, 0, Stride> Y(gout, OCg, np, Stride(P));
                     if (pointwise) {
-                        Eigen::Map<const Mat, 0, Stride> X(gin + p0, R, np, Stride(H * W));
-                        A.noalias() = Wm * X;
+                        Y.noalias() = Wm * Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W));
                     } else {
-                        for (int64_t ci = 0; ci < Cg; ++ci)
-                            for (int64_t ky = 0; ky < K; ++ky)
-                                for (int64_t kx = 0; kx < K; ++kx) {
-                                    T* row = col.data() + ((ci * K + ky) * K + kx) * np;
-                                    const T* src = gin + ci * H * W;
-                                    for (int64_t j = 0; j < np; ++j) {
-                                        const int64_t p = p0 + j, oy = p / OW, ox = p % OW;
-                                        const int64_t iy = oy * stride - pad + ky * dilation;
-                                        const int64_t ix = ox * stride - pad + kx * dilation;
-                                        row[j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? src[iy * W + ix] : T(0);
-                                    }
-                                }
-                        Eigen::Map<const Mat> X(col.data(), R, np);
-                        A.noalias() = Wm * X;
+                        im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
+                        Y.noalias() = Wm * Eigen::Map<const Mat>(col.data(), R, np);
                     }
-                    for (int64_t o = 0; o < OCg; ++o) {
-                        const int64_t oc = g * OCg + o;
-                        const T bb = bias ? bias[oc] : T(0);
-                        T* dst = out + (n * OC + oc) * P + p0;
-                        for (int64_t j = 0; j < np; ++j) dst[j] = acc(o, j) + bb;
-                    }
+                    for (int64_t o = 0; o < OCg; ++o) bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o] : T(0), act);
                 }
     }
 }
 
 }  // namespace detail
 
+// out = act(conv2d(in, weight) + bias): the convolution with its epilogue fused (ConvLayer passes
+// its folded BatchNorm shift as the bias, and its activation).
 template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, backend::cpu) {
+                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
+                    backend::cpu) {
     if (G == C && G == OC && G > 1)
-        detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation);
+        detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
     else
-        detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G);
+        detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act);
+}
+
+template <class T>
+void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
+                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, backend::cpu b) {
+    conv2d_forward(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, Act::none, b);
 }
 
 // torch.nn.ConvTranspose2d with kernel == stride, no padding (SAM's 2x2 s2 upscaling):

@@ -1,0 +1,36 @@
+// evsam: SIMD helpers for the CPU kernels (xsimd, the widest instruction set the build enables).
+//
+// Determinism rule: every element of a vectorised loop goes through the vector code path, the
+// ragged tail too (it is staged through a small buffer), and work is split into fixed-size chunks,
+// never by thread count. So a result never depends on where a thread boundary or an array end
+// falls, and `--threads 1` and `--threads 16` agree bit for bit.
+#pragma once
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace evsam::simd {
+
+template <class T>
+using vec = xsimd::batch<T>;
+
+template <class T>
+constexpr int64_t width = static_cast<int64_t>(vec<T>::size);
+
+// dst[i] = f(load(src + i)) for i in [0, n), whole vectors, the tail through a zero-padded buffer.
+// src and dst may be the same pointer (in-place map).
+template <class T, class F>
+inline void map(T* dst, const T* src, int64_t n, F&& f) {
+    constexpr int64_t V = width<T>;
+    int64_t i = 0;
+    for (; i + V <= n; i += V) f(vec<T>::load_unaligned(src + i)).store_unaligned(dst + i);
+    if (i < n) {
+        alignas(64) T buf[V] = {};
+        std::copy(src + i, src + n, buf);
+        f(vec<T>::load_aligned(buf)).store_aligned(buf);
+        std::copy(buf, buf + (n - i), dst + i);
+    }
+}
+
+}  // namespace evsam::simd

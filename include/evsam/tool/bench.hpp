@@ -1,0 +1,99 @@
+// evsam: what `evsam bench` measures (wall-clock medians over repeated runs).
+//
+//   encoder_s   : preprocessed (1,3,R,R) input -> (1,256,64,64) image embedding
+//   decoder_s   : one foreground point at the image centre, multimask -> 3 masks at the original
+//                 size (prompt encoder, mask decoder, upscaling and postprocessing; the embedding
+//                 is already set)
+//   amg_s       : segment everything with upstream's defaults (32x32 grid, batches of 64),
+//                 image in -> records out, encoder included
+//   peak_rss_mb : the process's peak resident set size (getrusage), after everything above
+#pragma once
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "evsam/amg.hpp"
+#include "evsam/predictor.hpp"
+
+namespace evsam::tool {
+
+struct BenchResult {
+    double encoder_s = 0, decoder_s = 0, amg_s = -1;  // amg_s < 0: not measured
+    int64_t amg_masks = 0;
+    double peak_rss_mb = 0;
+};
+
+inline double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+template <class F>
+double time_once(F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+inline double peak_rss_mb() {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+// A deterministic 640x480 test card (smooth gradients and a few flat shapes), for runs without --image.
+inline Image bench_test_image(int64_t H = 480, int64_t W = 640) {
+    Image img;
+    img.height = H;
+    img.width = W;
+    img.data.resize(static_cast<size_t>(H * W * 3));
+    for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+            uint8_t* p = img.data.data() + (y * W + x) * 3;
+            const bool disc = (x - W / 3) * (x - W / 3) + (y - H / 2) * (y - H / 2) < (H / 5) * (H / 5);
+            const bool rect = x > 2 * W / 3 && x < 2 * W / 3 + W / 5 && y > H / 4 && y < 3 * H / 4;
+            p[0] = disc ? 220 : rect ? 30 : static_cast<uint8_t>(255 * x / W);
+            p[1] = disc ? 40 : rect ? 200 : static_cast<uint8_t>(255 * y / H);
+            p[2] = disc ? 60 : rect ? 90 : 128;
+        }
+    return img;
+}
+
+// One warm-up run of each part, then `repeat` timed runs; medians.
+template <class T>
+BenchResult run_bench(const EfficientViTSam<T, backend::cpu>& model, const Image& img, int repeat, bool amg) {
+    BenchResult r;
+    const int64_t R = model.cfg.resolution;
+    Tensor<T> x = preprocess_image<T>(img.data.data(), img.height, img.width, R);
+    std::vector<double> t;
+    model.image_encoder.forward(x);
+    for (int i = 0; i < repeat; ++i) t.push_back(time_once([&] { model.image_encoder.forward(x); }));
+    r.encoder_s = median(t);
+
+    Predictor<T> predictor(model);
+    predictor.set_image(img);
+    Prompt<T> prompt;
+    prompt.points = {{static_cast<double>(img.width) / 2, static_cast<double>(img.height) / 2}};
+    prompt.labels = {1};
+    predictor.predict(prompt, /*multimask_output=*/true);
+    t.clear();
+    for (int i = 0; i < repeat; ++i) t.push_back(time_once([&] { predictor.predict(prompt, true); }));
+    r.decoder_s = median(t);
+
+    if (amg) {
+        AutomaticMaskGenerator<T> gen(model, AmgConfig{});
+        t.clear();
+        for (int i = 0; i < repeat; ++i)
+            t.push_back(time_once([&] { r.amg_masks = static_cast<int64_t>(gen.generate(img).size()); }));
+        r.amg_s = median(t);
+    }
+    r.peak_rss_mb = peak_rss_mb();
+    return r;
+}
+
+}  // namespace evsam::tool
