@@ -53,7 +53,9 @@ class Predictor {
 public:
     static constexpr double mask_threshold = 0.0;
 
-    explicit Predictor(const EfficientViTSam<T, B>& model) : model_(model) {}
+    // The dense positional encoding depends only on the weights: computed once here, not per prompt.
+    explicit Predictor(const EfficientViTSam<T, B>& model)
+        : model_(model), dense_pe_(model.prompt_encoder.get_dense_pe()) {}
 
     // set_image: rgb is H x W x 3 uint8 (HWC). BGR input is reversed to RGB first.
     void set_image(const uint8_t* hwc, int64_t H, int64_t W, ImageFormat format = ImageFormat::RGB) {
@@ -156,15 +158,16 @@ public:
         const int64_t nimg = features_.size(0);
         EVSAM_CHECK(image_index < nimg && (image_index >= 0 || nimg == 1),
                     "predict: image_index " + std::to_string(image_index) + " with " + std::to_string(nimg) + " images set");
-        Tensor<T> emb = features_;
+        const Tensor<T>* emb = &features_;
+        Tensor<T> selected;
         if (nimg > 1 || image_index > 0) {  // self.features[image_index].unsqueeze(0)
             const int64_t per = features_.numel() / nimg, i = std::max<int64_t>(image_index, 0);
-            emb = Tensor<T>({1, features_.size(1), features_.size(2), features_.size(3)});
-            std::copy(features_.data() + i * per, features_.data() + (i + 1) * per, emb.data());
+            selected = Tensor<T>({1, features_.size(1), features_.size(2), features_.size(3)}, Tensor<T>::uninitialized);
+            std::copy(features_.data() + i * per, features_.data() + (i + 1) * per, selected.data());
+            emb = &selected;
         }
         auto [sparse, dense] = model_.prompt_encoder.forward(coords, labels, boxes, mask_input, tr);
-        auto out = model_.mask_decoder.forward(emb, model_.prompt_encoder.get_dense_pe(), sparse, dense,
-                                               multimask_output, tr);
+        auto out = model_.mask_decoder.forward(*emb, dense_pe_, sparse, dense, multimask_output, tr);
         Tensor<T> masks = postprocess_masks(out.masks);
         if (!return_logits)  // masks = masks > mask_threshold
             for (auto& v : masks) v = v > static_cast<T>(mask_threshold) ? T(1) : T(0);
@@ -176,19 +179,20 @@ public:
         const int64_t Bn = low.size(0), C = low.size(1), F = model_.cfg.prompt_frame;
         const auto [ih, iw] = input_size_;
         const auto [H, W] = original_size_;
-        Tensor<T> full({Bn, C, F, F});  // F.interpolate(masks, (1024, 1024), bilinear, align_corners=False)
+        Tensor<T> full({Bn, C, F, F}, Tensor<T>::uninitialized);  // F.interpolate(masks, (1024, 1024), bilinear, align_corners=False)
         bilinear_resize_forward(full.data(), low.data(), Bn * C, low.size(2), low.size(3), F, F, B{});
-        Tensor<T> crop({Bn, C, ih, iw});  // masks[..., :input_h, :input_w]
+        Tensor<T> crop({Bn, C, ih, iw}, Tensor<T>::uninitialized);  // masks[..., :input_h, :input_w]
         for (int64_t p = 0; p < Bn * C; ++p)
             for (int64_t y = 0; y < ih; ++y)
                 std::copy(full.data() + (p * F + y) * F, full.data() + (p * F + y) * F + iw, crop.data() + (p * ih + y) * iw);
-        Tensor<T> out({Bn, C, H, W});  // F.interpolate(masks, original_size, bilinear, align_corners=False)
+        Tensor<T> out({Bn, C, H, W}, Tensor<T>::uninitialized);  // F.interpolate(masks, original_size, bilinear, align_corners=False)
         bilinear_resize_forward(out.data(), crop.data(), Bn * C, ih, iw, H, W, B{});
         return out;
     }
 
 private:
     const EfficientViTSam<T, B>& model_;
+    Tensor<T> dense_pe_;  // prompt_encoder.get_dense_pe()
     Tensor<T> features_;
     std::pair<int64_t, int64_t> original_size_{0, 0}, input_size_{0, 0};
 

@@ -3,7 +3,10 @@
 #include <omp.h>
 
 #include <evsam/backend/tolerance.hpp>
+#include <evsam/ops/attention.hpp>
 #include <evsam/ops/conv2d.hpp>
+#include <evsam/ops/lite_mla_attention.hpp>
+#include <evsam/ops/norm.hpp>
 #include <cstring>
 #include <array>
 #include <random>
@@ -54,6 +57,13 @@ const ConvCase kCases[] = {
     {1, 3, 21, 19, 8, 3, 3, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 3 im2col, fused GELU
     {1, 16, 7, 45, 24, 1, 1, 0, 1, 1, evsam::Act::gelu_erf},  // pointwise, fused exact GELU
     {1, 8, 9, 9, 8, 1, 2, 0, 1, 1, evsam::Act::relu},         // 1x1 stride 2: im2col, not in place
+    // Winograd F(2x2,3x3): odd and even sizes (partial tiles), tile rows split across blocks
+    // of 128 tiles, several blocks, batch 2, sizes below one vector of tiles
+    {1, 8, 9, 9, 8, 3, 1, 1, 1, 1},
+    {2, 16, 40, 37, 24, 3, 1, 1, 1, 1, evsam::Act::gelu_tanh},
+    {1, 32, 64, 64, 16, 3, 1, 1, 1, 1, evsam::Act::relu},
+    {1, 9, 3, 2, 11, 3, 1, 1, 1, 1},
+    {1, 8, 1, 1, 8, 3, 1, 1, 1, 1},
 };
 
 TEST(Conv2d, FastMatchesNaiveFloat) {
@@ -120,6 +130,55 @@ void check_activations(evsam::Tolerance tol) {
 TEST(Activation, FastMatchesNaive) {
     check_activations<float>(evsam::kTolOpFloat);
     check_activations<double>({1e-12, 1e-12});
+}
+
+// LiteMLA's linear attention: the two-GEMM fast path against the scalar loops, for the head
+// sizes of the L/XL models (dim 32) and odd ones, maps smaller and larger than a GEMM block.
+TEST(LiteMLAAttention, LinearFastMatchesNaive) {
+    std::mt19937 rng(21);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (auto [B, NH, D, N] : std::vector<std::array<int64_t, 4>>{{1, 2, 32, 256}, {2, 3, 8, 37}, {1, 1, 5, 6}, {1, 4, 16, 1024}}) {
+        evsam::Tensor<float> qkv({B, NH * 3 * D, N}), ref({B, NH * D, N}), fast({B, NH * D, N});
+        for (auto& v : qkv) v = u(rng);
+        evsam::relu_linear_att_forward_naive(ref.data(), qkv.data(), B, NH, D, N, 1e-15);
+        evsam::relu_linear_att_forward(fast.data(), qkv.data(), B, NH, D, N, 1e-15, evsam::backend::cpu{});
+        auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "relu_linear_att");
+        EXPECT_TRUE(r.ok) << r.message;
+    }
+}
+
+// SAM's attention: the GEMM + SIMD softmax path against the scalar loops, for the decoder's
+// shapes (tokens -> image, image -> tokens over several query blocks, self-attention) and odd ones.
+TEST(Attention, FastMatchesNaive) {
+    std::mt19937 rng(8);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (auto [B, NQ, NK, C, H] : std::vector<std::array<int64_t, 5>>{
+             {1, 7, 4096, 128, 8}, {2, 600, 7, 128, 8}, {1, 7, 7, 256, 8}, {3, 5, 33, 12, 3}, {1, 1, 1, 4, 1}}) {
+        evsam::Tensor<float> q({B, NQ, C}), k({B, NK, C}), v({B, NK, C}), ref({B, NQ, C}), fast({B, NQ, C});
+        for (auto* t : {&q, &k, &v})
+            for (auto& x : *t) x = 3 * u(rng);
+        evsam::attention_forward_naive(ref.data(), q.data(), k.data(), v.data(), B, NQ, NK, C, H);
+        evsam::attention_forward(fast.data(), q.data(), k.data(), v.data(), B, NQ, NK, C, H, evsam::backend::cpu{});
+        auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "attention");
+        EXPECT_TRUE(r.ok) << r.message;
+    }
+}
+
+// LayerNorm2d: the SIMD path does the reference's arithmetic in the reference's order, so the
+// two agree bit for bit, also on the ragged last vector of pixels.
+TEST(LayerNorm2d, FastEqualsNaive) {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-3, 3);
+    for (auto [N, C, P] : std::vector<std::array<int64_t, 3>>{{1, 256, 4096}, {2, 7, 37}, {1, 3, 5}, {1, 32, 16}}) {
+        evsam::Tensor<float> x({N, C, P}), w({C}), b({C});
+        for (auto* t : {&x, &w, &b})
+            for (auto& v : *t) v = u(rng);
+        evsam::Tensor<float> ref = x, fast = x;
+        evsam::layernorm2d_forward_naive(ref.data(), w.data(), b.data(), 1e-6, N, C, P);
+        evsam::layernorm2d_forward(fast.data(), w.data(), b.data(), 1e-6, N, C, P, evsam::backend::cpu{});
+        EXPECT_EQ(0, std::memcmp(ref.data(), fast.data(), sizeof(float) * static_cast<size_t>(x.numel())))
+            << N << "x" << C << "x" << P;
+    }
 }
 
 }  // namespace

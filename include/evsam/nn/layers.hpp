@@ -91,7 +91,7 @@ struct Linear : Module<T, B> {
         EVSAM_CHECK(x.dim() >= 1 && x.size(-1) == in_features, this->name + ": bad input " + shape_str(x.shape()));
         Shape s = x.shape();
         s.back() = out_features;
-        Tensor<T> y(s);
+        Tensor<T> y(s, Tensor<T>::uninitialized);
         linear_forward(y.data(), x.data(), weight.data(), has_bias ? bias.data() : nullptr, x.numel() / in_features,
                        in_features, out_features, B{});
         return y;

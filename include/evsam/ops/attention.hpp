@@ -10,19 +10,21 @@
 #include <cstdint>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/simd.hpp"
 
 namespace evsam {
 
+// The reference: one query row at a time, scalar loops.
 template <class T>
-void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, int64_t NQ, int64_t NK, int64_t C,
-                       int64_t H, backend::cpu) {
+void attention_forward_naive(T* out, const T* q, const T* k, const T* v, int64_t B, int64_t NQ, int64_t NK, int64_t C,
+                             int64_t H) {
     const int64_t d = C / H;
     const T scale = T(1) / std::sqrt(static_cast<T>(d));
-#pragma omp parallel
     {
         std::vector<T> p(static_cast<size_t>(NK));
-#pragma omp for collapse(3) schedule(static)
         for (int64_t b = 0; b < B; ++b)
             for (int64_t h = 0; h < H; ++h)
                 for (int64_t i = 0; i < NQ; ++i) {
@@ -44,6 +46,47 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                         const T* vj = v + (b * NK + j) * C + h * d;
                         for (int64_t c = 0; c < d; ++c) oi[c] += w * vj[c];  // out = attn @ v
                     }
+                }
+    }
+}
+
+// The fast path: per (batch, head, block of kQBlock queries) two GEMMs (Eigen) on the strided
+// head slices, S = q k^T and out = softmax(S) v, with the softmax on SIMD vectors in between.
+// Blocks are fixed (determinism); the row max and sum run in a fixed sequential order.
+template <class T>
+void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, int64_t NQ, int64_t NK, int64_t C,
+                       int64_t H, backend::cpu) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    using V = simd::vec<T>;
+    constexpr int64_t kQBlock = 256;
+    const int64_t d = C / H, nqb = (NQ + kQBlock - 1) / kQBlock;
+    const T scale = T(1) / std::sqrt(static_cast<T>(d));
+#pragma omp parallel
+    {
+        Mat S(std::min(kQBlock, NQ), NK);
+#pragma omp for collapse(3) schedule(static)
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t h = 0; h < H; ++h)
+                for (int64_t qb = 0; qb < nqb; ++qb) {
+                    const int64_t q0 = qb * kQBlock, nq = std::min(kQBlock, NQ - q0);
+                    Eigen::Map<const Mat, 0, Stride> Q(q + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
+                    Eigen::Map<const Mat, 0, Stride> K(k + b * NK * C + h * d, NK, d, Stride(C));
+                    Eigen::Map<const Mat, 0, Stride> Vm(v + b * NK * C + h * d, NK, d, Stride(C));
+                    auto Sb = S.topRows(nq);
+                    Sb.noalias() = Q * K.transpose();  // attn = q @ k.permute(0, 1, 3, 2)
+                    for (int64_t i = 0; i < nq; ++i) {
+                        T* row = S.data() + i * NK;
+                        simd::map(row, row, NK, [scale](V x) { return x * V(scale); });  // attn / sqrt(c_per_head)
+                        T mx = row[0];
+                        for (int64_t j = 1; j < NK; ++j) mx = std::max(mx, row[j]);
+                        simd::map(row, row, NK, [mx](V x) { return xsimd::exp(x - V(mx)); });  // softmax(dim=-1)
+                        T sum = 0;
+                        for (int64_t j = 0; j < NK; ++j) sum += row[j];
+                        simd::map(row, row, NK, [sum](V x) { return x / V(sum); });
+                    }
+                    Eigen::Map<Mat, 0, Stride> O(out + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
+                    O.noalias() = Sb * Vm;  // out = attn @ v
                 }
     }
 }

@@ -26,7 +26,7 @@ template <class T>
 void linear_forward(T* out, const T* in, const T* weight, const T* bias, int64_t M, int64_t IN, int64_t OUT,
                     backend::cpu) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    constexpr int64_t kRowBlock = 64;
+    constexpr int64_t kRowBlock = 256;  // rows per GEMM: the weight is packed once per block
     const int64_t nblk = (M + kRowBlock - 1) / kRowBlock;
     Eigen::Map<const Mat> Wm(weight, OUT, IN);
 #pragma omp parallel for schedule(static)

@@ -11,15 +11,16 @@
 #include <cstdint>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "evsam/backend/backend.hpp"
 
 namespace evsam {
 
+// The reference: one scalar loop nest per head.
 template <class T>
-void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
-                             backend::cpu) {
+void relu_linear_att_forward_naive(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps) {
     const T e = static_cast<T>(eps);
-#pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < NH; ++h) {
             const T* q = qkv + (b * NH + h) * 3 * D * N;
@@ -49,6 +50,34 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
                 }
             }
         }
+}
+
+// The fast path, as upstream writes it: two GEMMs per head (Eigen), the ReLUs and the padded
+// row of ones in small per-thread buffers, the division fused into the copy out.
+template <class T>
+void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
+                             backend::cpu) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const T e = static_cast<T>(eps);
+#pragma omp parallel
+    {
+        Mat vp(D + 1, N), kr(D, N), qr(D, N), vk(D + 1, D), o(D + 1, N);
+        vp.row(D).setOnes();  // v = F.pad(v, (0, 0, 0, 1), value=1)
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t h = 0; h < NH; ++h) {
+                const T* q = qkv + (b * NH + h) * 3 * D * N;
+                Eigen::Map<const Mat> Q(q, D, N), K(q + D * N, D, N), V(q + 2 * D * N, D, N);
+                qr = Q.cwiseMax(T(0));                          // q = self.kernel_func(q)
+                kr = K.cwiseMax(T(0));                          // k = self.kernel_func(k)
+                vp.topRows(D) = V;
+                vk.noalias() = vp * kr.transpose();             // vk = torch.matmul(v, trans_k)
+                o.noalias() = vk * qr;                          // out = torch.matmul(vk, q)
+                T* dst = out + (b * NH + h) * D * N;            // out = out[:-1] / (out[-1:] + eps)
+                for (int64_t i = 0; i < D; ++i)
+                    for (int64_t n = 0; n < N; ++n) dst[i * N + n] = o(i, n) / (o(D, n) + e);
+            }
+    }
 }
 
 template <class T>

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/simd.hpp"
 
 namespace evsam {
 
@@ -24,22 +25,58 @@ void batchnorm2d_forward(T* x, const T* weight, const T* bias, const T* mean, co
 
 // LayerNorm over the channel dim of NCHW (efficientvit LayerNorm2d / SAM LayerNorm2d), in place:
 // u = mean_c x; s = mean_c (x - u)^2; x = (x - u) / sqrt(s + eps) * w + b.
+// The reference: one pixel at a time, walking down the channels (pixels [p0, p1) of image x,
+// whose channel planes are P apart).
+template <class T>
+void layernorm2d_pixels_naive(T* x, const T* weight, const T* bias, double eps, int64_t C, int64_t P, int64_t p0,
+                              int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+        T* base = x + p;
+        T u = 0;
+        for (int64_t c = 0; c < C; ++c) u += base[c * P];
+        u /= static_cast<T>(C);
+        T s = 0;
+        for (int64_t c = 0; c < C; ++c) s += (base[c * P] - u) * (base[c * P] - u);
+        s /= static_cast<T>(C);
+        const T inv = T(1) / std::sqrt(s + static_cast<T>(eps));
+        for (int64_t c = 0; c < C; ++c) base[c * P] = (base[c * P] - u) * inv * weight[c] + bias[c];
+    }
+}
+template <class T>
+void layernorm2d_forward_naive(T* x, const T* weight, const T* bias, double eps, int64_t N, int64_t C, int64_t P) {
+    for (int64_t n = 0; n < N; ++n) layernorm2d_pixels_naive(x + n * C * P, weight, bias, eps, C, P, 0, P);
+}
+
+// The fast path: the same arithmetic, in the same order, on a vector of neighbouring pixels
+// at a time (contiguous loads down each channel plane); the last partial vector of an image
+// goes through the reference loop, which computes the same values.
 template <class T>
 void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64_t N, int64_t C, int64_t P,
                          backend::cpu) {
+    using V = simd::vec<T>;
+    constexpr int64_t VW = simd::width<T>;
+    const int64_t nv = P / VW;
+    const V vC(static_cast<T>(C)), veps(static_cast<T>(eps)), one(T(1));
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; ++n)
-        for (int64_t p = 0; p < P; ++p) {
-            T* base = x + n * C * P + p;
-            T u = 0;
-            for (int64_t c = 0; c < C; ++c) u += base[c * P];
-            u /= static_cast<T>(C);
-            T s = 0;
-            for (int64_t c = 0; c < C; ++c) s += (base[c * P] - u) * (base[c * P] - u);
-            s /= static_cast<T>(C);
-            const T inv = T(1) / std::sqrt(s + static_cast<T>(eps));
-            for (int64_t c = 0; c < C; ++c) base[c * P] = (base[c * P] - u) * inv * weight[c] + bias[c];
+        for (int64_t i = 0; i < nv; ++i) {
+            T* base = x + n * C * P + i * VW;
+            V u(T(0));
+            for (int64_t c = 0; c < C; ++c) u += V::load_unaligned(base + c * P);
+            u /= vC;
+            V s(T(0));
+            for (int64_t c = 0; c < C; ++c) {
+                const V d = V::load_unaligned(base + c * P) - u;
+                s += d * d;
+            }
+            s /= vC;
+            const V inv = one / xsimd::sqrt(s + veps);
+            for (int64_t c = 0; c < C; ++c)
+                ((V::load_unaligned(base + c * P) - u) * inv * V(weight[c]) + V(bias[c])).store_unaligned(base + c * P);
         }
+    if (nv * VW < P)
+        for (int64_t n = 0; n < N; ++n)
+            layernorm2d_pixels_naive(x + n * C * P, weight, bias, eps, C, P, nv * VW, P);
 }
 
 // torch.nn.LayerNorm over the last dim D of (M, D) rows, in place.

@@ -103,14 +103,14 @@ struct MaskDecoder : Module<T, B> {
             std::copy(sparse.data() + b * Ns * E, sparse.data() + (b + 1) * Ns * E, dst + NT * E);
         }
         // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B)
-        Tensor<T> src({Bn, E, h, w}), pos_src({Bn, E, h, w});
+        Tensor<T> src({Bn, E, h, w}, Tensor<T>::uninitialized), pos_src({Bn, E, h, w}, Tensor<T>::uninitialized);
         for (int64_t b = 0; b < Bn; ++b) {
             add_forward(src.data() + b * E * P, image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
             std::copy(image_pe.begin(), image_pe.end(), pos_src.data() + b * E * P);
         }
         auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr);  // hs, src = self.transformer(...)
         // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src)
-        Tensor<T> img({Bn, E, h, w});
+        Tensor<T> img({Bn, E, h, w}, Tensor<T>::uninitialized);
         npc_to_nchw_forward(img.data(), keys.data(), Bn, E, P, B{});
         Tensor<T> up = upscale_conv0.forward(img);
         upscale_norm1.forward_(up);
@@ -130,7 +130,7 @@ struct MaskDecoder : Module<T, B> {
             for (int64_t b = 0; b < Bn; ++b) std::copy(o.data() + b * c, o.data() + (b + 1) * c, hyper.data() + (b * num_mask_tokens + i) * c);
         }
         if (tr) tr->record(this->name + ".hyper_in", hyper);
-        Tensor<T> masks({Bn, num_mask_tokens, up.size(2), up.size(3)});
+        Tensor<T> masks({Bn, num_mask_tokens, up.size(2), up.size(3)}, Tensor<T>::uninitialized);
         bmm_forward(masks.data(), hyper.data(), up.data(), Bn, num_mask_tokens, c, UP, B{});
         // iou_pred = self.iou_prediction_head(iou_token_out), iou_token_out = hs[:, 0, :]
         Tensor<T> iou_tok({Bn, E});

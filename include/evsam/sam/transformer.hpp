@@ -31,7 +31,7 @@ struct Attention : Module<T, B> {
     // q: (B, NQ, E), k and v: (B, NK, E) -> (B, NQ, E)
     Tensor<T> forward(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v) const {
         Tensor<T> qp = q_proj.forward(q), kp = k_proj.forward(k), vp = v_proj.forward(v);  // input projections
-        Tensor<T> o({q.size(0), q.size(1), internal_dim});
+        Tensor<T> o({q.size(0), q.size(1), internal_dim}, Tensor<T>::uninitialized);
         attention_forward(o.data(), qp.data(), kp.data(), vp.data(), q.size(0), q.size(1), k.size(1), internal_dim,
                           num_heads, B{});  // separate heads, softmax(q k^T / sqrt(d)) v, recombine
         return out_proj.forward(o);         // self.out_proj(out)
@@ -41,7 +41,7 @@ struct Attention : Module<T, B> {
 template <class T>
 Tensor<T> add_tensors(const Tensor<T>& a, const Tensor<T>& b) {
     EVSAM_CHECK(a.shape() == b.shape(), "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
-    Tensor<T> r(a.shape());
+    Tensor<T> r(a.shape(), Tensor<T>::uninitialized);
     add_forward(r.data(), a.data(), b.data(), a.numel(), backend::cpu{});
     return r;
 }
@@ -148,7 +148,7 @@ struct TwoWayTransformer : Module<T, B> {
     }
 
     static Tensor<T> flatten_permute(const Tensor<T>& x) {
-        Tensor<T> r({x.size(0), x.size(2) * x.size(3), x.size(1)});
+        Tensor<T> r({x.size(0), x.size(2) * x.size(3), x.size(1)}, Tensor<T>::uninitialized);
         nchw_to_npc_forward(r.data(), x.data(), x.size(0), x.size(1), x.size(2) * x.size(3), B{});
         return r;
     }

@@ -6,12 +6,13 @@
 //                 is already set)
 //   amg_s       : segment everything with upstream's defaults (32x32 grid, batches of 64),
 //                 image in -> records out, encoder included
-//   peak_rss_mb : the process's peak resident set size (getrusage), after everything above
+//   peak_rss_mb : the process's peak resident set size (VmHWM), after everything above
 #pragma once
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <vector>
 
@@ -40,7 +41,17 @@ double time_once(F&& f) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// VmHWM, the peak RSS of this process image (ru_maxrss would include the parent's peak from
+// before exec on Linux); ru_maxrss where /proc is not there.
 inline double peak_rss_mb() {
+    if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        long kb = -1;
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+        std::fclose(f);
+        if (kb >= 0) return static_cast<double>(kb) / 1024.0;
+    }
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes

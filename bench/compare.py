@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""End-to-end CPU speed of evsam beside upstream PyTorch and ONNX Runtime, in ONE run on the
+same machine, the same image and the same thread count.
+
+For every variant (at its own encoder resolution):
+  encoder_s   preprocessed (1,3,R,R) input -> (1,256,64,64) embedding
+  decoder_s   one foreground point at the image centre, multimask -> 3 masks at the original size
+              (evsam: Predictor::predict; PyTorch: EfficientViTSamPredictor.predict; ORT: SAM's
+              SamOnnxModel export of prompt encoder + mask decoder + mask postprocessing)
+  amg_s       (--amg, L0 only) SamAutomaticMaskGenerator with upstream defaults, 32x32 grid,
+              image in -> records out (evsam everything vs EfficientViTSamAutomaticMaskGenerator)
+  peak_rss_mb the peak resident memory of the process that ran the job (each side in its own process)
+It also measures the machine's fp32 GEMM peak (PyTorch's MKL sgemm, 2048^3, same threads) and
+reports the fraction of it the evsam encoder reaches on the encoder's MACs (direct-convolution
+MACs, as `evsam info --model` counts them).
+
+Weights are seeded random-weight checkpoints written with torch.save(model.state_dict()) from
+upstream's own factory, exactly as the official files were written (speed does not depend on the
+values). Use the PyPI torch wheel (MKL + oneDNN) as the baseline, not Debian's python3-torch:
+
+  python -m venv venv && venv/bin/pip install torch torchvision onnxruntime onnx pillow numpy
+  venv/bin/python bench/compare.py --efficientvit-src DIR --sam-src DIR [--evsam build/bin/evsam]
+      [--threads 2] [--repeat 5] [--variants l0 l1 l2 xl0 xl1] [--amg] [--markdown OUT.md]
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "validation"))
+import upstream  # noqa: E402
+
+MACS = {"l0": 34.77e9, "l1": 48.98e9, "l2": 68.55e9, "xl0": 184.80e9, "xl1": 321.87e9}  # evsam info --model
+
+
+def peak_rss_mb():
+    """VmHWM: the peak RSS of this process image. (ru_maxrss survives exec on Linux, so a worker
+    would report its parent's peak.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def median_time(f, repeat):
+    f()  # warm-up
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+# ---------------------------------------------------------------- workers (one process per side)
+def worker_torch(a):
+    import numpy as np
+    import torch
+    from PIL import Image
+    from efficientvit.models.efficientvit.sam import (EfficientViTSamAutomaticMaskGenerator,
+                                                      EfficientViTSamPredictor)
+    torch.set_num_threads(a.threads)
+    model = upstream.create_model(a.variant)
+    model.load_state_dict(torch.load(a.ckpt, map_location="cpu"))
+    image = np.array(Image.open(a.image).convert("RGB"))
+    pred = EfficientViTSamPredictor(model)
+    out = {}
+    with torch.inference_mode():
+        x = model.transform(image).unsqueeze(0)
+        out["encoder_s"] = median_time(lambda: model.image_encoder(x), a.repeat)
+        pred.set_image(image)
+        pt = np.array([[image.shape[1] / 2, image.shape[0] / 2]])
+        out["decoder_s"] = median_time(lambda: pred.predict(pt, np.array([1]), multimask_output=True), a.repeat)
+        if a.amg:
+            gen = EfficientViTSamAutomaticMaskGenerator(model)
+            n = []
+            out["amg_s"] = median_time(lambda: n.append(len(gen.generate(image))), max(1, a.repeat // 2))
+            out["amg_masks"] = n[-1]
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+def worker_ort(a):
+    import numpy as np
+    import onnxruntime as ort
+    from PIL import Image
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    so.inter_op_num_threads = 1
+    enc = ort.InferenceSession(a.onnx_encoder, so, providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(a.onnx_decoder, so, providers=["CPUExecutionProvider"])
+    R = a.resolution
+    x = np.random.default_rng(0).standard_normal((1, 3, R, R)).astype(np.float32)
+    out = {"encoder_s": median_time(lambda: enc.run(None, {"x": x}), a.repeat)}
+    emb = enc.run(None, {"x": x})[0]
+    image = Image.open(a.image)
+    W, H = image.size
+    s = 1024.0 / max(H, W)  # prompts in the 1024 frame, plus SAM's padding point (label -1)
+    feeds = {"image_embeddings": emb,
+             "point_coords": np.array([[[W / 2 * s, H / 2 * s], [0.0, 0.0]]], dtype=np.float32),
+             "point_labels": np.array([[1, -1]], dtype=np.float32),
+             "mask_input": np.zeros((1, 1, 256, 256), dtype=np.float32),
+             "has_mask_input": np.zeros(1, dtype=np.float32),
+             "orig_im_size": np.array([H, W], dtype=np.float32)}
+    out["decoder_s"] = median_time(lambda: dec.run(None, feeds), a.repeat)
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+def worker_gemm(a):
+    import torch
+    torch.set_num_threads(a.threads)
+    n = 2048
+    A, B = torch.randn(n, n), torch.randn(n, n)
+    best = min(median_time(lambda: A @ B, 3) for _ in range(3))
+    print(json.dumps({"gflops": 2 * n ** 3 / best / 1e9, "torch": torch.__version__}))
+
+
+# ---------------------------------------------------------------- orchestration
+def run_json(cmd, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"error: {' '.join(cmd[:3])} ... failed:\n{p.stderr[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def prepare(a, variant, work):
+    """Seeded random-weight checkpoint and the two ONNX exports, once per variant."""
+    import torch
+    from segment_anything.utils.onnx import SamOnnxModel
+    ckpt = os.path.join(work, f"efficientvit_sam_{variant}.pt")
+    enc_onnx = os.path.join(work, f"{variant}_encoder.onnx")
+    dec_onnx = os.path.join(work, f"{variant}_decoder.onnx")
+    if all(os.path.exists(p) for p in (ckpt, enc_onnx, dec_onnx)):
+        return ckpt, enc_onnx, dec_onnx
+    torch.manual_seed(0)
+    model = upstream.create_model(variant)
+    torch.save(model.state_dict(), ckpt)
+    R = model.image_size[1]
+    with torch.no_grad():
+        torch.onnx.export(model.image_encoder, (torch.randn(1, 3, R, R),), enc_onnx, opset_version=17,
+                          input_names=["x"], output_names=["embedding"], dynamo=False)
+        model.image_encoder.img_size = 1024  # SamOnnxModel upscales masks to this frame (prompts live in it)
+        onnx_model = SamOnnxModel(model, return_single_mask=False)
+        dummy = {"image_embeddings": torch.randn(1, 256, 64, 64),
+                 "point_coords": torch.randint(0, 1024, (1, 2, 2), dtype=torch.float),
+                 "point_labels": torch.randint(0, 2, (1, 2), dtype=torch.float),
+                 "mask_input": torch.randn(1, 1, 256, 256), "has_mask_input": torch.tensor([0.0]),
+                 "orig_im_size": torch.tensor([480.0, 640.0])}
+        torch.onnx.export(onnx_model, tuple(dummy.values()), dec_onnx, opset_version=17,
+                          input_names=list(dummy.keys()), output_names=["masks", "iou_predictions", "low_res_masks"],
+                          dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                          dynamo=False)
+    return ckpt, enc_onnx, dec_onnx
+
+
+def fmt(v, spec=".3f"):
+    return "–" if v is None else format(v, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    upstream.add_args(ap)
+    ap.add_argument("--evsam", default=os.path.join(HERE, "..", "build", "bin", "evsam"))
+    ap.add_argument("--work", default="/tmp/evsam_bench_compare")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--variants", nargs="+", default=["l0", "l1", "l2", "xl0", "xl1"])
+    ap.add_argument("--amg", action="store_true", help="also segment everything (32x32) on L0")
+    ap.add_argument("--image", default=os.path.join(HERE, "..", "examples", "data", "chelsea.png"))
+    ap.add_argument("--markdown", help="also write the table to this file")
+    ap.add_argument("--worker", choices=["torch", "ort", "gemm"], help=argparse.SUPPRESS)
+    ap.add_argument("--variant", help=argparse.SUPPRESS)
+    ap.add_argument("--ckpt", help=argparse.SUPPRESS)
+    ap.add_argument("--onnx-encoder", help=argparse.SUPPRESS)
+    ap.add_argument("--onnx-decoder", help=argparse.SUPPRESS)
+    ap.add_argument("--resolution", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    upstream.setup(a.efficientvit_src, a.sam_src)
+    if a.worker:
+        return {"torch": worker_torch, "ort": worker_ort, "gemm": worker_gemm}[a.worker](a)
+
+    from PIL import Image
+    os.makedirs(a.work, exist_ok=True)
+    image = os.path.join(a.work, "image_640x480.png")  # the same 640x480 image for every side
+    Image.open(a.image).convert("RGB").resize((640, 480), Image.BILINEAR).save(image)
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    base = [sys.executable, os.path.abspath(__file__), "--efficientvit-src", a.efficientvit_src, "--sam-src",
+            a.sam_src, "--threads", str(a.threads), "--repeat", str(a.repeat), "--image", image]
+    gemm = run_json(base + ["--worker", "gemm"], env)
+    rows = []
+    for v in a.variants:
+        ckpt, enc_onnx, dec_onnx = prepare(a, v, a.work)
+        amg = a.amg and v == "l0"
+        R = 512 if v.startswith("l") else 1024
+        ev = run_json([a.evsam, "bench", "--weights", ckpt, "--image", image, "--threads", str(a.threads),
+                       "--repeat", str(a.repeat), "--json"] + (["--amg"] if amg else []), env)
+        th = run_json(base + ["--worker", "torch", "--variant", v, "--ckpt", ckpt] + (["--amg"] if amg else []), env)
+        ox = run_json(base + ["--worker", "ort", "--onnx-encoder", enc_onnx, "--onnx-decoder", dec_onnx,
+                              "--resolution", str(R)], env)
+        rows.append((v, R, ev, th, ox))
+        print(f"{v}: evsam {ev['encoder_s']:.3f}s  torch {th['encoder_s']:.3f}s  ort {ox['encoder_s']:.3f}s",
+              file=sys.stderr)
+
+    import torch
+    import onnxruntime
+    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible; "
+             f"threads {a.threads}; median of {a.repeat}; image 640x480; "
+             f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}.",
+             f"fp32 GEMM peak (torch sgemm 2048^3, {a.threads} threads): {gemm['gflops']:.1f} GFLOP/s.", "",
+             "| model | res | encoder evsam s | torch s | ORT s | evsam/torch | evsam/ORT | % GEMM peak "
+             "| decoder evsam s | torch s | ORT s | evsam/torch | peak MB evsam | torch | ORT |",
+             "| --- " * 15 + "|"]
+    verdicts = []
+    for v, R, ev, th, ox in rows:
+        r_t, r_o = ev["encoder_s"] / th["encoder_s"], ev["encoder_s"] / ox["encoder_s"]
+        d_t = ev["decoder_s"] / th["decoder_s"]
+        peak = 2 * MACS[v] / ev["encoder_s"] / 1e9 / gemm["gflops"]
+        lines.append(f"| {v} | {R} | {ev['encoder_s']:.3f} | {th['encoder_s']:.3f} | {ox['encoder_s']:.3f} | "
+                     f"{r_t:.2f} | {r_o:.2f} | {100 * peak:.0f} % | {ev['decoder_s'] * 1e3:.1f} ms | "
+                     f"{th['decoder_s'] * 1e3:.1f} ms | {ox['decoder_s'] * 1e3:.1f} ms | {d_t:.2f} | "
+                     f"{ev['peak_rss_mb']:.0f} | {th['peak_rss_mb']:.0f} | {ox['peak_rss_mb']:.0f} |")
+        verdicts += [(f"{v} encoder <= 0.8x PyTorch", r_t <= 0.8), (f"{v} encoder <= 1.0x ORT", r_o <= 1.0),
+                     (f"{v} decoder <= 0.5x PyTorch", d_t <= 0.5), (f"{v} >= 70 % of GEMM peak", peak >= 0.7),
+                     (f"{v} peak memory below PyTorch's", ev["peak_rss_mb"] < th["peak_rss_mb"])]
+    for v, R, ev, th, ox in rows:
+        if "amg_s" in ev and "amg_s" in th:
+            r = ev["amg_s"] / th["amg_s"]
+            lines += ["", f"Segment everything, {v}, 32x32 grid, 640x480: evsam {ev['amg_s']:.2f} s "
+                          f"({ev['amg_masks']} masks), PyTorch {th['amg_s']:.2f} s ({th['amg_masks']} masks): "
+                          f"ratio {r:.2f}"]
+            verdicts.append((f"{v} segment everything <= 0.5x PyTorch", r <= 0.5))
+    lines += ["", "Targets: " + "; ".join(f"{n}: {'met' if ok else 'NOT met'}" for n, ok in verdicts)]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
