@@ -17,6 +17,7 @@
 #include <evsam/predictor.hpp>
 #include <evsam/tool/args.hpp>
 #include <evsam/tool/overlay.hpp>
+#include <evsam/tool/prompt_args.hpp>
 
 #include <omp.h>
 #include <sys/stat.h>
@@ -350,41 +351,6 @@ int cmd_compare(const std::vector<std::string>& argv) {
     return failed ? 1 : 0;
 }
 
-// Parses --point X,Y[,LABEL] (LABEL 1 or 0, default 1) and --box X0,Y0,X1,Y1 into a Prompt.
-template <class T>
-evsam::Prompt<T> parse_prompt(const Args& a) {
-    evsam::Prompt<T> p;
-    for (const std::string& text : a.all("point")) {
-        auto v = a.number_list(text, "--point", 2, 3);
-        int label = 1;
-        if (v.size() == 3) {
-            if (v[2] != 0.0 && v[2] != 1.0)
-                throw evsam::Error("predict: --point '" + text + "': the label must be 1 (foreground) or 0 (background)");
-            label = static_cast<int>(v[2]);
-        }
-        p.points.push_back({v[0], v[1]});
-        p.labels.push_back(label);
-    }
-    if (a.has("box")) {
-        auto v = a.number_list(a.str("box"), "--box", 4, 4);
-        if (v[2] < v[0] || v[3] < v[1])
-            throw evsam::Error("predict: --box '" + a.str("box") + "' must be X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0");
-        p.box = std::array<double, 4>{v[0], v[1], v[2], v[3]};
-    }
-    if (a.has("mask-input")) {
-        p.mask_input = evsam::npy_load_as<T>(a.str("mask-input"));
-        const auto& s = p.mask_input.shape();
-        if (!(s == evsam::Shape{1, 256, 256} || s == evsam::Shape{256, 256}))
-            throw evsam::Error(a.str("mask-input") + ": --mask-input must be a (1, 256, 256) or (256, 256) logit map, got " +
-                               evsam::shape_str(s));
-        for (T v : p.mask_input)
-            if (!std::isfinite(v)) throw evsam::Error(a.str("mask-input") + ": --mask-input holds NaN or infinite values");
-    }
-    if (p.points.empty() && !p.box && p.mask_input.empty())
-        throw evsam::Error("predict: give at least one --point, a --box or a --mask-input");
-    return p;
-}
-
 template <class T>
 int run_predict(const Args& a, const LoadedCheckpoint& lc, const evsam::Prompt<T>& prompt) {
     evsam::Image img = evsam::load_image(a.str("image"));
@@ -410,24 +376,17 @@ int run_predict(const Args& a, const LoadedCheckpoint& lc, const evsam::Prompt<T
 
 // evsam predict: point / box / mask prompts on one image -> masks at the original size.
 int cmd_predict(const std::vector<std::string>& argv) {
-    Args a("predict",
-           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
-            {"image", true, true, "IMG"}, {"point", true, false, "X,Y[,LABEL]", true}, {"box", true, false, "X0,Y0,X1,Y1"},
-            {"mask-input", true, false, "L.npy"}, {"single-mask", false, false, ""}, {"logits", false, false, ""},
-            {"out-masks", true, true, "M.npy"}, {"out-iou", true, false, "Q.npy"}, {"out-lowres", true, false, "L.npy"},
-            {"overlay", true, false, "OUT.png"}, {"dtype", true, false, "float|double"}, {"threads", true, false, "N"},
-            {"backend", true, false, "cpu"}},
-           argv);
+    Args a("predict", evsam::tool::predict_flag_specs(), argv);
     const std::string dtype = a.choice("dtype", "float", {"float", "double"});
     a.choice("backend", "cpu", {"cpu"});
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
     for (const char* f : {"out-masks", "out-iou", "out-lowres", "overlay"})  // fail before any work
         if (a.has(f)) evsam::detail::check_write_target(a.str(f));
     if (dtype == "double") {
-        auto prompt = parse_prompt<double>(a);  // prompts first: a bad prompt fails before loading weights
+        auto prompt = evsam::tool::parse_prompt<double>(a);  // prompts first: a bad prompt fails before loading weights
         return run_predict<double>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
     }
-    auto prompt = parse_prompt<float>(a);
+    auto prompt = evsam::tool::parse_prompt<float>(a);
     return run_predict<float>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
 }
 

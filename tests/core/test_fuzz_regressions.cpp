@@ -113,7 +113,7 @@ TEST(FuzzRegressions, ValidSeedsParse) {
     }
     {
         auto b = bytes("args/points_box.txt");
-        evsam::tool::Args a("predict", evsam::fuzz::predict_flag_specs(), evsam::fuzz::split_argv(b.data(), b.size()));
+        evsam::tool::Args a("predict", evsam::tool::predict_flag_specs(), evsam::fuzz::split_argv(b.data(), b.size()));
         EXPECT_EQ(a.all("point").size(), 2u);
         EXPECT_EQ(a.number_list(a.str("box"), "--box", 4, 4).size(), 4u);
     }

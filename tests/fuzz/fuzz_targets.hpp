@@ -26,6 +26,7 @@
 #include "evsam/core/npy.hpp"
 #include "evsam/core/state_dict.hpp"
 #include "evsam/tool/args.hpp"
+#include "evsam/tool/prompt_args.hpp"
 
 namespace evsam::fuzz {
 
@@ -111,18 +112,6 @@ inline void image(const uint8_t* data, size_t size) {
     }
 }
 
-// The flag specs of `evsam predict`, as examples/cli/main.cpp's cmd_predict declares them.
-inline std::vector<tool::FlagSpec> predict_flag_specs() {
-    return {{"weights", true, true, "FILE"},           {"model", true, false, "NAME"},
-            {"config", true, false, "JSON"},           {"image", true, true, "IMG"},
-            {"point", true, false, "X,Y[,LABEL]", true}, {"box", true, false, "X0,Y0,X1,Y1"},
-            {"mask-input", true, false, "L.npy"},      {"single-mask", false, false, ""},
-            {"logits", false, false, ""},              {"out-masks", true, true, "M.npy"},
-            {"out-iou", true, false, "Q.npy"},         {"out-lowres", true, false, "L.npy"},
-            {"overlay", true, false, "OUT.png"},       {"dtype", true, false, "float|double"},
-            {"threads", true, false, "N"},             {"backend", true, false, "cpu"}};
-}
-
 // argv words: the input split on NUL and newline (empty words kept: "" is a word too).
 inline std::vector<std::string> split_argv(const uint8_t* data, size_t size) {
     std::vector<std::string> words;
@@ -139,13 +128,14 @@ inline std::vector<std::string> split_argv(const uint8_t* data, size_t size) {
     return words;
 }
 
-// `evsam predict` flags and prompts: the strict parser, the value accessors cmd_predict uses, and
-// the prompt rules of main.cpp's parse_prompt (mirrored here, as main.cpp keeps them private):
-// --point X,Y[,LABEL] with LABEL 0 or 1, --box X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0, all finite.
+// `evsam predict` flags and prompts: the strict parser with predict's flag specs, the value
+// accessors cmd_predict uses, and the prompt rules (include/evsam/tool/prompt_args.hpp, the code
+// the tool runs; --mask-input names a file, which is not read here). What a successful parse
+// returns is checked against the documented rules.
 inline void args(const uint8_t* data, size_t size) {
     std::vector<std::string> argv = split_argv(data, size);
     try {
-        tool::Args a("predict", predict_flag_specs(), argv);
+        tool::Args a("predict", tool::predict_flag_specs(), argv);
         (void)a.usage();
         try {
             (void)a.choice("dtype", "float", {"float", "double"});
@@ -160,27 +150,26 @@ inline void args(const uint8_t* data, size_t size) {
         } catch (const Error&) {
         }
         for (const char* f : {"weights", "model", "config", "image", "mask-input", "out-masks"}) (void)a.str(f);
-        for (const std::string& text : a.all("point")) {
-            try {
-                std::vector<double> v = a.number_list(text, "--point", 2, 3);
-                if (v.size() < 2 || v.size() > 3) throw std::logic_error("number_list: count outside [2, 3]");
-                for (double x : v)
-                    if (!(x >= -1e9 && x <= 1e9)) throw std::logic_error("number_list: value not finite or out of range");
-                if (v.size() == 3 && v[2] != 0.0 && v[2] != 1.0)
-                    throw Error("predict: --point '" + text + "': the label must be 1 (foreground) or 0 (background)");
-                const int label = v.size() == 3 ? static_cast<int>(v[2]) : 1;
-                if (label != 0 && label != 1) throw std::logic_error("label outside {0, 1}");
-            } catch (const Error&) {
-            }
+        Prompt<double> p;
+        try {
+            tool::parse_points_and_box(a, p);
+            if (!a.has("mask-input")) tool::require_some_prompt(p);
+        } catch (const Error&) {
+            return;
         }
-        if (a.has("box")) {
-            try {
-                std::vector<double> v = a.number_list(a.str("box"), "--box", 4, 4);
-                if (v.size() != 4) throw std::logic_error("number_list: --box count is not 4");
-                if (v[2] < v[0] || v[3] < v[1])
-                    throw Error("predict: --box '" + a.str("box") + "' must be X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0");
-            } catch (const Error&) {
-            }
+        if (p.points.size() != a.all("point").size() || p.labels.size() != p.points.size())
+            throw std::logic_error("parse_points_and_box: not one point and label per --point");
+        if (p.box.has_value() != a.has("box")) throw std::logic_error("parse_points_and_box: box without --box");
+        for (size_t i = 0; i < p.points.size(); ++i) {
+            for (double x : p.points[i])
+                if (!(x >= -1e9 && x <= 1e9)) throw std::logic_error("point coordinate not finite or out of range");
+            if (p.labels[i] != 0 && p.labels[i] != 1) throw std::logic_error("label outside {0, 1}");
+        }
+        if (p.box) {
+            const auto& b = *p.box;
+            for (double x : b)
+                if (!(x >= -1e9 && x <= 1e9)) throw std::logic_error("box coordinate not finite or out of range");
+            if (b[2] < b[0] || b[3] < b[1]) throw std::logic_error("box with X1 < X0 or Y1 < Y0 accepted");
         }
     } catch (const Error&) {
     }
