@@ -71,6 +71,7 @@ public:
         input_size_ = get_preprocess_shape(H, W, model_.cfg.prompt_frame);
         Tensor<T> x = preprocess_image<T>(hwc, H, W, model_.cfg.resolution);  // self.model.transform(image)
         features_ = model_.image_encoder.forward(x);                         // self.model.image_encoder(...)
+        project_image();
     }
     void set_image(const Image& img, ImageFormat format = ImageFormat::RGB) {
         set_image(img.data.data(), img.height, img.width, format);
@@ -86,6 +87,7 @@ public:
     }
     void reset_image() {
         features_ = Tensor<T>();
+        projections_.reset();
         original_size_ = input_size_ = {0, 0};
     }
     bool is_image_set() const { return !features_.empty(); }
@@ -167,7 +169,10 @@ public:
             emb = &selected;
         }
         auto [sparse, dense] = model_.prompt_encoder.forward(coords, labels, boxes, mask_input, tr);
-        auto out = model_.mask_decoder.forward(*emb, dense_pe_, sparse, dense, multimask_output, tr);
+        // without a mask input the dense embedding is no_mask_embed for every prompt: layer 0's
+        // image-side projections are the ones computed at set_image
+        const ImageProjections<T>* pre = mask_input == nullptr && projections_ ? &*projections_ : nullptr;
+        auto out = model_.mask_decoder.forward(*emb, dense_pe_, sparse, dense, multimask_output, tr, pre);
         Tensor<T> masks = postprocess_masks(out.masks);
         if (!return_logits)  // masks = masks > mask_threshold
             for (auto& v : masks) v = v > static_cast<T>(mask_threshold) ? T(1) : T(0);
@@ -193,6 +198,20 @@ public:
 private:
     const EfficientViTSam<T, B>& model_;
     Tensor<T> dense_pe_;  // prompt_encoder.get_dense_pe()
+    std::optional<ImageProjections<T>> projections_;  // for the image of set_image (one image only)
+
+    // src = features + no_mask_embed (as MaskDecoder builds it for a prompt without a mask input).
+    void project_image() {
+        const int64_t E = features_.size(1), P = features_.size(2) * features_.size(3);
+        Tensor<T> src(features_.shape(), Tensor<T>::uninitialized);
+        for (int64_t c = 0; c < E; ++c) {
+            const T m = model_.prompt_encoder.no_mask_embed.weight[c];
+            const T* f = features_.data() + c * P;
+            T* d = src.data() + c * P;
+            for (int64_t i = 0; i < P; ++i) d[i] = f[i] + m;
+        }
+        projections_ = model_.mask_decoder.transformer.project_image(src, dense_pe_);
+    }
     Tensor<T> features_;
     std::pair<int64_t, int64_t> original_size_{0, 0}, input_size_{0, 0};
 

@@ -5,6 +5,7 @@
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
+#include <cstring>
 #include <fstream>
 
 namespace {
@@ -44,6 +45,32 @@ TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
     EXPECT_THROW(batch.predict_torch(&coords, &labels, nullptr, nullptr), evsam::Error);  // index needed for 2 images
     evsam::Predictor<float> unset(model);
     EXPECT_THROW(unset.predict(evsam::Prompt<float>{}), evsam::Error);
+}
+
+// The Predictor's per-image projections (layer 0's image side, computed once at set_image) are
+// the same arithmetic as the per-prompt path: the decoder's outputs agree bit for bit, for a
+// batch of prompts sharing one precomputed (batch-1) projection.
+TEST(PredictorBatch, ImageProjectionsChangeNothing) {
+    const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
+    std::ifstream f(dir + "config.json");
+    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(nlohmann::json::parse(f)));
+    evsam::load_state_dict(model, evsam::Checkpoint::open(dir + "model.pt"), "tiny_l");
+    evsam::Predictor<float> p(model);
+    p.set_image_batch(evsam::npy_load_as<float>(dir + "input.npy"));
+    const auto& emb = p.features();
+    evsam::Tensor<float> coords({4, 2, 2}), labels({4, 2});
+    for (int64_t i = 0; i < coords.numel(); ++i) coords[i] = static_cast<float>((i * 397) % 1024) + 0.25f;
+    for (int64_t i = 0; i < labels.numel(); ++i) labels[i] = static_cast<float>(i % 2);
+    auto [sparse, dense] = model.prompt_encoder.forward(&coords, &labels, nullptr, nullptr);
+    const auto pe = model.prompt_encoder.get_dense_pe();
+    evsam::Tensor<float> src(emb.shape());  // features + no_mask_embed, as for every prompt here
+    for (int64_t i = 0; i < src.numel(); ++i) src[i] = emb[i] + dense[i];
+    const auto pre = model.mask_decoder.transformer.project_image(src, pe);
+    auto a = model.mask_decoder.forward(emb, pe, sparse, dense, true);
+    auto b = model.mask_decoder.forward(emb, pe, sparse, dense, true, nullptr, &pre);
+    ASSERT_EQ(a.masks.shape(), b.masks.shape());
+    EXPECT_EQ(0, std::memcmp(a.masks.data(), b.masks.data(), sizeof(float) * static_cast<size_t>(a.masks.numel())));
+    EXPECT_EQ(0, std::memcmp(a.iou_pred.data(), b.iou_pred.data(), sizeof(float) * static_cast<size_t>(a.iou_pred.numel())));
 }
 
 }  // namespace

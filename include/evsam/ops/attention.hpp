@@ -53,9 +53,11 @@ void attention_forward_naive(T* out, const T* q, const T* k, const T* v, int64_t
 // The fast path: per (batch, head, block of kQBlock queries) two GEMMs (Eigen) on the strided
 // head slices, S = q k^T and out = softmax(S) v, with the softmax on SIMD vectors in between.
 // Blocks are fixed (determinism); the row max and sum run in a fixed sequential order.
+// q_bstride / kv_bstride: elements between batch entries of q and of k, v (0: one shared
+// q, or one shared k and v, for every batch entry).
 template <class T>
 void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, int64_t NQ, int64_t NK, int64_t C,
-                       int64_t H, backend::cpu) {
+                       int64_t H, int64_t q_bstride, int64_t kv_bstride, backend::cpu) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
     using V = simd::vec<T>;
@@ -70,9 +72,9 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
             for (int64_t h = 0; h < H; ++h)
                 for (int64_t qb = 0; qb < nqb; ++qb) {
                     const int64_t q0 = qb * kQBlock, nq = std::min(kQBlock, NQ - q0);
-                    Eigen::Map<const Mat, 0, Stride> Q(q + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
-                    Eigen::Map<const Mat, 0, Stride> K(k + b * NK * C + h * d, NK, d, Stride(C));
-                    Eigen::Map<const Mat, 0, Stride> Vm(v + b * NK * C + h * d, NK, d, Stride(C));
+                    Eigen::Map<const Mat, 0, Stride> Q(q + b * q_bstride + q0 * C + h * d, nq, d, Stride(C));
+                    Eigen::Map<const Mat, 0, Stride> K(k + b * kv_bstride + h * d, NK, d, Stride(C));
+                    Eigen::Map<const Mat, 0, Stride> Vm(v + b * kv_bstride + h * d, NK, d, Stride(C));
                     auto Sb = S.topRows(nq);
                     Sb.noalias() = Q * K.transpose();  // attn = q @ k.permute(0, 1, 3, 2)
                     for (int64_t i = 0; i < nq; ++i) {
@@ -89,6 +91,12 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                     O.noalias() = Sb * Vm;  // out = attn @ v
                 }
     }
+}
+
+template <class T>
+void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, int64_t NQ, int64_t NK, int64_t C,
+                       int64_t H, backend::cpu be) {
+    attention_forward(out, q, k, v, B, NQ, NK, C, H, NQ * C, NK * C, be);
 }
 
 }  // namespace evsam

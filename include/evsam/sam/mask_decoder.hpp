@@ -74,10 +74,12 @@ struct MaskDecoder : Module<T, B> {
     };
 
     // image_embeddings (1, E, h, w) shared by all B prompts; image_pe (1, E, h, w);
-    // sparse (B, N, E); dense (B, E, h, w).
+    // sparse (B, N, E); dense (B, E, h, w). pre: the transformer's ImageProjections of
+    // image_embeddings + dense, valid only when every prompt's dense embedding is no_mask_embed.
     Output forward(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe, const Tensor<T>& sparse,
-                   const Tensor<T>& dense, bool multimask_output, Trace<T>* tr = nullptr) const {
-        auto [masks, iou] = predict_masks(image_embeddings, image_pe, sparse, dense, tr);
+                   const Tensor<T>& dense, bool multimask_output, Trace<T>* tr = nullptr,
+                   const ImageProjections<T>* pre = nullptr) const {
+        auto [masks, iou] = predict_masks(image_embeddings, image_pe, sparse, dense, tr, pre);
         // Select the correct mask or masks for output: [1:] for multimask, [0:1] otherwise
         const int64_t first = multimask_output ? 1 : 0, count = multimask_output ? num_mask_tokens - 1 : 1;
         return {slice_dim1(masks, first, count), slice_dim1(iou, first, count)};
@@ -86,7 +88,8 @@ struct MaskDecoder : Module<T, B> {
     // mask_decoder.py: MaskDecoder.predict_masks. Returns all num_mask_tokens masks and IoU predictions.
     std::pair<Tensor<T>, Tensor<T>> predict_masks(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe,
                                                   const Tensor<T>& sparse, const Tensor<T>& dense,
-                                                  Trace<T>* tr = nullptr) const {
+                                                  Trace<T>* tr = nullptr,
+                                                  const ImageProjections<T>* pre = nullptr) const {
         const int64_t Bn = sparse.size(0), Ns = sparse.size(1), E = transformer_dim, NT = 1 + num_mask_tokens;
         EVSAM_CHECK(image_embeddings.dim() == 4 && image_embeddings.size(0) == 1 && image_embeddings.size(1) == E,
                     "MaskDecoder: image_embeddings must be (1, " + std::to_string(E) + ", h, w), got " +
@@ -108,7 +111,7 @@ struct MaskDecoder : Module<T, B> {
             add_forward(src.data() + b * E * P, image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
             std::copy(image_pe.begin(), image_pe.end(), pos_src.data() + b * E * P);
         }
-        auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr);  // hs, src = self.transformer(...)
+        auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr, pre);  // hs, src = self.transformer(...)
         // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src)
         Tensor<T> img({Bn, E, h, w}, Tensor<T>::uninitialized);
         npc_to_nchw_forward(img.data(), keys.data(), Bn, E, P, B{});

@@ -30,12 +30,32 @@ struct Attention : Module<T, B> {
     }
     // q: (B, NQ, E), k and v: (B, NK, E) -> (B, NQ, E)
     Tensor<T> forward(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v) const {
-        Tensor<T> qp = q_proj.forward(q), kp = k_proj.forward(k), vp = v_proj.forward(v);  // input projections
-        Tensor<T> o({q.size(0), q.size(1), internal_dim}, Tensor<T>::uninitialized);
-        attention_forward(o.data(), qp.data(), kp.data(), vp.data(), q.size(0), q.size(1), k.size(1), internal_dim,
-                          num_heads, B{});  // separate heads, softmax(q k^T / sqrt(d)) v, recombine
-        return out_proj.forward(o);         // self.out_proj(out)
+        return forward_projected(q_proj.forward(q), k_proj.forward(k), v_proj.forward(v));  // input projections
     }
+    // The rest of forward, from projected qp (B or 1, NQ, D) and kp, vp (B or 1, NK, D): a batch of
+    // 1 is shared by every prompt (the Predictor's per-image projections).
+    Tensor<T> forward_projected(const Tensor<T>& qp, const Tensor<T>& kp, const Tensor<T>& vp) const {
+        EVSAM_CHECK(kp.shape() == vp.shape() && qp.size(-1) == internal_dim && kp.size(-1) == internal_dim,
+                    "Attention: projected q " + shape_str(qp.shape()) + ", k " + shape_str(kp.shape()) + ", v " +
+                        shape_str(vp.shape()) + " do not match");
+        const int64_t Bn = std::max(qp.size(0), kp.size(0)), NQ = qp.size(1), NK = kp.size(1);
+        Tensor<T> o({Bn, NQ, internal_dim}, Tensor<T>::uninitialized);
+        attention_forward(o.data(), qp.data(), kp.data(), vp.data(), Bn, NQ, NK, internal_dim, num_heads,
+                          qp.size(0) == 1 ? 0 : NQ * internal_dim, kp.size(0) == 1 ? 0 : NK * internal_dim,
+                          B{});  // separate heads, softmax(q k^T / sqrt(d)) v, recombine
+        return out_proj.forward(o);  // self.out_proj(out)
+    }
+};
+
+// The first layer's projections of the image side: cross_attn_token_to_image's k_proj(keys +
+// key_pe) and v_proj(keys), and cross_attn_image_to_token's q_proj(keys + key_pe). In layer 0 the
+// keys are still src = image embedding + dense prompt embedding, so when the dense embedding does
+// not depend on the prompt (no mask input: no_mask_embed everywhere) these depend on the image
+// alone. The Predictor computes them once per image (batch 1, shared by every prompt); the
+// result is the same arithmetic, done once instead of once per prompt.
+template <class T>
+struct ImageProjections {
+    Tensor<T> t2i_k, t2i_v, i2t_q;  // (1, h*w, internal_dim)
 };
 
 template <class T>
@@ -82,8 +102,9 @@ struct TwoWayAttentionBlock : Module<T, B> {
         cross_attn_image_to_token.visit(v, p + "cross_attn_image_to_token.");
     }
     // queries (B, N, E), keys (B, HW, E); query_pe like queries, key_pe like keys.
+    // pre: layer 0's image-side projections, when keys are the same image for every prompt.
     void forward(Tensor<T>& queries, Tensor<T>& keys, const Tensor<T>& query_pe, const Tensor<T>& key_pe,
-                 Trace<T>* tr = nullptr) const {
+                 Trace<T>* tr = nullptr, const ImageProjections<T>* pre = nullptr) const {
         if (skip_first_layer_pe) {  // self attention block (no residual, no PE in the first layer)
             queries = self_attn.forward(queries, queries, queries);
         } else {
@@ -92,15 +113,27 @@ struct TwoWayAttentionBlock : Module<T, B> {
         }
         norm1.forward_(queries);
         {  // cross attention block, tokens attending to image embedding
-            Tensor<T> q = add_tensors(queries, query_pe), k = add_tensors(keys, key_pe);
-            add_inplace(queries, cross_attn_token_to_image.forward(q, k, keys));
+            Tensor<T> q = add_tensors(queries, query_pe);
+            if (pre) {
+                const auto& a = cross_attn_token_to_image;
+                add_inplace(queries, a.forward_projected(a.q_proj.forward(q), pre->t2i_k, pre->t2i_v));
+            } else {
+                Tensor<T> k = add_tensors(keys, key_pe);
+                add_inplace(queries, cross_attn_token_to_image.forward(q, k, keys));
+            }
             norm2.forward_(queries);
         }
         add_inplace(queries, mlp.forward(queries));  // MLP block
         norm3.forward_(queries);
         {  // cross attention block, image embedding attending to tokens
-            Tensor<T> q = add_tensors(queries, query_pe), k = add_tensors(keys, key_pe);
-            add_inplace(keys, cross_attn_image_to_token.forward(k, q, queries));
+            Tensor<T> q = add_tensors(queries, query_pe);
+            if (pre) {
+                const auto& a = cross_attn_image_to_token;
+                add_inplace(keys, a.forward_projected(pre->i2t_q, a.k_proj.forward(q), a.v_proj.forward(queries)));
+            } else {
+                Tensor<T> k = add_tensors(keys, key_pe);
+                add_inplace(keys, cross_attn_image_to_token.forward(k, q, queries));
+            }
             norm4.forward_(keys);
         }
         if (tr) {
@@ -129,14 +162,25 @@ struct TwoWayTransformer : Module<T, B> {
         final_attn_token_to_image.visit(v, p + "final_attn_token_to_image.");
         norm_final_attn.visit(v, p + "norm_final_attn.");
     }
+    // ImageProjections for one image: src (1, E, h, w) = image embedding + the prompt-independent
+    // dense embedding, image_pe (1, E, h, w).
+    ImageProjections<T> project_image(const Tensor<T>& src, const Tensor<T>& image_pe) const {
+        const Tensor<T> keys = flatten_permute(src), k = add_tensors(keys, flatten_permute(image_pe));
+        const auto& l0 = layers.front();
+        return {l0.cross_attn_token_to_image.k_proj.forward(k), l0.cross_attn_token_to_image.v_proj.forward(keys),
+                l0.cross_attn_image_to_token.q_proj.forward(k)};
+    }
+
     // image_embedding (B, E, h, w), image_pe (B, E, h, w), point_embedding (B, N, E)
-    // -> queries (B, N, E) and keys (B, h*w, E).
+    // -> queries (B, N, E) and keys (B, h*w, E). pre: see ImageProjections (layer 0 only).
     std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
-                                            const Tensor<T>& point_embedding, Trace<T>* tr = nullptr) const {
+                                            const Tensor<T>& point_embedding, Trace<T>* tr = nullptr,
+                                            const ImageProjections<T>* pre = nullptr) const {
         Tensor<T> keys = flatten_permute(image_embedding);  // B x C x H x W -> B x HW x C
         const Tensor<T> key_pe = flatten_permute(image_pe);
         Tensor<T> queries = point_embedding;
-        for (auto& layer : layers) layer.forward(queries, keys, point_embedding, key_pe, tr);
+        for (size_t i = 0; i < layers.size(); ++i)
+            layers[i].forward(queries, keys, point_embedding, key_pe, tr, i == 0 ? pre : nullptr);
         Tensor<T> q = add_tensors(queries, point_embedding), k = add_tensors(keys, key_pe);
         add_inplace(queries, final_attn_token_to_image.forward(q, k, keys));  // final attention, points -> image
         norm_final_attn.forward_(queries);
