@@ -296,6 +296,24 @@ TEST(CliRobustness, BadPromptsNameTheProblem) {
 
 // ------------------------------------------------------------------------------ accepted
 
+// Prompts far outside the image are used as given (upstream does not clip them), up to the
+// parser's +-1e9, also when drawn on an --overlay (which only walks the visible part of the box).
+TEST(CliRobustness, PromptsFarOutsideTheImageAreUsedAsGiven) {
+    TempDir d;
+    auto r = run_evsam("predict" + kTinyArgs + " --image " + kGoodImg +
+                       " --point=-1e9,1e9 --point 1e9,-1e9,0 --box=-1e9,-1e9,1e9,1e9 --out-masks " + d / "m.npy" +
+                       " --overlay " + d / "o.png");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(evsam::npy_load_exact<uint8_t>(d / "m.npy").shape(), (evsam::Shape{3, 45, 61}));
+    EXPECT_EQ(evsam::load_image(d / "o.png").width, 61);
+    expect_refused(
+        [&](const std::string& o) {
+            return "predict" + kTinyArgs + " --image " + kGoodImg + " --point 2e9,1 --out-masks " + o + "/m.npy";
+        },
+        {"--point '2e9,1' must be in [-1000000000"});
+}
+
+
 // Checkpoint storage variants of the tiny upstream model (make_tiny_variants.py): wrapped and
 // non-contiguous views of one shared storage hold the same values, so the embedding is the same
 // bytes; fp16 and bf16 weights load and stay close to upstream's fp32 embedding.

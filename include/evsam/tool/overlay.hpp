@@ -41,9 +41,13 @@ Image make_overlay(const Image& img, const Tensor<T>& masks, const std::vector<s
     if (box) {
         const int64_t x0 = std::lround((*box)[0]), y0 = std::lround((*box)[1]), x1 = std::lround((*box)[2]),
                       y1 = std::lround((*box)[3]);
+        // Prompt coordinates are not clipped (upstream uses them as given, up to +-1e9): walk only
+        // the part of each edge that lies inside the image, not billions of invisible pixels.
         for (int64_t d = 0; d < t; ++d) {
-            for (int64_t x = x0; x <= x1; ++x) put(x, y0 + d, {20, 90, 255}), put(x, y1 - d, {20, 90, 255});
-            for (int64_t y = y0; y <= y1; ++y) put(x0 + d, y, {20, 90, 255}), put(x1 - d, y, {20, 90, 255});
+            for (int64_t x = std::max<int64_t>(x0, 0); x <= std::min(x1, W - 1); ++x)
+                put(x, y0 + d, {20, 90, 255}), put(x, y1 - d, {20, 90, 255});
+            for (int64_t y = std::max<int64_t>(y0, 0); y <= std::min(y1, H - 1); ++y)
+                put(x0 + d, y, {20, 90, 255}), put(x1 - d, y, {20, 90, 255});
         }
     }
     for (size_t i = 0; i < points.size(); ++i) {
