@@ -105,13 +105,14 @@ struct MaskDecoder : Module<T, B> {
             std::copy(mask_tokens.weight.begin(), mask_tokens.weight.end(), dst + E);
             std::copy(sparse.data() + b * Ns * E, sparse.data() + (b + 1) * Ns * E, dst + NT * E);
         }
-        // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B)
-        Tensor<T> src({Bn, E, h, w}, Tensor<T>::uninitialized), pos_src({Bn, E, h, w}, Tensor<T>::uninitialized);
-        for (int64_t b = 0; b < Bn; ++b) {
+        // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B):
+        // the transformer adds the one image_pe to every prompt's keys instead of B copies of it.
+        Tensor<T> src({Bn, E, h, w}, Tensor<T>::uninitialized);
+        for (int64_t b = 0; b < Bn; ++b)
             add_forward(src.data() + b * E * P, image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
-            std::copy(image_pe.begin(), image_pe.end(), pos_src.data() + b * E * P);
-        }
-        auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr, pre);  // hs, src = self.transformer(...)
+        EVSAM_CHECK(image_pe.shape() == image_embeddings.shape(), "MaskDecoder: image_pe " + shape_str(image_pe.shape()) +
+                                                                      " does not match the image embedding");
+        auto [hs, keys] = transformer.forward(src, image_pe, tokens, tr, pre);  // hs, src = self.transformer(...)
         // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src)
         Tensor<T> img({Bn, E, h, w}, Tensor<T>::uninitialized);
         npc_to_nchw_forward(img.data(), keys.data(), Bn, E, P, B{});

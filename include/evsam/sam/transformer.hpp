@@ -58,11 +58,16 @@ struct ImageProjections {
     Tensor<T> t2i_k, t2i_v, i2t_q;  // (1, h*w, internal_dim)
 };
 
+// a + b, where b has a's shape or a batch of 1 that is added to every batch entry of a
+// (the image positional encoding, shared by every prompt).
 template <class T>
 Tensor<T> add_tensors(const Tensor<T>& a, const Tensor<T>& b) {
-    EVSAM_CHECK(a.shape() == b.shape(), "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
+    const bool bcast = b.dim() == a.dim() && b.dim() > 0 && b.size(0) == 1 && b.numel() * a.size(0) == a.numel();
+    EVSAM_CHECK(a.shape() == b.shape() || bcast,
+                "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
     Tensor<T> r(a.shape(), Tensor<T>::uninitialized);
-    add_forward(r.data(), a.data(), b.data(), a.numel(), backend::cpu{});
+    const int64_t n = b.numel();
+    for (int64_t i = 0; i < a.numel(); i += n) add_forward(r.data() + i, a.data() + i, b.data(), n, backend::cpu{});
     return r;
 }
 template <class T>
@@ -171,7 +176,7 @@ struct TwoWayTransformer : Module<T, B> {
                 l0.cross_attn_image_to_token.q_proj.forward(k)};
     }
 
-    // image_embedding (B, E, h, w), image_pe (B, E, h, w), point_embedding (B, N, E)
+    // image_embedding (B, E, h, w), image_pe (B or 1, E, h, w), point_embedding (B, N, E)
     // -> queries (B, N, E) and keys (B, h*w, E). pre: see ImageProjections (layer 0 only).
     std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
                                             const Tensor<T>& point_embedding, Trace<T>* tr = nullptr,
