@@ -182,15 +182,20 @@ private:
             auto c = predictor_.apply_coords(points[static_cast<size_t>(i)][0], points[static_cast<size_t>(i)][1]);
             coords[2 * i] = c[0], coords[2 * i + 1] = c[1];
         }
-        auto out = predictor_.predict_torch(&coords, &labels, nullptr, nullptr, /*multimask_output=*/true,
-                                            /*return_logits=*/true);
-        const int64_t C = out.masks.size(1), P = ch * cw;  // masks.flatten(0, 1): point-major
+        // predict_torch(..., return_logits=True); only the masks that pass the IoU filter are then
+        // upscaled to the crop size (upstream upscales all of them first: same values, more work)
+        auto out = predictor_.predict_torch_low_res(&coords, &labels, nullptr, nullptr, /*multimask_output=*/true);
+        const Tensor<T>& low = out.low_res_logits;
+        const int64_t C = low.size(1), LP = low.size(2) * low.size(3), P = ch * cw;  // flatten(0, 1): point-major
         std::vector<Item> items;
         std::vector<uint8_t> bin(static_cast<size_t>(P));
+        Tensor<T> one({1, 1, low.size(2), low.size(3)}, Tensor<T>::uninitialized);
         for (int64_t k = 0; k < n * C; ++k) {
             const float iou = static_cast<float>(out.iou_predictions[k]);
             if (cfg_.pred_iou_thresh > 0.0 && !(iou > static_cast<float>(cfg_.pred_iou_thresh))) continue;
-            const T* logits = out.masks.data() + k * P;
+            std::copy(low.data() + k * LP, low.data() + (k + 1) * LP, one.data());
+            const Tensor<T> mask = predictor_.postprocess_masks(one);  // (1, 1, ch, cw) logits
+            const T* logits = mask.data();
             const float stab = amg::calculate_stability_score(logits, 1, P, Predictor<T, B>::mask_threshold,
                                                               cfg_.stability_score_offset)[0];
             if (cfg_.stability_score_thresh > 0.0 && !(stab >= static_cast<float>(cfg_.stability_score_thresh))) continue;

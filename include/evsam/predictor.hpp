@@ -155,6 +155,19 @@ public:
                                      const Tensor<T>* mask_input, bool multimask_output = true,
                                      bool return_logits = false, int64_t image_index = -1,
                                      Trace<T>* tr = nullptr) const {
+        BatchPrediction<T> r =
+            predict_torch_low_res(coords, labels, boxes, mask_input, multimask_output, image_index, tr);
+        r.masks = postprocess_masks(r.low_res_logits);
+        if (!return_logits)  // masks = masks > mask_threshold
+            for (auto& v : r.masks) v = v > static_cast<T>(mask_threshold) ? T(1) : T(0);
+        return r;
+    }
+    // predict_torch without the upscaling to the original size (masks left empty): for callers
+    // that upscale only the masks they keep (the automatic mask generator filters on the
+    // predicted IoU first; postprocess_masks treats each mask on its own, so the result is the same).
+    BatchPrediction<T> predict_torch_low_res(const Tensor<T>* coords, const Tensor<T>* labels, const Tensor<T>* boxes,
+                                             const Tensor<T>* mask_input, bool multimask_output = true,
+                                             int64_t image_index = -1, Trace<T>* tr = nullptr) const {
         require_image();
         EVSAM_CHECK((coords == nullptr) == (labels == nullptr), "predict: point_labels must be supplied with point_coords");
         const int64_t nimg = features_.size(0);
@@ -173,10 +186,7 @@ public:
         // image-side projections are the ones computed at set_image
         const ImageProjections<T>* pre = mask_input == nullptr && projections_ ? &*projections_ : nullptr;
         auto out = model_.mask_decoder.forward(*emb, dense_pe_, sparse, dense, multimask_output, tr, pre);
-        Tensor<T> masks = postprocess_masks(out.masks);
-        if (!return_logits)  // masks = masks > mask_threshold
-            for (auto& v : masks) v = v > static_cast<T>(mask_threshold) ? T(1) : T(0);
-        return {std::move(masks), std::move(out.iou_pred), std::move(out.masks)};
+        return {Tensor<T>(), std::move(out.iou_pred), std::move(out.masks)};
     }
 
     // EfficientViTSam.postprocess_masks: (B, C, h, w) low-res logits -> (B, C, H, W).

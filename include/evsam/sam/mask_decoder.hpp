@@ -107,26 +107,22 @@ struct MaskDecoder : Module<T, B> {
         }
         // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B):
         // the transformer adds the one image_pe to every prompt's keys instead of B copies of it.
-        Tensor<T> src({Bn, E, h, w}, Tensor<T>::uninitialized);
-        for (int64_t b = 0; b < Bn; ++b)
-            add_forward(src.data() + b * E * P, image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
+        // Each prompt's src goes straight into the transformer's (B, HW, E) layout.
         EVSAM_CHECK(image_pe.shape() == image_embeddings.shape(), "MaskDecoder: image_pe " + shape_str(image_pe.shape()) +
                                                                       " does not match the image embedding");
-        auto [hs, keys] = transformer.forward(src, image_pe, tokens, tr, pre);  // hs, src = self.transformer(...)
-        // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src)
-        Tensor<T> img({Bn, E, h, w}, Tensor<T>::uninitialized);
-        npc_to_nchw_forward(img.data(), keys.data(), Bn, E, P, B{});
-        Tensor<T> up = upscale_conv0.forward(img);
-        upscale_norm1.forward_(up);
-        activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
-        up = upscale_conv3.forward(up);
-        activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
-        if (tr) tr->record(this->name + ".output_upscaling", up);
-        // hyper_in[:, i] = output_hypernetworks_mlps[i](mask_tokens_out[:, i]); masks = hyper_in @ upscaled
-        const int64_t c = up.size(1), UP = up.size(2) * up.size(3);
-        Tensor<T> hyper({Bn, num_mask_tokens, c});
+        Tensor<T> keys0({Bn, P, E}, Tensor<T>::uninitialized), src({1, E, h, w}, Tensor<T>::uninitialized);
+        for (int64_t b = 0; b < Bn; ++b) {
+            add_forward(src.data(), image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
+            nchw_to_npc_forward(keys0.data() + b * P * E, src.data(), 1, E, P, B{});
+        }
+        Tensor<T> key_pe({1, P, E}, Tensor<T>::uninitialized);
+        nchw_to_npc_forward(key_pe.data(), image_pe.data(), 1, E, P, B{});
+        auto [hs, keys] = transformer.forward_flat(std::move(keys0), key_pe, tokens, tr, pre);  // self.transformer(...)
+        // hyper_in[:, i] = output_hypernetworks_mlps[i](mask_tokens_out[:, i])
+        const int64_t c = upscale_conv3.out_channels, UH = 4 * h, UW = 4 * w, UP = UH * UW;
+        Tensor<T> hyper({Bn, num_mask_tokens, c}, Tensor<T>::uninitialized);
         for (int64_t i = 0; i < num_mask_tokens; ++i) {
-            Tensor<T> tok({Bn, E});
+            Tensor<T> tok({Bn, E}, Tensor<T>::uninitialized);
             for (int64_t b = 0; b < Bn; ++b)
                 std::copy(hs.data() + (b * (NT + Ns) + 1 + i) * E, hs.data() + (b * (NT + Ns) + 2 + i) * E,
                           tok.data() + b * E);
@@ -134,8 +130,26 @@ struct MaskDecoder : Module<T, B> {
             for (int64_t b = 0; b < Bn; ++b) std::copy(o.data() + b * c, o.data() + (b + 1) * c, hyper.data() + (b * num_mask_tokens + i) * c);
         }
         if (tr) tr->record(this->name + ".hyper_in", hyper);
-        Tensor<T> masks({Bn, num_mask_tokens, up.size(2), up.size(3)}, Tensor<T>::uninitialized);
-        bmm_forward(masks.data(), hyper.data(), up.data(), Bn, num_mask_tokens, c, UP, B{});
+        // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src);
+        // masks = hyper_in @ upscaled_embedding.view(b, c, h * w). One prompt at a time: each
+        // (c, 4h, 4w) upscaled embedding is used at once (every op here treats prompts independently,
+        // so this is the batched result; a batch of 64 would otherwise hold about 1 GB of them).
+        Tensor<T> masks({Bn, num_mask_tokens, UH, UW}, Tensor<T>::uninitialized);
+        Tensor<T> up_all;
+        if (tr) up_all = Tensor<T>({Bn, c, UH, UW}, Tensor<T>::uninitialized);
+        for (int64_t b = 0; b < Bn; ++b) {
+            Tensor<T> img({1, E, h, w}, Tensor<T>::uninitialized);
+            npc_to_nchw_forward(img.data(), keys.data() + b * P * E, 1, E, P, B{});
+            Tensor<T> up = upscale_conv0.forward(img);
+            upscale_norm1.forward_(up);
+            activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
+            up = upscale_conv3.forward(up);
+            activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
+            if (tr) std::copy(up.begin(), up.end(), up_all.data() + b * c * UP);
+            bmm_forward(masks.data() + b * num_mask_tokens * UP, hyper.data() + b * num_mask_tokens * c, up.data(), 1,
+                        num_mask_tokens, c, UP, B{});
+        }
+        if (tr) tr->record(this->name + ".output_upscaling", up_all);
         // iou_pred = self.iou_prediction_head(iou_token_out), iou_token_out = hs[:, 0, :]
         Tensor<T> iou_tok({Bn, E});
         for (int64_t b = 0; b < Bn; ++b)

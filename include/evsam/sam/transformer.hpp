@@ -181,8 +181,13 @@ struct TwoWayTransformer : Module<T, B> {
     std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
                                             const Tensor<T>& point_embedding, Trace<T>* tr = nullptr,
                                             const ImageProjections<T>* pre = nullptr) const {
-        Tensor<T> keys = flatten_permute(image_embedding);  // B x C x H x W -> B x HW x C
-        const Tensor<T> key_pe = flatten_permute(image_pe);
+        // B x C x H x W -> B x HW x C
+        return forward_flat(flatten_permute(image_embedding), flatten_permute(image_pe), point_embedding, tr, pre);
+    }
+    // forward with the image side already flattened: keys (B, HW, E), key_pe (B or 1, HW, E).
+    std::pair<Tensor<T>, Tensor<T>> forward_flat(Tensor<T> keys, const Tensor<T>& key_pe,
+                                                 const Tensor<T>& point_embedding, Trace<T>* tr = nullptr,
+                                                 const ImageProjections<T>* pre = nullptr) const {
         Tensor<T> queries = point_embedding;
         for (size_t i = 0; i < layers.size(); ++i)
             layers[i].forward(queries, keys, point_embedding, key_pe, tr, i == 0 ? pre : nullptr);
