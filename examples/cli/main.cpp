@@ -16,9 +16,11 @@
 #include <evsam/amg.hpp>
 #include <evsam/predictor.hpp>
 #include <evsam/tool/args.hpp>
+#include <evsam/tool/bench.hpp>
 #include <evsam/tool/overlay.hpp>
 #include <evsam/tool/prompt_args.hpp>
 
+#include <malloc.h>
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +60,9 @@ const char* kUsage =
     "              [--crop-overlap-ratio F] [--crop-n-points-downscale-factor N] [--min-mask-region-area N]\n"
     "              [--output-mode binary_mask|uncompressed_rle|coco_rle] [--overlay OUT.png] [--threads N]\n"
     "                                                          segment everything (SAM's automatic mask generator)\n"
+    "  bench       --weights FILE [--model NAME] [--image IMG] [--threads N] [--repeat N] [--amg] [--json]\n"
+    "                                                          median encoder_s, decoder_s (1-point multimask),\n"
+    "                                                          amg_s (32x32, with --amg) and peak_rss_mb\n"
     "  compare     --reference DIR --candidate DIR [--tolerance NAME] [--json]\n"
     "                                                          module-by-module check of two traces; names the\n"
     "                                                          first module out of tolerance (exit 1)\n"
@@ -526,6 +531,41 @@ int cmd_everything(const std::vector<std::string>& argv) {
     return 0;
 }
 
+// evsam bench: medians of the encoder, one decoder prompt and (--amg) segment everything.
+int cmd_bench(const std::vector<std::string>& argv) {
+    Args a("bench",
+           {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
+            {"image", true, false, "IMG"}, {"threads", true, false, "N"}, {"repeat", true, false, "N"},
+            {"amg", false, false, ""}, {"json", false, false, ""}, {"backend", true, false, "cpu"}},
+           argv);
+    a.choice("backend", "cpu", {"cpu"});
+    const int repeat = static_cast<int>(a.integer("repeat", 3, 1, 1000));
+    if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
+    const evsam::Image img = a.has("image") ? evsam::load_image(a.str("image")) : evsam::tool::bench_test_image();
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    evsam::EfficientViTSam<float> model(lc.cfg);
+    evsam::load_state_dict(model, lc.ckpt, lc.model);
+    const auto r = evsam::tool::run_bench(model, img, repeat, a.has("amg"));
+    const int threads = omp_get_max_threads();
+    std::printf("model %s  image %lldx%lld  threads %d  repeat %d\n", lc.model.c_str(),
+                static_cast<long long>(img.width), static_cast<long long>(img.height), threads, repeat);
+    std::printf("encoder_s   %.4f\ndecoder_s   %.4f\n", r.encoder_s, r.decoder_s);
+    if (r.amg_s >= 0) std::printf("amg_s       %.4f  (%lld masks)\n", r.amg_s, static_cast<long long>(r.amg_masks));
+    std::printf("peak_rss_mb %.1f\n", r.peak_rss_mb);
+    if (a.has("json")) {
+        nlohmann::ordered_json j{{"model", lc.model}, {"threads", threads}, {"repeat", repeat},
+                                 {"image", {img.width, img.height}}, {"encoder_s", r.encoder_s},
+                                 {"decoder_s", r.decoder_s}};
+        if (r.amg_s >= 0) {
+            j["amg_s"] = r.amg_s;
+            j["amg_masks"] = r.amg_masks;
+        }
+        j["peak_rss_mb"] = r.peak_rss_mb;
+        std::printf("%s\n", j.dump().c_str());
+    }
+    return 0;
+}
+
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
@@ -547,12 +587,18 @@ int dispatch(const std::vector<std::string>& args) {
     if (cmd == "compare") return cmd_compare(rest);
     if (cmd == "predict") return cmd_predict(rest);
     if (cmd == "everything") return cmd_everything(rest);
+    if (cmd == "bench") return cmd_bench(rest);
     throw evsam::Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Activations are large and short-lived: keep freed blocks in the heap for the next layer
+    // instead of returning them to the kernel (glibc would mmap/munmap each one, and every
+    // forward pass would pay for page faults and zeroed pages again).
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
         return dispatch(args);
