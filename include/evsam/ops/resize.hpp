@@ -2,6 +2,7 @@
 // Size letters: N*C planes (NC), H x W in, OH x OW out.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -36,6 +37,15 @@ template <class T>
 void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
                             backend::cpu) {
     const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
+    // Per output column, once: the four clamped source columns and their weights.
+    std::vector<std::array<int64_t, 4>> xi(static_cast<size_t>(OW));
+    std::vector<std::array<T, 4>> xc(static_cast<size_t>(OW));
+    for (int64_t ox = 0; ox < OW; ++ox) {
+        const T fx = detail::source_index(sw, ox, true);
+        const int64_t ix = static_cast<int64_t>(std::floor(fx));
+        detail::cubic_coeffs(fx - static_cast<T>(ix), xc[static_cast<size_t>(ox)].data());
+        for (int k = 0; k < 4; ++k) xi[static_cast<size_t>(ox)][k] = std::clamp<int64_t>(ix - 1 + k, 0, W - 1);
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < NC; ++p) {
         const T* src = in + p * H * W;
@@ -45,18 +55,14 @@ void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t 
             const int64_t iy = static_cast<int64_t>(std::floor(fy));
             T cy[4];
             detail::cubic_coeffs(fy - static_cast<T>(iy), cy);
+            const T* r[4];
+            for (int k = 0; k < 4; ++k) r[k] = src + std::clamp<int64_t>(iy - 1 + k, 0, H - 1) * W;
             for (int64_t ox = 0; ox < OW; ++ox) {
-                const T fx = detail::source_index(sw, ox, true);
-                const int64_t ix = static_cast<int64_t>(std::floor(fx));
-                T cx[4];
-                detail::cubic_coeffs(fx - static_cast<T>(ix), cx);
+                const auto& x = xi[static_cast<size_t>(ox)];
+                const auto& cx = xc[static_cast<size_t>(ox)];
                 T rows[4];
-                for (int k = 0; k < 4; ++k) {
-                    const int64_t yy = std::clamp<int64_t>(iy - 1 + k, 0, H - 1);
-                    const T* r = src + yy * W;
-                    auto at = [&](int64_t x) { return r[std::clamp<int64_t>(x, 0, W - 1)]; };
-                    rows[k] = at(ix - 1) * cx[0] + at(ix) * cx[1] + at(ix + 1) * cx[2] + at(ix + 2) * cx[3];
-                }
+                for (int k = 0; k < 4; ++k)
+                    rows[k] = r[k][x[0]] * cx[0] + r[k][x[1]] * cx[1] + r[k][x[2]] * cx[2] + r[k][x[3]] * cx[3];
                 dst[oy * OW + ox] = rows[0] * cy[0] + rows[1] * cy[1] + rows[2] * cy[2] + rows[3] * cy[3];
             }
         }
