@@ -77,15 +77,22 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                     Eigen::Map<const Mat, 0, Stride> Vm(v + b * kv_bstride + h * d, NK, d, Stride(C));
                     auto Sb = S.topRows(nq);
                     Sb.noalias() = Q * K.transpose();  // attn = q @ k.permute(0, 1, 3, 2)
+                    // softmax(attn / sqrt(c_per_head), dim=-1) over the whole (nq x NK) block at once,
+                    // so short rows (image -> token: 7 keys) do not pay for a vector tail each
+                    T* blk = S.data();
+                    simd::map(blk, blk, nq * NK, [scale](V x) { return x * V(scale); });
                     for (int64_t i = 0; i < nq; ++i) {
-                        T* row = S.data() + i * NK;
-                        simd::map(row, row, NK, [scale](V x) { return x * V(scale); });  // attn / sqrt(c_per_head)
+                        T* row = blk + i * NK;
                         T mx = row[0];
                         for (int64_t j = 1; j < NK; ++j) mx = std::max(mx, row[j]);
-                        simd::map(row, row, NK, [mx](V x) { return xsimd::exp(x - V(mx)); });  // softmax(dim=-1)
+                        for (int64_t j = 0; j < NK; ++j) row[j] -= mx;
+                    }
+                    simd::map(blk, blk, nq * NK, [](V x) { return xsimd::exp(x); });
+                    for (int64_t i = 0; i < nq; ++i) {
+                        T* row = blk + i * NK;
                         T sum = 0;
                         for (int64_t j = 0; j < NK; ++j) sum += row[j];
-                        simd::map(row, row, NK, [sum](V x) { return x / V(sum); });
+                        for (int64_t j = 0; j < NK; ++j) row[j] /= sum;
                     }
                     Eigen::Map<Mat, 0, Stride> O(out + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
                     O.noalias() = Sb * Vm;  // out = attn @ v
