@@ -52,8 +52,8 @@ void relu_linear_att_forward_naive(T* out, const T* qkv, int64_t B, int64_t NH, 
         }
 }
 
-// The fast path, as upstream writes it: two GEMMs per head (Eigen), the ReLUs and the padded
-// row of ones in small per-thread buffers, the division fused into the copy out.
+// The fast path, as upstream writes it: two GEMMs per head (Eigen) on v read in place, the ReLUs
+// in small per-thread buffers, the padded row of ones as row sums, the division fused into the copy out.
 template <class T>
 void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
                              backend::cpu) {
@@ -61,8 +61,7 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
     const T e = static_cast<T>(eps);
 #pragma omp parallel
     {
-        Mat vp(D + 1, N), kr(D, N), qr(D, N), vk(D + 1, D), o(D + 1, N);
-        vp.row(D).setOnes();  // v = F.pad(v, (0, 0, 0, 1), value=1)
+        Mat kr(D, N), qr(D, N), vk(D + 1, D), o(D + 1, N);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t b = 0; b < B; ++b)
             for (int64_t h = 0; h < NH; ++h) {
@@ -70,8 +69,10 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
                 Eigen::Map<const Mat> Q(q, D, N), K(q + D * N, D, N), V(q + 2 * D * N, D, N);
                 qr = Q.cwiseMax(T(0));                          // q = self.kernel_func(q)
                 kr = K.cwiseMax(T(0));                          // k = self.kernel_func(k)
-                vp.topRows(D) = V;
-                vk.noalias() = vp * kr.transpose();             // vk = torch.matmul(v, trans_k)
+                // v = F.pad(v, (0, 0, 0, 1), value=1); vk = torch.matmul(v, trans_k), without the padded
+                // copy: the rows of v straight from qkv, and the row of ones as the sums of relu(k)'s rows
+                vk.topRows(D).noalias() = V * kr.transpose();
+                vk.row(D) = kr.rowwise().sum().transpose();
                 o.noalias() = vk * qr;                          // out = torch.matmul(vk, q)
                 T* dst = out + (b * NH + h) * D * N;            // out = out[:-1] / (out[-1:] + eps)
                 for (int64_t i = 0; i < D; ++i)
