@@ -220,8 +220,9 @@ TEST(CliRobustness, BadNpy) {
         // a header whose shape disagrees with the data that follows
         {write_npy(d / "short.npy", "<f4", {1, 256, 256}, 4, std::string(64, '\0')), {"truncated .npy data"}},
     };
-    for (auto& [path, problem] : files) {
-        std::vector<std::string> mentions = problem;
+    for (auto& file : files) {
+        const std::string& path = file.first;  // not a structured binding: C++17 lambdas cannot capture those
+        std::vector<std::string> mentions = file.second;
         mentions.push_back(path);
         expect_refused([&](const std::string& o) { return "embed" + kTinyArgs + " --input " + path + " --out " + o + "/e.npy"; },
                        mentions);
@@ -284,14 +285,17 @@ TEST(CliRobustness, BadPromptsNameTheProblem) {
         {"--box 1,2,3,4 --box 1,2,3,4", {"--box given twice"}},
         {"", {"give at least one --point, a --box or a --mask-input"}},
     };
-    for (auto& [prompt, mentions] : cases)
-        for (std::string dtype : {"float", "double"})
+    for (auto& c : cases)
+        for (std::string dtype : {"float", "double"}) {
+            const std::string& prompt = c.first;  // not a structured binding (C++17 lambda capture)
+            const auto& mentions = c.second;
             expect_refused(
                 [&](const std::string& o) {
                     return "predict" + kTinyArgs + " --image " + kGoodImg + " --dtype " + dtype + " --out-masks " + o +
                            "/m.npy --out-iou " + o + "/q.npy " + prompt;
                 },
                 mentions);
+        }
 }
 
 // ------------------------------------------------------------------------------ accepted
