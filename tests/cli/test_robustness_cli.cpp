@@ -6,6 +6,8 @@
 // tests/data/preprocess, tests/data/tiny/tiny_l and its variants/ (make_tiny_variants.py).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cmath>
 #include <cstdio>
 #include <evsam/evsam.hpp>
@@ -390,7 +392,8 @@ TEST(CliRobustness, TinyAndThinImagesArePredicted) {
     for (const std::string& f : images) {
         SCOPED_TRACE(f);
         const evsam::Image img = evsam::load_image(f);
-        const std::string out = f + ".masks.npy", ov = f + ".overlay.png";
+        const std::string base = d / std::filesystem::path(f).filename().string();  // outputs in the temp dir,
+        const std::string out = base + ".masks.npy", ov = base + ".overlay.png";      // never next to a fixture
         auto r = run_evsam("predict" + kTinyArgs + " --image " + f + " --point 0,0 --box 0,0,1,1 --out-masks " + out +
                            " --overlay " + ov);
         ASSERT_EQ(r.code, 0) << r.err;
