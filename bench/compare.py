@@ -161,10 +161,6 @@ def prepare(a, variant, work):
     return ckpt, enc_onnx, dec_onnx
 
 
-def fmt(v, spec=".3f"):
-    return "–" if v is None else format(v, spec)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
