@@ -6,7 +6,8 @@
 //                    [--mask-input L.npy] [--single-mask] [--logits] --out-masks M.npy [--out-iou Q.npy]
 //                    [--out-lowres L.npy] [--overlay OUT.png] [--dtype float|double] [--threads N]
 //   evsam embed      --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy
-//                    [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR]
+//                    [--dtype float|double] [--threads N] [--backend cpu|cuda] [--precision strict|fast]
+//                    [--batch N] [--trace-dir DIR]
 //
 // Every error is one line on stderr ("evsam: error: ...") and a non-zero exit.
 // Output files are written atomically: they appear complete or not at all.
@@ -17,6 +18,7 @@
 #include <evsam/predictor.hpp>
 #include <evsam/tool/args.hpp>
 #include <evsam/tool/bench.hpp>
+#include <evsam/tool/cuda_entry.hpp>
 #include <evsam/tool/overlay.hpp>
 #include <evsam/tool/prompt_args.hpp>
 
@@ -46,7 +48,8 @@ const char* kUsage =
     "                                                          with --model also the module tree (shapes, params, MACs)\n"
     "  preprocess  --image IMG --model NAME --out X.npy        upstream-exact (1,3,R,R) float32 input tensor\n"
     "  embed       --weights FILE [--model NAME] (--image IMG | --input X.npy) --out E.npy\n"
-    "              [--dtype float|double] [--threads N] [--backend cpu] [--trace-dir DIR] [--config JSON]\n"
+    "              [--dtype float|double] [--threads N] [--backend cpu|cuda] [--precision strict|fast]\n"
+    "              [--batch N] [--trace-dir DIR] [--config JSON]\n"
     "                                                          (1,256,64,64) image embedding; --trace-dir dumps\n"
     "                                                          every module's output as <state_dict name>.npy\n"
     "  predict     --weights FILE [--model NAME] --image IMG [--point X,Y[,LABEL]]... [--box X0,Y0,X1,Y1]\n"
@@ -61,13 +64,51 @@ const char* kUsage =
     "              [--output-mode binary_mask|uncompressed_rle|coco_rle] [--overlay OUT.png] [--threads N]\n"
     "                                                          segment everything (SAM's automatic mask generator)\n"
     "  bench       --weights FILE [--model NAME] [--image IMG] [--threads N] [--repeat N] [--amg] [--json]\n"
+    "              [--backend cpu|cuda] [--precision strict|fast] [--batch N]\n"
     "                                                          median encoder_s, decoder_s (1-point multimask),\n"
-    "                                                          amg_s (32x32, with --amg) and peak_rss_mb\n"
+    "                                                          amg_s (32x32, with --amg) and peak_rss_mb; on cuda:\n"
+    "                                                          encoder_s per batch, images_per_s, peak_device_mb\n"
     "  compare     --reference DIR --candidate DIR [--tolerance NAME] [--json]\n"
     "                                                          module-by-module check of two traces; names the\n"
     "                                                          first module out of tolerance (exit 1)\n"
+    "backends: cpu (default); cuda in builds configured with -DEVSAM_WITH_CUDA=ON (embed and bench: the\n"
+    "          image encoder; predict and everything need the decoder on CUDA, which is not there yet)\n"
     "models: l0 l1 l2 (512x512 encoder input), xl0 xl1 (1024x1024)\n"
     "run 'evsam <command> --help' for a command's flags\n";
+
+#ifndef EVSAM_WITH_CUDA
+}  // namespace
+namespace evsam::tool {  // a CPU-only build: --backend cuda is a one-line error, never a CPU run
+[[noreturn]] void no_cuda() {
+    throw evsam::Error("--backend cuda: this evsam was built without CUDA (configure with -DEVSAM_WITH_CUDA=ON)");
+}
+Tensor<float> cuda_encode(const Checkpoint&, const SamConfig&, const Tensor<float>&, const CudaOptions&, Trace<float>*) { no_cuda(); }
+Tensor<double> cuda_encode(const Checkpoint&, const SamConfig&, const Tensor<double>&, const CudaOptions&, Trace<double>*) { no_cuda(); }
+CudaBenchResult cuda_bench_encoder(const Checkpoint&, const SamConfig&, const Tensor<float>&, const CudaOptions&, int) { no_cuda(); }
+}  // namespace evsam::tool
+namespace {
+#endif
+
+// --backend cpu|cuda [--precision strict|fast] [--batch N], as every model command takes them.
+struct BackendChoice {
+    bool cuda = false;
+    evsam::tool::CudaOptions opt;
+};
+BackendChoice backend_flags(const Args& a, const std::string& cmd, bool cuda_supported) {
+    BackendChoice b;
+    b.cuda = a.choice("backend", "cpu", {"cpu", "cuda"}) == "cuda";
+    b.opt.precision = a.choice("precision", "strict", {"strict", "fast"});
+    b.opt.batch = static_cast<int>(a.integer("batch", 1, 1, 4096));
+    for (const char* f : {"precision", "batch"})
+        if (!b.cuda && a.has(f)) throw evsam::Error(cmd + ": --" + f + " applies to --backend cuda only");
+#ifndef EVSAM_WITH_CUDA
+    if (b.cuda) evsam::tool::no_cuda();
+#endif
+    if (b.cuda && !cuda_supported)
+        throw evsam::Error(cmd + " --backend cuda: the CUDA backend runs the image encoder only so far (embed, bench); "
+                                 "the prompt encoder and mask decoder have no CUDA ops yet");
+    return b;
+}
 
 // Opens a checkpoint and resolves its variant: --model wins, else detected from keys/shapes.
 // Either way the whole state_dict is checked against that variant's schema.
@@ -246,10 +287,8 @@ int cmd_preprocess(const std::vector<std::string>& argv) {
 
 // Runs the image encoder in T (float, or double: the fp64 oracle) and writes the embedding.
 template <class T>
-int run_embed(const Args& a, const LoadedCheckpoint& lc) {
+int run_embed(const Args& a, const LoadedCheckpoint& lc, const BackendChoice& be) {
     const auto& cfg = lc.cfg;
-    evsam::EfficientViTSam<T, evsam::backend::cpu> model(cfg);
-    evsam::load_state_dict(model, lc.ckpt, lc.model);
     evsam::Tensor<T> x;
     if (a.has("image")) {
         evsam::Image img = evsam::load_image(a.str("image"));
@@ -268,7 +307,14 @@ int run_embed(const Args& a, const LoadedCheckpoint& lc) {
         std::filesystem::create_directories(a.str("trace-dir"), ec);
         if (ec) throw evsam::Error("cannot create --trace-dir '" + a.str("trace-dir") + "': " + ec.message());
     }
-    evsam::Tensor<T> emb = model.image_encoder.forward(x, tracing ? &trace : nullptr);
+    evsam::Tensor<T> emb;
+    if (be.cuda) {
+        emb = evsam::tool::cuda_encode(lc.ckpt, cfg, x, be.opt, tracing ? &trace : nullptr);
+    } else {
+        evsam::EfficientViTSam<T, evsam::backend::cpu> model(cfg);
+        evsam::load_state_dict(model, lc.ckpt, lc.model);
+        emb = model.image_encoder.forward(x, tracing ? &trace : nullptr);
+    }
     if (tracing) {  // <name>.npy per module, and trace.json listing them in execution order
         nlohmann::json order = nlohmann::json::array();
         for (auto& [name, t] : trace.records) {
@@ -288,14 +334,15 @@ int cmd_embed(const std::vector<std::string>& argv) {
            {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
             {"image", true, false, "IMG"},
             {"input", true, false, "X.npy"}, {"out", true, true, "E.npy"}, {"dtype", true, false, "float|double"},
-            {"threads", true, false, "N"}, {"backend", true, false, "cpu"}, {"trace-dir", true, false, "DIR"}},
+            {"threads", true, false, "N"}, {"backend", true, false, "cpu|cuda"}, {"precision", true, false, "strict|fast"},
+            {"batch", true, false, "N"}, {"trace-dir", true, false, "DIR"}},
            argv);
     if (a.has("image") == a.has("input")) throw evsam::Error("embed: give exactly one of --image and --input");
     const std::string dtype = a.choice("dtype", "float", {"float", "double"});
-    a.choice("backend", "cpu", {"cpu"});
+    const BackendChoice be = backend_flags(a, "embed", true);
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
-    return dtype == "double" ? run_embed<double>(a, lc) : run_embed<float>(a, lc);
+    return dtype == "double" ? run_embed<double>(a, lc, be) : run_embed<float>(a, lc, be);
 }
 
 // Module-by-module comparison of two trace folders (<name>.npy files) with the tolerance
@@ -383,7 +430,7 @@ int run_predict(const Args& a, const LoadedCheckpoint& lc, const evsam::Prompt<T
 int cmd_predict(const std::vector<std::string>& argv) {
     Args a("predict", evsam::tool::predict_flag_specs(), argv);
     const std::string dtype = a.choice("dtype", "float", {"float", "double"});
-    a.choice("backend", "cpu", {"cpu"});
+    backend_flags(a, "predict", false);
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
     for (const char* f : {"out-masks", "out-iou", "out-lowres", "overlay"})  // fail before any work
         if (a.has(f)) evsam::detail::check_write_target(a.str(f));
@@ -439,7 +486,8 @@ int cmd_everything(const std::vector<std::string>& argv) {
             {"crop-overlap-ratio", true, false, "F"}, {"crop-n-points-downscale-factor", true, false, "N"},
             {"min-mask-region-area", true, false, "N"},
             {"output-mode", true, false, "binary_mask|uncompressed_rle|coco_rle"}, {"overlay", true, false, "OUT.png"},
-            {"threads", true, false, "N"}, {"dtype", true, false, "float|double"}, {"backend", true, false, "cpu"}},
+            {"threads", true, false, "N"}, {"dtype", true, false, "float|double"}, {"backend", true, false, "cpu|cuda"},
+            {"precision", true, false, "strict|fast"}, {"batch", true, false, "N"}},
            argv);
     evsam::AmgConfig cfg;
     cfg.points_per_side = a.integer("points-per-side", 32, 1, 1024);
@@ -458,7 +506,7 @@ int cmd_everything(const std::vector<std::string>& argv) {
                       : mode == "coco_rle"  ? evsam::AmgOutputMode::coco_rle
                                             : evsam::AmgOutputMode::uncompressed_rle;
     a.choice("dtype", "float", {"float"});  // the generator runs the float model
-    a.choice("backend", "cpu", {"cpu"});
+    backend_flags(a, "everything", false);
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
     const std::string out = a.str("out");
     if (mode != "binary_mask") evsam::detail::check_write_target(out);
@@ -536,13 +584,31 @@ int cmd_bench(const std::vector<std::string>& argv) {
     Args a("bench",
            {{"weights", true, true, "FILE"}, {"model", true, false, "NAME"}, {"config", true, false, "JSON"},
             {"image", true, false, "IMG"}, {"threads", true, false, "N"}, {"repeat", true, false, "N"},
-            {"amg", false, false, ""}, {"json", false, false, ""}, {"backend", true, false, "cpu"}},
+            {"amg", false, false, ""}, {"json", false, false, ""}, {"backend", true, false, "cpu|cuda"},
+            {"precision", true, false, "strict|fast"}, {"batch", true, false, "N"}},
            argv);
-    a.choice("backend", "cpu", {"cpu"});
+    const BackendChoice be = backend_flags(a, "bench", true);
     const int repeat = static_cast<int>(a.integer("repeat", 3, 1, 1000));
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
     const evsam::Image img = a.has("image") ? evsam::load_image(a.str("image")) : evsam::tool::bench_test_image();
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    if (be.cuda) {  // the encoder on the GPU: batches of --batch copies of the image
+        if (a.has("amg")) throw evsam::Error("bench --backend cuda: --amg needs the decoder on CUDA, which is not there yet");
+        const auto x = evsam::preprocess_image<float>(img.data.data(), img.height, img.width, lc.cfg.resolution);
+        const auto r = evsam::tool::cuda_bench_encoder(lc.ckpt, lc.cfg, x, be.opt, repeat);
+        std::printf("model %s  device %s  precision %s  batch %d  repeat %d\n", lc.model.c_str(), r.device.c_str(),
+                    be.opt.precision.c_str(), be.opt.batch, repeat);
+        std::printf("encoder_s      %.5f\nimages_per_s   %.2f\npeak_device_mb %.1f\n", r.encoder_s, r.images_per_s,
+                    r.peak_device_mb);
+        if (a.has("json")) {
+            nlohmann::ordered_json j{{"model", lc.model},         {"backend", "cuda"},          {"device", r.device},
+                                     {"precision", be.opt.precision}, {"batch", be.opt.batch}, {"repeat", repeat},
+                                     {"encoder_s", r.encoder_s},  {"images_per_s", r.images_per_s},
+                                     {"peak_device_mb", r.peak_device_mb}};
+            std::printf("%s\n", j.dump().c_str());
+        }
+        return 0;
+    }
     evsam::EfficientViTSam<float> model(lc.cfg);
     evsam::load_state_dict(model, lc.ckpt, lc.model);
     const auto r = evsam::tool::run_bench(model, img, repeat, a.has("amg"));

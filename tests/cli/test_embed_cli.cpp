@@ -92,4 +92,52 @@ TEST(CliEmbed, BadInputsAreOneLineErrorsAndWriteNothing) {
     }
 }
 
+// --backend cuda on a machine that cannot run it (a CPU-only build, or no GPU): one line that says
+// why, exit 1, no output; --precision / --batch without cuda are refused; predict and everything
+// refuse cuda until the decoder has CUDA ops.
+TEST(CliBackend, CudaUnavailableIsAOneLineErrorAndWritesNothing) {
+    const std::string out = ::testing::TempDir() + "evsam_embed_cuda.npy";
+    std::remove(out.c_str());
+    const std::string d = kTiny + "tiny_l/";
+    const std::string w = " --weights " + d + "model.pt --config " + d + "config.json";
+#ifdef EVSAM_WITH_CUDA
+    const std::string why = "no CUDA device";  // this test does not run the GPU; test_cuda does
+    auto probe = run_evsam("embed" + w + " --input " + d + "input.npy --backend cuda --out " + out);
+    if (probe.code == 0) GTEST_SKIP() << "a CUDA device is present (the cuda suite covers it)";
+#else
+    const std::string why = "built without CUDA";
+#endif
+    for (std::string args : {"embed" + w + " --input " + d + "input.npy --backend cuda --out " + out,
+                             "embed" + w + " --input " + d + "input.npy --backend cuda --precision fast --batch 2 --out " + out,
+                             "bench" + w + " --backend cuda --batch 16"}) {
+        SCOPED_TRACE(args);
+        auto r = run_evsam(args);
+        EXPECT_TRUE(is_clean_error(r));
+        EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+        EXPECT_FALSE(exists(out));
+    }
+    for (std::string args : {"embed" + w + " --input " + d + "input.npy --precision fast --out " + out,
+                             "embed" + w + " --input " + d + "input.npy --batch 2 --out " + out,
+                             "embed" + w + " --input " + d + "input.npy --backend cuda --precision half --out " + out,
+                             "embed" + w + " --input " + d + "input.npy --backend cuda --batch 0 --out " + out}) {
+        SCOPED_TRACE(args);
+        auto r = run_evsam(args);
+        EXPECT_TRUE(is_clean_error(r));
+        EXPECT_FALSE(exists(out));
+    }
+    const std::string img = std::string(EVSAM_TEST_DATA) + "/../../examples/data/chelsea.png";
+    for (std::string args : {"predict" + w + " --image " + img + " --point 10,10 --backend cuda --out-masks " + out,
+                             "everything" + w + " --image " + img + " --backend cuda --out " + out}) {
+        SCOPED_TRACE(args);
+        auto r = run_evsam(args);
+        EXPECT_TRUE(is_clean_error(r));
+#ifndef EVSAM_WITH_CUDA
+        EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+#else
+        EXPECT_NE(r.err.find("no CUDA ops yet"), std::string::npos) << r.err;
+#endif
+        EXPECT_FALSE(exists(out));
+    }
+}
+
 }  // namespace

@@ -13,10 +13,21 @@ struct cuda {
     static constexpr const char* name = "cuda";
 };
 
+// The activation tensor of a backend: Tensor<T> (host) for cpu, cuda::DeviceTensor<T> for cuda
+// (specialised in evsam/backend/cuda/device_tensor.cuh). Weights stay host Tensor<T> in every
+// backend, loaded from the checkpoint; a device backend attaches a device copy to each, once.
+template <class T, class B>
+struct tensor_of;
+
 template <class B>
 inline constexpr bool is_backend_v = std::is_same_v<B, cpu> || std::is_same_v<B, cuda>;
 
 }  // namespace evsam::backend
+
+namespace evsam {
+template <class T, class B>
+using TensorOf = typename backend::tensor_of<T, B>::type;
+}  // namespace evsam
 
 // Put in every model class: rejects unknown policies and non-float scalars.
 #define EVSAM_CHECK_TEMPLATE_ARGS(T, B)                                                \

@@ -36,6 +36,12 @@ inline constexpr Tolerance kTolOpFloat{1e-5, 1e-5};
 inline constexpr Tolerance kTolMaskLogits{0, 0, 1e-3};
 // Predicted IoU scores against upstream.
 inline constexpr Tolerance kTolIoU{1e-4, 0};
+// The CUDA backend's "fast" policy (TF32 GEMMs, LayerNorm / softmax / linear-attention normaliser
+// in fp32) against the CPU reference, module by module. TF32 keeps 10 mantissa bits (unit roundoff
+// 4.9e-4); a K-long dot product of O(1) terms then errs by about 1e-3 relative. PROVISIONAL: declared
+// from that bound, not yet measured on a GPU (no device was lent to the session that wrote the
+// backend); validation/README.md records the measurement once made. "strict" uses kTolEncoderFloat.
+inline constexpr Tolerance kTolCudaFast{5e-3, 5e-3};
 // Binary masks (logits > 0) must agree with upstream on at least this fraction of pixels.
 inline constexpr double kMinMaskAgreement = 0.9999;
 
@@ -47,8 +53,9 @@ inline Tolerance tolerance_by_name(const std::string& name) {
     if (name == "op-float") return kTolOpFloat;
     if (name == "mask-logits") return kTolMaskLogits;
     if (name == "iou") return kTolIoU;
+    if (name == "cuda-fast") return kTolCudaFast;
     throw Error("unknown tolerance '" + name +
-                "' (encoder-float, encoder-double, float-fixture, op-float, mask-logits, iou)");
+                "' (encoder-float, encoder-double, float-fixture, op-float, mask-logits, iou, cuda-fast)");
 }
 
 struct CompareResult {

@@ -15,6 +15,30 @@
 
 namespace evsam {
 
+namespace backend {
+template <class T>
+struct tensor_of<T, cpu> {
+    using type = Tensor<T>;
+};
+}  // namespace backend
+
+// A weight's data as backend B's ops read it: the host data for cpu (the cuda overload, in
+// evsam/backend/cuda/device_tensor.cuh, returns the device copy). nullptr for an absent tensor.
+template <class T>
+const T* param_ptr(const Tensor<T>& w, backend::cpu) {
+    return w.empty() ? nullptr : w.data();
+}
+// An activation on the host, for traces: the tensor itself for cpu (cuda downloads it).
+template <class T>
+const Tensor<T>& to_host(const Tensor<T>& t) {
+    return t;
+}
+template <class T, class B>
+struct Module;
+// Called by load_state_dict once the weights are in: nothing to do for cpu (cuda uploads them).
+template <class T>
+void upload_weights(Module<T, backend::cpu>&) {}
+
 // parameter: counted by model.parameters(); buffer: running stats, PE matrix, ...
 enum class ParamKind { parameter, buffer };
 
@@ -29,6 +53,9 @@ struct ParamVisitor {
     // (load_state_dict by default): ConvLayer then folds its BatchNorm into its conv. Read-only
     // visits (schema, parameter counts, names) leave modules alone.
     virtual bool fold_batchnorm() const { return false; }
+    // Inference-only tensors a module derives from its weights (ConvLayer's folded BatchNorm bias):
+    // not in the state_dict, but a device backend must copy them too (upload_weights).
+    virtual void derived(Tensor<T>&) {}
 };
 
 // Records module outputs under their state_dict-style names
@@ -59,8 +86,8 @@ struct Module {
 
 protected:
     void set_name(const std::string& prefix) { name = prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 1); }
-    void trace(Trace<T>* tr, const Tensor<T>& out) const {
-        if (tr) tr->record(name, out);
+    void trace(Trace<T>* tr, const TensorOf<T, B>& out) const {
+        if (tr) tr->record(name, to_host(out));
     }
 };
 
@@ -105,7 +132,7 @@ struct ModuleTable {
 // A module with one tensor in and one tensor out (upstream's nn.Module.forward(x)).
 template <class T, class B>
 struct Block : Module<T, B> {
-    virtual Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const = 0;
+    virtual TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const = 0;
     // Adds this module's rows to t for an input of shape `in`; returns the output shape.
     virtual Shape describe(const Shape& in, ModuleTable& t, int depth) = 0;
 };

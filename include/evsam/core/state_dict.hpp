@@ -109,6 +109,7 @@ void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string&
     v.ck = &ckpt;
     v.fold = fold_batchnorm;
     m.visit(v, "");
+    upload_weights(m);  // a device backend copies every weight to the device, once
 }
 
 // Which official variant a checkpoint is: the one whose schema matches exactly.

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
+#include <memory>
 #include <new>
 #include <sstream>
 #include <string>
@@ -123,8 +124,15 @@ public:
         int64_t n = shape_numel(s);
         shape_ = std::move(s);
         if (static_cast<size_t>(n) != data_.size()) data_.resize(static_cast<size_t>(n));
+        mirror_.reset();
     }
     void fill_(T v) { std::fill(data_.begin(), data_.end(), v); }
+
+    // A copy of the data in another memory space (a device backend's copy of a weight), opaque here.
+    // Set once after loading (evsam::upload_weights); copies of the tensor share it; resize_ drops it.
+    // The data must not change while a mirror is attached.
+    void set_mirror(std::shared_ptr<const void> m) { mirror_ = std::move(m); }
+    const void* mirror() const { return mirror_.get(); }
 
     template <class U>
     Tensor<U> cast() const {
@@ -136,6 +144,7 @@ public:
 private:
     Shape shape_;
     std::vector<T, AlignedAllocator<T>> data_;
+    std::shared_ptr<const void> mirror_;
 };
 
 }  // namespace evsam

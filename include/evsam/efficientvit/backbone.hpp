@@ -111,9 +111,10 @@ struct EfficientViTLargeBackbone : Module<T, B> {
         t.close(r, s);
     }
     // Returns the output of every stage ("stage0" ... "stageK" upstream's output_dict).
-    std::vector<Tensor<T>> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
-        std::vector<Tensor<T>> out;
-        const Tensor<T>* cur = &x;
+    std::vector<TensorOf<T, B>> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const {
+        std::vector<TensorOf<T, B>> out;
+        out.reserve(stages.size());  // cur points into out
+        const TensorOf<T, B>* cur = &x;
         for (auto& stage : stages) {  // output_dict["stage%d" % stage_id] = x = stage(x)
             out.push_back(stage.forward(*cur, tr));
             cur = &out.back();

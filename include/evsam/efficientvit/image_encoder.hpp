@@ -32,11 +32,11 @@ struct EfficientViTSamImageEncoder : Module<T, B> {
         t.close(r, out);
     }
     // x: (N, 3, R, R) preprocessed image -> (N, out_dim, 64, 64) image embedding.
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == backbone.cfg.in_channels,
                     "image encoder: expected input (N, 3, R, R), got " + shape_str(x.shape()));
-        std::vector<Tensor<T>> feed = backbone.forward(x, tr);  // feed_dict = self.backbone(x)
-        Tensor<T> out = neck.forward(feed, tr);                 // feed_dict = self.neck(feed_dict)
+        std::vector<TensorOf<T, B>> feed = backbone.forward(x, tr);  // feed_dict = self.backbone(x)
+        TensorOf<T, B> out = neck.forward(feed, tr);                      // feed_dict = self.neck(feed_dict)
         norm.forward_(out);                                     // output = self.norm(feed_dict["sam_encoder"])
         this->trace(tr, out);
         return out;

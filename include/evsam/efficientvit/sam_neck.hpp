@@ -4,6 +4,7 @@
 //   middle       : head_depth residual FusedMBConv ("fmb") / MBConv / ResBlock blocks
 //   output_ops[0]: ConvLayer 1x1 with bias, no norm, no act -> out_dim
 #pragma once
+#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,15 +90,15 @@ struct SamNeck : Module<T, B> {
         return s;
     }
     // stages: the backbone's stage outputs; fid "stageK" selects stages[K]. Returns "sam_encoder".
-    Tensor<T> forward(const std::vector<Tensor<T>>& stages, Trace<T>* tr = nullptr) const {
-        Tensor<T> feat;
+    TensorOf<T, B> forward(const std::vector<TensorOf<T, B>>& stages, Trace<T>* tr = nullptr) const {
+        TensorOf<T, B> feat;
         for (size_t i = 0; i < input_ops.size(); ++i) {  // feat = [op(feature_dict[key]) ...]
             const size_t k = stage_index(cfg.fid_list[i]);
             EVSAM_CHECK(k < stages.size(), this->name + ": backbone has no " + cfg.fid_list[i]);
-            Tensor<T> y = input_ops[i].op_list[0]->forward(stages[k], tr);  // ConvLayer 1x1 + BN
-            y = upsample(y);                                                 // UpSampleLayer (bicubic)
-            if (tr) tr->record(input_ops[i].name + ".op_list.1", y);
-            if (tr) tr->record(input_ops[i].name, y);
+            TensorOf<T, B> y = input_ops[i].op_list[0]->forward(stages[k], tr);  // ConvLayer 1x1 + BN
+            y = upsample(std::move(y));                                           // UpSampleLayer (bicubic)
+            if (tr) tr->record(input_ops[i].name + ".op_list.1", to_host(y));
+            if (tr) tr->record(input_ops[i].name, to_host(y));
             if (i == 0)
                 feat = std::move(y);
             else
@@ -113,9 +114,9 @@ private:
         return static_cast<size_t>(std::stoul(fid.substr(5)));
     }
     // efficientvit UpSampleLayer: identity when already 64x64, else F.interpolate bicubic.
-    static Tensor<T> upsample(const Tensor<T>& x) {
+    static TensorOf<T, B> upsample(TensorOf<T, B> x) {
         if (x.size(2) == kSize && x.size(3) == kSize) return x;
-        Tensor<T> y({x.size(0), x.size(1), kSize, kSize}, Tensor<T>::uninitialized);
+        TensorOf<T, B> y({x.size(0), x.size(1), kSize, kSize}, TensorOf<T, B>::uninitialized);
         bicubic_resize_forward(y.data(), x.data(), x.size(0) * x.size(1), x.size(2), x.size(3), kSize, kSize, B{});
         return y;
     }

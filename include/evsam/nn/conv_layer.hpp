@@ -39,11 +39,12 @@ struct ConvLayer : Block<T, B> {
         conv.visit(v, p + "conv.");
         if (norm) norm->visit(v, p + "norm.");
         if (v.fold_batchnorm()) fold_norm();
+        if (folded) v.derived(folded_bias);
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y;
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y;
         if (folded || !norm) {  // x = self.act(self.norm(self.conv(x))), one pass with the norm folded
-            y = conv.forward_fused(x, folded ? folded_bias.data() : conv.has_bias ? conv.bias.data() : nullptr, act);
+            y = conv.forward_fused(x, param_ptr(folded ? folded_bias : conv.bias, B{}), act);
         } else {
             y = conv.forward(x);                                  // x = self.conv(x)
             norm->forward_(y);                                    // x = self.norm(x)

@@ -20,8 +20,8 @@ struct DSConv : Block<T, B> {
         depth_conv.visit(v, p + "depth_conv.");
         point_conv.visit(v, p + "point_conv.");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = depth_conv.forward(x, tr);
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y = depth_conv.forward(x, tr);
         y = point_conv.forward(y, tr);
         this->trace(tr, y);
         return y;

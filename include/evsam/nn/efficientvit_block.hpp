@@ -29,8 +29,8 @@ struct EfficientViTBlock : Block<T, B> {
         context_module.visit(v, p + "context_module.");
         local_module.visit(v, p + "local_module.");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = context_module.forward(x, tr);  // x = self.context_module(x)
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y = context_module.forward(x, tr);  // x = self.context_module(x)
         y = local_module.forward(y, tr);              // x = self.local_module(x)
         this->trace(tr, y);
         return y;

@@ -21,8 +21,8 @@ struct FusedMBConv : Block<T, B> {
         spatial_conv.visit(v, p + "spatial_conv.");
         point_conv.visit(v, p + "point_conv.");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = spatial_conv.forward(x, tr);  // kxk expand + act
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y = spatial_conv.forward(x, tr);  // kxk expand + act
         y = point_conv.forward(y, tr);              // 1x1 project
         this->trace(tr, y);
         return y;

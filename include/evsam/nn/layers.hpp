@@ -1,5 +1,6 @@
 // evsam: torch.nn leaf layers with weights: Conv2d, ConvTranspose2d, Linear, Embedding.
 #pragma once
+#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include "evsam/core/module.hpp"
 #include "evsam/ops/conv2d.hpp"
 #include "evsam/ops/linear.hpp"
@@ -27,20 +28,21 @@ struct Conv2d : Block<T, B> {
         if (has_bias) v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
     }
     // F.conv2d(x, weight, bias, stride, padding, dilation, groups)
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = forward_fused(x, has_bias ? bias.data() : nullptr, Act::none);
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y = forward_fused(x, param_ptr(bias, B{}), Act::none);
         this->trace(tr, y);
         return y;
     }
     // act(F.conv2d(x, weight) + b) in one pass: the epilogue ConvLayer uses for its folded BatchNorm.
-    Tensor<T> forward_fused(const Tensor<T>& x, const T* b, Act act) const {
+    // b is in the backend's memory (param_ptr).
+    TensorOf<T, B> forward_fused(const TensorOf<T, B>& x, const T* b, Act act) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels,
                     this->name + ": expected input (N, " + std::to_string(in_channels) + ", H, W), got " + shape_str(x.shape()));
         const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
-        Tensor<T> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
-                     conv_out_size(W, kernel_size, stride, padding, dilation)},
-                    Tensor<T>::uninitialized);
-        conv2d_forward(y.data(), x.data(), weight.data(), b, N, in_channels, H, W, out_channels, kernel_size, stride,
+        TensorOf<T, B> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
+                          conv_out_size(W, kernel_size, stride, padding, dilation)},
+                         TensorOf<T, B>::uninitialized);
+        conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels, kernel_size, stride,
                        padding, dilation, groups, act, B{});
         return y;
     }

@@ -5,10 +5,12 @@
 //   or the quadratic form when H*W <= dim
 //   proj   : 1x1 ConvLayer heads*dim*(1+#scales) -> out, with BatchNorm
 #pragma once
+#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include <array>
 #include <vector>
 
 #include "evsam/nn/conv_layer.hpp"
+#include "evsam/ops/layout.hpp"
 #include "evsam/ops/lite_mla_attention.hpp"
 
 namespace evsam {
@@ -47,23 +49,24 @@ struct LiteMLA : Block<T, B> {
         }
         proj.visit(v, p + "proj.");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> q = qkv.forward(x, tr);  // qkv = self.qkv(x)
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> q = qkv.forward(x, tr);  // qkv = self.qkv(x)
         const int64_t N = q.size(0), C3 = q.size(1), H = q.size(2), W = q.size(3), P = H * W;
         const int64_t S = 1 + static_cast<int64_t>(aggreg.size());
-        Tensor<T> cat({N, C3 * S, H, W}, Tensor<T>::uninitialized);  // torch.cat([qkv] + [op(qkv) for op in self.aggreg], dim=1)
-        copy_channels(cat, 0, q);
+        // torch.cat([qkv] + [op(qkv) for op in self.aggreg], dim=1)
+        TensorOf<T, B> cat({N, C3 * S, H, W}, TensorOf<T, B>::uninitialized);
+        copy_channels_forward(cat.data(), q.data(), N, C3, P, C3 * S, 0, B{});
         for (size_t i = 0; i < aggreg.size(); ++i) {
-            Tensor<T> a = aggreg[i].pw.forward(aggreg[i].dw.forward(q, tr), tr);
-            copy_channels(cat, C3 * static_cast<int64_t>(i + 1), a);
+            TensorOf<T, B> a = aggreg[i].pw.forward(aggreg[i].dw.forward(q, tr), tr);
+            copy_channels_forward(cat.data(), a.data(), N, C3, P, C3 * S, C3 * static_cast<int64_t>(i + 1), B{});
         }
         // H * W > dim: relu_linear_att, else relu_quadratic_att; heads here = all S*heads groups
-        Tensor<T> att({N, total_dim * S, H, W}, Tensor<T>::uninitialized);
+        TensorOf<T, B> att({N, total_dim * S, H, W}, TensorOf<T, B>::uninitialized);
         if (P > dim)
             relu_linear_att_forward(att.data(), cat.data(), N, heads * S, dim, P, eps, B{});
         else
             relu_quadratic_att_forward(att.data(), cat.data(), N, heads * S, dim, P, eps, B{});
-        Tensor<T> y = proj.forward(att, tr);  // out = self.proj(out)
+        TensorOf<T, B> y = proj.forward(att, tr);  // out = self.proj(out)
         this->trace(tr, y);
         return y;
     }
@@ -78,13 +81,6 @@ struct LiteMLA : Block<T, B> {
         Shape out = proj.describe({q[0], total_dim * S, q[2], q[3]}, t, depth + 1);
         t.close(r, out, att);
         return out;
-    }
-
-private:
-    static void copy_channels(Tensor<T>& dst, int64_t c0, const Tensor<T>& src) {
-        const int64_t N = src.size(0), C = src.size(1), P = src.size(2) * src.size(3), DC = dst.size(1);
-        for (int64_t n = 0; n < N; ++n)
-            std::copy(src.data() + n * C * P, src.data() + (n + 1) * C * P, dst.data() + (n * DC + c0) * P);
     }
 };
 

@@ -31,8 +31,8 @@ struct MBConv : Block<T, B> {
         depth_conv.visit(v, p + "depth_conv.");
         point_conv.visit(v, p + "point_conv.");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = inverted_conv.forward(x, tr);  // 1x1 expand + act
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y = inverted_conv.forward(x, tr);  // 1x1 expand + act
         y = depth_conv.forward(y, tr);               // kxk depthwise + act
         y = point_conv.forward(y, tr);               // 1x1 project
         this->trace(tr, y);

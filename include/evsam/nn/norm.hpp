@@ -2,6 +2,7 @@
 // create_efficientvit_sam_model calls set_norm_eps(model, 1e-6): EVERY BatchNorm
 // and LayerNorm in EfficientViT-SAM runs with eps = 1e-6, hence the defaults here.
 #pragma once
+#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include "evsam/core/module.hpp"
 #include "evsam/ops/norm.hpp"
 
@@ -28,8 +29,9 @@ struct BatchNorm2d : Module<T, B> {
         v.tensor(p + "running_var", running_var, {num_features}, ParamKind::buffer);
         v.index(p + "num_batches_tracked", num_batches_tracked);
     }
-    void forward_(Tensor<T>& x) const {  // in place, NCHW
-        batchnorm2d_forward(x.data(), weight.data(), bias.data(), running_mean.data(), running_var.data(), eps,
+    void forward_(TensorOf<T, B>& x) const {  // in place, NCHW
+        batchnorm2d_forward(x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), param_ptr(running_mean, B{}),
+                            param_ptr(running_var, B{}), eps,
                             x.size(0), num_features, x.size(2) * x.size(3), B{});
     }
 };
@@ -47,8 +49,8 @@ struct LayerNorm2d : Module<T, B> {
         v.tensor(p + "weight", weight, {num_channels}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {num_channels}, ParamKind::parameter);
     }
-    void forward_(Tensor<T>& x) const {  // in place, NCHW
-        layernorm2d_forward(x.data(), weight.data(), bias.data(), eps, x.size(0), num_channels, x.size(2) * x.size(3), B{});
+    void forward_(TensorOf<T, B>& x) const {  // in place, NCHW
+        layernorm2d_forward(x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), eps, x.size(0), num_channels, x.size(2) * x.size(3), B{});
     }
 };
 

@@ -21,8 +21,8 @@ struct ResBlock : Block<T, B> {
         conv1.visit(v, p + "conv1.");
         conv2.visit(v, p + "conv2.");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = conv1.forward(x, tr);
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> y = conv1.forward(x, tr);
         y = conv2.forward(y, tr);
         this->trace(tr, y);
         return y;

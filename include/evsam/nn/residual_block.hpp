@@ -2,6 +2,7 @@
 // ResidualBlock(main, IdentityLayer()) computes main(x) + x; ResidualBlock(main, None)
 // is just main(x) (used for the stride-2 first block of each stage).
 #pragma once
+#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include <memory>
 #include <vector>
 
@@ -18,8 +19,8 @@ struct ResidualBlock : Block<T, B> {
     ResidualBlock(std::unique_ptr<Block<T, B>> main_, bool identity_shortcut_)
         : main(std::move(main_)), identity_shortcut(identity_shortcut_) {}
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p); main->visit(v, p + "main."); }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> res = main->forward(x, tr);                                             // res = self.main(x)
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        TensorOf<T, B> res = main->forward(x, tr);                                             // res = self.main(x)
         if (identity_shortcut) add_forward(res.data(), res.data(), x.data(), res.numel(), B{});  // + self.shortcut(x)
         this->trace(tr, res);
         return res;
@@ -39,9 +40,10 @@ struct OpSequential : Block<T, B> {
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         for (size_t i = 0; i < op_list.size(); ++i) op_list[i]->visit(v, p + "op_list." + std::to_string(i) + ".");
     }
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const override {
-        Tensor<T> y = x;
-        for (auto& op : op_list) y = op->forward(y, tr);  // for op in self.op_list: x = op(x)
+    TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        if (op_list.empty()) return x;
+        TensorOf<T, B> y = op_list[0]->forward(x, tr);  // for op in self.op_list: x = op(x)
+        for (size_t i = 1; i < op_list.size(); ++i) y = op_list[i]->forward(y, tr);
         this->trace(tr, y);
         return y;
     }

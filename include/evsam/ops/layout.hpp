@@ -2,6 +2,7 @@
 // Size letters: B batch, C channels, P = H*W positions.
 //   (B, C, H, W) -> (B, P, C) : x.flatten(2).permute(0, 2, 1)
 //   (B, P, C) -> (B, C, H, W) : x.transpose(1, 2).view(B, C, H, W)
+//   copy_channels              : out[:, c0:c0+C] = in, out having DC channels (torch.cat on dim 1)
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -34,6 +35,12 @@ void npc_to_nchw_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, b
                 for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c)
                     for (int64_t p = pt * kTile; p < std::min(P, (pt + 1) * kTile); ++p)
                         out[(b * C + c) * P + p] = in[(b * P + p) * C + c];
+}
+
+template <class T>
+void copy_channels_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, int64_t DC, int64_t c0,
+                           backend::cpu) {
+    for (int64_t b = 0; b < B; ++b) std::copy(in + b * C * P, in + (b + 1) * C * P, out + (b * DC + c0) * P);
 }
 
 }  // namespace evsam

@@ -30,7 +30,8 @@ inline std::vector<FlagSpec> predict_flag_specs() {
             {"logits", false, false, ""},              {"out-masks", true, true, "M.npy"},
             {"out-iou", true, false, "Q.npy"},         {"out-lowres", true, false, "L.npy"},
             {"overlay", true, false, "OUT.png"},       {"dtype", true, false, "float|double"},
-            {"threads", true, false, "N"},             {"backend", true, false, "cpu"}};
+            {"threads", true, false, "N"},             {"backend", true, false, "cpu|cuda"},
+            {"precision", true, false, "strict|fast"},  {"batch", true, false, "N"}};
 }
 
 // --point and --box into p (text only: no file is read).

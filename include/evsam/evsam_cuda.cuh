@@ -1,0 +1,31 @@
+// evsam: the CUDA backend. Include this (from a .cu file compiled by nvcc) instead of evsam.hpp:
+//
+//   #include <evsam/evsam_cuda.cuh>
+//   evsam::EfficientViTSam<float, evsam::backend::cuda> model(evsam::sam_config("l0"));
+//   evsam::load_state_dict(model, ckpt);                        // weights go to the device once
+//   evsam::cuda::context().set_precision(evsam::cuda::Precision::strict);
+//   auto x = evsam::cuda::DeviceTensor<float>::from_host(preprocessed);   // (N, 3, R, R)
+//   evsam::Tensor<float> emb = model.image_encoder.forward(x).to_host();
+//
+// The CUDA ops overload the CPU ones on the backend::cuda tag and must be declared before the
+// model templates that call them, hence: this header first. A model op with no CUDA overload is
+// a compile error at the call (never a CPU fallback). The prompt encoder and mask decoder have
+// no CUDA ops yet: Predictor<T, backend::cuda> does not compile.
+#pragma once
+#if defined(EVSAM_MODEL_TEMPLATES_DEFINED)
+#error "include <evsam/evsam_cuda.cuh> before any other evsam model header: the CUDA ops must be declared first"
+#endif
+#ifndef __CUDACC__
+#error "evsam/evsam_cuda.cuh contains CUDA kernels: compile this file with nvcc (a .cu source)"
+#endif
+
+#include "evsam/backend/cuda/runtime.cuh"
+#include "evsam/backend/cuda/device_tensor.cuh"
+#include "evsam/ops/cuda/activation.cuh"
+#include "evsam/ops/cuda/conv2d.cuh"
+#include "evsam/ops/cuda/layout.cuh"
+#include "evsam/ops/cuda/lite_mla_attention.cuh"
+#include "evsam/ops/cuda/norm.cuh"
+#include "evsam/ops/cuda/resize.cuh"
+
+#include "evsam/evsam.hpp"

@@ -1,0 +1,36 @@
+// Shared by the CUDA tests: the skip when there is no device, random inputs, and running a CUDA
+// op on host data (upload, call, download).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <evsam/evsam_cuda.cuh>
+#include <evsam/backend/tolerance.hpp>
+#include <random>
+#include <vector>
+
+// Every CUDA test starts with this: without a GPU it passes as skipped, saying why.
+#define EVSAM_REQUIRE_CUDA_DEVICE()                                                          \
+    do {                                                                                     \
+        if (!evsam::cuda::device_available()) GTEST_SKIP() << evsam::cuda::kNoDeviceSkip;    \
+    } while (0)
+
+namespace evsam_cuda_test {
+
+template <class T>
+evsam::Tensor<T> random_tensor(evsam::Shape s, uint32_t seed, double lo = -1, double hi = 1) {
+    evsam::Tensor<T> t(std::move(s), evsam::Tensor<T>::uninitialized);
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<double> d(lo, hi);
+    for (auto& v : t) v = static_cast<T>(d(g));
+    return t;
+}
+
+template <class T>
+using Dev = evsam::cuda::DeviceTensor<T>;
+
+template <class T>
+Dev<T> up(const evsam::Tensor<T>& t) {
+    return Dev<T>::from_host(t);
+}
+
+}  // namespace evsam_cuda_test
