@@ -159,7 +159,7 @@ public:
             predict_torch_low_res(coords, labels, boxes, mask_input, multimask_output, image_index, tr);
         r.masks = postprocess_masks(r.low_res_logits);
         if (!return_logits)  // masks = masks > mask_threshold
-            for (auto& v : r.masks) v = v > static_cast<T>(mask_threshold) ? T(1) : T(0);
+            threshold_forward(r.masks.data(), r.masks.numel(), static_cast<T>(mask_threshold), B{});
         return r;
     }
     // predict_torch without the upscaling to the original size (masks left empty): for callers
@@ -194,12 +194,10 @@ public:
         const int64_t Bn = low.size(0), C = low.size(1), F = model_.cfg.prompt_frame;
         const auto [ih, iw] = input_size_;
         const auto [H, W] = original_size_;
-        Tensor<T> full({Bn, C, F, F}, Tensor<T>::uninitialized);  // F.interpolate(masks, (1024, 1024), bilinear, align_corners=False)
-        bilinear_resize_forward(full.data(), low.data(), Bn * C, low.size(2), low.size(3), F, F, B{});
-        Tensor<T> crop({Bn, C, ih, iw}, Tensor<T>::uninitialized);  // masks[..., :input_h, :input_w]
-        for (int64_t p = 0; p < Bn * C; ++p)
-            for (int64_t y = 0; y < ih; ++y)
-                std::copy(full.data() + (p * F + y) * F, full.data() + (p * F + y) * F + iw, crop.data() + (p * ih + y) * iw);
+        // F.interpolate(masks, (1024, 1024), bilinear, align_corners=False); masks[..., :input_h, :input_w]:
+        // only the kept corner of the 1024 x 1024 upscale is computed
+        Tensor<T> crop({Bn, C, ih, iw}, Tensor<T>::uninitialized);
+        bilinear_resize_crop_forward(crop.data(), low.data(), Bn * C, low.size(2), low.size(3), F, F, ih, iw, B{});
         Tensor<T> out({Bn, C, H, W}, Tensor<T>::uninitialized);  // F.interpolate(masks, original_size, bilinear, align_corners=False)
         bilinear_resize_forward(out.data(), crop.data(), Bn * C, ih, iw, H, W, B{});
         return out;

@@ -6,7 +6,9 @@
 #include <evsam/ops/attention.hpp>
 #include <evsam/ops/conv2d.hpp>
 #include <evsam/ops/lite_mla_attention.hpp>
+#include <evsam/ops/linear.hpp>
 #include <evsam/ops/norm.hpp>
+#include <evsam/ops/resize.hpp>
 #include <cstring>
 #include <array>
 #include <random>
@@ -198,6 +200,137 @@ TEST(ConvTranspose2d, FastMatchesNaive) {
         auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "conv_transpose2d");
         EXPECT_TRUE(r.ok) << r.message;
     }
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<float> nchw_to_tokens(const evsam::Tensor<float>& x) {  // (N, C, H, W) -> (N, H*W, C)
+    const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+    std::vector<float> t(static_cast<size_t>(x.numel()));
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t p = 0; p < P; ++p) t[static_cast<size_t>((n * P + p) * C + c)] = x[(n * C + c) * P + p];
+    return t;
+}
+
+// The token-layout ConvTranspose2d (the decoder's upscaling straight from the transformer's keys)
+// is the NCHW one on transposed input: the same GEMM, so the same bits.
+TEST(ConvTranspose2d, TokenLayoutEqualsNchw) {
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (auto [N, C, H, W, OC] : std::vector<std::array<int64_t, 5>>{{1, 256, 64, 64, 64}, {2, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
+        evsam::Tensor<float> x({N, C, H, W}), w({C, OC, 2, 2}), b({OC});
+        for (auto* t : {&x, &w, &b})
+            for (auto& v : *t) v = u(rng);
+        const std::vector<float> xt = nchw_to_tokens(x);
+        evsam::Tensor<float> ref({N, OC, 2 * H, 2 * W}), tok({N, OC, 2 * H, 2 * W});
+        evsam::conv_transpose2d_forward(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2, evsam::backend::cpu{});
+        evsam::conv_transpose2d_tokens_forward(tok.data(), xt.data(), w.data(), b.data(), N, C, H, W, OC, 2,
+                                               evsam::backend::cpu{});
+        auto r = evsam::compare(tok, ref, evsam::kTolOpFloat, "conv_transpose2d tokens");
+        EXPECT_TRUE(r.ok) << r.message;
+    }
+}
+
+// Bilinear resize (mask upscaling): the separable fast path keeps the one-pass formula's
+// arithmetic, so it equals the naive loop bit for bit; the crop variant is the full resize's corner.
+TEST(BilinearResize, FastEqualsNaiveAndCropIsTheCorner) {
+    std::mt19937 rng(21);
+    std::uniform_real_distribution<float> u(-20, 20);
+    for (auto [NC, H, W, OH, OW] : std::vector<std::array<int64_t, 5>>{
+             {3, 256, 256, 1024, 1024}, {2, 768, 1024, 480, 640}, {1, 5, 7, 13, 3}, {2, 1, 1, 4, 4}, {1, 9, 9, 9, 9}}) {
+        evsam::Tensor<float> x({NC, H, W});
+        for (auto& v : x) v = u(rng);
+        evsam::Tensor<float> ref({NC, OH, OW}), fast({NC, OH, OW});
+        evsam::bilinear_resize_forward_naive(ref.data(), x.data(), NC, H, W, OH, OW);
+        evsam::bilinear_resize_forward(fast.data(), x.data(), NC, H, W, OH, OW, evsam::backend::cpu{});
+        ASSERT_EQ(0, std::memcmp(ref.data(), fast.data(), sizeof(float) * static_cast<size_t>(ref.numel())))
+            << H << "x" << W << " -> " << OH << "x" << OW;
+        const int64_t CH = (OH * 3 + 3) / 4, CW = OW - 1 > 0 ? OW - 1 : 1;
+        evsam::Tensor<float> crop({NC, CH, CW});
+        evsam::bilinear_resize_crop_forward(crop.data(), x.data(), NC, H, W, OH, OW, CH, CW, evsam::backend::cpu{});
+        for (int64_t p = 0; p < NC; ++p)
+            for (int64_t y = 0; y < CH; ++y)
+                ASSERT_EQ(0, std::memcmp(crop.data() + (p * CH + y) * CW, ref.data() + (p * OH + y) * OW, sizeof(float) * CW))
+                    << "crop row " << y;
+    }
+}
+
+// LayerNorm over the last dim (the transformer's norms): SIMD partial sums against the scalar loop.
+TEST(LayerNorm, FastMatchesNaive) {
+    std::mt19937 rng(13);
+    std::uniform_real_distribution<float> u(-3, 3);
+    for (auto [M, D] : std::vector<std::array<int64_t, 2>>{{4096, 256}, {7, 256}, {5, 37}, {3, 3}}) {
+        evsam::Tensor<float> x({M, D}), w({D}), b({D});
+        for (auto* t : {&x, &w, &b})
+            for (auto& v : *t) v = u(rng);
+        evsam::Tensor<float> ref = x, fast = x;
+        evsam::layernorm_forward_naive(ref.data(), w.data(), b.data(), 1e-6, M, D);
+        evsam::layernorm_forward(fast.data(), w.data(), b.data(), 1e-6, M, D, evsam::backend::cpu{});
+        auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "layernorm");
+        EXPECT_TRUE(r.ok) << r.message;
+    }
+}
+
+// Factored cross attention (projections folded into the few tokens) against the unfactored
+// composition it replaces: naive Linear projections + naive attention (+ naive out_proj).
+struct CrossCase {
+    int64_t B, NF, NM, E, D, H;  // batch, few rows (tokens), many rows (image positions), dims, heads
+};
+std::vector<CrossCase> cross_cases() {
+    return {{1, 7, 4096, 256, 128, 8}, {3, 6, 300, 256, 128, 8}, {2, 5, 33, 16, 8, 2}, {1, 1, 1, 8, 4, 1}};
+}
+
+TEST(CrossAttention, FewQueriesMatchesProjectedAttention) {
+    std::mt19937 rng(17);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (const auto& c : cross_cases()) {
+        evsam::Tensor<float> q({c.B, c.NF, c.D}), k({c.B, c.NM, c.E}), v({c.B, c.NM, c.E}), Wk({c.D, c.E}), bk({c.D}),
+            Wv({c.D, c.E}), bv({c.D});
+        for (auto* t : {&q, &k, &v, &bk, &bv})
+            for (auto& x : *t) x = 2 * u(rng);
+        for (auto* t : {&Wk, &Wv})
+            for (auto& x : *t) x = u(rng) / std::sqrt(static_cast<float>(c.E) / 3);
+        evsam::Tensor<float> kp({c.B, c.NM, c.D}), vp({c.B, c.NM, c.D}), ref({c.B, c.NF, c.D}), fast({c.B, c.NF, c.D});
+        evsam::linear_forward_naive(kp.data(), k.data(), Wk.data(), bk.data(), c.B * c.NM, c.E, c.D);
+        evsam::linear_forward_naive(vp.data(), v.data(), Wv.data(), bv.data(), c.B * c.NM, c.E, c.D);
+        evsam::attention_forward_naive(ref.data(), q.data(), kp.data(), vp.data(), c.B, c.NF, c.NM, c.D, c.H);
+        evsam::attention_few_queries_forward(fast.data(), q.data(), k.data(), v.data(), Wk.data(), bk.data(), Wv.data(),
+                                             bv.data(), c.B, c.NF, c.NM, c.E, c.D, c.H, c.NM * c.E, evsam::backend::cpu{});
+        auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "few queries B" + std::to_string(c.B));
+        EXPECT_TRUE(r.ok) << r.message;
+    }
+}
+
+TEST(CrossAttention, FewKeysMatchesProjectedAttention) {
+    std::mt19937 rng(19);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (const auto& c : cross_cases())
+        for (bool preprojected : {false, true}) {
+            evsam::Tensor<float> qin({c.B, c.NM, c.E}), kp({c.B, c.NF, c.D}), vp({c.B, c.NF, c.D}), Wq({c.D, c.E}),
+                bq({c.D}), Wo({c.E, c.D}), bo({c.E});
+            for (auto* t : {&qin, &kp, &vp, &bq, &bo})
+                for (auto& x : *t) x = 2 * u(rng);
+            for (auto* t : {&Wq, &Wo})
+                for (auto& x : *t) x = u(rng) / std::sqrt(static_cast<float>(c.E) / 3);
+            evsam::Tensor<float> qp({c.B, c.NM, c.D}), o({c.B, c.NM, c.D}), ref({c.B, c.NM, c.E}), fast({c.B, c.NM, c.E});
+            evsam::linear_forward_naive(qp.data(), qin.data(), Wq.data(), bq.data(), c.B * c.NM, c.E, c.D);
+            evsam::attention_forward_naive(o.data(), qp.data(), kp.data(), vp.data(), c.B, c.NM, c.NF, c.D, c.H);
+            evsam::linear_forward_naive(ref.data(), o.data(), Wo.data(), bo.data(), c.B * c.NM, c.D, c.E);
+            if (preprojected)  // the Predictor's per-image q projection
+                evsam::attention_few_keys_forward(fast.data(), static_cast<const float*>(nullptr), qp.data(), c.NM * c.D,
+                                                  kp.data(), vp.data(), Wq.data(), bq.data(), Wo.data(), bo.data(), c.B,
+                                                  c.NM, c.NF, c.E, c.D, c.H, evsam::backend::cpu{});
+            else
+                evsam::attention_few_keys_forward(fast.data(), qin.data(), static_cast<const float*>(nullptr), c.NM * c.E,
+                                                  kp.data(), vp.data(), Wq.data(), bq.data(), Wo.data(), bo.data(), c.B,
+                                                  c.NM, c.NF, c.E, c.D, c.H, evsam::backend::cpu{});
+            auto r = evsam::compare(fast, ref, evsam::kTolOpFloat,
+                                    std::string("few keys") + (preprojected ? " (q projected)" : "") + " B" + std::to_string(c.B));
+            EXPECT_TRUE(r.ok) << r.message;
+        }
 }
 
 }  // namespace

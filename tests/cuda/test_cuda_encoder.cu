@@ -36,22 +36,27 @@ int compare_traces(const evsam::Trace<T>& got, const evsam::Trace<T>& ref, evsam
     return n;
 }
 
+// Sets the process-wide precision for one test and restores strict, also when the test throws.
+struct PrecisionGuard {
+    explicit PrecisionGuard(evsam::cuda::Precision p) { evsam::cuda::context().set_precision(p); }
+    ~PrecisionGuard() { evsam::cuda::context().set_precision(evsam::cuda::Precision::strict); }
+};
+
 template <class T>
-void check_tiny(const std::string& cfg_name, evsam::cuda::Precision prec) {
+void check_tiny(const std::string& cfg_name, evsam::cuda::Precision prec, bool fold_batchnorm = true) {
     const std::string dir = tiny_dir(cfg_name);
     const auto cfg = evsam::sam_config_from_json(evsam_test::read_json(dir + "config.json"));
     auto ckpt = evsam::Checkpoint::open(dir + "model.pt");
-    evsam::cuda::context().set_precision(prec);
+    PrecisionGuard guard(prec);
     evsam::EfficientViTSam<T, cuda> gpu(cfg);
-    evsam::load_state_dict(gpu, ckpt, cfg_name);
+    evsam::load_state_dict(gpu, ckpt, cfg_name, fold_batchnorm);
     evsam::EfficientViTSam<T, cpu> host(cfg);
-    evsam::load_state_dict(host, ckpt, cfg_name);
+    evsam::load_state_dict(host, ckpt, cfg_name, fold_batchnorm);
     const auto x = evsam::npy_load_as<T>(dir + "input.npy");
 
     evsam::Trace<T> tg, tc;
     const auto emb = gpu.image_encoder.forward(up(x), &tg).to_host();
     host.image_encoder.forward(x, &tc);
-    evsam::cuda::context().set_precision(evsam::cuda::Precision::strict);
 
     if (prec == evsam::cuda::Precision::fast) {  // its own declared tolerance, against the CPU
         EXPECT_GE(compare_traces(tg, tc, evsam::kTolCudaFast), 20);
@@ -79,6 +84,11 @@ TEST(CudaEncoderTiny, LStrictFloat) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<fl
 TEST(CudaEncoderTiny, XLStrictFloat) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_xl", evsam::cuda::Precision::strict); }
 TEST(CudaEncoderTiny, LDouble) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<double>("tiny_l", evsam::cuda::Precision::strict); }
 TEST(CudaEncoderTiny, XLDouble) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<double>("tiny_xl", evsam::cuda::Precision::strict); }
+// BatchNorm kept as a separate op (the unfolded ConvLayer path and batchnorm2d_forward on CUDA).
+TEST(CudaEncoderTiny, LStrictUnfoldedBatchNorm) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<float>("tiny_l", evsam::cuda::Precision::strict, /*fold_batchnorm=*/false);
+}
 TEST(CudaEncoderTiny, LFast) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_l", evsam::cuda::Precision::fast); }
 TEST(CudaEncoderTiny, XLFast) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_xl", evsam::cuda::Precision::fast); }
 

@@ -58,6 +58,7 @@ void conv_cases() {
         {2, 24, 5, 6, 24, 1, 1, 0, 1, 6, Act::none},      // grouped 1x1 (LiteMLA aggreg)
         {1, 8, 7, 7, 8, 3, 1, 2, 2, 2, Act::silu},        // grouped 3x3, dilation 2
         {1, 4, 1, 1, 4, 3, 1, 1, 1, 1, Act::none},        // 1x1 plane, all padding
+        {3, 8, 6, 5, 4, 3, 2, 1, 1, 2, Act::gelu_erf},    // grouped 3x3 stride 2, several images
     };
     uint32_t seed = 10;
     for (const auto& c : cases) check_conv<T>(c, seed += 7);
@@ -82,6 +83,18 @@ TEST(CudaOps, ActivationsAndAdd) {
     auto dx = up(x), dy = up(y);
     evsam::add_forward(dx.data(), dx.data(), dy.data(), dx.numel(), cuda{});
     expect_close(dx.to_host(), ref, "add");
+}
+
+TEST(CudaOps, BatchNorm2d) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    auto x = random_tensor<float>({2, 5, 3, 7}, 8, -3, 3);
+    auto w = random_tensor<float>({5}, 9), b = random_tensor<float>({5}, 10), m = random_tensor<float>({5}, 11);
+    auto v = random_tensor<float>({5}, 12, 0.5, 1.5);
+    Tensor<float> ref = x;
+    evsam::batchnorm2d_forward(ref.data(), w.data(), b.data(), m.data(), v.data(), 1e-6, 2, 5, 21, evsam::backend::cpu{});
+    auto d = up(x), dw = up(w), db = up(b), dm = up(m), dv = up(v);
+    evsam::batchnorm2d_forward(d.data(), dw.data(), db.data(), dm.data(), dv.data(), 1e-6, 2, 5, 21, cuda{});
+    expect_close(d.to_host(), ref, "batchnorm2d");
 }
 
 template <class T>

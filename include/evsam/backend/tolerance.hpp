@@ -37,11 +37,12 @@ inline constexpr Tolerance kTolMaskLogits{0, 0, 1e-3};
 // Predicted IoU scores against upstream.
 inline constexpr Tolerance kTolIoU{1e-4, 0};
 // The CUDA backend's "fast" policy (TF32 GEMMs, LayerNorm / softmax / linear-attention normaliser
-// in fp32) against the CPU reference, module by module. TF32 keeps 10 mantissa bits (unit roundoff
-// 4.9e-4); a K-long dot product of O(1) terms then errs by about 1e-3 relative. PROVISIONAL: declared
-// from that bound, not yet measured on a GPU (no device was lent to the session that wrote the
-// backend); validation/README.md records the measurement once made. "strict" uses kTolEncoderFloat.
-inline constexpr Tolerance kTolCudaFast{5e-3, 5e-3};
+// in fp32) against the CPU reference, module by module: 5e-3 relative plus 5e-3 of the module's
+// largest |value|. TF32 keeps 10 mantissa bits (unit roundoff 4.9e-4); a K-long dot product of O(1)
+// terms errs by about 1e-3 of its scale, and errors carry through ~20 layers. PROVISIONAL: declared
+// from that bound, not yet measured on a GPU (none was lent to the session that wrote the backend);
+// validation/README.md records the measurement once made. "strict" uses kTolEncoderFloat.
+inline constexpr Tolerance kTolCudaFast{0, 5e-3, 5e-3};
 // Binary masks (logits > 0) must agree with upstream on at least this fraction of pixels.
 inline constexpr double kMinMaskAgreement = 0.9999;
 

@@ -73,6 +73,16 @@ struct ConvTranspose2d : Module<T, B> {
                                  x.size(3), out_channels, kernel_size, B{});
         return y;
     }
+    // The same for batch entry n of x in token layout (N, h*w, C_in), an h x w map: no transpose
+    // back to NCHW first. Returns (1, C_out, h*k, w*k).
+    Tensor<T> forward_tokens(const Tensor<T>& x, int64_t n, int64_t h, int64_t w) const {
+        EVSAM_CHECK(x.dim() == 3 && x.size(1) == h * w && x.size(2) == in_channels && n >= 0 && n < x.size(0),
+                    this->name + ": bad token input " + shape_str(x.shape()));
+        Tensor<T> y({1, out_channels, h * kernel_size, w * kernel_size}, Tensor<T>::uninitialized);
+        conv_transpose2d_tokens_forward(y.data(), x.data() + n * h * w * in_channels, weight.data(), bias.data(), 1,
+                                        in_channels, h, w, out_channels, kernel_size, B{});
+        return y;
+    }
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         v.tensor(p + "weight", weight, {in_channels, out_channels, kernel_size, kernel_size}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);

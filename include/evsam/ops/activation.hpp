@@ -72,6 +72,18 @@ void activation_forward(T* x, int64_t n, Act a, backend::cpu) {
 }
 
 // out = a + b, n elements (residual connections, neck merge).
+// x = (x > threshold) ? 1 : 0, in place (masks = masks > mask_threshold).
+template <class T>
+void threshold_forward(T* x, int64_t n, T threshold, backend::cpu) {
+    using V = simd::vec<T>;
+    const int64_t nchunk = (n + detail::kEltChunk - 1) / detail::kEltChunk;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < nchunk; ++c) {
+        const int64_t i0 = c * detail::kEltChunk, m = std::min(detail::kEltChunk, n - i0);
+        simd::map(x + i0, x + i0, m, [threshold](V v) { return xsimd::select(v > V(threshold), V(T(1)), V(T(0))); });
+    }
+}
+
 template <class T>
 void add_forward(T* out, const T* a, const T* b, int64_t n, backend::cpu) {
 #pragma omp parallel for schedule(static)

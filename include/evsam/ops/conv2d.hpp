@@ -434,40 +434,64 @@ void conv_transpose2d_forward_naive(T* out, const T* in, const T* weight, const 
                         }
 }
 
-// Fast path: per image and fixed block of input pixels, one GEMM (OC*K*K x C) * (C x pixels),
-// then each row (oc, ky, kx) is scattered to its output positions.
-template <class T>
-void conv_transpose2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
-                              int64_t W, int64_t OC, int64_t K, backend::cpu) {
+namespace detail {
+// Per image and fixed block of input pixels, one GEMM (OC*K*K x C) * (C x pixels), then each row
+// (oc, ky, kx) goes to its output positions, image row by image row. tokens: the input is laid out
+// (N, H*W, C) (the transformer's keys) instead of (N, C, H, W).
+template <class T, bool tokens>
+void conv_transpose2d_impl(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
+                           int64_t W, int64_t OC, int64_t K) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
     const int64_t P = H * W, OH = H * K, OW = W * K, R = OC * K * K;
-    const int64_t nblk = (P + detail::kColBlock - 1) / detail::kColBlock;
+    const int64_t nblk = (P + kColBlock - 1) / kColBlock;
     Eigen::Map<const Mat> Wm(weight, C, R);  // (C, OC*K*K)
 #pragma omp parallel
     {
-        Mat acc(R, detail::kColBlock);
+        Mat acc(R, kColBlock);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nblk; ++b) {
-                const int64_t p0 = b * detail::kColBlock, np = std::min(detail::kColBlock, P - p0);
-                Eigen::Map<const Mat, 0, Stride> X(in + n * C * P + p0, C, np, Stride(P));
+                const int64_t p0 = b * kColBlock, np = std::min(kColBlock, P - p0);
                 auto A = acc.leftCols(np);
-                A.noalias() = Wm.transpose() * X;
+                if constexpr (tokens) {
+                    Eigen::Map<const Mat> X(in + (n * P + p0) * C, np, C);
+                    A.noalias() = Wm.transpose() * X.transpose();
+                } else {
+                    Eigen::Map<const Mat, 0, Stride> X(in + n * C * P + p0, C, np, Stride(P));
+                    A.noalias() = Wm.transpose() * X;
+                }
                 for (int64_t oc = 0; oc < OC; ++oc) {
                     const T bb = bias ? bias[oc] : T(0);
+                    T* plane = out + (n * OC + oc) * OH * OW;
                     for (int64_t ky = 0; ky < K; ++ky)
                         for (int64_t kx = 0; kx < K; ++kx) {
-                            const int64_t r = (oc * K + ky) * K + kx;
-                            T* dst = out + (n * OC + oc) * OH * OW;
-                            for (int64_t j = 0; j < np; ++j) {
-                                const int64_t p = p0 + j, y = p / W, x = p % W;
-                                dst[(y * K + ky) * OW + x * K + kx] = acc(r, j) + bb;
+                            const T* a = acc.data() + ((oc * K + ky) * K + kx) * kColBlock;
+                            for (int64_t j = 0; j < np;) {  // one image row segment at a time
+                                const int64_t p = p0 + j, y = p / W, x0 = p % W, nx = std::min(W - x0, np - j);
+                                T* d = plane + (y * K + ky) * OW + kx;
+                                for (int64_t x = 0; x < nx; ++x) d[(x0 + x) * K] = a[j + x] + bb;
+                                j += nx;
                             }
                         }
                 }
             }
     }
+}
+}  // namespace detail
+
+template <class T>
+void conv_transpose2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
+                              int64_t W, int64_t OC, int64_t K, backend::cpu) {
+    detail::conv_transpose2d_impl<T, false>(out, in, weight, bias, N, C, H, W, OC, K);
+}
+
+// The same convolution of an input in token layout (N, H*W, C): SAM's keys after the transformer,
+// upscaled without first transposing them back to (N, C, H, W).
+template <class T>
+void conv_transpose2d_tokens_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C,
+                                     int64_t H, int64_t W, int64_t OC, int64_t K, backend::cpu) {
+    detail::conv_transpose2d_impl<T, true>(out, in, weight, bias, N, C, H, W, OC, K);
 }
 
 }  // namespace evsam

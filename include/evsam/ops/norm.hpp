@@ -81,8 +81,7 @@ void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64
 
 // torch.nn.LayerNorm over the last dim D of (M, D) rows, in place.
 template <class T>
-void layernorm_forward(T* x, const T* weight, const T* bias, double eps, int64_t M, int64_t D, backend::cpu) {
-#pragma omp parallel for schedule(static)
+void layernorm_forward_naive(T* x, const T* weight, const T* bias, double eps, int64_t M, int64_t D) {
     for (int64_t m = 0; m < M; ++m) {
         T* r = x + m * D;
         T u = 0;
@@ -93,6 +92,39 @@ void layernorm_forward(T* x, const T* weight, const T* bias, double eps, int64_t
         s /= static_cast<T>(D);
         const T inv = T(1) / std::sqrt(s + static_cast<T>(eps));
         for (int64_t d = 0; d < D; ++d) r[d] = (r[d] - u) * inv * weight[d] + bias[d];
+    }
+}
+
+// The fast path: the same two passes on SIMD vectors (lane-wise partial sums, then reduced: another
+// summation order than the naive loop, within kTolOpFloat), rows split over threads.
+template <class T>
+void layernorm_forward(T* x, const T* weight, const T* bias, double eps, int64_t M, int64_t D, backend::cpu) {
+    using V = simd::vec<T>;
+    constexpr int64_t VW = simd::width<T>;
+    const int64_t nv = D / VW * VW;
+#pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; ++m) {
+        T* r = x + m * D;
+        V acc(T(0));
+        for (int64_t d = 0; d < nv; d += VW) acc += V::load_unaligned(r + d);
+        T u = xsimd::hadd(acc);
+        for (int64_t d = nv; d < D; ++d) u += r[d];
+        u /= static_cast<T>(D);
+        const V vu(u);
+        V acc2(T(0));
+        for (int64_t d = 0; d < nv; d += VW) {
+            const V c = V::load_unaligned(r + d) - vu;
+            acc2 += c * c;
+        }
+        T s = xsimd::hadd(acc2);
+        for (int64_t d = nv; d < D; ++d) s += (r[d] - u) * (r[d] - u);
+        s /= static_cast<T>(D);
+        const T inv = T(1) / std::sqrt(s + static_cast<T>(eps));
+        const V vinv(inv);
+        for (int64_t d = 0; d < nv; d += VW)
+            ((V::load_unaligned(r + d) - vu) * vinv * V::load_unaligned(weight + d) + V::load_unaligned(bias + d))
+                .store_unaligned(r + d);
+        for (int64_t d = nv; d < D; ++d) r[d] = (r[d] - u) * inv * weight[d] + bias[d];
     }
 }
 

@@ -73,9 +73,31 @@ void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t 
 // As aten's CPU kernel (UpSampleKernel.cpp, compute_indices_weights_linear): the scale is
 // input/output rounded to T, but the source index and the two weights are computed in
 // double and rounded to T only at the end.
+// The reference: one output at a time, the source index and weights computed in place.
 template <class T>
-void bilinear_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                             backend::cpu) {
+void bilinear_resize_forward_naive(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+    const double sh = static_cast<T>(static_cast<T>(H) / static_cast<T>(OH));
+    const double sw = static_cast<T>(static_cast<T>(W) / static_cast<T>(OW));
+    for (int64_t p = 0; p < NC; ++p)
+        for (int64_t oy = 0; oy < OH; ++oy)
+            for (int64_t ox = 0; ox < OW; ++ox) {
+                const double fy = detail::source_index(sh, oy, false), fx = detail::source_index(sw, ox, false);
+                const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
+                const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0), x1 = x0 + (x0 < W - 1 ? 1 : 0);
+                const T ly = static_cast<T>(fy - static_cast<double>(y0)), lx = static_cast<T>(fx - static_cast<double>(x0));
+                const T hy = static_cast<T>(1.0 - (fy - static_cast<double>(y0)));
+                const T hx = static_cast<T>(1.0 - (fx - static_cast<double>(x0)));
+                const T* src = in + p * H * W;
+                out[(p * OH + oy) * OW + ox] = hy * (hx * src[y0 * W + x0] + lx * src[y0 * W + x1]) +
+                                               ly * (hx * src[y1 * W + x0] + lx * src[y1 * W + x1]);
+            }
+}
+
+// bilinear_resize_crop_forward: only the top-left CH x CW corner of the OH x OW result, into a
+// (NC, CH, CW) output (SAM's postprocess_masks upscales to 1024 x 1024 and keeps the unpadded part).
+template <class T>
+void bilinear_resize_crop_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                  int64_t CH, int64_t CW, backend::cpu) {
     const double sh = static_cast<T>(static_cast<T>(H) / static_cast<T>(OH));
     const double sw = static_cast<T>(static_cast<T>(W) / static_cast<T>(OW));
     // Per output row / column: the two source indices and their weights (computed once).
@@ -93,20 +115,47 @@ void bilinear_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t
         }
         return t;
     };
-    const std::vector<Tap> ty = taps(sh, OH, H), tx = taps(sw, OW, W);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t p = 0; p < NC; ++p)
-        for (int64_t oy = 0; oy < OH; ++oy) {
-            const T* src = in + p * H * W;
-            const Tap& y = ty[static_cast<size_t>(oy)];
-            const T* r0 = src + y.i0 * W;
-            const T* r1 = src + y.i1 * W;
-            T* dst = out + (p * OH + oy) * OW;
-            for (int64_t ox = 0; ox < OW; ++ox) {
-                const Tap& x = tx[static_cast<size_t>(ox)];
-                dst[ox] = y.w0 * (x.w0 * r0[x.i0] + x.w1 * r0[x.i1]) + y.w1 * (x.w0 * r1[x.i0] + x.w1 * r1[x.i1]);
+    const std::vector<Tap> ty = taps(sh, CH, H), tx = taps(sw, CW, W);  // the first CH rows / CW columns
+    // Separable, with the arithmetic of the one-pass formula
+    //   out = y.w0 * (x.w0 * r0[x.i0] + x.w1 * r0[x.i1]) + y.w1 * (x.w0 * r1[x.i0] + x.w1 * r1[x.i1]):
+    // the bracketed horizontal terms depend on the source row only, so each is computed once per
+    // source row (not once per output row that reads it) and the vertical pass blends two of them.
+    constexpr int64_t kRows = 64;  // output rows per task (fixed: the same bits for any thread count)
+    const int64_t nrb = (CH + kRows - 1) / kRows;
+#pragma omp parallel
+    {
+        std::vector<T> hbuf;
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t p = 0; p < NC; ++p)
+            for (int64_t rb = 0; rb < nrb; ++rb) {
+                const int64_t oy0 = rb * kRows, oy1 = std::min(CH, oy0 + kRows);
+                const int64_t s0 = ty[static_cast<size_t>(oy0)].i0, s1 = ty[static_cast<size_t>(oy1 - 1)].i1 + 1;
+                hbuf.resize(static_cast<size_t>((s1 - s0) * CW));
+                const T* src = in + p * H * W;
+                for (int64_t sy = s0; sy < s1; ++sy) {  // horizontal pass over the source rows this block reads
+                    const T* r = src + sy * W;
+                    T* hr = hbuf.data() + (sy - s0) * CW;
+                    for (int64_t ox = 0; ox < CW; ++ox) {
+                        const Tap& x = tx[static_cast<size_t>(ox)];
+                        hr[ox] = x.w0 * r[x.i0] + x.w1 * r[x.i1];
+                    }
+                }
+                for (int64_t oy = oy0; oy < oy1; ++oy) {  // vertical pass
+                    const Tap& y = ty[static_cast<size_t>(oy)];
+                    const T* h0 = hbuf.data() + (y.i0 - s0) * CW;
+                    const T* h1 = hbuf.data() + (y.i1 - s0) * CW;
+                    T* dst = out + (p * CH + oy) * CW;
+                    const T w0 = y.w0, w1 = y.w1;
+                    for (int64_t ox = 0; ox < CW; ++ox) dst[ox] = w0 * h0[ox] + w1 * h1[ox];
+                }
             }
-        }
+    }
+}
+
+template <class T>
+void bilinear_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                             backend::cpu b) {
+    bilinear_resize_crop_forward(out, in, NC, H, W, OH, OW, OH, OW, b);
 }
 
 }  // namespace evsam

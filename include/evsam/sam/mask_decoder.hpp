@@ -110,13 +110,25 @@ struct MaskDecoder : Module<T, B> {
         // Each prompt's src goes straight into the transformer's (B, HW, E) layout.
         EVSAM_CHECK(image_pe.shape() == image_embeddings.shape(), "MaskDecoder: image_pe " + shape_str(image_pe.shape()) +
                                                                       " does not match the image embedding");
-        Tensor<T> keys0({Bn, P, E}, Tensor<T>::uninitialized), src({1, E, h, w}, Tensor<T>::uninitialized);
-        for (int64_t b = 0; b < Bn; ++b) {
-            add_forward(src.data(), image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
-            nchw_to_npc_forward(keys0.data() + b * P * E, src.data(), 1, E, P, B{});
+        // With pre, every prompt's src is the image's (no mask input): its flattened copy is in pre.
+        Tensor<T> keys0({Bn, P, E}, Tensor<T>::uninitialized);
+        if (pre) {
+            EVSAM_CHECK(pre->keys.numel() == P * E && pre->key_pe.numel() == P * E,
+                        "MaskDecoder: image projections do not match the image embedding");
+            for (int64_t b = 0; b < Bn; ++b) std::copy(pre->keys.begin(), pre->keys.end(), keys0.data() + b * P * E);
+        } else {
+            Tensor<T> src({1, E, h, w}, Tensor<T>::uninitialized);
+            for (int64_t b = 0; b < Bn; ++b) {
+                add_forward(src.data(), image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
+                nchw_to_npc_forward(keys0.data() + b * P * E, src.data(), 1, E, P, B{});
+            }
         }
-        Tensor<T> key_pe({1, P, E}, Tensor<T>::uninitialized);
-        nchw_to_npc_forward(key_pe.data(), image_pe.data(), 1, E, P, B{});
+        Tensor<T> key_pe_own;
+        if (!pre) {
+            key_pe_own = Tensor<T>({1, P, E}, Tensor<T>::uninitialized);
+            nchw_to_npc_forward(key_pe_own.data(), image_pe.data(), 1, E, P, B{});
+        }
+        const Tensor<T>& key_pe = pre ? pre->key_pe : key_pe_own;
         auto [hs, keys] = transformer.forward_flat(std::move(keys0), key_pe, tokens, tr, pre);  // self.transformer(...)
         // hyper_in[:, i] = output_hypernetworks_mlps[i](mask_tokens_out[:, i])
         const int64_t c = upscale_conv3.out_channels, UH = 4 * h, UW = 4 * w, UP = UH * UW;
@@ -138,9 +150,7 @@ struct MaskDecoder : Module<T, B> {
         Tensor<T> up_all;
         if (tr) up_all = Tensor<T>({Bn, c, UH, UW}, Tensor<T>::uninitialized);
         for (int64_t b = 0; b < Bn; ++b) {
-            Tensor<T> img({1, E, h, w}, Tensor<T>::uninitialized);
-            npc_to_nchw_forward(img.data(), keys.data() + b * P * E, 1, E, P, B{});
-            Tensor<T> up = upscale_conv0.forward(img);
+            Tensor<T> up = upscale_conv0.forward_tokens(keys, b, h, w);  // from this prompt's keys, no transpose
             upscale_norm1.forward_(up);
             activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
             up = upscale_conv3.forward(up);

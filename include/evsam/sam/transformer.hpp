@@ -45,6 +45,41 @@ struct Attention : Module<T, B> {
                           B{});  // separate heads, softmax(q k^T / sqrt(d)) v, recombine
         return out_proj.forward(o);  // self.out_proj(out)
     }
+    // forward(q, k, v) for few queries against many keys (token -> image): the projections folded
+    // into the queries when that is cheaper (ops/attention.hpp: attention_few_queries_forward).
+    Tensor<T> forward_few_queries(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v) const {
+        const int64_t Bn = q.size(0), NQ = q.size(1), NK = k.size(1);
+        if (!factored_attention_pays(NQ, embedding_dim, internal_dim, num_heads)) return forward(q, k, v);
+        EVSAM_CHECK(k.shape() == v.shape() && k.size(0) == Bn && k.size(-1) == embedding_dim && q.size(-1) == embedding_dim,
+                    "Attention: q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()) +
+                        " do not match");
+        const Tensor<T> qp = q_proj.forward(q);  // q = self.q_proj(q)
+        Tensor<T> o({Bn, NQ, internal_dim}, Tensor<T>::uninitialized);
+        attention_few_queries_forward(o.data(), qp.data(), k.data(), v.data(), param_ptr(k_proj.weight, B{}), param_ptr(k_proj.bias, B{}),
+                                      param_ptr(v_proj.weight, B{}), param_ptr(v_proj.bias, B{}), Bn, NQ, NK, embedding_dim,
+                                      internal_dim, num_heads, NK * embedding_dim, B{});
+        return out_proj.forward(o);  // self.out_proj(out)
+    }
+    // forward(q, k, v) for many queries against few keys (image -> token): q (B, NI, E), or qp
+    // (1 or B, NI, D) already projected when q is null; q_proj and out_proj folded into the keys and
+    // values when that is cheaper (ops/attention.hpp: attention_few_keys_forward).
+    Tensor<T> forward_few_keys(const Tensor<T>* q, const Tensor<T>* qp, const Tensor<T>& k, const Tensor<T>& v) const {
+        const int64_t NT = k.size(1);
+        if (!factored_attention_pays(NT, embedding_dim, internal_dim, num_heads))
+            return q ? forward(*q, k, v) : forward_projected(*qp, k_proj.forward(k), v_proj.forward(v));
+        const Tensor<T>& qq = q ? *q : *qp;
+        const int64_t Bn = k.size(0), NI = qq.size(1), W = q ? embedding_dim : internal_dim;
+        EVSAM_CHECK(k.shape() == v.shape() && qq.size(-1) == W && (qq.size(0) == Bn || qq.size(0) == 1),
+                    "Attention: q " + shape_str(qq.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()) +
+                        " do not match");
+        const Tensor<T> kp = k_proj.forward(k), vp = v_proj.forward(v);  // k = self.k_proj(k); v = self.v_proj(v)
+        Tensor<T> out({Bn, NI, embedding_dim}, Tensor<T>::uninitialized);
+        attention_few_keys_forward(out.data(), q ? q->data() : nullptr, q ? nullptr : qp->data(),
+                                   qq.size(0) == 1 ? 0 : NI * W, kp.data(), vp.data(), param_ptr(q_proj.weight, B{}),
+                                   param_ptr(q_proj.bias, B{}), param_ptr(out_proj.weight, B{}), param_ptr(out_proj.bias, B{}), Bn,
+                                   NI, NT, embedding_dim, internal_dim, num_heads, B{});
+        return out;
+    }
 };
 
 // The first layer's projections of the image side: cross_attn_token_to_image's k_proj(keys +
@@ -56,6 +91,7 @@ struct Attention : Module<T, B> {
 template <class T>
 struct ImageProjections {
     Tensor<T> t2i_k, t2i_v, i2t_q;  // (1, h*w, internal_dim)
+    Tensor<T> keys, key_pe;         // (1, h*w, E): src and image_pe flattened, the transformer's inputs
 };
 
 // a + b, where b has a's shape or a batch of 1 that is added to every batch entry of a
@@ -124,7 +160,7 @@ struct TwoWayAttentionBlock : Module<T, B> {
                 add_inplace(queries, a.forward_projected(a.q_proj.forward(q), pre->t2i_k, pre->t2i_v));
             } else {
                 Tensor<T> k = add_tensors(keys, key_pe);
-                add_inplace(queries, cross_attn_token_to_image.forward(q, k, keys));
+                add_inplace(queries, cross_attn_token_to_image.forward_few_queries(q, k, keys));
             }
             norm2.forward_(queries);
         }
@@ -133,11 +169,10 @@ struct TwoWayAttentionBlock : Module<T, B> {
         {  // cross attention block, image embedding attending to tokens
             Tensor<T> q = add_tensors(queries, query_pe);
             if (pre) {
-                const auto& a = cross_attn_image_to_token;
-                add_inplace(keys, a.forward_projected(pre->i2t_q, a.k_proj.forward(q), a.v_proj.forward(queries)));
+                add_inplace(keys, cross_attn_image_to_token.forward_few_keys(nullptr, &pre->i2t_q, q, queries));
             } else {
                 Tensor<T> k = add_tensors(keys, key_pe);
-                add_inplace(keys, cross_attn_image_to_token.forward(k, q, queries));
+                add_inplace(keys, cross_attn_image_to_token.forward_few_keys(&k, nullptr, q, queries));
             }
             norm4.forward_(keys);
         }
@@ -170,10 +205,11 @@ struct TwoWayTransformer : Module<T, B> {
     // ImageProjections for one image: src (1, E, h, w) = image embedding + the prompt-independent
     // dense embedding, image_pe (1, E, h, w).
     ImageProjections<T> project_image(const Tensor<T>& src, const Tensor<T>& image_pe) const {
-        const Tensor<T> keys = flatten_permute(src), k = add_tensors(keys, flatten_permute(image_pe));
+        Tensor<T> keys = flatten_permute(src), key_pe = flatten_permute(image_pe);
+        const Tensor<T> k = add_tensors(keys, key_pe);
         const auto& l0 = layers.front();
         return {l0.cross_attn_token_to_image.k_proj.forward(k), l0.cross_attn_token_to_image.v_proj.forward(keys),
-                l0.cross_attn_image_to_token.q_proj.forward(k)};
+                l0.cross_attn_image_to_token.q_proj.forward(k), std::move(keys), std::move(key_pe)};
     }
 
     // image_embedding (B, E, h, w), image_pe (B or 1, E, h, w), point_embedding (B, N, E)
@@ -192,7 +228,7 @@ struct TwoWayTransformer : Module<T, B> {
         for (size_t i = 0; i < layers.size(); ++i)
             layers[i].forward(queries, keys, point_embedding, key_pe, tr, i == 0 ? pre : nullptr);
         Tensor<T> q = add_tensors(queries, point_embedding), k = add_tensors(keys, key_pe);
-        add_inplace(queries, final_attn_token_to_image.forward(q, k, keys));  // final attention, points -> image
+        add_inplace(queries, final_attn_token_to_image.forward_few_queries(q, k, keys));  // final attention, points -> image
         norm_final_attn.forward_(queries);
         if (tr) {  // the transformer's outputs: hs (tokens) and src (image keys)
             tr->record(this->name + ".hs", queries);

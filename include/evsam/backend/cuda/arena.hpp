@@ -55,7 +55,7 @@ public:
             return p;
         }
         void* p = raw_.allocate(size);
-        if (!p) {
+        if (!p) {  // (cudaFree synchronises the device: no queued kernel still uses a released block)
             release_free_locked();
             p = raw_.allocate(size);
         }

@@ -52,8 +52,8 @@ public:
     }
     ~DeviceTensor() { release(); }
 
-    // Host -> device (asynchronous on the context's stream; the host tensor must outlive the copy,
-    // hence the stream is synchronised for pageable memory by cudaMemcpyAsync itself).
+    // Host -> device on the context's stream. From pageable host memory cudaMemcpyAsync returns only
+    // once the data is staged, so the host tensor may be freed or changed right after.
     static DeviceTensor from_host(const Tensor<T>& h) {
         DeviceTensor d(h.shape(), uninitialized);
         if (d.numel_)
@@ -140,13 +140,16 @@ void upload_weights(Module<T, backend::cuda>& m) {
             void* p = nullptr;
             EVSAM_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(t.numel()) * sizeof(T)));
             std::shared_ptr<const void> owner(p, [](const void* q) { (void)cudaFree(const_cast<void*>(q)); });
-            EVSAM_CUDA_CHECK(cudaMemcpy(p, t.data(), static_cast<size_t>(t.numel()) * sizeof(T), cudaMemcpyHostToDevice));
+            // on the context's stream (non-blocking: a plain cudaMemcpy would not be ordered before its kernels)
+            EVSAM_CUDA_CHECK(cudaMemcpyAsync(p, t.data(), static_cast<size_t>(t.numel()) * sizeof(T),
+                                             cudaMemcpyHostToDevice, cuda::context().stream()));
             t.set_mirror(std::move(owner));
         }
     } v;
     const std::string saved = m.name;
     m.visit(v, m.name.empty() ? "" : m.name + ".");
     m.name = saved;
+    cuda::context().synchronize();  // every copy done before the host tensors may change
 }
 
 }  // namespace evsam

@@ -85,7 +85,9 @@ public:
         EVSAM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         EVSAM_CUBLAS_CHECK(cublasCreate(&blas_));
         EVSAM_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
-        set_precision(Precision::strict);
+        // strict until set_precision says otherwise (no environment check here: a caller asking for
+        // fast must not fail on NVIDIA_TF32_OVERRIDE)
+        EVSAM_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
     }
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;

@@ -17,13 +17,14 @@ namespace evsam {
 namespace cuda {
 constexpr int kMlaMaxDim = 63;   // (D+1)*D accumulators over 256 threads: 16 per thread
 constexpr int kMlaTile = 64;     // positions per shared-memory tile
+constexpr int kMlaPitch = kMlaTile + 1;  // padded row: a warp reading one column of 32 rows hits 32 banks
 constexpr int kMlaThreads = 256;
 
 template <class T>
 __global__ void mla_vk_kernel(T* vk, const T* qkv, int64_t D, int64_t N) {
-    extern __shared__ unsigned char smem_raw[];
-    T* ks = reinterpret_cast<T*>(smem_raw);  // D x kMlaTile: relu(k)
-    T* vs = ks + D * kMlaTile;               // D x kMlaTile: v
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* ks = reinterpret_cast<T*>(smem_raw);  // D x kMlaTile (pitch kMlaPitch): relu(k)
+    T* vs = ks + D * kMlaPitch;              // D x kMlaTile (pitch kMlaPitch): v
     const int64_t head = blockIdx.x;
     const T* k = qkv + head * 3 * D * N + D * N;
     const T* v = k + D * N;
@@ -33,8 +34,8 @@ __global__ void mla_vk_kernel(T* vk, const T* qkv, int64_t D, int64_t N) {
     for (int64_t n0 = 0; n0 < N; n0 += kMlaTile) {
         for (int64_t t = threadIdx.x; t < D * kMlaTile; t += blockDim.x) {
             const int64_t d = t / kMlaTile, j = t % kMlaTile, n = n0 + j;
-            ks[t] = n < N ? fmax(k[d * N + n], T(0)) : T(0);
-            vs[t] = n < N ? v[d * N + n] : T(0);
+            ks[d * kMlaPitch + j] = n < N ? fmax(k[d * N + n], T(0)) : T(0);
+            vs[d * kMlaPitch + j] = n < N ? v[d * N + n] : T(0);
         }
         __syncthreads();
         int slot = 0;
@@ -42,9 +43,9 @@ __global__ void mla_vk_kernel(T* vk, const T* qkv, int64_t D, int64_t N) {
             const int64_t i = e / D, j = e % D;  // vk[i][j], row D is the row of ones
             T s = 0;
             if (i < D)
-                for (int t = 0; t < kMlaTile; ++t) s += vs[i * kMlaTile + t] * ks[j * kMlaTile + t];
+                for (int t = 0; t < kMlaTile; ++t) s += vs[i * kMlaPitch + t] * ks[j * kMlaPitch + t];
             else
-                for (int t = 0; t < kMlaTile; ++t) s += ks[j * kMlaTile + t];
+                for (int t = 0; t < kMlaTile; ++t) s += ks[j * kMlaPitch + t];
             acc[slot] += s;
         }
         __syncthreads();
@@ -73,7 +74,7 @@ __global__ void mla_out_kernel(T* out, const T* qkv, const T* vk, int64_t D, int
 
 template <class T>
 __global__ void mla_quadratic_kernel(T* out, const T* qkv, int64_t D, int64_t N, T eps) {
-    extern __shared__ unsigned char smem_raw[];
+    extern __shared__ __align__(16) unsigned char smem_raw[];
     T* A = reinterpret_cast<T*>(smem_raw);  // N x N
     const int64_t head = blockIdx.x;
     const T* q = qkv + head * 3 * D * N;
@@ -110,7 +111,7 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
     if (heads == 0 || N == 0) return;
     cudaStream_t s = cuda::context().stream();
     cuda::DeviceTensor<T> vk({heads * (D + 1) * D}, cuda::DeviceTensor<T>::uninitialized);
-    const size_t smem = static_cast<size_t>(2 * D * cuda::kMlaTile) * sizeof(T);
+    const size_t smem = static_cast<size_t>(2 * D * cuda::kMlaPitch) * sizeof(T);
     EVSAM_CHECK(smem <= 48 * 1024, "LiteMLA: head dim " + std::to_string(D) + " needs more shared memory than 48 KiB");
     cuda::mla_vk_kernel<<<static_cast<unsigned>(heads), cuda::kMlaThreads, smem, s>>>(vk.data(), qkv, D, N);
     EVSAM_CUDA_LAUNCH_CHECK();
