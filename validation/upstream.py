@@ -27,7 +27,8 @@ STUB_PREFIXES = ("triton", "omegaconf", "timm", "onnx", "onnxsim", "efficientvit
                  "torchpack", "wandb", "lpips", "diffusers", "transformers", "cv2", "pycocotools",
                  "einops", "huggingface_hub", "torchprofile")
 # stubbed only if the real package cannot be found (see setup())
-STUB_UNLESS_INSTALLED = ("cv2", "pycocotools", "onnx")  # torch.onnx.export needs the real onnx
+STUB_UNLESS_INSTALLED = ("cv2", "pycocotools", "onnx", "triton")  # torch.onnx.export needs the real onnx,
+# torch.compile the real triton (its inductor backend checks triton's types)
 
 
 class _StubModule(types.ModuleType):
