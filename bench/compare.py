@@ -124,11 +124,27 @@ def worker_gemm(a):
 
 
 # ---------------------------------------------------------------- orchestration
-def run_json(cmd, env=None):
+def run_json(cmd, env=None, allow_fail=False):
+    """The JSON object on the last stdout line of cmd; a failure exits, or with allow_fail returns
+    {"error": <its last stderr line>}."""
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
+        if allow_fail:
+            return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
         sys.exit(f"error: {' '.join(cmd[:3])} ... failed:\n{p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def finish_report(lines, verdicts, markdown=None):
+    """Appends the targets line (each verdict: (name, met)), prints the report, and writes it to
+    markdown when given."""
+    if verdicts:
+        lines = lines + ["", "Targets: " + "; ".join(f"{n}: {'met' if ok else 'NOT met'}" for n, ok in verdicts)]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(text)
 
 
 def prepare(a, variant, work):
@@ -233,12 +249,7 @@ def main():
                           f"({ev['amg_masks']} masks), PyTorch {th['amg_s']:.2f} s ({th['amg_masks']} masks): "
                           f"ratio {r:.2f}"]
             verdicts.append((f"{v} segment everything <= 0.5x PyTorch", r <= 0.5))
-    lines += ["", "Targets: " + "; ".join(f"{n}: {'met' if ok else 'NOT met'}" for n, ok in verdicts)]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
-            f.write(text)
+    finish_report(lines, verdicts, a.markdown)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "validation"))
 import upstream  # noqa: E402
+from compare import finish_report, run_json  # noqa: E402  (bench/compare.py, same folder)
 
 PAPER_A100_TRT_FP16 = {"l0": 762, "l1": 638, "l2": 538, "xl0": 278, "xl1": 182}  # images/s, batch 16
 
@@ -96,15 +96,6 @@ def worker_torch(a):
                                dense_prompt_embeddings=dense, multimask_output=True)
         out["decoder_prompts_per_s"] = images_per_s(decode, 64, a.repeat, dev)
     print(json.dumps(out))
-
-
-def run_json(cmd, env=None, allow_fail=False):
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if p.returncode != 0:
-        if allow_fail:
-            return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
-        sys.exit(f"error: {' '.join(cmd[:3])} ... failed:\n{p.stderr[-2000:]}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def checkpoint(variant, work):
@@ -181,13 +172,7 @@ def main():
                         for v, ev, th in rows)]
     if rows and "compile_error" in rows[0][2]:
         lines.append(f"torch.compile: {rows[0][2]['compile_error']}")
-    if verdicts:
-        lines += ["", "Targets: " + "; ".join(f"{n}: {'met' if ok else 'NOT met'}" for n, ok in verdicts)]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
-            f.write(text)
+    finish_report(lines, verdicts, a.markdown)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
 #include <evsam/evsam.hpp>
 #include <cstring>
 #include <fstream>
+#include <random>
+
+#include "formula_init.hpp"
 
 namespace {
 
@@ -71,6 +74,34 @@ TEST(PredictorBatch, ImageProjectionsChangeNothing) {
     ASSERT_EQ(a.masks.shape(), b.masks.shape());
     EXPECT_EQ(0, std::memcmp(a.masks.data(), b.masks.data(), sizeof(float) * static_cast<size_t>(a.masks.numel())));
     EXPECT_EQ(0, std::memcmp(a.iou_pred.data(), b.iou_pred.data(), sizeof(float) * static_cast<size_t>(a.iou_pred.numel())));
+}
+
+// At SAM's own dims (E 256, internal 128, 8 heads, 7 tokens) the path without the per-image
+// projections folds the cross attentions' projections into the prompt tokens, so the two paths
+// agree to rounding: held to the table's mask-logit and IoU entries (formula weights, full-size decoder).
+TEST(PredictorBatch, ImageProjectionsAgreeWithTheFactoredPathAtFullSize) {
+    ASSERT_TRUE(evsam::factored_attention_pays(7, 256, 128, 8));  // the path this test is about
+    evsam::EfficientViTSam<float> model(evsam::sam_config("l0"));
+    evsam_test::FormulaInit<float> init;
+    model.visit(init, "");
+    std::mt19937 rng(4);
+    std::uniform_real_distribution<float> u(-1, 1);
+    evsam::Tensor<float> emb({1, 256, 64, 64}), coords({3, 2, 2}), labels({3, 2});
+    for (auto& v : emb) v = u(rng);
+    for (auto& v : coords) v = 512 + 500 * u(rng);
+    for (int64_t i = 0; i < labels.numel(); ++i) labels[i] = static_cast<float>(i % 2);
+    auto [sparse, dense] = model.prompt_encoder.forward(&coords, &labels, nullptr, nullptr);
+    const auto pe = model.prompt_encoder.get_dense_pe();
+    evsam::Tensor<float> src(emb.shape());
+    for (int64_t i = 0; i < src.numel(); ++i) src[i] = emb[i] + dense[i];
+    const auto pre = model.mask_decoder.transformer.project_image(src, pe);
+    auto a = model.mask_decoder.forward(emb, pe, sparse, dense, true);
+    auto b = model.mask_decoder.forward(emb, pe, sparse, dense, true, nullptr, &pre);
+    auto rm = evsam::compare(b.masks, a.masks, evsam::kTolMaskLogits, "masks");
+    EXPECT_TRUE(rm.ok) << rm.message;
+    auto ri = evsam::compare(b.iou_pred, a.iou_pred, evsam::kTolIoU, "iou");
+    EXPECT_TRUE(ri.ok) << ri.message;
+    std::cout << rm.message << "\n" << ri.message << "\n";
 }
 
 }  // namespace

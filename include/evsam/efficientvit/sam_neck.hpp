@@ -97,8 +97,11 @@ struct SamNeck : Module<T, B> {
             EVSAM_CHECK(k < stages.size(), this->name + ": backbone has no " + cfg.fid_list[i]);
             TensorOf<T, B> y = input_ops[i].op_list[0]->forward(stages[k], tr);  // ConvLayer 1x1 + BN
             y = upsample(std::move(y));                                           // UpSampleLayer (bicubic)
-            if (tr) tr->record(input_ops[i].name + ".op_list.1", to_host(y));
-            if (tr) tr->record(input_ops[i].name, to_host(y));
+            if (tr) {  // one download for both names (UpSampleLayer and the OpSequential)
+                const auto& h = to_host(y);
+                tr->record(input_ops[i].name + ".op_list.1", h);
+                tr->record(input_ops[i].name, h);
+            }
             if (i == 0)
                 feat = std::move(y);
             else

@@ -69,8 +69,8 @@ struct ConvTranspose2d : Module<T, B> {
     Tensor<T> forward(const Tensor<T>& x) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels, this->name + ": bad input " + shape_str(x.shape()));
         Tensor<T> y({x.size(0), out_channels, x.size(2) * kernel_size, x.size(3) * kernel_size}, Tensor<T>::uninitialized);
-        conv_transpose2d_forward(y.data(), x.data(), weight.data(), bias.data(), x.size(0), in_channels, x.size(2),
-                                 x.size(3), out_channels, kernel_size, B{});
+        conv_transpose2d_forward(y.data(), x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), x.size(0), in_channels,
+                                 x.size(2), x.size(3), out_channels, kernel_size, B{});
         return y;
     }
     // The same for batch entry n of x in token layout (N, h*w, C_in), an h x w map: no transpose
@@ -79,8 +79,8 @@ struct ConvTranspose2d : Module<T, B> {
         EVSAM_CHECK(x.dim() == 3 && x.size(1) == h * w && x.size(2) == in_channels && n >= 0 && n < x.size(0),
                     this->name + ": bad token input " + shape_str(x.shape()));
         Tensor<T> y({1, out_channels, h * kernel_size, w * kernel_size}, Tensor<T>::uninitialized);
-        conv_transpose2d_tokens_forward(y.data(), x.data() + n * h * w * in_channels, weight.data(), bias.data(), 1,
-                                        in_channels, h, w, out_channels, kernel_size, B{});
+        conv_transpose2d_tokens_forward(y.data(), x.data() + n * h * w * in_channels, param_ptr(weight, B{}),
+                                        param_ptr(bias, B{}), 1, in_channels, h, w, out_channels, kernel_size, B{});
         return y;
     }
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);

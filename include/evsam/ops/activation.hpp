@@ -71,7 +71,6 @@ void activation_forward(T* x, int64_t n, Act a, backend::cpu) {
     }
 }
 
-// out = a + b, n elements (residual connections, neck merge).
 // x = (x > threshold) ? 1 : 0, in place (masks = masks > mask_threshold).
 template <class T>
 void threshold_forward(T* x, int64_t n, T threshold, backend::cpu) {
@@ -84,6 +83,7 @@ void threshold_forward(T* x, int64_t n, T threshold, backend::cpu) {
     }
 }
 
+// out = a + b, n elements (residual connections, neck merge).
 template <class T>
 void add_forward(T* out, const T* a, const T* b, int64_t n, backend::cpu) {
 #pragma omp parallel for schedule(static)

@@ -110,8 +110,8 @@ struct MaskDecoder : Module<T, B> {
         // Each prompt's src goes straight into the transformer's (B, HW, E) layout.
         EVSAM_CHECK(image_pe.shape() == image_embeddings.shape(), "MaskDecoder: image_pe " + shape_str(image_pe.shape()) +
                                                                       " does not match the image embedding");
-        // With pre, every prompt's src is the image's (no mask input): its flattened copy is in pre.
-        Tensor<T> keys0({Bn, P, E}, Tensor<T>::uninitialized);
+        // With pre, every prompt's src is the image's (no mask input): pre holds it and image_pe flattened.
+        Tensor<T> keys0({Bn, P, E}, Tensor<T>::uninitialized), key_pe_own;
         if (pre) {
             EVSAM_CHECK(pre->keys.numel() == P * E && pre->key_pe.numel() == P * E,
                         "MaskDecoder: image projections do not match the image embedding");
@@ -122,9 +122,6 @@ struct MaskDecoder : Module<T, B> {
                 add_forward(src.data(), image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
                 nchw_to_npc_forward(keys0.data() + b * P * E, src.data(), 1, E, P, B{});
             }
-        }
-        Tensor<T> key_pe_own;
-        if (!pre) {
             key_pe_own = Tensor<T>({1, P, E}, Tensor<T>::uninitialized);
             nchw_to_npc_forward(key_pe_own.data(), image_pe.data(), 1, E, P, B{});
         }

@@ -86,8 +86,10 @@ struct Attention : Module<T, B> {
 // key_pe) and v_proj(keys), and cross_attn_image_to_token's q_proj(keys + key_pe). In layer 0 the
 // keys are still src = image embedding + dense prompt embedding, so when the dense embedding does
 // not depend on the prompt (no mask input: no_mask_embed everywhere) these depend on the image
-// alone. The Predictor computes them once per image (batch 1, shared by every prompt); the
-// result is the same arithmetic, done once instead of once per prompt.
+// alone. The Predictor computes them once per image (batch 1, shared by every prompt). Where the
+// factored cross attention does not pay (factored_attention_pays: small dims) the path without them
+// does the same arithmetic, so the results are bit-identical; at SAM's dims that path folds the
+// projections into the prompt tokens instead, and the two agree to rounding.
 template <class T>
 struct ImageProjections {
     Tensor<T> t2i_k, t2i_v, i2t_q;  // (1, h*w, internal_dim)
