@@ -5,7 +5,7 @@
 int main(int argc, char** argv) {
     return example::run([&] {
         auto s = example::open(argc, argv);
-        evsam::Predictor<float> predictor(s.model);
+        evsam::Predictor<float> predictor(*s.model);
         predictor.set_image(s.image);
         const double W = static_cast<double>(s.image.width), H = static_cast<double>(s.image.height);
         const std::vector<std::array<double, 4>> boxes = {

@@ -4,7 +4,7 @@
 int main(int argc, char** argv) {
     return example::run([&] {
         auto s = example::open(argc, argv);
-        evsam::Predictor<float> predictor(s.model);
+        evsam::Predictor<float> predictor(*s.model);
         predictor.set_image(s.image);
         const double W = static_cast<double>(s.image.width), H = static_cast<double>(s.image.height);
         evsam::Prompt<float> prompt;
@@ -12,6 +12,6 @@ int main(int argc, char** argv) {
         auto pred = predictor.predict(prompt, /*multimask_output=*/false);
         example::report("box", pred);
         evsam::save_png(s.out_prefix + "_box.png",
-                        evsam::tool::make_overlay(s.image, pred.masks, prompt.points, prompt.labels, prompt.box));
+                        evsam::viz::overlay(s.image, pred.masks, prompt.points, prompt.labels, prompt.box));
     });
 }

@@ -2,27 +2,27 @@
 // Usage of every example: <example> WEIGHTS.pt IMAGE.png [OUT_PREFIX]
 #pragma once
 #include <evsam/evsam.hpp>
-#include <evsam/tool/overlay.hpp>
+#include <evsam/viz.hpp>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 namespace example {
 
 struct Session {
-    evsam::EfficientViTSam<float> model;
+    std::unique_ptr<evsam::SamBase<float>> model;  // any registered model
     evsam::Image image;
     std::string out_prefix;
 };
 
-// Loads weights (variant detected from the keys) and the image; throws evsam::Error on bad input.
+// Loads weights (the model detected from the keys) and the image; throws evsam::Error on bad input.
 inline Session open(int argc, char** argv) {
     if (argc < 3) throw evsam::Error(std::string("usage: ") + argv[0] + " WEIGHTS.pt IMAGE.png [OUT_PREFIX]");
     auto ckpt = evsam::Checkpoint::open(argv[1]);
-    const std::string variant = evsam::detect_variant(ckpt);
-    Session s{evsam::EfficientViTSam<float>(evsam::sam_config(variant)), evsam::load_image(argv[2]),
-              argc > 3 ? argv[3] : "out"};
-    evsam::load_state_dict(s.model, ckpt, variant);
+    const std::string name = evsam::detect_model(ckpt);
+    Session s{evsam::create_sam<float>(name), evsam::load_image(argv[2]), argc > 3 ? argv[3] : "out"};
+    evsam::load_state_dict(*s.model, ckpt, name);
     return s;
 }
 

@@ -5,7 +5,7 @@
 int main(int argc, char** argv) {
     return example::run([&] {
         auto s = example::open(argc, argv);
-        evsam::Predictor<float> predictor(s.model);
+        evsam::Predictor<float> predictor(*s.model);
         predictor.set_image(s.image);
         const double W = static_cast<double>(s.image.width), H = static_cast<double>(s.image.height);
         evsam::Prompt<float> prompt;
@@ -25,6 +25,6 @@ int main(int argc, char** argv) {
         auto second = predictor.predict(prompt, /*multimask_output=*/false);
         example::report("refined", second);
         evsam::save_png(s.out_prefix + "_refine.png",
-                        evsam::tool::make_overlay(s.image, second.masks, prompt.points, prompt.labels, std::nullopt));
+                        evsam::viz::overlay(s.image, second.masks, prompt.points, prompt.labels, std::nullopt));
     });
 }

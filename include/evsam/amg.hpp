@@ -57,7 +57,7 @@ public:
     // Progress callback: (crop index, number of crops, batch index, number of batches).
     using Progress = std::function<void(int64_t, int64_t, int64_t, int64_t)>;
 
-    AutomaticMaskGenerator(const EfficientViTSam<T, B>& model, AmgConfig cfg) : predictor_(model), cfg_(std::move(cfg)) {
+    AutomaticMaskGenerator(const SamBase<T, B>& model, AmgConfig cfg) : predictor_(model), cfg_(std::move(cfg)) {
         EVSAM_CHECK((cfg_.points_per_side > 0) != !cfg_.point_grids.empty(),
                     "Exactly one of points_per_side or point_grid must be provided.");
         EVSAM_CHECK(cfg_.points_per_batch > 0, "points_per_batch must be > 0");

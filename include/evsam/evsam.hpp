@@ -2,8 +2,9 @@
 //
 //   #include <evsam/evsam.hpp>
 //   auto ckpt = evsam::Checkpoint::open("weights/efficientvit_sam_l0.pt");
-//   evsam::EfficientViTSam<float> model(evsam::sam_config(evsam::detect_variant(ckpt)));
-//   evsam::load_state_dict(model, ckpt);
+//   auto model = evsam::create_sam<float>(evsam::detect_model(ckpt));   // any registered model
+//   evsam::load_state_dict(*model, ckpt);
+//   evsam::Predictor<float> predictor(*model);
 #pragma once
 
 #include "evsam/backend/backend.hpp"
@@ -11,12 +12,13 @@
 #include "evsam/core/error.hpp"
 #include "evsam/core/file_io.hpp"
 #include "evsam/core/image_io.hpp"
-#include "evsam/core/module.hpp"
 #include "evsam/core/npy.hpp"
 #include "evsam/core/preprocess.hpp"
-#include "evsam/core/state_dict.hpp"
 #include "evsam/core/tensor.hpp"
+#include "evsam/nn/module.hpp"
+#include "evsam/nn/state_dict.hpp"
+#include "evsam/efficientvit/backbone_b.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/registry.hpp"
 #include "evsam/amg.hpp"
 #include "evsam/predictor.hpp"
-#include "evsam/efficientvit/backbone_b.hpp"

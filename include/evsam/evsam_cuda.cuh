@@ -1,4 +1,5 @@
-// evsam: the CUDA backend. Include this (from a .cu file compiled by nvcc) instead of evsam.hpp:
+// evsam: the CUDA backend. Include this (from a .cu file compiled by nvcc), before or after
+// evsam.hpp; it includes evsam.hpp itself:
 //
 //   #include <evsam/evsam_cuda.cuh>
 //   evsam::EfficientViTSam<float, evsam::backend::cuda> model(evsam::sam_config("l0"));
@@ -7,14 +8,12 @@
 //   auto x = evsam::cuda::DeviceTensor<float>::from_host(preprocessed);   // (N, 3, R, R)
 //   evsam::Tensor<float> emb = model.image_encoder.forward(x).to_host();
 //
-// The CUDA ops overload the CPU ones on the backend::cuda tag and must be declared before the
-// model templates that call them, hence: this header first. A model op with no CUDA overload is
-// a compile error at the call (never a CPU fallback). The prompt encoder and mask decoder have
-// no CUDA ops yet: Predictor<T, backend::cuda> does not compile.
+// The CUDA ops overload the CPU ones on the backend::cuda tag and live in its namespace,
+// evsam::cuda, where argument-dependent lookup finds them from the model templates whatever the
+// include order (evsam/backend/backend.hpp). A model op with no CUDA overload is a compile error
+// at the call (never a CPU fallback). The prompt encoder and mask decoder have no CUDA ops yet:
+// Predictor<T, backend::cuda> does not compile.
 #pragma once
-#if defined(EVSAM_MODEL_TEMPLATES_DEFINED)
-#error "include <evsam/evsam_cuda.cuh> before any other evsam model header: the CUDA ops must be declared first"
-#endif
 #ifndef __CUDACC__
 #error "evsam/evsam_cuda.cuh contains CUDA kernels: compile this file with nvcc (a .cu source)"
 #endif

@@ -1,4 +1,5 @@
-// evsam: efficientvit/models/efficientvit/sam.py: class EfficientViTSamPredictor
+// evsam: efficientvit/models/efficientvit/sam.py: class EfficientViTSamPredictor (segment_anything
+// predictor.py: SamPredictor), for any SAM model (sam/sam.hpp: SamBase)
 //
 //   set_image(rgb)   : preprocess (Pillow-exact resize to R, normalise, pad) and run the
 //                      image encoder once; remembers original_size (H, W) and input_size,
@@ -18,7 +19,7 @@
 
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/preprocess.hpp"
-#include "evsam/efficientvit/sam.hpp"
+#include "evsam/sam/sam.hpp"
 #include "evsam/ops/resize.hpp"
 
 namespace evsam {
@@ -54,7 +55,7 @@ public:
     static constexpr double mask_threshold = 0.0;
 
     // The dense positional encoding depends only on the weights: computed once here, not per prompt.
-    explicit Predictor(const EfficientViTSam<T, B>& model)
+    explicit Predictor(const SamBase<T, B>& model)
         : model_(model), dense_pe_(model.prompt_encoder.get_dense_pe()) {}
 
     // set_image: rgb is H x W x 3 uint8 (HWC). BGR input is reversed to RGB first.
@@ -68,9 +69,9 @@ public:
             hwc = rgb.data();
         }
         original_size_ = {H, W};
-        input_size_ = get_preprocess_shape(H, W, model_.cfg.prompt_frame);
-        Tensor<T> x = preprocess_image<T>(hwc, H, W, model_.cfg.resolution);  // self.model.transform(image)
-        features_ = model_.image_encoder.forward(x);                         // self.model.image_encoder(...)
+        input_size_ = get_preprocess_shape(H, W, model_.transform.prompt_frame);
+        Tensor<T> x = preprocess_image<T>(hwc, H, W, model_.transform);  // self.model.transform(image)
+        features_ = model_.encode(x);                                    // self.model.image_encoder(...)
         project_image();
     }
     void set_image(const Image& img, ImageFormat format = ImageFormat::RGB) {
@@ -82,8 +83,8 @@ public:
         reset_image();
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == 3, "set_image_batch: expected (N, 3, R, R), got " + shape_str(x.shape()));
         original_size_ = {x.size(2), x.size(3)};
-        input_size_ = get_preprocess_shape(x.size(2), x.size(3), model_.cfg.prompt_frame);
-        features_ = model_.image_encoder.forward(x);
+        input_size_ = get_preprocess_shape(x.size(2), x.size(3), model_.transform.prompt_frame);
+        features_ = model_.encode(x);
     }
     void reset_image() {
         features_ = Tensor<T>();
@@ -129,7 +130,7 @@ public:
             box[0] = a[0], box[1] = a[1], box[2] = b[0], box[3] = b[1];
         }
         if (!p.mask_input.empty()) {
-            const int64_t s = 4 * model_.cfg.image_embedding_size;
+            const int64_t s = 4 * model_.prompt_encoder.image_embedding_size;
             EVSAM_CHECK(p.mask_input.numel() == s * s && (p.mask_input.dim() == 2 || p.mask_input.dim() == 3),
                         "predict: mask_input must be (1, " + std::to_string(s) + ", " + std::to_string(s) + ") or (" +
                             std::to_string(s) + ", " + std::to_string(s) + "), got " + shape_str(p.mask_input.shape()));
@@ -191,7 +192,7 @@ public:
 
     // EfficientViTSam.postprocess_masks: (B, C, h, w) low-res logits -> (B, C, H, W).
     Tensor<T> postprocess_masks(const Tensor<T>& low) const {
-        const int64_t Bn = low.size(0), C = low.size(1), F = model_.cfg.prompt_frame;
+        const int64_t Bn = low.size(0), C = low.size(1), F = model_.transform.prompt_frame;
         const auto [ih, iw] = input_size_;
         const auto [H, W] = original_size_;
         // F.interpolate(masks, (1024, 1024), bilinear, align_corners=False); masks[..., :input_h, :input_w]:
@@ -204,7 +205,7 @@ public:
     }
 
 private:
-    const EfficientViTSam<T, B>& model_;
+    const SamBase<T, B>& model_;
     Tensor<T> dense_pe_;  // prompt_encoder.get_dense_pe()
     std::optional<ImageProjections<T>> projections_;  // for the image of set_image (one image only)
 

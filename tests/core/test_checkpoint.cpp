@@ -77,7 +77,7 @@ TEST(Checkpoint, TensorFixturesMatchTorchLoad) {
 
 // The C++ module tree declares exactly upstream's state_dict: same keys, order, shapes, kinds.
 TEST(Checkpoint, SchemaMatchesUpstreamForAllVariants) {
-    for (const auto& v : evsam::sam_model_names()) {
+    for (const auto& v : evsam::model_names()) {
         SCOPED_TRACE(v);
         json up = read_json(kData + "/schema/" + v + ".json");
         evsam::EfficientViTSam<float> m(evsam::sam_config(v));
@@ -91,7 +91,7 @@ TEST(Checkpoint, SchemaMatchesUpstreamForAllVariants) {
             EXPECT_EQ(schema[i].kind == evsam::ParamKind::parameter, e["kind"] == "param") << schema[i].name;
         }
         EXPECT_EQ(evsam::count_parameters(schema), up["params"].get<int64_t>());
-        EXPECT_EQ(evsam::sam_config(v).resolution, up["resolution"].get<int64_t>());
+        EXPECT_EQ(evsam::sam_config(v).transform.resolution, up["resolution"].get<int64_t>());
     }
 }
 
@@ -101,7 +101,7 @@ template <class T>
 void check_skeleton(const std::string& file, const json& info) {
     auto ck = evsam::Checkpoint::open(kData + "/ckpt/" + file);
     const std::string variant = info["variant"];
-    EXPECT_EQ(evsam::detect_variant(ck), variant);
+    EXPECT_EQ(evsam::detect_model(ck), variant);
     EXPECT_EQ(ck.float_dtype(), info["float_dtype"].get<std::string>());
     EXPECT_EQ(ck.wrapped(), info["wrapped"].get<bool>());
     evsam::EfficientViTSam<T> m(evsam::sam_config(variant));
@@ -176,7 +176,7 @@ TEST(Checkpoint, ModelMismatchesNameTheKey) {
         if (info.contains("variant")) {  // and detection refuses it too, naming the key
             auto ck = evsam::Checkpoint::open(kData + "/ckpt/" + file);
             try {
-                evsam::detect_variant(ck);
+                evsam::detect_model(ck);
                 ADD_FAILURE() << "variant detected for a broken checkpoint";
             } catch (const evsam::Error& e) {
                 EXPECT_TRUE(mentions(e.what(), info)) << e.what();

@@ -5,7 +5,7 @@
 //   * batch 2: each image of the batch equals its batch-1 CPU result;
 //   * full size, every variant (formula weights): strict against the CPU, module by module.
 // The first module out of tolerance is named. Without a GPU every test is skipped, saying so.
-#include "cuda_test_util.cuh"  // first: it includes evsam/evsam_cuda.cuh
+#include "cuda_test_util.cuh"
 
 #include <evsam/efficientvit/config_json.hpp>
 
@@ -132,7 +132,7 @@ TEST_P(CudaEncoderFull, StrictMatchesCpuModuleByModule) {
     evsam_test::FormulaInit<float> init2;
     gpu.visit(init2, "");
     evsam::upload_weights(gpu);
-    const auto x = random_tensor<float>({1, 3, cfg.resolution, cfg.resolution}, 42, -2, 2);
+    const auto x = random_tensor<float>({1, 3, cfg.transform.resolution, cfg.transform.resolution}, 42, -2, 2);
     evsam::Trace<float> tg, tc;
     gpu.image_encoder.forward(up(x), &tg);
     host.image_encoder.forward(x, &tc);

@@ -39,7 +39,7 @@ void check_conv(const ConvCase& c, uint32_t seed) {
     evsam::activation_forward_naive(ref.data(), ref.numel(), c.act);
     auto dx = up(x), dw = up(w), db = up(b);
     Dev<T> dy({c.N, c.OC, OH, OW}, Dev<T>::uninitialized);
-    evsam::conv2d_forward(dy.data(), dx.data(), dw.data(), db.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad,
+    evsam::cuda::conv2d_forward(dy.data(), dx.data(), dw.data(), db.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad,
                           c.dil, c.G, c.act, cuda{});
     expect_close(dy.to_host(), ref,
                  "conv N" + std::to_string(c.N) + " C" + std::to_string(c.C) + " K" + std::to_string(c.K) + " s" +
@@ -74,14 +74,14 @@ TEST(CudaOps, ActivationsAndAdd) {
         Tensor<float> ref = x;
         evsam::activation_forward_naive(ref.data(), ref.numel(), a);
         auto d = up(x);
-        evsam::activation_forward(d.data(), d.numel(), a, cuda{});
+        evsam::cuda::activation_forward(d.data(), d.numel(), a, cuda{});
         expect_close(d.to_host(), ref, "activation " + std::to_string(static_cast<int>(a)));
     }
     auto y = random_tensor<float>({3, 1000}, 4);
     Tensor<float> ref(x.shape());
     for (int64_t i = 0; i < x.numel(); ++i) ref[i] = x[i] + y[i];
     auto dx = up(x), dy = up(y);
-    evsam::add_forward(dx.data(), dx.data(), dy.data(), dx.numel(), cuda{});
+    evsam::cuda::add_forward(dx.data(), dx.data(), dy.data(), dx.numel(), cuda{});
     expect_close(dx.to_host(), ref, "add");
 }
 
@@ -93,7 +93,7 @@ TEST(CudaOps, BatchNorm2d) {
     Tensor<float> ref = x;
     evsam::batchnorm2d_forward(ref.data(), w.data(), b.data(), m.data(), v.data(), 1e-6, 2, 5, 21, evsam::backend::cpu{});
     auto d = up(x), dw = up(w), db = up(b), dm = up(m), dv = up(v);
-    evsam::batchnorm2d_forward(d.data(), dw.data(), db.data(), dm.data(), dv.data(), 1e-6, 2, 5, 21, cuda{});
+    evsam::cuda::batchnorm2d_forward(d.data(), dw.data(), db.data(), dm.data(), dv.data(), 1e-6, 2, 5, 21, cuda{});
     expect_close(d.to_host(), ref, "batchnorm2d");
 }
 
@@ -104,7 +104,7 @@ void check_layernorm2d() {
     Tensor<T> ref = x;
     evsam::layernorm2d_forward_naive(ref.data(), w.data(), b.data(), 1e-6, 2, 19, 35);
     auto d = up(x), dw = up(w), db = up(b);
-    evsam::layernorm2d_forward(d.data(), dw.data(), db.data(), 1e-6, 2, 19, 35, cuda{});
+    evsam::cuda::layernorm2d_forward(d.data(), dw.data(), db.data(), 1e-6, 2, 19, 35, cuda{});
     expect_close(d.to_host(), ref, "layernorm2d");
 }
 TEST(CudaOps, LayerNorm2d) {
@@ -120,7 +120,7 @@ void check_linear_att(int64_t B, int64_t NH, int64_t D, int64_t N) {
     evsam::relu_linear_att_forward_naive(ref.data(), qkv.data(), B, NH, D, N, 1e-15);
     auto d = up(qkv);
     Dev<T> out({B, NH * D, N}, Dev<T>::uninitialized);
-    evsam::relu_linear_att_forward(out.data(), d.data(), B, NH, D, N, 1e-15, cuda{});
+    evsam::cuda::relu_linear_att_forward(out.data(), d.data(), B, NH, D, N, 1e-15, cuda{});
     expect_close(out.to_host(), ref, "relu_linear_att D" + std::to_string(D) + " N" + std::to_string(N));
 }
 TEST(CudaOps, LiteMlaLinearAttention) {
@@ -140,7 +140,7 @@ TEST(CudaOps, LiteMlaQuadraticAttention) {
         evsam::relu_quadratic_att_forward(ref.data(), qkv.data(), 2, 2, 16, N, 1e-15, evsam::backend::cpu{});
         auto d = up(qkv);
         Dev<float> out({2, 2 * 16, N}, Dev<float>::uninitialized);
-        evsam::relu_quadratic_att_forward(out.data(), d.data(), 2, 2, 16, N, 1e-15, cuda{});
+        evsam::cuda::relu_quadratic_att_forward(out.data(), d.data(), 2, 2, 16, N, 1e-15, cuda{});
         expect_close(out.to_host(), ref, "relu_quadratic_att N" + std::to_string(N));
     }
 }
@@ -153,7 +153,7 @@ TEST(CudaOps, BicubicResize) {
         evsam::bicubic_resize_forward(ref.data(), x.data(), 3, H, W, OH, OW, evsam::backend::cpu{});
         auto d = up(x);
         Dev<float> out({3, OH, OW}, Dev<float>::uninitialized);
-        evsam::bicubic_resize_forward(out.data(), d.data(), 3, H, W, OH, OW, cuda{});
+        evsam::cuda::bicubic_resize_forward(out.data(), d.data(), 3, H, W, OH, OW, cuda{});
         expect_close(out.to_host(), ref, "bicubic " + std::to_string(H) + "x" + std::to_string(W));
     }
 }
@@ -166,13 +166,13 @@ TEST(CudaOps, CopyChannelsAndDeviceTensor) {
     evsam::copy_channels_forward(ref.data(), b.data(), 2, 4, 5, 7, 3, evsam::backend::cpu{});
     auto da = up(a), db = up(b);
     Dev<float> out({2, 7, 5});
-    evsam::copy_channels_forward(out.data(), da.data(), 2, 3, 5, 7, 0, cuda{});
-    evsam::copy_channels_forward(out.data(), db.data(), 2, 4, 5, 7, 3, cuda{});
+    evsam::cuda::copy_channels_forward(out.data(), da.data(), 2, 3, 5, 7, 0, cuda{});
+    evsam::cuda::copy_channels_forward(out.data(), db.data(), 2, 4, 5, 7, 3, cuda{});
     Tensor<float> got = out.to_host();
     ASSERT_EQ(got.shape(), ref.shape());
     for (int64_t i = 0; i < ref.numel(); ++i) ASSERT_EQ(got[i], ref[i]) << "element " << i;
     Dev<float> copy = out;  // a device-to-device copy, independent of the original
-    evsam::activation_forward(out.data(), out.numel(), Act::relu, cuda{});
+    evsam::cuda::activation_forward(out.data(), out.numel(), Act::relu, cuda{});
     Tensor<float> back = copy.to_host();
     for (int64_t i = 0; i < ref.numel(); ++i) ASSERT_EQ(back[i], ref[i]) << "copy changed with its source, element " << i;
     Dev<float> zeros({4, 4});

@@ -1,6 +1,6 @@
 // libFuzzer harness: the .pt reader (torch.save zip + safe pickle subset) and, as the format
 // is detected from the bytes, .safetensors too. Checkpoint::from_memory, every tensor through
-// Checkpoint::to_tensor<float>, detect_variant. Seeds: tests/fuzz/corpus/checkpoint.
+// Checkpoint::to_tensor<float>, detect_model. Seeds: tests/fuzz/corpus/checkpoint.
 // Built with -DEVSAM_FUZZ=ON and clang (tests/fuzz/CMakeLists.txt); run by .ci/fuzz.sh.
 #include "fuzz_targets.hpp"
 

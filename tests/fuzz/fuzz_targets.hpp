@@ -24,9 +24,10 @@
 #include "evsam/core/error.hpp"
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/npy.hpp"
-#include "evsam/core/state_dict.hpp"
-#include "evsam/tool/args.hpp"
-#include "evsam/tool/prompt_args.hpp"
+#include "evsam/registry.hpp"
+// the tool's own flag parser and prompt rules (examples/cli, on the include path of the harnesses)
+#include "args.hpp"
+#include "prompt_args.hpp"
 
 namespace evsam::fuzz {
 
@@ -65,7 +66,7 @@ inline void checkpoint(const uint8_t* data, size_t size) {
         }
         (void)ck.float_dtype();
         try {
-            (void)detect_variant(ck);
+            (void)detect_model(ck);
         } catch (const Error&) {
         }
     } catch (const Error&) {
@@ -129,14 +130,14 @@ inline std::vector<std::string> split_argv(const uint8_t* data, size_t size) {
 }
 
 // `evsam predict` flags and prompts: the strict parser with predict's flag specs, the value
-// accessors cmd_predict uses, and the prompt rules (include/evsam/tool/prompt_args.hpp, the code
+// accessors cmd_predict uses, and the prompt rules (examples/cli/prompt_args.hpp, the code
 // the tool runs; --mask-input names a file, which is not read here). What a successful parse
 // returns is checked against the documented rules.
 inline void args(const uint8_t* data, size_t size) {
     std::vector<std::string> argv = split_argv(data, size);
     try {
         tool::Args a("predict", tool::predict_flag_specs(), argv);
-        (void)a.usage();
+        (void)tool::command_help("predict", "summary", tool::predict_flag_specs());  // the generated --help
         try {
             (void)a.choice("dtype", "float", {"float", "double"});
         } catch (const Error&) {

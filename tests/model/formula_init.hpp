@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include <evsam/core/module.hpp>
+#include <evsam/nn/module.hpp>
 
 namespace evsam_test {
 

@@ -24,7 +24,7 @@ TEST_P(EncoderSmoke, ShapeFiniteAndThreadCountInvariant) {
     FormulaInit<float> init;
     model.visit(init, "");
     evsam::Image img = evsam::load_image(std::string(EVSAM_TEST_DATA) + "/../../examples/data/chelsea.png");
-    auto x = evsam::preprocess_image<float>(img.data.data(), img.height, img.width, model.cfg.resolution);
+    auto x = evsam::preprocess_image<float>(img.data.data(), img.height, img.width, model.transform);
 
     omp_set_num_threads(1);
     auto e1 = model.image_encoder.forward(x);

@@ -1,4 +1,4 @@
-// evsam: image preprocessing of EfficientViT-SAM, bit-identical to upstream.
+// evsam: image preprocessing of the SAM models, bit-identical to upstream.
 //
 // Upstream (efficientvit/models/efficientvit/sam.py, EfficientViTSam.__init__):
 //
@@ -89,47 +89,72 @@ inline Tensor<uint8_t> sam_resize(const uint8_t* rgb, int64_t H, int64_t W, int6
     return out;
 }
 
-// ToTensor + Normalize applied to one uint8 value of channel c, in float32:
-//   ToTensor (torchvision functional.to_tensor): img.to(float32).div(255)
-//   Normalize (functional_tensor.normalize): mean = torch.as_tensor(mean, dtype=float32),
-//     std likewise, then tensor.sub_(mean).div_(std)
-// The mean/std literals are Python doubles (123.675 / 255 evaluated in double)
-// rounded once to float32.
-inline float sam_normalize_value(int c, uint8_t v) {
-    static const float kMean[3] = {static_cast<float>(123.675 / 255), static_cast<float>(116.28 / 255),
-                                   static_cast<float>(103.53 / 255)};
-    static const float kStd[3] = {static_cast<float>(58.395 / 255), static_cast<float>(57.12 / 255),
-                                  static_cast<float>(57.375 / 255)};
+// How a SAM model turns an RGB image into its encoder input (the model's preprocessing):
+// the long side resized to `resolution` (Pillow bilinear on uint8), normalised with the pixel
+// mean and std, then zero-padded bottom-right to resolution x resolution. Prompts and masks live
+// in a frame whose long side is `prompt_frame` (image_size[0]), whatever the resolution.
+// The two normalisation orders round differently in float32, so each model names its own:
+//   unit_range : EfficientViT-SAM's transform: ToTensor (x / 255), then
+//                Normalize(mean / 255, std / 255), mean / 255 evaluated in double;
+//   pixel_range: segment-anything's Sam.preprocess: (x - pixel_mean) / pixel_std on the 0-255
+//                values (uint8 - float32 buffer promotes to float32).
+struct ImageTransform {
+    enum class Normalize { unit_range, pixel_range };
+    int64_t resolution = 1024;
+    int64_t prompt_frame = 1024;
+    std::array<double, 3> pixel_mean{123.675, 116.28, 103.53};  // in 0-255 units, as upstream writes them
+    std::array<double, 3> pixel_std{58.395, 57.12, 57.375};
+    Normalize normalize = Normalize::unit_range;
+};
+
+// The normalisation of t applied to one uint8 value of channel c, in float32.
+//   unit_range:  ToTensor (torchvision functional.to_tensor): img.to(float32).div(255);
+//                Normalize (functional_tensor.normalize): mean = torch.as_tensor(mean, dtype=float32),
+//                std likewise, then tensor.sub_(mean).div_(std). The mean/std are Python doubles
+//                (123.675 / 255 evaluated in double) rounded once to float32.
+//   pixel_range: x = (x - self.pixel_mean) / self.pixel_std with float32 buffers.
+inline float normalize_value(const ImageTransform& t, int c, uint8_t v) {
+    const size_t k = static_cast<size_t>(c);
+    if (t.normalize == ImageTransform::Normalize::pixel_range)
+        return (static_cast<float>(v) - static_cast<float>(t.pixel_mean[k])) / static_cast<float>(t.pixel_std[k]);
+    const float mean = static_cast<float>(t.pixel_mean[k] / 255), std = static_cast<float>(t.pixel_std[k] / 255);
     const float x = static_cast<float>(v) / 255.0f;  // .div(255): true float32 division
-    return (x - kMean[c]) / kStd[c];                 // .sub_(mean).div_(std)
+    return (x - mean) / std;                         // .sub_(mean).div_(std)
 }
 
-// sam_normalize_value for every (channel, value): the whole of ToTensor+Normalize
-// is elementwise, so it is exactly a 3 x 256 lookup table.
-inline const std::array<std::array<float, 256>, 3>& sam_normalize_table() {
-    static const std::array<std::array<float, 256>, 3> table = [] {
-        std::array<std::array<float, 256>, 3> t{};
-        for (int c = 0; c < 3; ++c)
-            for (int v = 0; v < 256; ++v) t[c][v] = sam_normalize_value(c, static_cast<uint8_t>(v));
-        return t;
-    }();
+using NormalizeTable = std::array<std::array<float, 256>, 3>;
+
+// normalize_value for every (channel, value): the normalisation is elementwise, so it is exactly
+// a 3 x 256 lookup table.
+inline NormalizeTable normalize_table(const ImageTransform& t) {
+    NormalizeTable table{};
+    for (int c = 0; c < 3; ++c)
+        for (int v = 0; v < 256; ++v) table[static_cast<size_t>(c)][static_cast<size_t>(v)] = normalize_value(t, c, static_cast<uint8_t>(v));
     return table;
 }
 
-// The whole upstream transform followed by .unsqueeze(0): an RGB uint8 HWC image
-// (H x W x 3, row-major) -> a (1, 3, R, R) tensor.
-//   SamResize(R)           -> sam_resize
-//   ToTensor + Normalize   -> sam_normalize_table (float32), then static_cast<T>
-//   SamPad(R): F.pad(image, (0, R - w, 0, R - h), value=0) -- zero-pad right and
-//     bottom *after* normalising, so the padding is 0, not the mean colour.
+// EfficientViT-SAM's ToTensor + Normalize (the default ImageTransform) on one value, and its table.
+inline float sam_normalize_value(int c, uint8_t v) { return normalize_value(ImageTransform{}, c, v); }
+inline const NormalizeTable& sam_normalize_table() {
+    static const NormalizeTable table = normalize_table(ImageTransform{});
+    return table;
+}
+
+// The whole transform followed by .unsqueeze(0): an RGB uint8 HWC image (H x W x 3, row-major)
+// -> a (1, 3, R, R) tensor.
+//   SamResize(R) / ResizeLongestSide(R)  -> sam_resize
+//   normalisation                        -> normalize_table (float32), then static_cast<T>
+//   SamPad(R) / F.pad(x, (0, R - w, 0, R - h)): zero-pad right and bottom *after* normalising,
+//     so the padding is 0, not the mean colour.
 template <class T>
-Tensor<T> preprocess_image(const uint8_t* rgb, int64_t H, int64_t W, int64_t R) {
+Tensor<T> preprocess_image(const uint8_t* rgb, int64_t H, int64_t W, const ImageTransform& t) {
+    const int64_t R = t.resolution;
     const Tensor<uint8_t> resized = sam_resize(rgb, H, W, R);
     const int64_t h = resized.size(0), w = resized.size(1);
     // SamPad.__call__: assert th >= h and tw >= w
     EVSAM_CHECK(h <= R && w <= R, "preprocess_image: resized image " + std::to_string(h) + "x" + std::to_string(w) +
                                       " exceeds " + std::to_string(R));
-    const auto& table = sam_normalize_table();
+    const NormalizeTable table = normalize_table(t);
     Tensor<T> out({1, 3, R, R}, T(0));
     for (int c = 0; c < 3; ++c) {
         const auto& tc = table[static_cast<size_t>(c)];
@@ -140,6 +165,14 @@ Tensor<T> preprocess_image(const uint8_t* rgb, int64_t H, int64_t W, int64_t R) 
         }
     }
     return out;
+}
+
+// EfficientViT-SAM's transform (EfficientViTSam.transform) at encoder resolution R.
+template <class T>
+Tensor<T> preprocess_image(const uint8_t* rgb, int64_t H, int64_t W, int64_t R) {
+    ImageTransform t;
+    t.resolution = R;
+    return preprocess_image<T>(rgb, H, W, t);
 }
 
 // Same, for an (H, W, 3) uint8 tensor.

@@ -7,13 +7,23 @@
 namespace evsam {
 
 template <class T, class B = backend::cpu>
+struct EfficientViTSamImageEncoder;
+
+struct EfficientViTSamImageEncoderConfig {
+    LargeBackboneConfig backbone;
+    SamNeckConfig neck;
+    template <class T, class B>
+    using Module = EfficientViTSamImageEncoder<T, B>;
+};
+
+template <class T, class B>
 struct EfficientViTSamImageEncoder : Module<T, B> {
+    using Config = EfficientViTSamImageEncoderConfig;
     EfficientViTLargeBackbone<T, B> backbone;
     SamNeck<T, B> neck;
     LayerNorm2d<T, B> norm;
 
-    EfficientViTSamImageEncoder(LargeBackboneConfig b, SamNeckConfig n)
-        : backbone(std::move(b)), neck(std::move(n)), norm(neck.cfg.out_dim) {}
+    explicit EfficientViTSamImageEncoder(const Config& c) : backbone(c.backbone), neck(c.neck), norm(neck.cfg.out_dim) {}
     void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
         backbone.visit(v, p + "backbone.");
         neck.visit(v, p + "neck.");

@@ -2,89 +2,89 @@
 // efficientvit_sam_{l0,l1,l2,xl0,xl1} configurations (with backbone.py's
 // efficientvit_backbone_l{0,1,2}).
 //
-// Resolution: L models encode 512x512, XL models 1024x1024. Prompts and masks
-// always live in the 1024 frame (image_size = (1024, R) upstream).
+// EfficientViTSam is SAM (sam/sam.hpp) with EfficientViTSamImageEncoder. Resolution: L models
+// encode 512x512, XL models 1024x1024. Prompts and masks always live in the 1024 frame
+// (image_size = (1024, R) upstream).
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evsam/efficientvit/image_encoder.hpp"
-#include "evsam/sam/mask_decoder.hpp"
-#include "evsam/sam/prompt_encoder.hpp"
+#include "evsam/sam/sam.hpp"
 
 namespace evsam {
 
-struct SamConfig {
-    std::string name;       // "l0" ... "xl1"
-    int64_t resolution;     // encoder input side R (image_size[1] upstream)
-    int64_t prompt_frame = 1024;  // image_size[0] upstream
-    LargeBackboneConfig backbone;
-    SamNeckConfig neck;
-    // PromptEncoder / MaskDecoder (sam.py: build_efficientvit_sam)
-    int64_t embed_dim = 256, image_embedding_size = 64, mask_in_chans = 16;
-    int64_t transformer_depth = 2, transformer_mlp_dim = 2048, transformer_heads = 8;
-    int64_t num_multimask_outputs = 3, iou_head_depth = 3, iou_head_hidden_dim = 256;
-};
+using EfficientViTSamConfig = SamConfigOf<EfficientViTSamImageEncoderConfig>;
 
-inline const std::vector<std::string>& sam_model_names() {
-    static const std::vector<std::string> names = {"l0", "l1", "l2", "xl0", "xl1"};
-    return names;
+template <class T = float, class B = backend::cpu>
+using EfficientViTSam = Sam<EfficientViTSamImageEncoder<T, B>, T, B>;
+
+// backbone.py: efficientvit_backbone_l0 / l1 / l2.
+inline LargeBackboneConfig efficientvit_backbone_l(std::vector<int64_t> depth_list) {
+    LargeBackboneConfig c;
+    c.width_list = {32, 64, 128, 256, 512};
+    c.depth_list = std::move(depth_list);
+    return c;
 }
+inline LargeBackboneConfig efficientvit_backbone_l0() { return efficientvit_backbone_l({1, 1, 1, 4, 4}); }
+inline LargeBackboneConfig efficientvit_backbone_l1() { return efficientvit_backbone_l({1, 1, 1, 6, 6}); }
+inline LargeBackboneConfig efficientvit_backbone_l2() { return efficientvit_backbone_l({1, 2, 2, 8, 8}); }
 
-// The five official configurations. Accepts "l0" or "efficientvit-sam-l0" / "efficientvit_sam_l0".
-inline SamConfig sam_config(std::string name) {
-    for (const char* pre : {"efficientvit-sam-", "efficientvit_sam_"})
-        if (name.rfind(pre, 0) == 0) name = name.substr(std::string(pre).size());
-    SamConfig c;
-    c.name = name;
-    if (name == "l0" || name == "l1" || name == "l2") {
-        c.resolution = 512;
-        c.backbone.width_list = {32, 64, 128, 256, 512};
-        c.backbone.depth_list = name == "l0"   ? std::vector<int64_t>{1, 1, 1, 4, 4}
-                                : name == "l1" ? std::vector<int64_t>{1, 1, 1, 6, 6}
-                                               : std::vector<int64_t>{1, 2, 2, 8, 8};
-        c.neck.fid_list = {"stage4", "stage3", "stage2"};
-        c.neck.in_channel_list = {512, 256, 128};
-        c.neck.head_depth = name == "l0" ? 4 : name == "l1" ? 8 : 12;
-        c.neck.expand_ratio = 1;
-    } else if (name == "xl0" || name == "xl1") {
-        c.resolution = 1024;
-        c.backbone.width_list = {32, 64, 128, 256, 512, 1024};
-        c.backbone.depth_list = name == "xl0" ? std::vector<int64_t>{0, 1, 1, 2, 3, 3} : std::vector<int64_t>{1, 2, 2, 4, 6, 6};
-        c.backbone.block_list = {"res", "fmb", "fmb", "fmb", "att@3", "att@3"};
-        c.backbone.expand_list = {1, 4, 4, 4, 4, 6};
-        c.backbone.fewer_norm_list = {false, false, false, false, true, true};
-        c.neck.fid_list = {"stage5", "stage4", "stage3"};
-        c.neck.in_channel_list = {1024, 512, 256};
-        c.neck.head_depth = name == "xl0" ? 6 : 12;
-        c.neck.expand_ratio = 4;
-    } else {
-        throw Error("unknown model '" + name + "' (expected one of l0, l1, l2, xl0, xl1)");
-    }
-    c.neck.head_width = 256;
-    c.neck.middle_op = "fmb";
-    c.neck.out_dim = 256;
+// sam.py: the XL models' EfficientViTLargeBackbone (built inline in efficientvit_sam_xl0 / xl1).
+inline LargeBackboneConfig efficientvit_backbone_xl(std::vector<int64_t> depth_list) {
+    LargeBackboneConfig c;
+    c.width_list = {32, 64, 128, 256, 512, 1024};
+    c.depth_list = std::move(depth_list);
+    c.block_list = {"res", "fmb", "fmb", "fmb", "att@3", "att@3"};
+    c.expand_list = {1, 4, 4, 4, 4, 6};
+    c.fewer_norm_list = {false, false, false, false, true, true};
     return c;
 }
 
-template <class T = float, class B = backend::cpu>
-struct EfficientViTSam : Module<T, B> {
-    SamConfig cfg;
-    EfficientViTSamImageEncoder<T, B> image_encoder;
-    PromptEncoder<T, B> prompt_encoder;
-    MaskDecoder<T, B> mask_decoder;
+// sam.py: SamNeck(fid_list, in_channel_list, head_width=256, head_depth, expand_ratio, middle_op="fmb").
+inline SamNeckConfig sam_neck(std::vector<std::string> fid_list, std::vector<int64_t> in_channel_list,
+                              int64_t head_depth, double expand_ratio) {
+    SamNeckConfig n;
+    n.fid_list = std::move(fid_list);
+    n.in_channel_list = std::move(in_channel_list);
+    n.head_width = 256;
+    n.head_depth = head_depth;
+    n.expand_ratio = expand_ratio;
+    n.middle_op = "fmb";
+    n.out_dim = 256;
+    return n;
+}
 
-    explicit EfficientViTSam(SamConfig c)
-        : cfg(std::move(c)), image_encoder(cfg.backbone, cfg.neck),
-          prompt_encoder(cfg.embed_dim, cfg.image_embedding_size, cfg.prompt_frame, cfg.mask_in_chans),
-          mask_decoder(cfg.embed_dim,
-                       TwoWayTransformer<T, B>(cfg.transformer_depth, cfg.embed_dim, cfg.transformer_heads, cfg.transformer_mlp_dim),
-                       cfg.num_multimask_outputs, cfg.iou_head_depth, cfg.iou_head_hidden_dim) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
-        image_encoder.visit(v, p + "image_encoder.");
-        prompt_encoder.visit(v, p + "prompt_encoder.");
-        mask_decoder.visit(v, p + "mask_decoder.");
-    }
-};
+// sam.py: build_efficientvit_sam(image_encoder, image_size): SAM's prompt encoder and mask decoder
+// (SamDecoderConfig's defaults), image_size = (1024, image_size), EfficientViTSam.transform.
+inline EfficientViTSamConfig build_efficientvit_sam(std::string name, EfficientViTSamImageEncoderConfig image_encoder,
+                                                    int64_t image_size) {
+    EfficientViTSamConfig c;
+    c.name = std::move(name);
+    c.transform.resolution = image_size;
+    c.transform.prompt_frame = 1024;
+    c.transform.normalize = ImageTransform::Normalize::unit_range;
+    c.image_encoder = std::move(image_encoder);
+    return c;
+}
+
+inline EfficientViTSamConfig efficientvit_sam_l0() {
+    return build_efficientvit_sam("l0", {efficientvit_backbone_l0(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 4, 1)}, 512);
+}
+inline EfficientViTSamConfig efficientvit_sam_l1() {
+    return build_efficientvit_sam("l1", {efficientvit_backbone_l1(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 8, 1)}, 512);
+}
+inline EfficientViTSamConfig efficientvit_sam_l2() {
+    return build_efficientvit_sam("l2", {efficientvit_backbone_l2(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 12, 1)}, 512);
+}
+inline EfficientViTSamConfig efficientvit_sam_xl0() {
+    return build_efficientvit_sam(
+        "xl0", {efficientvit_backbone_xl({0, 1, 1, 2, 3, 3}), sam_neck({"stage5", "stage4", "stage3"}, {1024, 512, 256}, 6, 4)}, 1024);
+}
+inline EfficientViTSamConfig efficientvit_sam_xl1() {
+    return build_efficientvit_sam(
+        "xl1", {efficientvit_backbone_xl({1, 2, 2, 4, 6, 6}), sam_neck({"stage5", "stage4", "stage3"}, {1024, 512, 256}, 12, 4)}, 1024);
+}
 
 }  // namespace evsam

@@ -4,7 +4,6 @@
 //   middle       : head_depth residual FusedMBConv ("fmb") / MBConv / ResBlock blocks
 //   output_ops[0]: ConvLayer 1x1 with bias, no norm, no act -> out_dim
 #pragma once
-#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include <memory>
 #include <string>
 #include <vector>

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <optional>
 
-#include "evsam/nn/act.hpp"
+#include "evsam/ops/act.hpp"
 #include "evsam/nn/layers.hpp"
 #include "evsam/nn/norm.hpp"
 #include "evsam/ops/activation.hpp"

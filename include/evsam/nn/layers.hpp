@@ -1,7 +1,6 @@
 // evsam: torch.nn leaf layers with weights: Conv2d, ConvTranspose2d, Linear, Embedding.
 #pragma once
-#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
-#include "evsam/core/module.hpp"
+#include "evsam/nn/module.hpp"
 #include "evsam/ops/conv2d.hpp"
 #include "evsam/ops/linear.hpp"
 

@@ -5,7 +5,6 @@
 //   or the quadratic form when H*W <= dim
 //   proj   : 1x1 ConvLayer heads*dim*(1+#scales) -> out, with BatchNorm
 #pragma once
-#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include <array>
 #include <vector>
 

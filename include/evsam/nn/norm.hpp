@@ -2,8 +2,7 @@
 // create_efficientvit_sam_model calls set_norm_eps(model, 1e-6): EVERY BatchNorm
 // and LayerNorm in EfficientViT-SAM runs with eps = 1e-6, hence the defaults here.
 #pragma once
-#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
-#include "evsam/core/module.hpp"
+#include "evsam/nn/module.hpp"
 #include "evsam/ops/norm.hpp"
 
 namespace evsam {

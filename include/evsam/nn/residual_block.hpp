@@ -2,11 +2,10 @@
 // ResidualBlock(main, IdentityLayer()) computes main(x) + x; ResidualBlock(main, None)
 // is just main(x) (used for the stride-2 first block of each stage).
 #pragma once
-#define EVSAM_MODEL_TEMPLATES_DEFINED  // see evsam/evsam_cuda.cuh: CUDA ops come first
 #include <memory>
 #include <vector>
 
-#include "evsam/core/module.hpp"
+#include "evsam/nn/module.hpp"
 #include "evsam/ops/activation.hpp"
 
 namespace evsam {

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "evsam/backend/backend.hpp"
-#include "evsam/nn/act.hpp"
+#include "evsam/ops/act.hpp"
 #include "evsam/ops/simd.hpp"
 
 namespace evsam {

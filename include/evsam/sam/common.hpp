@@ -2,7 +2,7 @@
 // SAM's LayerNorm2d normalises over channels exactly like efficientvit's
 // (nn/norm.hpp: LayerNorm2d), so that one class serves both.
 #pragma once
-#include "evsam/nn/act.hpp"
+#include "evsam/ops/act.hpp"
 #include "evsam/nn/layers.hpp"
 #include "evsam/nn/norm.hpp"
 #include "evsam/ops/activation.hpp"

@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "evsam/backend/cuda/runtime.cuh"
-#include "evsam/core/module.hpp"
 #include "evsam/core/tensor.hpp"
 
 namespace evsam::cuda {
@@ -99,11 +98,41 @@ private:
     T* data_ = nullptr;
 };
 
-// ADL finds these from the module templates (Trace records host tensors).
+// The backend hooks of backend::cuda (the cpu ones are in evsam/backend/backend.hpp). Declared
+// here, in the tag's namespace, so the module templates find them by argument-dependent lookup.
+
+// Trace records host tensors: an activation is downloaded.
 template <class T>
 Tensor<T> to_host(const DeviceTensor<T>& t) {
     return t.to_host();
 }
+
+// A weight's device copy (made by upload_weight); nullptr for an absent (empty) tensor.
+template <class T>
+const T* param_ptr(const Tensor<T>& w, tag) {
+    if (w.empty()) return nullptr;
+    EVSAM_CHECK(w.mirror() != nullptr,
+                "a weight is not on the device: load the model with load_state_dict (or call upload_weights)");
+    return static_cast<const T*>(w.mirror());
+}
+
+// Copies one weight to the device (upload_weights, nn/module.hpp, calls it for every weight once
+// loaded). Device memory is freed with the last copy of the host tensor.
+template <class T>
+void upload_weight(Tensor<T>& t, tag) {
+    (void)context();  // "no CUDA device" before any allocation
+    if (t.empty()) return;
+    void* p = nullptr;
+    EVSAM_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(t.numel()) * sizeof(T)));
+    std::shared_ptr<const void> owner(p, [](const void* q) { (void)cudaFree(const_cast<void*>(q)); });
+    // on the context's stream (non-blocking: a plain cudaMemcpy would not be ordered before its kernels)
+    EVSAM_CUDA_CHECK(cudaMemcpyAsync(p, t.data(), static_cast<size_t>(t.numel()) * sizeof(T), cudaMemcpyHostToDevice,
+                                     context().stream()));
+    t.set_mirror(std::move(owner));
+}
+
+// Waits for every kernel and copy queued on the context's stream.
+inline void synchronize(tag) { context().synchronize(); }
 
 }  // namespace evsam::cuda
 
@@ -113,43 +142,3 @@ struct tensor_of<T, cuda> {
     using type = ::evsam::cuda::DeviceTensor<T>;
 };
 }  // namespace evsam::backend
-
-namespace evsam {
-
-// A weight's device copy (made by upload_weights); nullptr for an absent (empty) tensor.
-template <class T>
-const T* param_ptr(const Tensor<T>& w, backend::cuda) {
-    if (w.empty()) return nullptr;
-    EVSAM_CHECK(w.mirror() != nullptr,
-                "a weight is not on the device: load the model with load_state_dict (or call upload_weights)");
-    return static_cast<const T*>(w.mirror());
-}
-
-// Copies every weight of m to the device, once (load_state_dict calls it): state_dict tensors and
-// the derived inference tensors (folded BatchNorm biases). Device memory is freed with the last
-// copy of the host tensor.
-template <class T>
-void upload_weights(Module<T, backend::cuda>& m) {
-    (void)cuda::context();  // "no CUDA device" before any allocation
-    struct V : ParamVisitor<T> {
-        void tensor(const std::string&, Tensor<T>& t, const Shape&, ParamKind) override { upload(t); }
-        void derived(Tensor<T>& t) override { upload(t); }
-        void index(const std::string&, int64_t&) override {}
-        static void upload(Tensor<T>& t) {
-            if (t.empty()) return;
-            void* p = nullptr;
-            EVSAM_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(t.numel()) * sizeof(T)));
-            std::shared_ptr<const void> owner(p, [](const void* q) { (void)cudaFree(const_cast<void*>(q)); });
-            // on the context's stream (non-blocking: a plain cudaMemcpy would not be ordered before its kernels)
-            EVSAM_CUDA_CHECK(cudaMemcpyAsync(p, t.data(), static_cast<size_t>(t.numel()) * sizeof(T),
-                                             cudaMemcpyHostToDevice, cuda::context().stream()));
-            t.set_mirror(std::move(owner));
-        }
-    } v;
-    const std::string saved = m.name;
-    m.visit(v, m.name.empty() ? "" : m.name + ".");
-    m.name = saved;
-    cuda::context().synchronize();  // every copy done before the host tensors may change
-}
-
-}  // namespace evsam

@@ -1,12 +1,10 @@
 // evsam: element-wise kernels of backend::cuda (mirrors ops/activation.hpp and BatchNorm's
 // inference form of ops/norm.hpp): activations in place, add, bias + activation epilogue.
 #pragma once
-#include "evsam/nn/act.hpp"
+#include "evsam/ops/act.hpp"
 #include "evsam/ops/cuda/gemm.cuh"
 
-namespace evsam {
-
-namespace cuda {
+namespace evsam::cuda {
 // The formulas of act_apply (ops/activation.hpp), for the device.
 template <class T>
 __device__ __forceinline__ T act_apply_dev(Act a, T x) {
@@ -59,17 +57,16 @@ void bias_act(T* x, const T* bias, int64_t N, int64_t C, int64_t P, Act a) {
     bias_act_kernel<<<grid_for(total), 256, 0, context().stream()>>>(x, bias, C, P, total, a);
     EVSAM_CUDA_LAUNCH_CHECK();
 }
-}  // namespace cuda
 
 template <class T>
-void activation_forward(T* x, int64_t n, Act a, backend::cuda) {
+void activation_forward(T* x, int64_t n, Act a, tag) {
     if (n == 0 || a == Act::none) return;
     cuda::activation_kernel<<<cuda::grid_for(n), 256, 0, cuda::context().stream()>>>(x, n, a);
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
 template <class T>
-void add_forward(T* out, const T* a, const T* b, int64_t n, backend::cuda) {
+void add_forward(T* out, const T* a, const T* b, int64_t n, tag) {
     if (n == 0) return;
     cuda::add_kernel<<<cuda::grid_for(n), 256, 0, cuda::context().stream()>>>(out, a, b, n);
     EVSAM_CUDA_LAUNCH_CHECK();
@@ -77,7 +74,7 @@ void add_forward(T* out, const T* a, const T* b, int64_t n, backend::cuda) {
 
 template <class T>
 void batchnorm2d_forward(T* x, const T* weight, const T* bias, const T* mean, const T* var, double eps, int64_t N,
-                         int64_t C, int64_t P, backend::cuda) {
+                         int64_t C, int64_t P, tag) {
     const int64_t total = N * C * P;
     if (total == 0) return;
     cuda::batchnorm2d_kernel<<<cuda::grid_for(total), 256, 0, cuda::context().stream()>>>(
@@ -85,4 +82,4 @@ void batchnorm2d_forward(T* x, const T* weight, const T* bias, const T* mean, co
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
-}  // namespace evsam
+}  // namespace evsam::cuda

@@ -13,9 +13,7 @@
 #include "evsam/ops/conv2d.hpp"
 #include "evsam/ops/cuda/activation.cuh"
 
-namespace evsam {
-
-namespace cuda {
+namespace evsam::cuda {
 
 template <class T>
 __global__ void conv2d_depthwise_kernel(T* out, const T* in, const T* weight, const T* bias, int64_t C, int64_t H,
@@ -52,12 +50,11 @@ __global__ void im2col_kernel(T* col, const T* in, int64_t C, int64_t H, int64_t
     }
 }
 
-}  // namespace cuda
 
 template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                     int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
-                    backend::cuda) {
+                    tag) {
     const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
     const int64_t P = OH * OW, Cg = C / G, OCg = OC / G, KK = K * K;
     if (N * OC * P == 0) return;
@@ -100,8 +97,8 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
 
 template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, backend::cuda b) {
+                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, tag b) {
     conv2d_forward(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, Act::none, b);
 }
 
-}  // namespace evsam
+}  // namespace evsam::cuda

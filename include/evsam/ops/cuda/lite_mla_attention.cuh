@@ -12,9 +12,7 @@
 #include "evsam/backend/cuda/device_tensor.cuh"
 #include "evsam/ops/cuda/gemm.cuh"
 
-namespace evsam {
-
-namespace cuda {
+namespace evsam::cuda {
 constexpr int kMlaMaxDim = 63;   // (D+1)*D accumulators over 256 threads: 16 per thread
 constexpr int kMlaTile = 64;     // positions per shared-memory tile
 constexpr int kMlaPitch = kMlaTile + 1;  // padded row: a warp reading one column of 32 rows hits 32 banks
@@ -100,11 +98,10 @@ __global__ void mla_quadratic_kernel(T* out, const T* qkv, int64_t D, int64_t N,
         out[head * D * N + e] = s;
     }
 }
-}  // namespace cuda
 
 template <class T>
 void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
-                             backend::cuda) {
+                             tag) {
     EVSAM_CHECK(D <= cuda::kMlaMaxDim, "LiteMLA: the CUDA kernel supports head dims up to " +
                                            std::to_string(cuda::kMlaMaxDim) + ", got " + std::to_string(D));
     const int64_t heads = B * NH;
@@ -122,7 +119,7 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
 
 template <class T>
 void relu_quadratic_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
-                                backend::cuda) {
+                                tag) {
     const int64_t heads = B * NH;
     if (heads == 0 || N == 0) return;
     const size_t smem = static_cast<size_t>(N * N) * sizeof(T);
@@ -132,4 +129,4 @@ void relu_quadratic_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
-}  // namespace evsam
+}  // namespace evsam::cuda

@@ -5,9 +5,7 @@
 #pragma once
 #include "evsam/ops/cuda/gemm.cuh"
 
-namespace evsam {
-
-namespace cuda {
+namespace evsam::cuda {
 template <class T>
 __global__ void layernorm2d_kernel(T* x, const T* weight, const T* bias, T eps, int64_t C, int64_t P, int64_t total) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
@@ -22,11 +20,10 @@ __global__ void layernorm2d_kernel(T* x, const T* weight, const T* bias, T eps, 
         for (int64_t c = 0; c < C; ++c) base[c * P] = (base[c * P] - u) * inv * weight[c] + bias[c];
     }
 }
-}  // namespace cuda
 
 template <class T>
 void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64_t N, int64_t C, int64_t P,
-                         backend::cuda) {
+                         tag) {
     const int64_t total = N * P;
     if (total == 0) return;
     cuda::layernorm2d_kernel<<<cuda::grid_for(total), 256, 0, cuda::context().stream()>>>(x, weight, bias,
@@ -34,4 +31,4 @@ void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
-}  // namespace evsam
+}  // namespace evsam::cuda

@@ -3,9 +3,7 @@
 #pragma once
 #include "evsam/ops/cuda/gemm.cuh"
 
-namespace evsam {
-
-namespace cuda {
+namespace evsam::cuda {
 template <class T>
 __device__ __forceinline__ void cubic_coeffs_dev(T t, T c[4]) {
     const T A = T(-0.75);
@@ -38,11 +36,10 @@ __global__ void bicubic_resize_kernel(T* out, const T* in, int64_t H, int64_t W,
         out[i] = acc;
     }
 }
-}  // namespace cuda
 
 template <class T>
 void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                            backend::cuda) {
+                            tag) {
     const int64_t total = NC * OH * OW;
     if (total == 0) return;
     const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
@@ -51,4 +48,4 @@ void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t 
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
-}  // namespace evsam
+}  // namespace evsam::cuda

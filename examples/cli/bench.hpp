@@ -1,4 +1,4 @@
-// evsam: what `evsam bench` measures (wall-clock medians over repeated runs).
+// evsam tool: what `evsam bench` measures (wall-clock medians over repeated runs).
 //
 //   encoder_s   : preprocessed (1,3,R,R) input -> (1,256,64,64) image embedding
 //   decoder_s   : one foreground point at the image centre, multimask -> 3 masks at the original
@@ -77,13 +77,12 @@ inline Image bench_test_image(int64_t H = 480, int64_t W = 640) {
 
 // One warm-up run of each part, then `repeat` timed runs; medians.
 template <class T>
-BenchResult run_bench(const EfficientViTSam<T, backend::cpu>& model, const Image& img, int repeat, bool amg) {
+BenchResult run_bench(const SamBase<T, backend::cpu>& model, const Image& img, int repeat, bool amg) {
     BenchResult r;
-    const int64_t R = model.cfg.resolution;
-    Tensor<T> x = preprocess_image<T>(img.data.data(), img.height, img.width, R);
+    Tensor<T> x = preprocess_image<T>(img.data.data(), img.height, img.width, model.transform);
     std::vector<double> t;
-    model.image_encoder.forward(x);
-    for (int i = 0; i < repeat; ++i) t.push_back(time_once([&] { model.image_encoder.forward(x); }));
+    model.encode(x);
+    for (int i = 0; i < repeat; ++i) t.push_back(time_once([&] { model.encode(x); }));
     r.encoder_s = median(t);
 
     Predictor<T> predictor(model);

@@ -1,18 +1,18 @@
-// evsam: strict command-line parsing for the `evsam` tool (examples/cli).
+// evsam tool: strict command-line parsing, and the usage text generated from the same flag specs.
 //
 // `evsam <subcommand> --flag value --switch ...`. Each subcommand declares its
 // flags; an unknown flag, a missing value, a repeated flag, a missing required
 // flag, or a value that is not a number where one is expected is an
 // evsam::Error with a one-line message naming the flag. Kept in a header so
-// the fuzzers can drive it directly.
+// the fuzzers (tests/fuzz) can drive it directly.
 #pragma once
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <map>
-#include <optional>
-#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evsam/core/error.hpp"
@@ -20,12 +20,82 @@
 namespace evsam::tool {
 
 struct FlagSpec {
-    std::string name;  // without the leading "--"
-    bool takes_value;  // false: a switch
+    std::string name;     // without the leading "--"
+    bool takes_value;     // false: a switch
     bool required;
-    std::string help;  // "FILE", "N", ... for usage lines
+    std::string metavar;  // "FILE", "N", ... for usage lines
+    std::string doc;      // one line for `evsam <command> --help`
     bool repeatable = false;  // may be given several times (e.g. --point)
 };
+
+// Flag specs, readably: required("weights", "FILE", doc), value(...) (optional), repeated(...), toggle(name, doc).
+inline FlagSpec required(std::string name, std::string metavar, std::string doc) {
+    return {std::move(name), true, true, std::move(metavar), std::move(doc)};
+}
+inline FlagSpec value(std::string name, std::string metavar, std::string doc) {
+    return {std::move(name), true, false, std::move(metavar), std::move(doc)};
+}
+inline FlagSpec repeated(std::string name, std::string metavar, std::string doc) {
+    return {std::move(name), true, false, std::move(metavar), std::move(doc), true};
+}
+inline FlagSpec toggle(std::string name, std::string doc) { return {std::move(name), false, false, "", std::move(doc)}; }
+
+// "--weights FILE" / "[--model NAME]" / "[--point X,Y[,LABEL]]..." / "[--json]"
+inline std::string flag_usage(const FlagSpec& s) {
+    const std::string f = "--" + s.name + (s.takes_value ? " " + s.metavar : "");
+    return s.required ? f : "[" + f + "]" + (s.repeatable ? "..." : "");
+}
+
+// Words laid out in lines of at most `width` columns, every line after the first indented by `indent`.
+inline std::string wrap_words(const std::vector<std::string>& words, size_t first_col, size_t indent, size_t width = 100) {
+    std::string out;
+    size_t col = first_col;
+    for (size_t i = 0; i < words.size(); ++i) {
+        if (i > 0 && col + 1 + words[i].size() > width) {
+            out += "\n" + std::string(indent, ' ');
+            col = indent;
+        } else if (i > 0) {
+            out += ' ';
+            ++col;
+        }
+        out += words[i];
+        col += words[i].size();
+    }
+    return out;
+}
+
+// Prose wrapped the same way.
+inline std::string wrap_text(const std::string& text, size_t first_col, size_t indent, size_t width = 100) {
+    std::vector<std::string> words;
+    for (size_t i = 0; i < text.size();) {
+        const size_t j = std::min(text.find(' ', i), text.size());
+        if (j > i) words.push_back(text.substr(i, j - i));
+        i = j + 1;
+    }
+    return wrap_words(words, first_col, indent, width);
+}
+
+// A command's flags for its usage line ("--weights FILE [--model NAME] ..."), wrapped.
+inline std::string usage_line(const std::vector<FlagSpec>& specs, size_t indent) {
+    std::vector<std::string> words;
+    for (auto& s : specs) words.push_back(flag_usage(s));
+    return wrap_words(words, indent, indent);
+}
+
+// `evsam <command> --help`: the usage, the summary and one line per flag.
+inline std::string command_help(const std::string& command, const std::string& summary, const std::vector<FlagSpec>& specs) {
+    const std::string head = "usage: evsam " + command + " ";
+    std::string h = head + usage_line(specs, head.size()) + "\n\n" + wrap_text(summary, 0, 0) + "\n\nflags:\n";
+    auto bare = [](const FlagSpec& s) { return "--" + s.name + (s.takes_value ? " " + s.metavar : ""); };
+    size_t w = 0;
+    for (auto& s : specs) w = std::max(w, bare(s).size());
+    for (auto& s : specs) {
+        const std::string f = bare(s);
+        h += "  " + f + std::string(w + 2 - f.size(), ' ') + s.doc + (s.required ? " (required)" : "") +
+             (s.repeatable ? " (repeatable)" : "") + "\n";
+    }
+    return h;
+}
 
 class Args {
 public:
@@ -130,15 +200,6 @@ public:
             throw Error(command_ + ": " + what + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
                         "], got " + text);
         return v;
-    }
-
-    std::string usage() const {
-        std::string u = "usage: evsam " + command_;
-        for (auto& s : specs_) {
-            std::string f = "--" + s.name + (s.takes_value ? " " + s.help : "");
-            u += s.required ? " " + f : " [" + f + "]" + (s.repeatable ? "..." : "");
-        }
-        return u;
     }
 
 private:

@@ -1,5 +1,8 @@
-// evsam: the overlay PNG of `evsam predict --overlay`: the image with each mask tinted in its
-// own colour and the prompts drawn (foreground points green, background points red, box blue).
+// evsam: overlays for looking at results (`evsam predict --overlay`, `evsam everything --overlay`).
+//   overlay(image, masks, points, labels, box): the predictor's masks, each tinted in its own
+//     colour, with the prompts drawn (foreground points green, background points red, box blue);
+//   overlay(image, records): every mask of the automatic mask generator in its own colour,
+//     largest first, so small masks stay visible.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -8,12 +11,14 @@
 #include <optional>
 #include <vector>
 
+#include "evsam/amg.hpp"
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/tensor.hpp"
+#include "evsam/sam/amg_utils.hpp"
 
-namespace evsam::tool {
+namespace evsam::viz {
 
-inline const std::array<std::array<uint8_t, 3>, 6>& overlay_palette() {
+inline const std::array<std::array<uint8_t, 3>, 6>& palette() {
     static const std::array<std::array<uint8_t, 3>, 6> p = {
         {{30, 144, 255}, {255, 160, 30}, {200, 60, 220}, {40, 200, 120}, {230, 50, 50}, {240, 220, 40}}};
     return p;
@@ -21,12 +26,12 @@ inline const std::array<std::array<uint8_t, 3>, 6>& overlay_palette() {
 
 // masks: (C, H, W), a pixel is inside where the value > 0 (binary masks or logits).
 template <class T>
-Image make_overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::array<double, 2>>& points,
+Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::array<double, 2>>& points,
                    const std::vector<int>& labels, const std::optional<std::array<double, 4>>& box) {
     Image out = img;
     const int64_t H = img.height, W = img.width, C = masks.dim() == 3 ? masks.size(0) : 0;
     for (int64_t c = 0; c < C; ++c) {
-        const auto& col = overlay_palette()[static_cast<size_t>(c) % overlay_palette().size()];
+        const auto& col = palette()[static_cast<size_t>(c) % palette().size()];
         for (int64_t i = 0; i < H * W; ++i)
             if (masks[c * H * W + i] > T(0))
                 for (int k = 0; k < 3; ++k)
@@ -64,4 +69,23 @@ Image make_overlay(const Image& img, const Tensor<T>& masks, const std::vector<s
     return out;
 }
 
-}  // namespace evsam::tool
+// Every record's mask painted in its own colour (largest first, so small masks stay visible).
+inline Image overlay(const Image& img, const std::vector<MaskRecord>& recs) {
+    Image out = img;
+    std::vector<size_t> order(recs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return recs[a].area > recs[b].area; });
+    for (size_t i : order) {
+        uint32_t h = static_cast<uint32_t>(i) * 2654435761u + 12345u;  // a stable colour per mask
+        const uint8_t col[3] = {static_cast<uint8_t>(64 + (h & 0xbf)), static_cast<uint8_t>(64 + ((h >> 8) & 0xbf)),
+                                static_cast<uint8_t>(64 + ((h >> 16) & 0xbf))};
+        auto m = amg::rle_to_mask(recs[i].rle);
+        for (size_t p = 0; p < m.size(); ++p)
+            if (m[p])
+                for (int k = 0; k < 3; ++k)
+                    out.data[p * 3 + k] = static_cast<uint8_t>((out.data[p * 3 + k] * 45 + col[k] * 55) / 100);
+    }
+    return out;
+}
+
+}  // namespace evsam::viz

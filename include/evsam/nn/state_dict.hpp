@@ -1,4 +1,4 @@
-// evsam: state_dict schema, strict loading and variant detection.
+// evsam: state_dict schema and strict loading (checkpoint detection: evsam/registry.hpp).
 //
 // load_state_dict(model, ckpt) is PyTorch's strict load_state_dict: every key the
 // model declares must be present with a matching dtype class (floating for
@@ -11,8 +11,7 @@
 #include <vector>
 
 #include "evsam/core/checkpoint.hpp"
-#include "evsam/core/module.hpp"
-#include "evsam/efficientvit/sam.hpp"
+#include "evsam/nn/module.hpp"
 
 namespace evsam {
 
@@ -110,26 +109,6 @@ void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string&
     v.fold = fold_batchnorm;
     m.visit(v, "");
     upload_weights(m);  // a device backend copies every weight to the device, once
-}
-
-// Which official variant a checkpoint is: the one whose schema matches exactly.
-// Throws when none does, naming the closest variant and its mismatches.
-inline std::string detect_variant(const Checkpoint& ckpt) {
-    std::string best;
-    StateDictMismatch best_mm;
-    size_t best_n = SIZE_MAX;
-    for (const auto& name : sam_model_names()) {
-        EfficientViTSam<float> m(sam_config(name));
-        auto mm = compare_state_dict(state_dict_schema(m), ckpt);
-        if (mm.count() == 0) return name;
-        if (mm.count() < best_n) {
-            best_n = mm.count();
-            best = name;
-            best_mm = mm;
-        }
-    }
-    throw Error(ckpt.path() + ": not an EfficientViT-SAM checkpoint of any known variant (closest is " + best + ": " +
-                best_mm.describe() + ")");
 }
 
 }  // namespace evsam

@@ -1,4 +1,4 @@
-// evsam: the prompt flags of `evsam predict` (examples/cli) and their rules, in one place, so the
+// evsam tool: the flags of `evsam predict` and the rules of its prompt flags, in one place, so the
 // tool and the flag fuzzer (tests/fuzz/fuzz_args.cpp) run the same code.
 //
 //   --point X,Y[,LABEL]   repeatable; finite numbers; LABEL 1 (foreground, the default) or 0 (background)
@@ -17,21 +17,27 @@
 #include "evsam/core/error.hpp"
 #include "evsam/core/npy.hpp"
 #include "evsam/predictor.hpp"
-#include "evsam/tool/args.hpp"
+#include "args.hpp"
+#include "common_flags.hpp"
 
 namespace evsam::tool {
 
 // The flags of `evsam predict`.
 inline std::vector<FlagSpec> predict_flag_specs() {
-    return {{"weights", true, true, "FILE"},           {"model", true, false, "NAME"},
-            {"config", true, false, "JSON"},           {"image", true, true, "IMG"},
-            {"point", true, false, "X,Y[,LABEL]", true}, {"box", true, false, "X0,Y0,X1,Y1"},
-            {"mask-input", true, false, "L.npy"},      {"single-mask", false, false, ""},
-            {"logits", false, false, ""},              {"out-masks", true, true, "M.npy"},
-            {"out-iou", true, false, "Q.npy"},         {"out-lowres", true, false, "L.npy"},
-            {"overlay", true, false, "OUT.png"},       {"dtype", true, false, "float|double"},
-            {"threads", true, false, "N"},             {"backend", true, false, "cpu|cuda"},
-            {"precision", true, false, "strict|fast"},  {"batch", true, false, "N"}};
+    std::vector<FlagSpec> f = {
+        weights_flag(), model_flag(), config_flag(), required("image", "IMG", "image: PNG, JPEG or BMP"),
+        repeated("point", "X,Y[,LABEL]", "a point in image pixels; LABEL 1 = foreground (the default), 0 = background"),
+        value("box", "X0,Y0,X1,Y1", "a box in image pixels"),
+        value("mask-input", "L.npy", "a (1,256,256) low-res logit map, e.g. one mask of an earlier --out-lowres"),
+        toggle("single-mask", "one mask instead of three (upstream's multimask_output=False)"),
+        toggle("logits", "write float32 logits instead of 0/1 masks"),
+        required("out-masks", "M.npy", "masks (C,H,W) at the original size: uint8 0/1, or float32 logits"),
+        value("out-iou", "Q.npy", "the predicted IoU of each mask (C,)"),
+        value("out-lowres", "L.npy", "the low-res logits (C,256,256)"),
+        value("overlay", "OUT.png", "the image with the masks tinted and the prompts drawn"),
+        dtype_flag(), threads_flag()};
+    for (auto& b : backend_flag_specs()) f.push_back(b);
+    return f;
 }
 
 // --point and --box into p (text only: no file is read).

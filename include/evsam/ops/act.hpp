@@ -1,4 +1,5 @@
-// evsam: activation kinds (upstream efficientvit/models/nn/act.py: build_act).
+// evsam: activation kinds, the parameter of activation_forward and of the conv epilogues
+// (upstream efficientvit/models/nn/act.py: build_act).
 // EfficientViT's "gelu" is nn.GELU(approximate="tanh"); SAM's nn.GELU is the exact erf form.
 #pragma once
 #include <string>

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -14,30 +15,6 @@
 #include "evsam/core/tensor.hpp"
 
 namespace evsam {
-
-namespace backend {
-template <class T>
-struct tensor_of<T, cpu> {
-    using type = Tensor<T>;
-};
-}  // namespace backend
-
-// A weight's data as backend B's ops read it: the host data for cpu (the cuda overload, in
-// evsam/backend/cuda/device_tensor.cuh, returns the device copy). nullptr for an absent tensor.
-template <class T>
-const T* param_ptr(const Tensor<T>& w, backend::cpu) {
-    return w.empty() ? nullptr : w.data();
-}
-// An activation on the host, for traces: the tensor itself for cpu (cuda downloads it).
-template <class T>
-const Tensor<T>& to_host(const Tensor<T>& t) {
-    return t;
-}
-template <class T, class B>
-struct Module;
-// Called by load_state_dict once the weights are in: nothing to do for cpu (cuda uploads them).
-template <class T>
-void upload_weights(Module<T, backend::cpu>&) {}
 
 // parameter: counted by model.parameters(); buffer: running stats, PE matrix, ...
 enum class ParamKind { parameter, buffer };
@@ -145,6 +122,24 @@ void assign_names(Module<T, B>& m, const std::string& prefix = "") {
         void index(const std::string&, int64_t&) override {}
     } v;
     m.visit(v, prefix);
+}
+
+// Gives every weight of m its copy in backend B's memory, once (load_state_dict calls it):
+// state_dict tensors and the derived inference tensors (folded BatchNorm biases). Nothing is
+// copied for cpu; cuda copies each weight to the device (upload_weight, backend/cuda).
+template <class T, class B>
+void upload_weights(Module<T, B>& m) {
+    if constexpr (!std::is_same_v<B, backend::cpu>) {
+        struct V : ParamVisitor<T> {
+            void tensor(const std::string&, Tensor<T>& t, const Shape&, ParamKind) override { upload_weight(t, B{}); }
+            void derived(Tensor<T>& t) override { upload_weight(t, B{}); }
+            void index(const std::string&, int64_t&) override {}
+        } v;
+        const std::string saved = m.name;
+        m.visit(v, m.name.empty() ? "" : m.name + ".");
+        m.name = saved;
+        synchronize(B{});  // every copy done before the host tensors may change
+    }
 }
 
 }  // namespace evsam

@@ -1,0 +1,81 @@
+// evsam embed: preprocessed input (or an image) -> (1, 256, 64, 64) image embedding, in float or
+// double, on the CPU or the GPU; --trace-dir dumps every module's output.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "evsam/core/file_io.hpp"
+#include "evsam/core/image_io.hpp"
+#include "evsam/core/npy.hpp"
+#include "evsam/nn/state_dict.hpp"
+#include "model_args.hpp"
+
+namespace evsam::tool {
+
+namespace {
+
+// Runs the image encoder in T (float, or double: the fp64 oracle) and writes the embedding.
+template <class T>
+int run_embed(const Args& a, const LoadedCheckpoint& lc, const BackendChoice& be) {
+    const ImageTransform& tf = config_transform(lc.cfg);
+    Tensor<T> x;
+    if (a.has("image")) {
+        Image img = load_image(a.str("image"));
+        x = preprocess_image<T>(img.data.data(), img.height, img.width, tf);
+    } else {
+        const Shape want{1, 3, tf.resolution, tf.resolution};
+        x = npy_load_as<T>(a.str("input"));
+        if (x.shape() != want)
+            throw Error(a.str("input") + ": expected a preprocessed tensor of shape " + shape_str(want) + " for " + lc.model +
+                        ", got " + shape_str(x.shape()));
+    }
+    Trace<T> trace;
+    const bool tracing = a.has("trace-dir");
+    if (tracing) {  // created up front, so a bad path fails before the network runs
+        std::error_code ec;
+        std::filesystem::create_directories(a.str("trace-dir"), ec);
+        if (ec) throw Error("cannot create --trace-dir '" + a.str("trace-dir") + "': " + ec.message());
+    }
+    Tensor<T> emb;
+    if (be.cuda) {
+        emb = cuda_encode(lc.ckpt, lc.cfg, x, be.opt, tracing ? &trace : nullptr);
+    } else {
+        auto model = create_sam<T, backend::cpu>(lc.cfg);
+        load_state_dict(*model, lc.ckpt, lc.model);
+        emb = model->encode(x, tracing ? &trace : nullptr);
+    }
+    if (tracing) {  // <name>.npy per module, and trace.json listing them in execution order
+        nlohmann::json order = nlohmann::json::array();
+        for (auto& [name, t] : trace.records) {
+            npy_save(a.str("trace-dir") + "/" + name + ".npy", t);
+            order.push_back(name);
+        }
+        const std::string text = order.dump(1) + "\n";
+        write_file_atomic(a.str("trace-dir") + "/trace.json", text.data(), text.size());
+    }
+    npy_save(a.str("out"), emb);
+    return 0;
+}
+
+int run(const Args& a) {
+    if (a.has("image") == a.has("input")) throw Error("embed: give exactly one of --image and --input");
+    const std::string dtype = a.choice("dtype", "float", {"float", "double"});
+    const BackendChoice be = backend_flags(a, "embed", true);
+    set_threads(a);
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    return dtype == "double" ? run_embed<double>(a, lc, be) : run_embed<float>(a, lc, be);
+}
+
+}  // namespace
+
+Command embed_command() {
+    std::vector<FlagSpec> f = {weights_flag(), model_flag(), config_flag(),
+                               value("image", "IMG", "image: PNG, JPEG or BMP (preprocessed first)"),
+                               value("input", "X.npy", "a preprocessed (1,3,R,R) tensor, e.g. from evsam preprocess"),
+                               required("out", "E.npy", "the (1,256,64,64) image embedding"), dtype_flag(), threads_flag()};
+    for (auto& b : backend_flag_specs()) f.push_back(b);
+    f.push_back(value("trace-dir", "DIR", "every module's output as DIR/<state_dict name>.npy, and trace.json"));
+    return {"embed", "the (1,256,64,64) image embedding; --trace-dir dumps every module's output", f, run};
+}
+
+}  // namespace evsam::tool

@@ -1,0 +1,63 @@
+// evsam predict: point / box / mask prompts on one image -> masks at the original size, as
+// upstream's predictor returns them.
+#include <cstdio>
+
+#include "command.hpp"
+#include "evsam/core/file_io.hpp"
+#include "evsam/core/image_io.hpp"
+#include "evsam/core/npy.hpp"
+#include "evsam/nn/state_dict.hpp"
+#include "evsam/predictor.hpp"
+#include "evsam/viz.hpp"
+#include "model_args.hpp"
+#include "prompt_args.hpp"
+
+namespace evsam::tool {
+
+namespace {
+
+template <class T>
+int run_predict(const Args& a, const LoadedCheckpoint& lc, const Prompt<T>& prompt) {
+    Image img = load_image(a.str("image"));
+    auto model = create_sam<T, backend::cpu>(lc.cfg);
+    load_state_dict(*model, lc.ckpt, lc.model);
+    Predictor<T> predictor(*model);
+    predictor.set_image(img);
+    const bool logits = a.has("logits");
+    auto pred = predictor.predict(prompt, !a.has("single-mask"), logits);
+    if (logits)
+        npy_save(a.str("out-masks"), pred.masks.template cast<float>());
+    else
+        npy_save(a.str("out-masks"), pred.masks.template cast<uint8_t>());
+    if (a.has("out-iou")) npy_save(a.str("out-iou"), pred.iou_predictions.template cast<float>());
+    if (a.has("out-lowres")) npy_save(a.str("out-lowres"), pred.low_res_logits.template cast<float>());
+    if (a.has("overlay")) save_png(a.str("overlay"), viz::overlay(img, pred.masks, prompt.points, prompt.labels, prompt.box));
+    for (int64_t i = 0; i < pred.iou_predictions.numel(); ++i)
+        std::fprintf(stderr, "evsam: mask %lld predicted IoU %.4f\n", static_cast<long long>(i),
+                     static_cast<double>(pred.iou_predictions[i]));
+    return 0;
+}
+
+int run(const Args& a) {
+    const std::string dtype = a.choice("dtype", "float", {"float", "double"});
+    backend_flags(a, "predict", false);
+    set_threads(a);
+    for (const char* f : {"out-masks", "out-iou", "out-lowres", "overlay"})  // fail before any work
+        if (a.has(f)) detail::check_write_target(a.str(f));
+    if (dtype == "double") {
+        auto prompt = parse_prompt<double>(a);  // prompts first: a bad prompt fails before loading weights
+        return run_predict<double>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
+    }
+    auto prompt = parse_prompt<float>(a);
+    return run_predict<float>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
+}
+
+}  // namespace
+
+Command predict_command() {
+    return {"predict",
+            "masks at the original size (uint8 0/1, or float32 logits with --logits); 3 masks unless --single-mask",
+            predict_flag_specs(), run};
+}
+
+}  // namespace evsam::tool

@@ -1,0 +1,30 @@
+// evsam tool: the flags every model command shares: the checkpoint and its model (--weights,
+// --model, --config) and the backend (--backend, --precision, --batch).
+#pragma once
+#include <string>
+
+#include "args.hpp"
+#include "common_flags.hpp"
+#include "cuda_entry.hpp"
+#include "evsam/core/checkpoint.hpp"
+#include "evsam/registry.hpp"
+
+namespace evsam::tool {
+
+// A checkpoint with its model resolved: --model wins, else detected from keys/shapes; with
+// --config, the JSON model. Either way the whole state_dict was checked against that model.
+struct LoadedCheckpoint {
+    Checkpoint ckpt;
+    std::string model;  // the registry's name, or the JSON config's
+    AnySamConfig cfg;
+};
+LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag, const std::string& config_path = "");
+
+// --backend cpu|cuda [--precision strict|fast] [--batch N].
+struct BackendChoice {
+    bool cuda = false;
+    CudaOptions opt;
+};
+BackendChoice backend_flags(const Args& a, const std::string& cmd, bool cuda_supported);
+
+}  // namespace evsam::tool
