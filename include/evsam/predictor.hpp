@@ -19,6 +19,7 @@
 
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/preprocess.hpp"
+#include "evsam/nn/functional.hpp"
 #include "evsam/sam/sam.hpp"
 #include "evsam/ops/resize.hpp"
 
@@ -54,9 +55,10 @@ class Predictor {
 public:
     static constexpr double mask_threshold = 0.0;
 
-    // The dense positional encoding depends only on the weights: computed once here, not per prompt.
+    // The dense positional encoding and the no-mask dense embedding depend only on the weights:
+    // computed once here, not per prompt.
     explicit Predictor(const SamBase<T, B>& model)
-        : model_(model), dense_pe_(model.prompt_encoder.get_dense_pe()) {}
+        : model_(model), dense_pe_(model.prompt_encoder.get_dense_pe()), no_mask_dense_(model.prompt_encoder.no_mask_dense()) {}
 
     // set_image: rgb is H x W x 3 uint8 (HWC). BGR input is reversed to RGB first.
     void set_image(const uint8_t* hwc, int64_t H, int64_t W, ImageFormat format = ImageFormat::RGB) {
@@ -72,7 +74,7 @@ public:
         input_size_ = get_preprocess_shape(H, W, model_.transform.prompt_frame);
         Tensor<T> x = preprocess_image<T>(hwc, H, W, model_.transform);  // self.model.transform(image)
         features_ = model_.encode(x);                                    // self.model.image_encoder(...)
-        project_image();
+        prepared_.push_back(prepare(features_));
     }
     void set_image(const Image& img, ImageFormat format = ImageFormat::RGB) {
         set_image(img.data.data(), img.height, img.width, format);
@@ -85,10 +87,11 @@ public:
         original_size_ = {x.size(2), x.size(3)};
         input_size_ = get_preprocess_shape(x.size(2), x.size(3), model_.transform.prompt_frame);
         features_ = model_.encode(x);
+        for (int64_t i = 0; i < x.size(0); ++i) prepared_.push_back(prepare(fn::narrow<B>(features_, 0, i, 1)));
     }
     void reset_image() {
         features_ = Tensor<T>();
-        projections_.reset();
+        prepared_.clear();
         original_size_ = input_size_ = {0, 0};
     }
     bool is_image_set() const { return !features_.empty(); }
@@ -174,19 +177,14 @@ public:
         const int64_t nimg = features_.size(0);
         EVSAM_CHECK(image_index < nimg && (image_index >= 0 || nimg == 1),
                     "predict: image_index " + std::to_string(image_index) + " with " + std::to_string(nimg) + " images set");
-        const Tensor<T>* emb = &features_;
-        Tensor<T> selected;
-        if (nimg > 1 || image_index > 0) {  // self.features[image_index].unsqueeze(0)
-            const int64_t per = features_.numel() / nimg, i = std::max<int64_t>(image_index, 0);
-            selected = Tensor<T>({1, features_.size(1), features_.size(2), features_.size(3)}, Tensor<T>::uninitialized);
-            std::copy(features_.data() + i * per, features_.data() + (i + 1) * per, selected.data());
-            emb = &selected;
-        }
-        auto [sparse, dense] = model_.prompt_encoder.forward(coords, labels, boxes, mask_input, tr);
-        // without a mask input the dense embedding is no_mask_embed for every prompt: layer 0's
-        // image-side projections are the ones computed at set_image
-        const ImageProjections<T>* pre = mask_input == nullptr && projections_ ? &*projections_ : nullptr;
-        auto out = model_.mask_decoder.forward(*emb, dense_pe_, sparse, dense, multimask_output, tr, pre);
+        // the prompt encoder: sparse embeddings, and dense ones only for a mask input (without one
+        // every prompt has no_mask_embed, which the prepared image already holds)
+        const auto& pe = model_.prompt_encoder;
+        const int64_t bs = pe.get_batch_size(coords, boxes, mask_input);
+        const Tensor<T> sparse = pe.embed_sparse(coords, labels, boxes, bs, tr);
+        const Tensor<T> dense = mask_input ? pe.embed_masks(*mask_input, tr) : Tensor<T>();
+        const auto& image = prepared_[static_cast<size_t>(std::max<int64_t>(image_index, 0))];
+        auto out = model_.mask_decoder.forward(image, sparse, mask_input ? &dense : nullptr, multimask_output, tr);
         return {Tensor<T>(), std::move(out.iou_pred), std::move(out.masks)};
     }
 
@@ -206,20 +204,12 @@ public:
 
 private:
     const SamBase<T, B>& model_;
-    Tensor<T> dense_pe_;  // prompt_encoder.get_dense_pe()
-    std::optional<ImageProjections<T>> projections_;  // for the image of set_image (one image only)
+    Tensor<T> dense_pe_;       // prompt_encoder.get_dense_pe()
+    Tensor<T> no_mask_dense_;  // the dense embedding of a prompt without a mask input
+    std::vector<typename MaskDecoder<T, B>::Prepared> prepared_;  // per image set: the decoder's per-image work
 
-    // src = features + no_mask_embed (as MaskDecoder builds it for a prompt without a mask input).
-    void project_image() {
-        const int64_t E = features_.size(1), P = features_.size(2) * features_.size(3);
-        Tensor<T> src(features_.shape(), Tensor<T>::uninitialized);
-        for (int64_t c = 0; c < E; ++c) {
-            const T m = model_.prompt_encoder.no_mask_embed.weight[c];
-            const T* f = features_.data() + c * P;
-            T* d = src.data() + c * P;
-            for (int64_t i = 0; i < P; ++i) d[i] = f[i] + m;
-        }
-        projections_ = model_.mask_decoder.transformer.project_image(src, dense_pe_);
+    typename MaskDecoder<T, B>::Prepared prepare(const Tensor<T>& features) const {
+        return model_.mask_decoder.prepare(features, dense_pe_, no_mask_dense_);
     }
     Tensor<T> features_;
     std::pair<int64_t, int64_t> original_size_{0, 0}, input_size_{0, 0};

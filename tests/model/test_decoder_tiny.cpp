@@ -38,11 +38,17 @@ void check_case(const std::string& cfg, const std::string& sub) {
 
     auto [sparse, dense] = model.prompt_encoder.forward(&coords, &labels, p["box"].is_null() ? nullptr : &box,
                                                         mask.empty() ? nullptr : &mask);
-    auto out = model.mask_decoder.forward(emb, model.prompt_encoder.get_dense_pe(), sparse, dense,
-                                          p["multimask_output"].get<bool>());
+    const auto dense_pe = model.prompt_encoder.get_dense_pe();
+    const bool multimask = p["multimask_output"].get<bool>();
+    // upstream's predict_masks (the reference), and the fast path: the image prepared once, the
+    // prompt's own dense embedding only with a mask input
+    auto out = model.mask_decoder.forward(emb, dense_pe, sparse, dense, multimask);
+    const auto prepared = model.mask_decoder.prepare(emb, dense_pe, model.prompt_encoder.no_mask_dense());
+    auto fast = model.mask_decoder.forward(prepared, sparse, mask.empty() ? nullptr : &dense, multimask);
     const evsam::Tolerance tol = evsam::kTolEncoderFloat;
     for (auto& [name, t] : std::vector<std::pair<std::string, const evsam::Tensor<T>*>>{
-             {"sparse", &sparse}, {"dense", &dense}, {"low_res_masks", &out.masks}, {"iou", &out.iou_pred}}) {
+             {"sparse", &sparse}, {"dense", &dense}, {"low_res_masks", &out.masks}, {"iou", &out.iou_pred},
+             {"low_res_masks", &fast.masks}, {"iou", &fast.iou_pred}}) {
         auto r = evsam::compare(*t, evsam::npy_load_as<double>(cdir + name + ".npy"), tol, cfg + "/" + sub + name);
         EXPECT_TRUE(r.ok) << r.message;
         std::cout << r.message << "\n";

@@ -50,36 +50,60 @@ TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
     EXPECT_THROW(unset.predict(evsam::Prompt<float>{}), evsam::Error);
 }
 
-// The Predictor's per-image projections (layer 0's image side, computed once at set_image) are
-// the same arithmetic as the per-prompt path: the decoder's outputs agree bit for bit, for a
-// batch of prompts sharing one precomputed (batch-1) projection.
-TEST(PredictorBatch, ImageProjectionsChangeNothing) {
+// The decoder's fast path (MaskDecoder::prepare once per image, then the factored forward with
+// layer 0's image-side projections; or, with a mask input, each prompt's own keys) against
+// upstream's predict_masks statement by statement (MaskDecoder::forward, the reference). At the
+// tiny fixture's dims the factored cross attention does not pay (factored_attention_pays), so the
+// fast path does the reference's arithmetic: the outputs agree bit for bit.
+template <class Model>
+void expect_fast_path_equals_reference(const Model& model, const evsam::Tensor<float>& emb, const evsam::Tensor<float>& coords,
+                                       const evsam::Tensor<float>& labels, bool bitwise) {
+    const auto& pe = model.prompt_encoder;
+    const auto dense_pe = pe.get_dense_pe();
+    const int64_t Bn = coords.size(0), s = 4 * pe.image_embedding_size;
+    evsam::Tensor<float> masks({Bn, 1, s, s});
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> u(-8, 8);
+    for (auto& v : masks) v = u(rng);
+    const auto prepared = model.mask_decoder.prepare(emb, dense_pe, pe.no_mask_dense());
+    for (bool with_mask : {false, true}) {
+        SCOPED_TRACE(with_mask ? "mask input" : "no mask input");
+        auto [sparse, dense] = pe.forward(&coords, &labels, nullptr, with_mask ? &masks : nullptr);
+        const auto ref = model.mask_decoder.forward(emb, dense_pe, sparse, dense, true);
+        const auto fast = model.mask_decoder.forward(prepared, sparse, with_mask ? &dense : nullptr, true);
+        ASSERT_EQ(ref.masks.shape(), fast.masks.shape());
+        ASSERT_EQ(ref.iou_pred.shape(), fast.iou_pred.shape());
+        if (bitwise) {
+            EXPECT_EQ(0, std::memcmp(ref.masks.data(), fast.masks.data(), sizeof(float) * static_cast<size_t>(ref.masks.numel())));
+            EXPECT_EQ(0, std::memcmp(ref.iou_pred.data(), fast.iou_pred.data(), sizeof(float) * static_cast<size_t>(ref.iou_pred.numel())));
+        }
+        const auto rm = evsam::compare(fast.masks, ref.masks, evsam::kTolMaskLogits, "masks");
+        EXPECT_TRUE(rm.ok) << rm.message;
+        const auto ri = evsam::compare(fast.iou_pred, ref.iou_pred, evsam::kTolIoU, "iou");
+        EXPECT_TRUE(ri.ok) << ri.message;
+        std::cout << rm.message << "\n" << ri.message << "\n";
+    }
+}
+
+TEST(PredictorBatch, DecoderFastPathEqualsTheReferenceAtSmallDims) {
     const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
     std::ifstream f(dir + "config.json");
     evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(nlohmann::json::parse(f)));
     evsam::load_state_dict(model, evsam::Checkpoint::open(dir + "model.pt"), "tiny_l");
+    ASSERT_FALSE(evsam::factored_attention_pays(7, 32, 16, 4));  // the tiny decoder's dims
     evsam::Predictor<float> p(model);
     p.set_image_batch(evsam::npy_load_as<float>(dir + "input.npy"));
-    const auto& emb = p.features();
     evsam::Tensor<float> coords({4, 2, 2}), labels({4, 2});
     for (int64_t i = 0; i < coords.numel(); ++i) coords[i] = static_cast<float>((i * 397) % 1024) + 0.25f;
     for (int64_t i = 0; i < labels.numel(); ++i) labels[i] = static_cast<float>(i % 2);
-    auto [sparse, dense] = model.prompt_encoder.forward(&coords, &labels, nullptr, nullptr);
-    const auto pe = model.prompt_encoder.get_dense_pe();
-    evsam::Tensor<float> src(emb.shape());  // features + no_mask_embed, as for every prompt here
-    for (int64_t i = 0; i < src.numel(); ++i) src[i] = emb[i] + dense[i];
-    const auto pre = model.mask_decoder.transformer.project_image(src, pe);
-    auto a = model.mask_decoder.forward(emb, pe, sparse, dense, true);
-    auto b = model.mask_decoder.forward(emb, pe, sparse, dense, true, nullptr, &pre);
-    ASSERT_EQ(a.masks.shape(), b.masks.shape());
-    EXPECT_EQ(0, std::memcmp(a.masks.data(), b.masks.data(), sizeof(float) * static_cast<size_t>(a.masks.numel())));
-    EXPECT_EQ(0, std::memcmp(a.iou_pred.data(), b.iou_pred.data(), sizeof(float) * static_cast<size_t>(a.iou_pred.numel())));
+    expect_fast_path_equals_reference(model, p.features(), coords, labels, /*bitwise=*/true);
 }
 
-// At SAM's own dims (E 256, internal 128, 8 heads, 7 tokens) the path without the per-image
-// projections folds the cross attentions' projections into the prompt tokens, so the two paths
-// agree to rounding: held to the table's mask-logit and IoU entries (formula weights, full-size decoder).
-TEST(PredictorBatch, ImageProjectionsAgreeWithTheFactoredPathAtFullSize) {
+// At SAM's own dims (E 256, internal 128, 8 heads, 7 tokens) the fast path folds the cross
+// attentions' projections into the prompt tokens (and reads layer 0's from the prepared image), so
+// the two agree to rounding: held to the table's mask-logit and IoU entries (formula weights,
+// full-size decoder).
+TEST(PredictorBatch, DecoderFastPathAgreesWithTheReferenceAtFullSize) {
     ASSERT_TRUE(evsam::factored_attention_pays(7, 256, 128, 8));  // the path this test is about
     evsam::EfficientViTSam<float> model(evsam::sam_config("l0"));
     evsam_test::FormulaInit<float> init;
@@ -90,18 +114,7 @@ TEST(PredictorBatch, ImageProjectionsAgreeWithTheFactoredPathAtFullSize) {
     for (auto& v : emb) v = u(rng);
     for (auto& v : coords) v = 512 + 500 * u(rng);
     for (int64_t i = 0; i < labels.numel(); ++i) labels[i] = static_cast<float>(i % 2);
-    auto [sparse, dense] = model.prompt_encoder.forward(&coords, &labels, nullptr, nullptr);
-    const auto pe = model.prompt_encoder.get_dense_pe();
-    evsam::Tensor<float> src(emb.shape());
-    for (int64_t i = 0; i < src.numel(); ++i) src[i] = emb[i] + dense[i];
-    const auto pre = model.mask_decoder.transformer.project_image(src, pe);
-    auto a = model.mask_decoder.forward(emb, pe, sparse, dense, true);
-    auto b = model.mask_decoder.forward(emb, pe, sparse, dense, true, nullptr, &pre);
-    auto rm = evsam::compare(b.masks, a.masks, evsam::kTolMaskLogits, "masks");
-    EXPECT_TRUE(rm.ok) << rm.message;
-    auto ri = evsam::compare(b.iou_pred, a.iou_pred, evsam::kTolIoU, "iou");
-    EXPECT_TRUE(ri.ok) << ri.message;
-    std::cout << rm.message << "\n" << ri.message << "\n";
+    expect_fast_path_equals_reference(model, emb, coords, labels, /*bitwise=*/false);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 #pragma once
 #include <vector>
 
+#include "evsam/nn/functional.hpp"
+#include "evsam/ops/activation.hpp"
+#include "evsam/ops/layout.hpp"
 #include "evsam/ops/linear.hpp"
 #include "evsam/sam/transformer.hpp"
 
@@ -73,109 +76,150 @@ struct MaskDecoder : Module<T, B> {
         Tensor<T> iou_pred;  // (B, C)
     };
 
-    // image_embeddings (1, E, h, w) shared by all B prompts; image_pe (1, E, h, w);
-    // sparse (B, N, E); dense (B, E, h, w). pre: the transformer's ImageProjections of
-    // image_embeddings + dense, valid only when every prompt's dense embedding is no_mask_embed.
+    // Upstream's forward: image_embeddings (1, E, h, w) shared by all B prompts; image_pe
+    // (1, E, h, w); sparse (B, N, E); dense (B, E, h, w). The reference of the fast path below.
     Output forward(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe, const Tensor<T>& sparse,
-                   const Tensor<T>& dense, bool multimask_output, Trace<T>* tr = nullptr,
-                   const ImageProjections<T>* pre = nullptr) const {
-        auto [masks, iou] = predict_masks(image_embeddings, image_pe, sparse, dense, tr, pre);
-        // Select the correct mask or masks for output: [1:] for multimask, [0:1] otherwise
-        const int64_t first = multimask_output ? 1 : 0, count = multimask_output ? num_mask_tokens - 1 : 1;
-        return {slice_dim1(masks, first, count), slice_dim1(iou, first, count)};
+                   const Tensor<T>& dense, bool multimask_output, Trace<T>* tr = nullptr) const {
+        auto [masks, iou_pred] = predict_masks(image_embeddings, image_pe, sparse, dense, tr);
+        return select_masks(masks, iou_pred, multimask_output);
     }
 
-    // mask_decoder.py: MaskDecoder.predict_masks. Returns all num_mask_tokens masks and IoU predictions.
+    // mask_decoder.py: MaskDecoder.predict_masks, statement by statement. Returns all
+    // num_mask_tokens masks and IoU predictions.
     std::pair<Tensor<T>, Tensor<T>> predict_masks(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe,
                                                   const Tensor<T>& sparse, const Tensor<T>& dense,
-                                                  Trace<T>* tr = nullptr,
-                                                  const ImageProjections<T>* pre = nullptr) const {
-        const int64_t Bn = sparse.size(0), Ns = sparse.size(1), E = transformer_dim, NT = 1 + num_mask_tokens;
-        EVSAM_CHECK(image_embeddings.dim() == 4 && image_embeddings.size(0) == 1 && image_embeddings.size(1) == E,
-                    "MaskDecoder: image_embeddings must be (1, " + std::to_string(E) + ", h, w), got " +
-                        shape_str(image_embeddings.shape()));
-        const int64_t h = image_embeddings.size(2), w = image_embeddings.size(3), P = h * w;
-        EVSAM_CHECK(dense.shape() == (Shape{Bn, E, h, w}), "MaskDecoder: dense embeddings " + shape_str(dense.shape()) +
-                                                               " do not match the prompts' batch and the image");
-        // tokens = cat(iou_token, mask_tokens, sparse) per prompt: (B, NT + Ns, E)
-        Tensor<T> tokens({Bn, NT + Ns, E});
-        for (int64_t b = 0; b < Bn; ++b) {
-            T* dst = tokens.data() + b * (NT + Ns) * E;
-            std::copy(iou_token.weight.begin(), iou_token.weight.end(), dst);
-            std::copy(mask_tokens.weight.begin(), mask_tokens.weight.end(), dst + E);
-            std::copy(sparse.data() + b * Ns * E, sparse.data() + (b + 1) * Ns * E, dst + NT * E);
+                                                  Trace<T>* tr = nullptr) const {
+        check_inputs(image_embeddings, &image_pe, &sparse, &dense);
+        const int64_t Bn = sparse.size(0), h = image_embeddings.size(2), w = image_embeddings.size(3);
+        const Tensor<T> tokens = prompt_tokens(sparse);  // concatenate output tokens
+        Tensor<T> src = fn::repeat_batch<B>(image_embeddings, Bn);  // expand per-image data in batch direction to be per-mask
+        fn::add_<B>(src, dense);
+        const Tensor<T> pos_src = fn::repeat_batch<B>(image_pe, Bn);
+        auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr);  // run the transformer
+        const Tensor<T> iou_token_out = fn::select<B>(hs, 1, 0);
+        const Tensor<T> mask_tokens_out = fn::narrow<B>(hs, 1, 1, num_mask_tokens);
+        src = fn::transpose_view<B>(keys, h, w);  // upscale mask embeddings and predict masks using the mask tokens
+        const Tensor<T> upscaled_embedding = output_upscaling(src);
+        std::vector<Tensor<T>> hyper_in_list;
+        for (int64_t i = 0; i < num_mask_tokens; ++i)
+            hyper_in_list.push_back(output_hypernetworks_mlps[static_cast<size_t>(i)].forward(fn::select<B>(mask_tokens_out, 1, i)));
+        const Tensor<T> hyper_in = fn::stack1<B>(hyper_in_list);
+        Tensor<T> masks = hyper_times_upscaled(hyper_in, upscaled_embedding);  // (hyper_in @ upscaled.view(b, c, h*w)).view(b, -1, h, w)
+        Tensor<T> iou_pred = iou_prediction_head.forward(iou_token_out);  // generate mask quality predictions
+        trace_outputs(tr, hyper_in, upscaled_embedding, iou_pred);
+        return {std::move(masks), std::move(iou_pred)};
+    }
+
+    // The per-image part of predict_masks, for prompts that share the dense embedding `dense`
+    // (1, E, h, w) (no mask input: no_mask_embed everywhere): the image side of the transformer
+    // (flattened keys and key PE, layer 0's projections). The Predictor prepares it once per image.
+    struct Prepared {
+        Tensor<T> image_embeddings;  // (1, E, h, w)
+        ImageKeys<T> keys;           // of image_embeddings + dense, and image_pe
+    };
+    Prepared prepare(const Tensor<T>& image_embeddings, const Tensor<T>& image_pe, const Tensor<T>& dense) const {
+        check_inputs(image_embeddings, &image_pe, nullptr, &dense);
+        return {image_embeddings, transformer.prepare(fn::add<B>(image_embeddings, dense), image_pe)};
+    }
+
+    // The fast forward: the prepared image, sparse (B, N, E), and the prompts' own dense embeddings
+    // (B, E, h, w) when they have a mask input, or null for the prepared one.
+    Output forward(const Prepared& image, const Tensor<T>& sparse, const Tensor<T>* dense, bool multimask_output,
+                   Trace<T>* tr = nullptr) const {
+        auto [masks, iou_pred] = predict_masks(image, sparse, dense, tr);
+        return select_masks(masks, iou_pred, multimask_output);
+    }
+
+    // predict_masks, fast: cross attention factored through the prompt tokens, layer 0's image-side
+    // projections from `image` when the prompts share its dense embedding, and the output upscaling
+    // one prompt at a time (each (c, 4h, 4w) upscaled embedding is used at once, straight from the
+    // transformer's token layout: a batch of 64 would otherwise hold about 1 GB of them).
+    std::pair<Tensor<T>, Tensor<T>> predict_masks(const Prepared& image, const Tensor<T>& sparse, const Tensor<T>* dense,
+                                                  Trace<T>* tr = nullptr) const {
+        const Tensor<T>& emb = image.image_embeddings;
+        check_inputs(emb, nullptr, &sparse, dense);
+        const int64_t Bn = sparse.size(0), h = emb.size(2), w = emb.size(3);
+        const Tensor<T> tokens = prompt_tokens(sparse);
+        // with a mask input, each prompt's keys are its own src = image embedding + its dense embedding
+        auto [hs, keys] = dense ? transformer.forward_factored(fn::flatten_permute<B>(fn::add<B>(emb, *dense)),
+                                                               image.keys.key_pe, tokens, nullptr, tr)
+                                : transformer.forward_factored(fn::repeat_batch<B>(image.keys.keys, Bn), image.keys.key_pe,
+                                                               tokens, &image.keys, tr);
+        const Tensor<T> mask_tokens_out = fn::narrow<B>(hs, 1, 1, num_mask_tokens);
+        std::vector<Tensor<T>> hyper_in_list;
+        for (int64_t i = 0; i < num_mask_tokens; ++i)
+            hyper_in_list.push_back(output_hypernetworks_mlps[static_cast<size_t>(i)].forward(fn::select<B>(mask_tokens_out, 1, i)));
+        const Tensor<T> hyper_in = fn::stack1<B>(hyper_in_list);
+        const int64_t c = upscale_conv3.out_channels;
+        Tensor<T> masks({Bn, num_mask_tokens, 4 * h, 4 * w}, Tensor<T>::uninitialized), up_all;
+        if (tr) up_all = Tensor<T>({Bn, c, 4 * h, 4 * w}, Tensor<T>::uninitialized);
+        for (int64_t b = 0; b < Bn; ++b) {  // one prompt at a time
+            const Tensor<T> up = output_upscaling_tokens(keys, b, h, w);
+            if (tr) batch_copy_forward(up_all.data() + b * up.numel(), up.data(), 1, up.numel(), 0, 0, B{});
+            bmm_forward(masks.data() + b * num_mask_tokens * 16 * h * w, hyper_in.data() + b * num_mask_tokens * c, up.data(), 1,
+                        num_mask_tokens, c, 16 * h * w, B{});
         }
-        // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B):
-        // the transformer adds the one image_pe to every prompt's keys instead of B copies of it.
-        // Each prompt's src goes straight into the transformer's (B, HW, E) layout.
-        EVSAM_CHECK(image_pe.shape() == image_embeddings.shape(), "MaskDecoder: image_pe " + shape_str(image_pe.shape()) +
-                                                                      " does not match the image embedding");
-        // With pre, every prompt's src is the image's (no mask input): pre holds it and image_pe flattened.
-        Tensor<T> keys0({Bn, P, E}, Tensor<T>::uninitialized), key_pe_own;
-        if (pre) {
-            EVSAM_CHECK(pre->keys.numel() == P * E && pre->key_pe.numel() == P * E,
-                        "MaskDecoder: image projections do not match the image embedding");
-            for (int64_t b = 0; b < Bn; ++b) std::copy(pre->keys.begin(), pre->keys.end(), keys0.data() + b * P * E);
-        } else {
-            Tensor<T> src({1, E, h, w}, Tensor<T>::uninitialized);
-            for (int64_t b = 0; b < Bn; ++b) {
-                add_forward(src.data(), image_embeddings.data(), dense.data() + b * E * P, E * P, B{});
-                nchw_to_npc_forward(keys0.data() + b * P * E, src.data(), 1, E, P, B{});
-            }
-            key_pe_own = Tensor<T>({1, P, E}, Tensor<T>::uninitialized);
-            nchw_to_npc_forward(key_pe_own.data(), image_pe.data(), 1, E, P, B{});
-        }
-        const Tensor<T>& key_pe = pre ? pre->key_pe : key_pe_own;
-        auto [hs, keys] = transformer.forward_flat(std::move(keys0), key_pe, tokens, tr, pre);  // self.transformer(...)
-        // hyper_in[:, i] = output_hypernetworks_mlps[i](mask_tokens_out[:, i])
-        const int64_t c = upscale_conv3.out_channels, UH = 4 * h, UW = 4 * w, UP = UH * UW;
-        Tensor<T> hyper({Bn, num_mask_tokens, c}, Tensor<T>::uninitialized);
-        for (int64_t i = 0; i < num_mask_tokens; ++i) {
-            Tensor<T> tok({Bn, E}, Tensor<T>::uninitialized);
-            for (int64_t b = 0; b < Bn; ++b)
-                std::copy(hs.data() + (b * (NT + Ns) + 1 + i) * E, hs.data() + (b * (NT + Ns) + 2 + i) * E,
-                          tok.data() + b * E);
-            Tensor<T> o = output_hypernetworks_mlps[static_cast<size_t>(i)].forward(tok);
-            for (int64_t b = 0; b < Bn; ++b) std::copy(o.data() + b * c, o.data() + (b + 1) * c, hyper.data() + (b * num_mask_tokens + i) * c);
-        }
-        if (tr) tr->record(this->name + ".hyper_in", hyper);
-        // src = src.transpose(1, 2).view(b, c, h, w); upscaled_embedding = self.output_upscaling(src);
-        // masks = hyper_in @ upscaled_embedding.view(b, c, h * w). One prompt at a time: each
-        // (c, 4h, 4w) upscaled embedding is used at once (every op here treats prompts independently,
-        // so this is the batched result; a batch of 64 would otherwise hold about 1 GB of them).
-        Tensor<T> masks({Bn, num_mask_tokens, UH, UW}, Tensor<T>::uninitialized);
-        Tensor<T> up_all;
-        if (tr) up_all = Tensor<T>({Bn, c, UH, UW}, Tensor<T>::uninitialized);
-        for (int64_t b = 0; b < Bn; ++b) {
-            Tensor<T> up = upscale_conv0.forward_tokens(keys, b, h, w);  // from this prompt's keys, no transpose
-            upscale_norm1.forward_(up);
-            activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
-            up = upscale_conv3.forward(up);
-            activation_forward(up.data(), up.numel(), Act::gelu_erf, B{});
-            if (tr) std::copy(up.begin(), up.end(), up_all.data() + b * c * UP);
-            bmm_forward(masks.data() + b * num_mask_tokens * UP, hyper.data() + b * num_mask_tokens * c, up.data(), 1,
-                        num_mask_tokens, c, UP, B{});
-        }
-        if (tr) tr->record(this->name + ".output_upscaling", up_all);
-        // iou_pred = self.iou_prediction_head(iou_token_out), iou_token_out = hs[:, 0, :]
-        Tensor<T> iou_tok({Bn, E});
-        for (int64_t b = 0; b < Bn; ++b)
-            std::copy(hs.data() + b * (NT + Ns) * E, hs.data() + (b * (NT + Ns) + 1) * E, iou_tok.data() + b * E);
-        Tensor<T> iou = iou_prediction_head.forward(iou_tok);
-        if (tr) tr->record(iou_prediction_head.name, iou);
-        return {std::move(masks), std::move(iou)};
+        Tensor<T> iou_pred = iou_prediction_head.forward(fn::select<B>(hs, 1, 0));
+        trace_outputs(tr, hyper_in, up_all, iou_pred);
+        return {std::move(masks), std::move(iou_pred)};
     }
 
 private:
-    // x[:, first:first+count] for a tensor whose dim 0 is the batch.
-    static Tensor<T> slice_dim1(const Tensor<T>& x, int64_t first, int64_t count) {
-        Shape s = x.shape();
-        const int64_t inner = x.numel() / (s[0] * s[1]);
-        Tensor<T> r([&] { Shape t = s; t[1] = count; return t; }());
-        for (int64_t b = 0; b < s[0]; ++b)
-            std::copy(x.data() + (b * s[1] + first) * inner, x.data() + (b * s[1] + first + count) * inner,
-                      r.data() + b * count * inner);
-        return r;
+    // output_upscaling = Sequential(ConvTranspose2d, LayerNorm2d, GELU, ConvTranspose2d, GELU) on src (B, E, h, w).
+    Tensor<T> output_upscaling(const Tensor<T>& src) const {
+        Tensor<T> x = upscale_conv0.forward(src);
+        upscale_norm1.forward_(x);
+        activation_forward(x.data(), x.numel(), Act::gelu_erf, B{});
+        x = upscale_conv3.forward(x);
+        activation_forward(x.data(), x.numel(), Act::gelu_erf, B{});
+        return x;
+    }
+    // The same for prompt b of the transformer's keys (B, h*w, E), read in token layout: (1, c, 4h, 4w).
+    Tensor<T> output_upscaling_tokens(const Tensor<T>& keys, int64_t b, int64_t h, int64_t w) const {
+        Tensor<T> x = upscale_conv0.forward_tokens(keys, b, h, w);
+        upscale_norm1.forward_(x);
+        activation_forward(x.data(), x.numel(), Act::gelu_erf, B{});
+        x = upscale_conv3.forward(x);
+        activation_forward(x.data(), x.numel(), Act::gelu_erf, B{});
+        return x;
+    }
+    // hyper_in (B, M, c) @ upscaled (B, c, H, W).view(B, c, H*W) -> (B, M, H, W)
+    Tensor<T> hyper_times_upscaled(const Tensor<T>& hyper_in, const Tensor<T>& up) const {
+        const int64_t Bn = up.size(0), c = up.size(1), UH = up.size(2), UW = up.size(3), M = hyper_in.size(1);
+        Tensor<T> masks({Bn, M, UH, UW}, Tensor<T>::uninitialized);
+        bmm_forward(masks.data(), hyper_in.data(), up.data(), Bn, M, c, UH * UW, B{});
+        return masks;
+    }
+    // Select the correct mask or masks for output: [:, 1:] for multimask, [:, 0:1] otherwise.
+    Output select_masks(const Tensor<T>& masks, const Tensor<T>& iou_pred, bool multimask_output) const {
+        const int64_t first = multimask_output ? 1 : 0, count = multimask_output ? num_mask_tokens - 1 : 1;
+        return {fn::narrow<B>(masks, 1, first, count), fn::narrow<B>(iou_pred, 1, first, count)};
+    }
+    // output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+    // output_tokens = output_tokens.unsqueeze(0).expand(sparse.size(0), -1, -1)
+    // tokens = torch.cat((output_tokens, sparse), dim=1)
+    Tensor<T> prompt_tokens(const Tensor<T>& sparse) const {
+        Tensor<T> output_tokens = fn::cat<B>({&iou_token.weight, &mask_tokens.weight}, 0);
+        output_tokens.reshape_({1, num_mask_tokens + 1, transformer_dim});  // expanded by cat
+        return fn::cat<B>({&output_tokens, &sparse}, 1);
+    }
+    void check_inputs(const Tensor<T>& emb, const Tensor<T>* pe, const Tensor<T>* sparse, const Tensor<T>* dense) const {
+        const int64_t E = transformer_dim;
+        EVSAM_CHECK(emb.dim() == 4 && emb.size(0) == 1 && emb.size(1) == E,
+                    "MaskDecoder: image_embeddings must be (1, " + std::to_string(E) + ", h, w), got " + shape_str(emb.shape()));
+        EVSAM_CHECK(!pe || pe->shape() == emb.shape(),
+                    "MaskDecoder: image_pe " + shape_str(pe->shape()) + " does not match the image embedding");
+        EVSAM_CHECK(!sparse || (sparse->dim() == 3 && sparse->size(2) == E),
+                    "MaskDecoder: sparse embeddings must be (B, N, " + std::to_string(E) + "), got " + shape_str(sparse->shape()));
+        const int64_t Bn = sparse ? sparse->size(0) : 1;
+        EVSAM_CHECK(!dense || dense->shape() == (Shape{Bn, E, emb.size(2), emb.size(3)}),
+                    "MaskDecoder: dense embeddings " + shape_str(dense->shape()) + " do not match the prompts' batch and the image");
+    }
+    void trace_outputs(Trace<T>* tr, const Tensor<T>& hyper_in, const Tensor<T>& upscaled, const Tensor<T>& iou_pred) const {
+        if (!tr) return;
+        tr->record(this->name + ".hyper_in", hyper_in);
+        tr->record(this->name + ".output_upscaling", upscaled);
+        tr->record(iou_prediction_head.name, iou_pred);
     }
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <vector>
 
+#include "evsam/nn/functional.hpp"
 #include "evsam/ops/activation.hpp"
 #include "evsam/ops/positional.hpp"
 #include "evsam/sam/common.hpp"
@@ -22,22 +23,19 @@ struct PositionEmbeddingRandom : Module<T, B> {
     }
     // forward(size): (2F, h, w)
     Tensor<T> forward(int64_t h, int64_t w) const {
-        Tensor<T> pe({2 * num_pos_feats, h, w});
+        Tensor<T> pe({2 * num_pos_feats, h, w}, Tensor<T>::uninitialized);
         dense_pe_forward(pe.data(), positional_encoding_gaussian_matrix.data(), h, w, num_pos_feats, B{});
         return pe;
     }
     // forward_with_coords: coords (..., 2) in pixels of an image of size (img_h, img_w) -> (..., 2F)
     Tensor<T> forward_with_coords(const Tensor<T>& coords, int64_t img_h, int64_t img_w) const {
-        Tensor<T> xy = coords;
         const int64_t M = coords.numel() / 2;
-        for (int64_t m = 0; m < M; ++m) {  // coords[..., 0] /= image_size[1]; coords[..., 1] /= image_size[0]
-            xy[2 * m] /= static_cast<T>(img_w);
-            xy[2 * m + 1] /= static_cast<T>(img_h);
-        }
+        Tensor<T> xy(coords.shape(), Tensor<T>::uninitialized);
+        normalize_coords_forward(xy.data(), coords.data(), M, img_h, img_w, B{});  // coords[..., 0] /= image_size[1], ...
         Shape s = coords.shape();
         s.back() = 2 * num_pos_feats;
-        Tensor<T> out(s);
-        pe_encoding_forward(out.data(), xy.data(), positional_encoding_gaussian_matrix.data(), M, num_pos_feats, B{});
+        Tensor<T> out(s, Tensor<T>::uninitialized);
+        pe_encoding_forward(out.data(), xy.data(), positional_encoding_gaussian_matrix.data(), M, num_pos_feats, B{});  // _pe_encoding
         return out;
     }
 };
@@ -87,80 +85,54 @@ struct PromptEncoder : Module<T, B> {
         return pe;
     }
 
-    // points: coords (B, N, 2) in the 1024 frame and labels (B, N) with 1 fg, 0 bg, -1 padding;
-    // boxes (B, 4) XYXY; masks (B, 1, 4h, 4w) low-res logits. Any may be null.
+    // The dense embedding of a prompt without a mask input: no_mask_embed.weight.reshape(1, -1, 1, 1)
+    // .expand(bs, -1, h, w), for bs = 1: (1, E, h, w).
+    Tensor<T> no_mask_dense() const {
+        return fn::expand_channels<B>(no_mask_embed.weight, 1, image_embedding_size, image_embedding_size);
+    }
+
+    // Upstream's forward. points: coords (B, N, 2) in the 1024 frame and labels (B, N) with 1 fg,
+    // 0 bg, -1 padding; boxes (B, 4) XYXY; masks (B, 1, 4h, 4w) low-res logits. Any may be null.
     // Returns sparse (B, Nsparse, E) and dense (B, E, h, w) embeddings.
     std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>* coords, const Tensor<T>* labels, const Tensor<T>* boxes,
                                             const Tensor<T>* masks, Trace<T>* tr = nullptr) const {
-        const int64_t bs = coords ? coords->size(0) : boxes ? boxes->size(0) : masks ? masks->size(0) : 1;
-        const int64_t np = coords ? coords->size(1) + (boxes ? 0 : 1) : 0, nb = boxes ? 2 : 0;
-        Tensor<T> sparse({bs, np + nb, embed_dim});
-        if (coords) {
-            EVSAM_CHECK(labels && labels->shape() == (Shape{bs, coords->size(1)}) && coords->size(2) == 2,
-                        "PromptEncoder: point coords (B, N, 2) and labels (B, N) do not match");
-            Tensor<T> pts = embed_points(*coords, *labels, boxes == nullptr);  // pad = (boxes is None)
-            copy_rows(sparse, 0, pts);
-        }
-        if (boxes) {
-            EVSAM_CHECK(boxes->shape() == (Shape{bs, 4}), "PromptEncoder: boxes must be (B, 4), got " + shape_str(boxes->shape()));
-            copy_rows(sparse, np, embed_boxes(*boxes));
-        }
-        Tensor<T> dense;
-        if (masks) {
-            dense = embed_masks(*masks);
-        } else {  // no_mask_embed.weight.reshape(1, -1, 1, 1).expand(bs, -1, h, w)
-            const int64_t P = image_embedding_size * image_embedding_size;
-            dense = Tensor<T>({bs, embed_dim, image_embedding_size, image_embedding_size});
-            for (int64_t b = 0; b < bs; ++b)
-                for (int64_t c = 0; c < embed_dim; ++c)
-                    std::fill_n(dense.data() + (b * embed_dim + c) * P, P, no_mask_embed.weight[c]);
-        }
-        if (tr) {
-            tr->record(this->name + ".sparse", sparse);
-            tr->record(this->name + ".dense", dense);
-        }
+        const int64_t bs = get_batch_size(coords, boxes, masks);
+        Tensor<T> sparse = embed_sparse(coords, labels, boxes, bs, tr);
+        Tensor<T> dense = masks ? embed_masks(*masks, tr)
+                                : fn::expand_channels<B>(no_mask_embed.weight, bs, image_embedding_size, image_embedding_size);
+        if (tr) tr->record(this->name + ".dense", dense);
         return {std::move(sparse), std::move(dense)};
     }
 
-private:
-    Tensor<T> embed_points(const Tensor<T>& coords, const Tensor<T>& labels, bool pad) const {
-        const int64_t Bn = coords.size(0), N = coords.size(1), Np = N + (pad ? 1 : 0), E = embed_dim;
-        Tensor<T> pts({Bn, Np, 2}, T(0));  // padding point (0, 0) with label -1
-        Tensor<T> lab({Bn, Np}, T(-1));
-        for (int64_t b = 0; b < Bn; ++b)
-            for (int64_t n = 0; n < N; ++n) {
-                pts[(b * Np + n) * 2] = coords[(b * N + n) * 2] + T(0.5);  // shift to the pixel centre
-                pts[(b * Np + n) * 2 + 1] = coords[(b * N + n) * 2 + 1] + T(0.5);
-                lab[b * Np + n] = labels[b * N + n];
-            }
-        Tensor<T> emb = pe_layer.forward_with_coords(pts, input_image_size, input_image_size);
-        for (int64_t i = 0; i < Bn * Np; ++i) {
-            T* e = emb.data() + i * E;
-            const T l = lab[i];
-            EVSAM_CHECK(l == T(-1) || l == T(0) || l == T(1), "PromptEncoder: point labels must be 1, 0 or -1");
-            if (l == T(-1)) {  // point_embedding[labels == -1] = 0; += not_a_point_embed
-                std::copy(not_a_point_embed.weight.begin(), not_a_point_embed.weight.end(), e);
-            } else {
-                const Tensor<T>& pe = point_embeddings[l == T(0) ? 0 : 1].weight;
-                for (int64_t c = 0; c < E; ++c) e[c] += pe[c];
-            }
+    // _get_batch_size: the batch of the first prompt given (points, boxes, masks), else 1.
+    static int64_t get_batch_size(const Tensor<T>* coords, const Tensor<T>* boxes, const Tensor<T>* masks) {
+        return coords ? coords->size(0) : boxes ? boxes->size(0) : masks ? masks->size(0) : 1;
+    }
+
+    // The sparse half of forward: the points' and the box corners' embeddings of bs prompts
+    // (get_batch_size), (bs, Nsparse, E).
+    Tensor<T> embed_sparse(const Tensor<T>* coords, const Tensor<T>* labels, const Tensor<T>* boxes, int64_t bs,
+                           Trace<T>* tr = nullptr) const {
+        std::vector<Tensor<T>> parts;  // sparse_embeddings = torch.cat([points, boxes], dim=1)
+        if (coords) {
+            EVSAM_CHECK(labels && labels->shape() == (Shape{bs, coords->size(1)}) && coords->size(2) == 2,
+                        "PromptEncoder: point coords (B, N, 2) and labels (B, N) do not match");
+            parts.push_back(embed_points(*coords, *labels, boxes == nullptr));  // pad = (boxes is None)
         }
-        return emb;
+        if (boxes) {
+            EVSAM_CHECK(boxes->shape() == (Shape{bs, 4}), "PromptEncoder: boxes must be (B, 4), got " + shape_str(boxes->shape()));
+            parts.push_back(embed_boxes(*boxes));
+        }
+        Tensor<T> sparse = parts.empty()   ? Tensor<T>({bs, 0, embed_dim})
+                           : parts.size() == 1 ? std::move(parts[0])
+                                               : fn::cat<B>({&parts[0], &parts[1]}, 1);
+        if (tr) tr->record(this->name + ".sparse", sparse);
+        return sparse;
     }
-    Tensor<T> embed_boxes(const Tensor<T>& boxes) const {
-        const int64_t Bn = boxes.size(0), E = embed_dim;
-        Tensor<T> corners({Bn, 2, 2});
-        for (int64_t i = 0; i < Bn * 4; ++i) corners[i] = boxes[i] + T(0.5);  // shift to the pixel centre
-        Tensor<T> emb = pe_layer.forward_with_coords(corners, input_image_size, input_image_size);
-        for (int64_t b = 0; b < Bn; ++b)
-            for (int64_t c = 0; c < E; ++c) {
-                emb[(b * 2) * E + c] += point_embeddings[2].weight[c];
-                emb[(b * 2 + 1) * E + c] += point_embeddings[3].weight[c];
-            }
-        return emb;
-    }
-    // mask_downscaling: conv 2x2 s2 -> LayerNorm2d -> GELU -> conv 2x2 s2 -> LayerNorm2d -> GELU -> conv 1x1
-    Tensor<T> embed_masks(const Tensor<T>& masks) const {
+
+    // _embed_masks: mask_downscaling, conv 2x2 s2 -> LayerNorm2d -> GELU -> conv 2x2 s2 -> LayerNorm2d
+    // -> GELU -> conv 1x1. masks (B, 1, 4h, 4w) -> (B, E, h, w).
+    Tensor<T> embed_masks(const Tensor<T>& masks, Trace<T>* tr = nullptr) const {
         EVSAM_CHECK(masks.dim() == 4 && masks.size(1) == 1 && masks.size(2) == 4 * image_embedding_size &&
                         masks.size(3) == 4 * image_embedding_size,
                     "PromptEncoder: mask input must be (B, 1, " + std::to_string(4 * image_embedding_size) + ", " +
@@ -171,12 +143,37 @@ private:
         x = mask_conv3.forward(x);
         mask_norm4.forward_(x);
         activation_forward(x.data(), x.numel(), Act::gelu_erf, B{});
-        return mask_conv6.forward(x);
+        x = mask_conv6.forward(x);
+        if (tr) tr->record(this->name + ".mask_downscaling", x);
+        return x;
     }
-    static void copy_rows(Tensor<T>& dst, int64_t row0, const Tensor<T>& src) {  // along dim 1 of (B, N, E)
-        const int64_t Bn = src.size(0), n = src.size(1), E = src.size(2), Nd = dst.size(1);
-        for (int64_t b = 0; b < Bn; ++b)
-            std::copy(src.data() + b * n * E, src.data() + (b + 1) * n * E, dst.data() + (b * Nd + row0) * E);
+
+private:
+    Tensor<T> embed_points(const Tensor<T>& coords, const Tensor<T>& labels, bool pad) const {
+        const int64_t Bn = coords.size(0), N = coords.size(1);
+        Tensor<T> points(coords.shape(), Tensor<T>::uninitialized);
+        add_scalar_forward(points.data(), coords.data(), T(0.5), coords.numel(), B{});  // shift to center of pixel
+        Tensor<T> lab = labels;
+        if (pad) {  // a padding point (0, 0) with label -1
+            const Tensor<T> padding_point({Bn, 1, 2}), padding_label({Bn, 1}, T(-1));
+            points = fn::cat<B>({&points, &padding_point}, 1);
+            lab = fn::cat<B>({&labels, &padding_label}, 1);
+        }
+        Tensor<T> emb = pe_layer.forward_with_coords(points, input_image_size, input_image_size);
+        point_label_embed_forward(emb.data(), lab.data(), param_ptr(not_a_point_embed.weight, B{}),
+                                  param_ptr(point_embeddings[0].weight, B{}), param_ptr(point_embeddings[1].weight, B{}),
+                                  Bn * (N + (pad ? 1 : 0)), embed_dim, B{});
+        return emb;
+    }
+    Tensor<T> embed_boxes(const Tensor<T>& boxes) const {
+        const int64_t Bn = boxes.size(0), E = embed_dim;
+        Tensor<T> coords({Bn, 2, 2}, Tensor<T>::uninitialized);  // boxes + 0.5, reshaped (-1, 2, 2)
+        add_scalar_forward(coords.data(), boxes.data(), T(0.5), boxes.numel(), B{});
+        Tensor<T> emb = pe_layer.forward_with_coords(coords, input_image_size, input_image_size);
+        // corner_embedding[:, 0, :] += point_embeddings[2].weight; [:, 1, :] += point_embeddings[3].weight
+        batch_add_forward(emb.data(), emb.data(), param_ptr(point_embeddings[2].weight, B{}), Bn, E, 2 * E, 2 * E, 0, B{});
+        batch_add_forward(emb.data() + E, emb.data() + E, param_ptr(point_embeddings[3].weight, B{}), Bn, E, 2 * E, 2 * E, 0, B{});
+        return emb;
     }
 };
 

@@ -1,10 +1,20 @@
 // evsam: segment_anything/modeling/transformer.py: Attention, TwoWayAttentionBlock, TwoWayTransformer
+//
+// Two forwards of the same modules:
+//   forward(...)          upstream's, statement by statement: the reference the fast path is tested
+//                         against (tests/model/test_decoder_tiny.cpp);
+//   forward_factored(...) the decoder's fast path: the cross attentions factored through the few
+//                         prompt tokens (ops/attention.hpp), and, when every prompt has the same
+//                         image keys, layer 0's image-side projections computed once per image
+//                         (prepare(): ImageKeys).
 #pragma once
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "evsam/nn/functional.hpp"
 #include "evsam/ops/activation.hpp"
 #include "evsam/ops/attention.hpp"
-#include "evsam/ops/layout.hpp"
 #include "evsam/sam/common.hpp"
 
 namespace evsam {
@@ -82,37 +92,19 @@ struct Attention : Module<T, B> {
     }
 };
 
-// The first layer's projections of the image side: cross_attn_token_to_image's k_proj(keys +
-// key_pe) and v_proj(keys), and cross_attn_image_to_token's q_proj(keys + key_pe). In layer 0 the
-// keys are still src = image embedding + dense prompt embedding, so when the dense embedding does
-// not depend on the prompt (no mask input: no_mask_embed everywhere) these depend on the image
-// alone. The Predictor computes them once per image (batch 1, shared by every prompt). Where the
-// factored cross attention does not pay (factored_attention_pays: small dims) the path without them
-// does the same arithmetic, so the results are bit-identical; at SAM's dims that path folds the
-// projections into the prompt tokens instead, and the two agree to rounding.
+// The image side of the transformer for prompts that share one image embedding and one dense
+// embedding (no mask input): the flattened keys and key PE, and layer 0's projections of them:
+// cross_attn_token_to_image's k_proj(keys + key_pe) and v_proj(keys), cross_attn_image_to_token's
+// q_proj(keys + key_pe). In layer 0 the keys are still src = image embedding + dense embedding, so
+// these depend on the image alone, and TwoWayTransformer::prepare computes them once per image.
+// Where the factored cross attention does not pay (factored_attention_pays: small dims) the path
+// without them does the same arithmetic, so the results are bit-identical; at SAM's dims that path
+// folds the projections into the prompt tokens instead, and the two agree to rounding.
 template <class T>
-struct ImageProjections {
-    Tensor<T> t2i_k, t2i_v, i2t_q;  // (1, h*w, internal_dim)
+struct ImageKeys {
     Tensor<T> keys, key_pe;         // (1, h*w, E): src and image_pe flattened, the transformer's inputs
+    Tensor<T> t2i_k, t2i_v, i2t_q;  // (1, h*w, internal_dim): layer 0's projections of them
 };
-
-// a + b, where b has a's shape or a batch of 1 that is added to every batch entry of a
-// (the image positional encoding, shared by every prompt).
-template <class T>
-Tensor<T> add_tensors(const Tensor<T>& a, const Tensor<T>& b) {
-    const bool bcast = b.dim() == a.dim() && b.dim() > 0 && b.size(0) == 1 && b.numel() * a.size(0) == a.numel();
-    EVSAM_CHECK(a.shape() == b.shape() || bcast,
-                "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
-    Tensor<T> r(a.shape(), Tensor<T>::uninitialized);
-    const int64_t n = b.numel();
-    for (int64_t i = 0; i < a.numel(); i += n) add_forward(r.data() + i, a.data() + i, b.data(), n, backend::cpu{});
-    return r;
-}
-template <class T>
-void add_inplace(Tensor<T>& a, const Tensor<T>& b) {
-    EVSAM_CHECK(a.shape() == b.shape(), "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
-    add_forward(a.data(), a.data(), b.data(), a.numel(), backend::cpu{});
-}
 
 // self-attn on tokens, cross-attn tokens->image, MLP on tokens, cross-attn image->tokens.
 template <class T, class B = backend::cpu>
@@ -144,40 +136,62 @@ struct TwoWayAttentionBlock : Module<T, B> {
         norm4.visit(v, p + "norm4.");
         cross_attn_image_to_token.visit(v, p + "cross_attn_image_to_token.");
     }
-    // queries (B, N, E), keys (B, HW, E); query_pe like queries, key_pe like keys.
-    // pre: layer 0's image-side projections, when keys are the same image for every prompt.
-    void forward(Tensor<T>& queries, Tensor<T>& keys, const Tensor<T>& query_pe, const Tensor<T>& key_pe,
-                 Trace<T>* tr = nullptr, const ImageProjections<T>* pre = nullptr) const {
-        if (skip_first_layer_pe) {  // self attention block (no residual, no PE in the first layer)
+
+    // Upstream's forward: queries (B, N, E), keys (B, HW, E); query_pe like queries, key_pe like keys.
+    std::pair<Tensor<T>, Tensor<T>> forward(Tensor<T> queries, Tensor<T> keys, const Tensor<T>& query_pe,
+                                            const Tensor<T>& key_pe, Trace<T>* tr = nullptr) const {
+        if (skip_first_layer_pe) {  // self attention block
             queries = self_attn.forward(queries, queries, queries);
         } else {
-            Tensor<T> q = add_tensors(queries, query_pe);
-            add_inplace(queries, self_attn.forward(q, q, queries));
+            const Tensor<T> q = fn::add<B>(queries, query_pe);
+            queries = fn::add<B>(queries, self_attn.forward(q, q, queries));
         }
         norm1.forward_(queries);
-        {  // cross attention block, tokens attending to image embedding
-            Tensor<T> q = add_tensors(queries, query_pe);
-            if (pre) {
-                const auto& a = cross_attn_token_to_image;
-                add_inplace(queries, a.forward_projected(a.q_proj.forward(q), pre->t2i_k, pre->t2i_v));
-            } else {
-                Tensor<T> k = add_tensors(keys, key_pe);
-                add_inplace(queries, cross_attn_token_to_image.forward_few_queries(q, k, keys));
-            }
-            norm2.forward_(queries);
-        }
-        add_inplace(queries, mlp.forward(queries));  // MLP block
+        Tensor<T> q = fn::add<B>(queries, query_pe);  // cross attention block, tokens attending to image embedding
+        Tensor<T> k = fn::add<B>(keys, key_pe);
+        queries = fn::add<B>(queries, cross_attn_token_to_image.forward(q, k, keys));
+        norm2.forward_(queries);
+        queries = fn::add<B>(queries, mlp.forward(queries));  // MLP block
         norm3.forward_(queries);
-        {  // cross attention block, image embedding attending to tokens
-            Tensor<T> q = add_tensors(queries, query_pe);
-            if (pre) {
-                add_inplace(keys, cross_attn_image_to_token.forward_few_keys(nullptr, &pre->i2t_q, q, queries));
-            } else {
-                Tensor<T> k = add_tensors(keys, key_pe);
-                add_inplace(keys, cross_attn_image_to_token.forward_few_keys(&k, nullptr, q, queries));
-            }
-            norm4.forward_(keys);
+        q = fn::add<B>(queries, query_pe);  // cross attention block, image embedding attending to tokens
+        k = fn::add<B>(keys, key_pe);
+        keys = fn::add<B>(keys, cross_attn_image_to_token.forward(k, q, queries));
+        norm4.forward_(keys);
+        trace_outputs(tr, queries, keys);
+        return {std::move(queries), std::move(keys)};
+    }
+
+    // The fast forward, in place: the cross attentions factored through the prompt tokens; key_pe
+    // may be a batch of 1. image: layer 0's image-side projections, when every prompt has its keys.
+    void forward_factored(Tensor<T>& queries, Tensor<T>& keys, const Tensor<T>& query_pe, const Tensor<T>& key_pe,
+                          const ImageKeys<T>* image, Trace<T>* tr) const {
+        if (skip_first_layer_pe) {
+            queries = self_attn.forward(queries, queries, queries);
+        } else {
+            const Tensor<T> q = fn::add<B>(queries, query_pe);
+            fn::add_<B>(queries, self_attn.forward(q, q, queries));
         }
+        norm1.forward_(queries);
+        const Tensor<T> q = fn::add<B>(queries, query_pe);
+        const auto& t2i = cross_attn_token_to_image;
+        fn::add_<B>(queries, image ? t2i.forward_projected(t2i.q_proj.forward(q), image->t2i_k, image->t2i_v)
+                                   : t2i.forward_few_queries(q, fn::add<B>(keys, key_pe), keys));
+        norm2.forward_(queries);
+        fn::add_<B>(queries, mlp.forward(queries));
+        norm3.forward_(queries);
+        const Tensor<T> q2 = fn::add<B>(queries, query_pe);
+        if (image) {
+            fn::add_<B>(keys, cross_attn_image_to_token.forward_few_keys(nullptr, &image->i2t_q, q2, queries));
+        } else {
+            const Tensor<T> k = fn::add<B>(keys, key_pe);
+            fn::add_<B>(keys, cross_attn_image_to_token.forward_few_keys(&k, nullptr, q2, queries));
+        }
+        norm4.forward_(keys);
+        trace_outputs(tr, queries, keys);
+    }
+
+private:
+    void trace_outputs(Trace<T>* tr, const Tensor<T>& queries, const Tensor<T>& keys) const {
         if (tr) {
             tr->record(this->name + ".queries", queries);
             tr->record(this->name + ".keys", keys);
@@ -204,45 +218,59 @@ struct TwoWayTransformer : Module<T, B> {
         final_attn_token_to_image.visit(v, p + "final_attn_token_to_image.");
         norm_final_attn.visit(v, p + "norm_final_attn.");
     }
-    // ImageProjections for one image: src (1, E, h, w) = image embedding + the prompt-independent
-    // dense embedding, image_pe (1, E, h, w).
-    ImageProjections<T> project_image(const Tensor<T>& src, const Tensor<T>& image_pe) const {
-        Tensor<T> keys = flatten_permute(src), key_pe = flatten_permute(image_pe);
-        const Tensor<T> k = add_tensors(keys, key_pe);
-        const auto& l0 = layers.front();
-        return {l0.cross_attn_token_to_image.k_proj.forward(k), l0.cross_attn_token_to_image.v_proj.forward(keys),
-                l0.cross_attn_image_to_token.q_proj.forward(k), std::move(keys), std::move(key_pe)};
+
+    // Upstream's forward: image_embedding (B, E, h, w), image_pe (B, E, h, w), point_embedding
+    // (B, N, E) -> queries (B, N, E) and keys (B, h*w, E).
+    std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
+                                            const Tensor<T>& point_embedding, Trace<T>* tr = nullptr) const {
+        Tensor<T> keys = fn::flatten_permute<B>(image_embedding);      // B x C x H x W -> B x HW x C
+        const Tensor<T> key_pe = fn::flatten_permute<B>(image_pe);
+        Tensor<T> queries = point_embedding;                             // prepare queries
+        for (const auto& layer : layers)                                 // apply transformer blocks and final layernorm
+            std::tie(queries, keys) = layer.forward(std::move(queries), std::move(keys), point_embedding, key_pe, tr);
+        const Tensor<T> q = fn::add<B>(queries, point_embedding);       // apply the final attention layer from the points to the image
+        const Tensor<T> k = fn::add<B>(keys, key_pe);
+        queries = fn::add<B>(queries, final_attn_token_to_image.forward(q, k, keys));
+        norm_final_attn.forward_(queries);
+        trace_outputs(tr, queries, keys);
+        return {std::move(queries), std::move(keys)};
     }
 
-    // image_embedding (B, E, h, w), image_pe (B or 1, E, h, w), point_embedding (B, N, E)
-    // -> queries (B, N, E) and keys (B, h*w, E). pre: see ImageProjections (layer 0 only).
-    std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
-                                            const Tensor<T>& point_embedding, Trace<T>* tr = nullptr,
-                                            const ImageProjections<T>* pre = nullptr) const {
-        // B x C x H x W -> B x HW x C
-        return forward_flat(flatten_permute(image_embedding), flatten_permute(image_pe), point_embedding, tr, pre);
+    // The image side of forward_factored, once per image: src (1, E, h, w) = image embedding + the
+    // dense embedding its prompts share, image_pe (1, E, h, w).
+    ImageKeys<T> prepare(const Tensor<T>& src, const Tensor<T>& image_pe) const {
+        ImageKeys<T> r;
+        r.keys = fn::flatten_permute<B>(src);
+        r.key_pe = fn::flatten_permute<B>(image_pe);
+        const Tensor<T> k = fn::add<B>(r.keys, r.key_pe);
+        const auto& l0 = layers.front();
+        r.t2i_k = l0.cross_attn_token_to_image.k_proj.forward(k);
+        r.t2i_v = l0.cross_attn_token_to_image.v_proj.forward(r.keys);
+        r.i2t_q = l0.cross_attn_image_to_token.q_proj.forward(k);
+        return r;
     }
-    // forward with the image side already flattened: keys (B, HW, E), key_pe (B or 1, HW, E).
-    std::pair<Tensor<T>, Tensor<T>> forward_flat(Tensor<T> keys, const Tensor<T>& key_pe,
-                                                 const Tensor<T>& point_embedding, Trace<T>* tr = nullptr,
-                                                 const ImageProjections<T>* pre = nullptr) const {
+
+    // The fast forward, from keys already flattened: (B, HW, E) per prompt, key_pe (1, HW, E).
+    // image: the prepared image side when every prompt's keys are image->keys (then keys holds B
+    // copies of them); layer 0 uses its projections.
+    std::pair<Tensor<T>, Tensor<T>> forward_factored(Tensor<T> keys, const Tensor<T>& key_pe, const Tensor<T>& point_embedding,
+                                                     const ImageKeys<T>* image, Trace<T>* tr = nullptr) const {
         Tensor<T> queries = point_embedding;
         for (size_t i = 0; i < layers.size(); ++i)
-            layers[i].forward(queries, keys, point_embedding, key_pe, tr, i == 0 ? pre : nullptr);
-        Tensor<T> q = add_tensors(queries, point_embedding), k = add_tensors(keys, key_pe);
-        add_inplace(queries, final_attn_token_to_image.forward_few_queries(q, k, keys));  // final attention, points -> image
+            layers[i].forward_factored(queries, keys, point_embedding, key_pe, i == 0 ? image : nullptr, tr);
+        const Tensor<T> q = fn::add<B>(queries, point_embedding), k = fn::add<B>(keys, key_pe);
+        fn::add_<B>(queries, final_attn_token_to_image.forward_few_queries(q, k, keys));
         norm_final_attn.forward_(queries);
+        trace_outputs(tr, queries, keys);
+        return {std::move(queries), std::move(keys)};
+    }
+
+private:
+    void trace_outputs(Trace<T>* tr, const Tensor<T>& queries, const Tensor<T>& keys) const {
         if (tr) {  // the transformer's outputs: hs (tokens) and src (image keys)
             tr->record(this->name + ".hs", queries);
             tr->record(this->name + ".src", keys);
         }
-        return {std::move(queries), std::move(keys)};
-    }
-
-    static Tensor<T> flatten_permute(const Tensor<T>& x) {
-        Tensor<T> r({x.size(0), x.size(2) * x.size(3), x.size(1)}, Tensor<T>::uninitialized);
-        nchw_to_npc_forward(r.data(), x.data(), x.size(0), x.size(1), x.size(2) * x.size(3), B{});
-        return r;
     }
 };
 
