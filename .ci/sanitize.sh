@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sanitizer runs of the test suite (issue 7), with clang:
-#   1. ASan + UBSan: the GoogleTest suite (test_core, test_model, test_cli and the evsam tool the
-#      cli tests run; no examples, no benchmarks) built into build-asan and run by ctest, except
-#      the full-size encoder smoke tests (EncoderSmoke, minutes under ASan) and the install test
+#   1. ASan + UBSan: the GoogleTest suite (test_core, test_ops, test_nn, test_model, test_cli and the
+#      evsam tool the cli tests run; no examples, no benchmarks) built into build-asan and run by
+#      ctest, except the full-size smoke tests (label slow: minutes under ASan) and the install test
 #      (cmake_import, which builds a downstream project and checks nothing a sanitizer could).
 #   2. TSan: tests/model/test_threads.cpp alone (several Predictors on one shared model in
 #      different threads), built into build-tsan. OpenMP regions are followed by LLVM's Archer
@@ -33,12 +33,12 @@ if [[ " $STEPS " == *" asan "* ]]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="$FLAGS" \
     -DEVSAM_BUILD_TESTS=ON -DEVSAM_BUILD_EXAMPLES=ON -DEVSAM_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan --target test_core test_model test_cli -j"$JOBS"  # test_cli pulls in evsam_cli
+  cmake --build build-asan --target test_core test_ops test_nn test_model test_cli -j"$JOBS"  # test_cli pulls in evsam_cli
   t1=$(date +%s)
   echo "sanitize.sh: ASan/UBSan build $((t1 - t0)) s"
   ASAN_OPTIONS="exitcode=86:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1" \
   UBSAN_OPTIONS="exitcode=86:print_stacktrace=1:halt_on_error=1" \
-    ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E 'EncoderSmoke|cmake_import'
+    ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE slow -E 'cmake_import|test_model_slow_NOT_BUILT'
   t2=$(date +%s)
   echo "sanitize.sh: ASan/UBSan tests $((t2 - t1)) s"
 fi

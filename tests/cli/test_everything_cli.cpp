@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <evsam/backend/tolerance.hpp>
 #include <evsam/evsam.hpp>
 #include <algorithm>
 #include <filesystem>
@@ -44,7 +45,7 @@ TEST(CliEverything, JsonRecordsMatchUpstream) {
             EXPECT_TRUE(got[i].contains(k)) << k;
         EXPECT_EQ(got[i]["segmentation"]["size"], want[i]["segmentation"]["size"]);
         EXPECT_EQ(got[i]["point_coords"], want[i]["point_coords"]);
-        EXPECT_NEAR(got[i]["predicted_iou"].get<double>(), want[i]["predicted_iou"].get<double>(), 1e-4);
+        EXPECT_NEAR(got[i]["predicted_iou"].get<double>(), want[i]["predicted_iou"].get<double>(), evsam::kTolIoU.atol);
     }
     auto ov = evsam::load_image(tmp("a.png"));
     EXPECT_EQ(ov.width, 64);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <evsam/backend/tolerance.hpp>
 #include <evsam/evsam.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -32,7 +33,7 @@ TEST(CliPreprocess, MatchesUpstreamTensorEndToEnd) {
     ASSERT_EQ(ref.shape(), ours.shape());
     double max_abs = 0;
     for (int64_t i = 0; i < ref.numel(); ++i) max_abs = std::max(max_abs, double(std::abs(ours[i] - ref[i])));
-    EXPECT_LE(max_abs, 1e-6);
+    EXPECT_LE(max_abs, evsam::kTolPreprocess.atol);
     std::remove(out.c_str());
 }
 

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <evsam/backend/tolerance.hpp>
 #include <evsam/evsam.hpp>
 #include <fstream>
 #include <functional>
@@ -337,7 +338,7 @@ TEST(CliRobustness, CheckpointStorageVariantsAreAccepted) {
     for (std::string v : {"wrapped", "views"}) EXPECT_EQ(slurp(embed(kTiny + "variants/model_" + v + ".pt")), base) << v;
 
     const auto ref = evsam::npy_load_exact<float>(kTiny + "embedding.npy");  // upstream, fp32 weights
-    for (auto [v, max_rel] : std::vector<std::pair<std::string, double>>{{"fp16", 2e-3}, {"bf16", 1.5e-2}}) {
+    for (auto [v, max_rel] : std::vector<std::pair<std::string, double>>{{"fp16", evsam::kMaxRelL2Fp16Checkpoint}, {"bf16", evsam::kMaxRelL2Bf16Checkpoint}}) {
         const auto e = evsam::npy_load_exact<float>(embed(kTiny + "variants/model_" + v + ".pt"));
         ASSERT_EQ(e.shape(), ref.shape());
         double num = 0, den = 0;

@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "evsam/backend/tolerance.hpp"
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/npy.hpp"
 #include "temp_dir.hpp"
@@ -132,22 +133,15 @@ TEST(ImageIO, SixteenBitPngs) {
 // grayscale = 1 (mean 0.005); on 36 extra test JPEGs (q75/q95, 9x17..683x512) never above 3
 // for 4:2:0 / 4:4:4. Bounds below = measured + 1 level of margin.
 TEST(ImageIO, JpegWithinToleranceOfPillow) {
-    Diff d420 = diff_vs_pillow("rgb_q95.jpg");
-    EXPECT_LE(d420.max, 4);
-    EXPECT_LT(d420.mean, 0.15);
-    Diff d444 = diff_vs_pillow("rgb_q95_444.jpg");
-    EXPECT_LE(d444.max, 3);
-    EXPECT_LT(d444.mean, 0.1);
-    Diff dg = diff_vs_pillow("gray_q95.jpg");
-    EXPECT_LE(dg.max, 2);
-    EXPECT_LT(dg.mean, 0.05);
-    // 4:2:2: the two rightmost columns differ much more (measured 18 here, up to 41 on the extra
-    // set: stb and libjpeg-turbo extend the last chroma column differently); elsewhere measured 2.
-    Diff d422 = diff_vs_pillow("rgb_q95_422.jpg", /*skip_right_cols=*/2);
-    EXPECT_LE(d422.max, 3);
-    Diff d422_all = diff_vs_pillow("rgb_q95_422.jpg");
-    EXPECT_LE(d422_all.max, 48);
-    EXPECT_LT(d422_all.mean, 0.5);
+    auto expect_within = [](const Diff& d, evsam::LevelTolerance t, const char* what) {
+        EXPECT_LE(d.max, t.max) << what;
+        EXPECT_LE(d.mean, t.mean) << what;
+    };
+    expect_within(diff_vs_pillow("rgb_q95.jpg"), evsam::kTolJpeg420, "4:2:0");
+    expect_within(diff_vs_pillow("rgb_q95_444.jpg"), evsam::kTolJpeg444, "4:4:4");
+    expect_within(diff_vs_pillow("gray_q95.jpg"), evsam::kTolJpegGray, "grayscale");
+    expect_within(diff_vs_pillow("rgb_q95_422.jpg", /*skip_right_cols=*/2), evsam::kTolJpeg422Interior, "4:2:2 interior");
+    expect_within(diff_vs_pillow("rgb_q95_422.jpg"), evsam::kTolJpeg422, "4:2:2");
     Image im = evsam::load_image(kImg + "rgb_q95.jpg");
     EXPECT_EQ(im.height, 37);
     EXPECT_EQ(im.width, 45);

@@ -1,6 +1,8 @@
 // The safe pickle subset and the safetensors header parser on hand-made inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <evsam/core/checkpoint.hpp>
 #include <evsam/core/pickle.hpp>
 #include <string>
@@ -76,11 +78,10 @@ TEST(Pickle, MalformedStreamsAreErrors) {
 }
 
 std::vector<uint8_t> safetensors(const std::string& header, size_t data_bytes) {
-    std::vector<uint8_t> b(8);
-    uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(n >> (8 * i));
-    b.insert(b.end(), header.begin(), header.end());
-    b.resize(b.size() + data_bytes, 0);
+    std::vector<uint8_t> b(8 + header.size() + data_bytes, 0);  // length, JSON header, zero data
+    const uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) b[static_cast<size_t>(i)] = static_cast<uint8_t>(n >> (8 * i));
+    std::copy(header.begin(), header.end(), b.begin() + 8);
     return b;
 }
 

@@ -5,6 +5,8 @@
 
 #include <evsam/evsam_cuda.cuh>
 #include <evsam/backend/tolerance.hpp>
+
+#include "../ops/op_test_util.hpp"
 #include <random>
 #include <vector>
 
@@ -16,14 +18,7 @@
 
 namespace evsam_cuda_test {
 
-template <class T>
-evsam::Tensor<T> random_tensor(evsam::Shape s, uint32_t seed, double lo = -1, double hi = 1) {
-    evsam::Tensor<T> t(std::move(s), evsam::Tensor<T>::uninitialized);
-    std::mt19937 g(seed);
-    std::uniform_real_distribution<double> d(lo, hi);
-    for (auto& v : t) v = static_cast<T>(d(g));
-    return t;
-}
+using evsam_test::random_tensor;  // tests/ops/op_test_util.hpp
 
 template <class T>
 using Dev = evsam::cuda::DeviceTensor<T>;

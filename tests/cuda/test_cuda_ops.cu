@@ -91,7 +91,7 @@ TEST(CudaOps, BatchNorm2d) {
     auto w = random_tensor<float>({5}, 9), b = random_tensor<float>({5}, 10), m = random_tensor<float>({5}, 11);
     auto v = random_tensor<float>({5}, 12, 0.5, 1.5);
     Tensor<float> ref = x;
-    evsam::batchnorm2d_forward(ref.data(), w.data(), b.data(), m.data(), v.data(), 1e-6, 2, 5, 21, evsam::backend::cpu{});
+    evsam::batchnorm2d_forward_naive(ref.data(), w.data(), b.data(), m.data(), v.data(), 1e-6, 2, 5, 21);
     auto d = up(x), dw = up(w), db = up(b), dm = up(m), dv = up(v);
     evsam::cuda::batchnorm2d_forward(d.data(), dw.data(), db.data(), dm.data(), dv.data(), 1e-6, 2, 5, 21, cuda{});
     expect_close(d.to_host(), ref, "batchnorm2d");
@@ -136,8 +136,7 @@ TEST(CudaOps, LiteMlaQuadraticAttention) {
     for (int64_t N : {1, 4, 16}) {
         auto qkv = random_tensor<float>({2, 2 * 3 * 16, N}, static_cast<uint32_t>(N));
         Tensor<float> ref({2, 2 * 16, N});
-        // the naive reference of the quadratic form is the CPU op itself (a scalar loop nest)
-        evsam::relu_quadratic_att_forward(ref.data(), qkv.data(), 2, 2, 16, N, 1e-15, evsam::backend::cpu{});
+        evsam::relu_quadratic_att_forward_naive(ref.data(), qkv.data(), 2, 2, 16, N, 1e-15);
         auto d = up(qkv);
         Dev<float> out({2, 2 * 16, N}, Dev<float>::uninitialized);
         evsam::cuda::relu_quadratic_att_forward(out.data(), d.data(), 2, 2, 16, N, 1e-15, cuda{});
@@ -150,7 +149,7 @@ TEST(CudaOps, BicubicResize) {
     for (auto [H, W, OH, OW] : {std::array<int64_t, 4>{16, 16, 64, 64}, {32, 32, 64, 64}, {5, 7, 64, 64}, {70, 65, 64, 64}}) {
         auto x = random_tensor<float>({3, H, W}, static_cast<uint32_t>(H * W));
         Tensor<float> ref({3, OH, OW});
-        evsam::bicubic_resize_forward(ref.data(), x.data(), 3, H, W, OH, OW, evsam::backend::cpu{});
+        evsam::bicubic_resize_forward_naive(ref.data(), x.data(), 3, H, W, OH, OW);
         auto d = up(x);
         Dev<float> out({3, OH, OW}, Dev<float>::uninitialized);
         evsam::cuda::bicubic_resize_forward(out.data(), d.data(), 3, H, W, OH, OW, cuda{});

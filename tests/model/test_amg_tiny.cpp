@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <evsam/amg.hpp>
+#include <evsam/backend/tolerance.hpp>
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
 #include <fstream>
@@ -76,12 +77,12 @@ void run_setting(const std::string& name) {
             EXPECT_EQ(r.area, w["area"].get<int64_t>());
             EXPECT_EQ(std::vector<int64_t>(r.bbox.begin(), r.bbox.end()), w["bbox"].get<std::vector<int64_t>>());
         }
-        EXPECT_NEAR(r.predicted_iou, w["predicted_iou"].get<double>(), 1e-4);
+        EXPECT_NEAR(r.predicted_iou, w["predicted_iou"].get<double>(), evsam::kTolIoU.atol);
         const double ws = w["stability_score"].is_null() ? NAN : w["stability_score"].get<double>();
         if (std::isnan(ws))
             EXPECT_TRUE(std::isnan(r.stability_score));
         else
-            EXPECT_NEAR(r.stability_score, ws, 2e-2);
+            EXPECT_NEAR(r.stability_score, ws, evsam::kTolStabilityScore.atol);
         EXPECT_EQ(r.point_coords[0], w["point_coords"][0][0].get<double>());
         EXPECT_EQ(r.point_coords[1], w["point_coords"][0][1].get<double>());
         for (int k = 0; k < 4; ++k) EXPECT_EQ(static_cast<double>(r.crop_box[k]), w["crop_box"][k].get<double>());

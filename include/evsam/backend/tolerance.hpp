@@ -32,6 +32,9 @@ inline constexpr Tolerance kTolEncoderDouble{1e-9, 1e-9};
 inline constexpr Tolerance kTolFloatFixture{1e-4, 1e-4};
 // A fast op against its naive reference in float (summation order differs).
 inline constexpr Tolerance kTolOpFloat{1e-5, 1e-5};
+// The same in double: 53-bit rounding of the same reorderings. Measured |fast - naive| / (1 + |ref|):
+// up to 7.8e-14 (a 3x3 conv over 256 channels through Winograd), 1e-14 or less for the other ops.
+inline constexpr Tolerance kTolOpDouble{1e-12, 1e-12};
 // Mask logits (low-res and full size) against upstream: 1e-3 of the largest reference logit.
 inline constexpr Tolerance kTolMaskLogits{0, 0, 1e-3};
 // Predicted IoU scores against upstream.
@@ -45,6 +48,28 @@ inline constexpr Tolerance kTolIoU{1e-4, 0};
 inline constexpr Tolerance kTolCudaFast{0, 5e-3, 5e-3};
 // Binary masks (logits > 0) must agree with upstream on at least this fraction of pixels.
 inline constexpr double kMinMaskAgreement = 0.9999;
+// The automatic mask generator's stability score against upstream: a ratio of pixel counts at
+// logit thresholds +-offset, so a logit within rounding of a threshold moves it by a pixel, which
+// on the tiny fixtures' masks (a few hundred pixels) is a step of several 1e-3.
+inline constexpr Tolerance kTolStabilityScore{2e-2, 0};
+// Preprocessed tensors against upstream's transform: bit-exact on PNG input in practice; the bound
+// is float32's spacing at the normalised values' scale.
+inline constexpr Tolerance kTolPreprocess{1e-6, 0};
+// A checkpoint stored in fp16 / bf16 read into float: the image embedding's relative L2 distance
+// to upstream's fp32 embedding (measured 8e-4 and 4.6e-3 on the tiny model).
+inline constexpr double kMaxRelL2Fp16Checkpoint = 2e-3, kMaxRelL2Bf16Checkpoint = 1.5e-2;
+
+// Image decoding against Pillow (libjpeg-turbo), in uint8 levels: stb's IDCT, chroma upsampling and
+// YCbCr rounding are not libjpeg-turbo's. Measured max / mean |ours - Pillow| on the fixtures: 4:2:0
+// 3 / 0.073, 4:4:4 2 / 0.023, grayscale 1 / 0.005, never above 3 for 4:2:0 / 4:4:4 on 36 extra test
+// JPEGs; 4:2:2 2 away from the two rightmost columns, which stb and libjpeg-turbo extend
+// differently (18 here, up to 41 on the extra set). Bounds: measured + 1 level.
+struct LevelTolerance {
+    int max;      // largest |difference| in levels
+    double mean;  // mean |difference| in levels
+};
+inline constexpr LevelTolerance kTolJpeg420{4, 0.15}, kTolJpeg444{3, 0.1}, kTolJpegGray{2, 0.05},
+    kTolJpeg422Interior{3, 255}, kTolJpeg422{48, 0.5};
 
 // The table by name, for tools (`evsam compare --tolerance NAME`).
 inline Tolerance tolerance_by_name(const std::string& name) {

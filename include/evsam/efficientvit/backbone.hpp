@@ -105,10 +105,9 @@ struct EfficientViTLargeBackbone : Module<T, B> {
         for (size_t i = 0; i < stages.size(); ++i) stages[i].visit(v, p + "stages." + std::to_string(i) + ".");
     }
     void describe(const Shape& in, ModuleTable& t, int depth) {
-        size_t r = t.open(*this, "EfficientViTLargeBackbone", depth);
-        Shape s = in;
-        for (auto& stage : stages) s = stage.describe(s, t, depth + 1);
-        t.close(r, s);
+        std::vector<Block<T, B>*> s;
+        for (auto& stage : stages) s.push_back(&stage);
+        describe_sequence(*this, "EfficientViTLargeBackbone", in, t, depth, s);
     }
     // Returns the output of every stage ("stage0" ... "stageK" upstream's output_dict).
     std::vector<TensorOf<T, B>> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const {

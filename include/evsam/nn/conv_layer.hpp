@@ -74,10 +74,7 @@ private:
 
 public:
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "ConvLayer", depth);
-        Shape out = conv.describe(in, t, depth + 1);
-        t.close(r, out);
-        return out;
+        return describe_sequence(*this, "ConvLayer", in, t, depth, {&conv});
     }
 };
 

@@ -27,12 +27,7 @@ struct DSConv : Block<T, B> {
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "DSConv", depth);
-        Shape s = in;
-        s = depth_conv.describe(s, t, depth + 1);
-        s = point_conv.describe(s, t, depth + 1);
-        t.close(r, s);
-        return s;
+        return describe_sequence(*this, "DSConv", in, t, depth, {&depth_conv, &point_conv});
     }
 };
 

@@ -36,12 +36,7 @@ struct EfficientViTBlock : Block<T, B> {
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "EfficientViTBlock", depth);
-        Shape s = in;
-        s = context_module.describe(s, t, depth + 1);
-        s = local_module.describe(s, t, depth + 1);
-        t.close(r, s);
-        return s;
+        return describe_sequence(*this, "EfficientViTBlock", in, t, depth, {&context_module, &local_module});
     }
 };
 

@@ -28,12 +28,7 @@ struct FusedMBConv : Block<T, B> {
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "FusedMBConv", depth);
-        Shape s = in;
-        s = spatial_conv.describe(s, t, depth + 1);
-        s = point_conv.describe(s, t, depth + 1);
-        t.close(r, s);
-        return s;
+        return describe_sequence(*this, "FusedMBConv", in, t, depth, {&spatial_conv, &point_conv});
     }
 };
 

@@ -39,13 +39,7 @@ struct MBConv : Block<T, B> {
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "MBConv", depth);
-        Shape s = in;
-        s = inverted_conv.describe(s, t, depth + 1);
-        s = depth_conv.describe(s, t, depth + 1);
-        s = point_conv.describe(s, t, depth + 1);
-        t.close(r, s);
-        return s;
+        return describe_sequence(*this, "MBConv", in, t, depth, {&inverted_conv, &depth_conv, &point_conv});
     }
 };
 

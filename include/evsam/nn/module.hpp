@@ -114,6 +114,19 @@ struct Block : Module<T, B> {
     virtual Shape describe(const Shape& in, ModuleTable& t, int depth) = 0;
 };
 
+// The rows of a module whose children run one after another, each child's output the next one's
+// input (MBConv, ResBlock, OpSequential, ...): one line in each such module instead of a copy of
+// its forward. Returns the last child's output shape.
+template <class T, class B>
+Shape describe_sequence(Module<T, B>& m, const std::string& type, const Shape& in, ModuleTable& t, int depth,
+                        const std::vector<Block<T, B>*>& children) {
+    const size_t r = t.open(m, type, depth);
+    Shape s = in;
+    for (Block<T, B>* c : children) s = c->describe(s, t, depth + 1);
+    t.close(r, s);
+    return s;
+}
+
 // Names every module of a tree after its state_dict path (a visit with a no-op visitor).
 template <class T, class B>
 void assign_names(Module<T, B>& m, const std::string& prefix = "") {

@@ -28,12 +28,7 @@ struct ResBlock : Block<T, B> {
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "ResBlock", depth);
-        Shape s = in;
-        s = conv1.describe(s, t, depth + 1);
-        s = conv2.describe(s, t, depth + 1);
-        t.close(r, s);
-        return s;
+        return describe_sequence(*this, "ResBlock", in, t, depth, {&conv1, &conv2});
     }
 };
 

@@ -25,10 +25,7 @@ struct ResidualBlock : Block<T, B> {
         return res;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "ResidualBlock", depth);
-        Shape out = main->describe(in, t, depth + 1);
-        t.close(r, out);
-        return out;
+        return describe_sequence(*this, "ResidualBlock", in, t, depth, {main.get()});
     }
 };
 
@@ -47,11 +44,9 @@ struct OpSequential : Block<T, B> {
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
-        size_t r = t.open(*this, "OpSequential", depth);
-        Shape s = in;
-        for (auto& op : op_list) s = op->describe(s, t, depth + 1);
-        t.close(r, s);
-        return s;
+        std::vector<Block<T, B>*> ops;
+        for (auto& op : op_list) ops.push_back(op.get());
+        return describe_sequence(*this, "OpSequential", in, t, depth, ops);
     }
 };
 

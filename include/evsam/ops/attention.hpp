@@ -10,10 +10,9 @@
 #include <cstdint>
 #include <vector>
 
-#include <Eigen/Core>
 
 #include "evsam/backend/backend.hpp"
-#include "evsam/ops/simd.hpp"
+#include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 
 namespace evsam {
 

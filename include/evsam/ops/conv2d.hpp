@@ -12,12 +12,12 @@
 // Work is split into fixed-size column blocks (kColBlock output pixels), never
 // by thread count, so the result is bit-identical whatever the number of threads.
 #pragma once
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 #include "evsam/core/tensor.hpp"
 #include "evsam/ops/activation.hpp"
 

@@ -4,11 +4,11 @@
 //   linear_forward       : Eigen GEMM on fixed blocks of kRowBlock rows, split across
 //                          threads (block size fixed: bit-identical for any thread count).
 #pragma once
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 
 namespace evsam {
 
@@ -47,6 +47,19 @@ namespace evsam {
 
 // Batched matmul: out[b] = a[b] @ x[b], a (B, M, K), x (B, K, P), out (B, M, P)
 // (mask_decoder.py: masks = hyper_in @ upscaled_embedding.view(b, c, h * w)).
+// The reference: one dot product per output.
+template <class T>
+void bmm_forward_naive(T* out, const T* a, const T* x, int64_t B, int64_t M, int64_t K, int64_t P) {
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t p = 0; p < P; ++p) {
+                T acc = 0;
+                for (int64_t k = 0; k < K; ++k) acc += a[(b * M + m) * K + k] * x[(b * K + k) * P + p];
+                out[(b * M + m) * P + p] = acc;
+            }
+}
+
+// The fast path: Eigen GEMMs on fixed blocks of kColBlock columns.
 template <class T>
 void bmm_forward(T* out, const T* a, const T* x, int64_t B, int64_t M, int64_t K, int64_t P, backend::cpu) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

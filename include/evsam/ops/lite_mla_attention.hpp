@@ -6,14 +6,16 @@
 //   linear   : q, k = relu(q), relu(k); vk = [v; 1] k^T  (D+1 x D); o = vk q  (D+1 x N);
 //              out = o[:D] / (o[D] + eps)          -- used when N > D
 //   quadratic: A = k^T q (N x N); A /= (sum over k's index + eps); out = v A  -- N <= D
+// Each keeps its scalar reference (_naive), which the tests tie the fast path to.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
-#include <Eigen/Core>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/linear.hpp"  // bmm_forward_naive, the reference's matmul
+#include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 
 namespace evsam {
 
@@ -81,6 +83,33 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
     }
 }
 
+// The reference: upstream's statements one by one on materialised tensors: q, k = relu(q), relu(k);
+// att_map = matmul(k^T, q); att_map /= (sum over dim 2 + eps); out = matmul(v, att_map), the
+// matmuls by the naive bmm. The kernel below sums in the same order, so the two agree bit for bit.
+template <class T>
+void relu_quadratic_att_forward_naive(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps) {
+    std::vector<T> q(static_cast<size_t>(D * N)), kt(static_cast<size_t>(N * D)), att(static_cast<size_t>(N * N));
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < NH; ++h) {
+            const T* qkv_h = qkv + (b * NH + h) * 3 * D * N;  // q, k, v = qkv[:, :, 0:dim], [dim:2dim], [2dim:]
+            for (int64_t d = 0; d < D; ++d)
+                for (int64_t n = 0; n < N; ++n) {
+                    q[static_cast<size_t>(d * N + n)] = std::max(qkv_h[d * N + n], T(0));              // q = kernel_func(q)
+                    kt[static_cast<size_t>(n * D + d)] = std::max(qkv_h[(D + d) * N + n], T(0));      // k = kernel_func(k), transposed
+                }
+            bmm_forward_naive(att.data(), kt.data(), q.data(), 1, N, D, N);  // att_map = torch.matmul(k.transpose(-1, -2), q)
+            for (int64_t n = 0; n < N; ++n) {                                // att_map / (torch.sum(att_map, dim=2, keepdim=True) + eps)
+                T s = 0;
+                for (int64_t m = 0; m < N; ++m) s += att[static_cast<size_t>(m * N + n)];
+                for (int64_t m = 0; m < N; ++m) att[static_cast<size_t>(m * N + n)] /= (s + static_cast<T>(eps));
+            }
+            bmm_forward_naive(out + (b * NH + h) * D * N, qkv_h + 2 * D * N, att.data(), 1, D, N, N);  // out = torch.matmul(v, att_map)
+        }
+}
+
+// The kernel: per head, the attention map's entries as dot products of the ReLU'd columns, each
+// column normalised, then v times the map, fused into one loop nest (no relu'd copies, no
+// transposes). Small by construction: used only where N = H*W <= dim.
 template <class T>
 void relu_quadratic_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
                                 backend::cpu) {

@@ -8,8 +8,21 @@
 
 namespace evsam {
 
-// torch BatchNorm2d in eval mode, in place: x = (x - mean) * w / sqrt(var + eps) + b.
-// PyTorch's CPU kernel folds it into alpha = w / sqrt(var + eps), beta = b - mean * alpha.
+// torch BatchNorm2d in eval mode, in place: x = (x - mean) / sqrt(var + eps) * w + b.
+// The reference: the formula as the module defines it.
+template <class T>
+void batchnorm2d_forward_naive(T* x, const T* weight, const T* bias, const T* mean, const T* var, double eps, int64_t N,
+                               int64_t C, int64_t P) {
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t i = 0; i < P; ++i) {
+                T& v = x[(n * C + c) * P + i];
+                v = (v - mean[c]) / std::sqrt(var[c] + static_cast<T>(eps)) * weight[c] + bias[c];
+            }
+}
+
+// The fast path, as PyTorch's CPU kernel folds it: alpha = w / sqrt(var + eps), beta = b - mean * alpha,
+// x = x * alpha + beta (another rounding than the formula, within kTolOpFloat).
 template <class T>
 void batchnorm2d_forward(T* x, const T* weight, const T* bias, const T* mean, const T* var, double eps, int64_t N,
                          int64_t C, int64_t P, backend::cpu) {

@@ -33,6 +33,31 @@ inline void cubic_coeffs(T t, T c[4]) {
 }  // namespace detail
 
 // mode="bicubic": border taps are clamped to the edge (upsample_get_value_bounded).
+// The reference: aten's loop, one output at a time, its source index and weights computed there.
+template <class T>
+void bicubic_resize_forward_naive(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+    const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
+    for (int64_t p = 0; p < NC; ++p)
+        for (int64_t oy = 0; oy < OH; ++oy)
+            for (int64_t ox = 0; ox < OW; ++ox) {
+                const T fy = detail::source_index(sh, oy, true), fx = detail::source_index(sw, ox, true);
+                const int64_t iy = static_cast<int64_t>(std::floor(fy)), ix = static_cast<int64_t>(std::floor(fx));
+                T cy[4], cx[4];
+                detail::cubic_coeffs(fy - static_cast<T>(iy), cy);
+                detail::cubic_coeffs(fx - static_cast<T>(ix), cx);
+                const T* src = in + p * H * W;
+                auto at = [&](int64_t y, int64_t x) {
+                    return src[std::clamp<int64_t>(y, 0, H - 1) * W + std::clamp<int64_t>(x, 0, W - 1)];
+                };
+                T rows[4];
+                for (int k = 0; k < 4; ++k)
+                    rows[k] = at(iy - 1 + k, ix - 1) * cx[0] + at(iy - 1 + k, ix) * cx[1] + at(iy - 1 + k, ix + 1) * cx[2] +
+                              at(iy - 1 + k, ix + 2) * cx[3];
+                out[(p * OH + oy) * OW + ox] = rows[0] * cy[0] + rows[1] * cy[1] + rows[2] * cy[2] + rows[3] * cy[3];
+            }
+}
+
+// The fast path: the same arithmetic, with each output column's clamped taps and weights computed once.
 template <class T>
 void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
                             backend::cpu) {

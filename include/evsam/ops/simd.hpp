@@ -4,8 +4,27 @@
 // ragged tail too (it is staged through a small buffer), and work is split into fixed-size chunks,
 // never by thread count. So a result never depends on where a thread boundary or an array end
 // falls, and `--threads 1` and `--threads 16` agree bit for bit.
+//
+// This header is where the CPU's intrinsics enter every evsam translation unit (xsimd, and Eigen,
+// which the op headers include through it): GCC 12's own AVX-512 headers trip -Wuninitialized and
+// -Wmaybe-uninitialized on their `__Y = __Y` placeholders once inlined into xsimd's exp and tanh (a
+// false positive: those lanes are never read). The warnings are reported at the intrinsics
+// headers' own lines, so silencing them around their first inclusion silences exactly those and
+// nothing in evsam's code.
 #pragma once
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#include <Eigen/Core>
 #include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <algorithm>
 #include <cstdint>

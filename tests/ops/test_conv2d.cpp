@@ -1,0 +1,127 @@
+// ops/conv2d.hpp: the fast convolutions (im2col GEMM, in-place 1x1, SIMD depthwise, Winograd
+// F(2x2,3x3), grouped) against conv2d_forward_naive, with fused epilogues, on edge shapes; results
+// that do not depend on the thread count; ConvTranspose2d (NCHW and token layout) against its reference.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <evsam/ops/conv2d.hpp>
+#include <evsam/ops/layout.hpp>
+
+#include <array>
+#include <vector>
+
+#include "op_test_util.hpp"
+
+namespace {
+
+using evsam_test::random_tensor;
+
+struct ConvCase {
+    int64_t N, C, H, W, OC, K, stride, pad, dilation, G;
+    evsam::Act act = evsam::Act::none;
+};
+
+template <class T>
+void check_conv(const ConvCase& c) {
+    auto x = random_tensor<T>({c.N, c.C, c.H, c.W}, 1234), w = random_tensor<T>({c.OC, c.C / c.G, c.K, c.K}, 1235),
+         b = random_tensor<T>({c.OC}, 1236);
+    const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, c.dilation);
+    const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, c.dilation);
+    evsam::Tensor<T> ref({c.N, c.OC, OH, OW}), fast({c.N, c.OC, OH, OW});
+    evsam::conv2d_forward_naive(ref.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride,
+                                c.pad, c.dilation, c.G);
+    evsam::activation_forward_naive(ref.data(), ref.numel(), c.act);
+    evsam::conv2d_forward(fast.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad,
+                          c.dilation, c.G, c.act, evsam::backend::cpu{});
+    EXPECT_TRUE(evsam_test::close(fast, ref, "conv2d"));
+}
+
+const ConvCase kCases[] = {
+    {1, 3, 17, 23, 8, 3, 2, 1, 1, 1},      // stem: 3x3 s2, odd sizes
+    {2, 16, 9, 7, 24, 1, 1, 0, 1, 1},      // pointwise (GEMM without im2col), batch 2
+    {1, 8, 1, 1, 4, 3, 1, 1, 1, 1},        // 1x1 map with a 3x3 kernel: only the centre tap
+    {1, 12, 33, 31, 12, 3, 1, 1, 1, 12},   // depthwise 3x3
+    {1, 12, 16, 15, 12, 3, 2, 1, 1, 12},   // depthwise 3x3 stride 2
+    {1, 24, 11, 13, 24, 5, 1, 2, 1, 24},   // depthwise 5x5 (LiteMLA aggreg)
+    {1, 24, 11, 13, 24, 1, 1, 0, 1, 6},    // grouped 1x1 (LiteMLA aggreg, groups = 3*heads)
+    {1, 8, 20, 20, 16, 3, 1, 2, 2, 1},     // dilation 2
+    {1, 4, 40, 37, 64, 3, 1, 1, 1, 1},     // > 256 output pixels: several column blocks
+    {1, 6, 5, 5, 6, 3, 1, 1, 1, 2},        // grouped 3x3
+    // fused epilogues and the SIMD depthwise paths (rows shorter / longer than a vector, ragged tails)
+    {1, 5, 3, 2, 5, 3, 1, 1, 1, 5, evsam::Act::relu6},        // depthwise, OW < one vector
+    {2, 7, 19, 37, 7, 5, 2, 2, 1, 7, evsam::Act::hswish},     // depthwise 5x5 stride 2, odd width
+    {1, 4, 18, 18, 4, 3, 2, 1, 1, 4, evsam::Act::gelu_tanh},  // depthwise 3x3 stride 2, even size
+    {1, 4, 13, 17, 4, 3, 1, 2, 2, 4, evsam::Act::silu},       // depthwise dilated: the generic path
+    {1, 3, 21, 19, 8, 3, 3, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 3 im2col, fused GELU
+    {1, 16, 7, 45, 24, 1, 1, 0, 1, 1, evsam::Act::gelu_erf},  // pointwise, fused exact GELU
+    {1, 8, 9, 9, 8, 1, 2, 0, 1, 1, evsam::Act::relu},         // 1x1 stride 2: im2col, not in place
+    // Winograd F(2x2,3x3): odd and even sizes (partial tiles), tile rows split across blocks
+    // of 128 tiles, several blocks, batch 2, sizes below one vector of tiles
+    {1, 8, 9, 9, 8, 3, 1, 1, 1, 1},
+    {2, 16, 40, 37, 24, 3, 1, 1, 1, 1, evsam::Act::gelu_tanh},
+    {1, 32, 64, 64, 16, 3, 1, 1, 1, 1, evsam::Act::relu},
+    {1, 9, 3, 2, 11, 3, 1, 1, 1, 1},
+    {1, 8, 1, 1, 8, 3, 1, 1, 1, 1},
+};
+
+TEST(Conv2d, FastMatchesNaiveFloat) {
+    for (auto& c : kCases) check_conv<float>(c);
+}
+TEST(Conv2d, FastMatchesNaiveDouble) {
+    for (auto& c : kCases) check_conv<double>(c);
+}
+
+TEST(Conv2d, ThreadCountDoesNotChangeResults) {
+    ConvCase c{1, 32, 45, 39, 48, 3, 1, 1, 1, 1};
+    auto x = random_tensor<float>({1, c.C, c.H, c.W}, 7), w = random_tensor<float>({c.OC, c.C, 3, 3}, 8);
+    evsam::Tensor<float> a({1, c.OC, c.H, c.W}), b({1, c.OC, c.H, c.W});
+    omp_set_num_threads(1);
+    evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
+    omp_set_num_threads(2);
+    evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
+    EXPECT_TRUE(evsam_test::bitwise_equal(a, b));
+}
+
+TEST(Conv2d, DepthwiseThreadCountDoesNotChangeResults) {
+    for (int64_t stride : {1, 2}) {
+        const int64_t C = 24, H = 33, W = 29, K = 5, OH = evsam::conv_out_size(H, K, stride, 2, 1),
+                      OW = evsam::conv_out_size(W, K, stride, 2, 1);
+        auto x = random_tensor<float>({1, C, H, W}, 11), w = random_tensor<float>({C, 1, K, K}, 12);
+        evsam::Tensor<float> a({1, C, OH, OW}), b({1, C, OH, OW});
+        omp_set_num_threads(1);
+        evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, C, H, W, C, K, stride, 2, 1, C,
+                                     evsam::Act::gelu_tanh, evsam::backend::cpu{});
+        omp_set_num_threads(2);
+        evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, C, H, W, C, K, stride, 2, 1, C,
+                                     evsam::Act::gelu_tanh, evsam::backend::cpu{});
+        EXPECT_TRUE(evsam_test::bitwise_equal(a, b)) << "stride " << stride;
+    }
+}
+
+TEST(ConvTranspose2d, FastMatchesNaive) {
+    for (auto [N, C, H, W, OC] : std::vector<std::array<int64_t, 5>>{{1, 16, 5, 7, 4}, {3, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
+        auto x = random_tensor<float>({N, C, H, W}, 99), w = random_tensor<float>({C, OC, 2, 2}, 100),
+             b = random_tensor<float>({OC}, 101);
+        evsam::Tensor<float> ref({N, OC, 2 * H, 2 * W}), fast({N, OC, 2 * H, 2 * W});
+        evsam::conv_transpose2d_forward_naive(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2);
+        evsam::conv_transpose2d_forward(fast.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2, evsam::backend::cpu{});
+        EXPECT_TRUE(evsam_test::close(fast, ref, "conv_transpose2d"));
+    }
+}
+
+// The token-layout ConvTranspose2d (the decoder's upscaling straight from the transformer's keys)
+// is the NCHW one on transposed input: the same GEMM.
+TEST(ConvTranspose2d, TokenLayoutEqualsNchw) {
+    for (auto [N, C, H, W, OC] : std::vector<std::array<int64_t, 5>>{{1, 256, 64, 64, 64}, {2, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
+        auto x = random_tensor<float>({N, C, H, W}, 5), w = random_tensor<float>({C, OC, 2, 2}, 6), b = random_tensor<float>({OC}, 7);
+        evsam::Tensor<float> xt({N, H * W, C});  // (N, C, H, W) -> (N, H*W, C)
+        evsam::nchw_to_npc_forward_naive(xt.data(), x.data(), N, C, H * W);
+        evsam::Tensor<float> ref({N, OC, 2 * H, 2 * W}), tok({N, OC, 2 * H, 2 * W});
+        evsam::conv_transpose2d_forward(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2, evsam::backend::cpu{});
+        evsam::conv_transpose2d_tokens_forward(tok.data(), xt.data(), w.data(), b.data(), N, C, H, W, OC, 2,
+                                               evsam::backend::cpu{});
+        EXPECT_TRUE(evsam_test::close(tok, ref, "conv_transpose2d tokens"));
+    }
+}
+
+}  // namespace
