@@ -111,9 +111,11 @@ void bm_convt(State& st, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t K,
     Buf out(static_cast<size_t>(nout));
     for (auto _ : st) {
         if (naive)
-            evsam::conv_transpose2d_forward_naive(out.data(), in.data(), w.data(), b.data(), int64_t(1), C, H, W, OC, K);
+            evsam::conv_transpose2d_forward_naive(out.data(), in.data(), w.data(), b.data(), int64_t(1), C, H, W, OC,
+                                                  K);
         else
-            evsam::conv_transpose2d_forward(out.data(), in.data(), w.data(), b.data(), int64_t(1), C, H, W, OC, K, cpu{});
+            evsam::conv_transpose2d_forward(out.data(), in.data(), w.data(), b.data(), int64_t(1), C, H, W, OC, K,
+                                            cpu{});
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
@@ -285,14 +287,14 @@ void register_all() {
     using benchmark::kMillisecond;
     const std::vector<std::pair<const char*, ConvImpl>> naive_fast = {{"naive", ConvImpl::naive},
                                                                       {"fast", ConvImpl::fast}};
-    const std::vector<std::pair<const char*, ConvImpl>> dense3x3 = {
-        {"naive", ConvImpl::naive}, {"im2col_gemm", ConvImpl::gemm}, {"winograd", ConvImpl::winograd},
-        {"fast", ConvImpl::fast}};
+    const std::vector<std::pair<const char*, ConvImpl>> dense3x3 = {{"naive", ConvImpl::naive},
+                                                                    {"im2col_gemm", ConvImpl::gemm},
+                                                                    {"winograd", ConvImpl::winograd},
+                                                                    {"fast", ConvImpl::fast}};
     const std::vector<std::pair<const char*, ConvImpl>> dense3x3_big = {
         {"im2col_gemm", ConvImpl::gemm}, {"winograd", ConvImpl::winograd}, {"fast", ConvImpl::fast}};
-    const std::vector<std::pair<const char*, ConvImpl>> gemm_fast = {{"naive", ConvImpl::naive},
-                                                                     {"im2col_gemm", ConvImpl::gemm},
-                                                                     {"fast", ConvImpl::fast}};
+    const std::vector<std::pair<const char*, ConvImpl>> gemm_fast = {
+        {"naive", ConvImpl::naive}, {"im2col_gemm", ConvImpl::gemm}, {"fast", ConvImpl::fast}};
 
     // The machine's peak first, so every op below can be read against it (and again at the end:
     // on a shared machine either can catch a neighbour's load; the summary uses the higher).
@@ -377,7 +379,8 @@ public:
             if (r.error_occurred || r.run_type != Run::RT_Iteration || r.iterations == 0) continue;
             Result res;
             res.sec = r.real_accumulated_time / static_cast<double>(r.iterations);
-            if (auto it = r.counters.find("GFLOP/s"); it != r.counters.end()) res.gflops = it->second, res.has_flops = true;
+            if (auto it = r.counters.find("GFLOP/s"); it != r.counters.end())
+                res.gflops = it->second, res.has_flops = true;
             if (auto it = r.counters.find("GB/s"); it != r.counters.end()) res.gbs = it->second, res.has_bytes = true;
             const std::string name = r.run_name.function_name;  // "op/variant" as registered
             if (!results.count(name)) order.push_back(name);
@@ -407,11 +410,12 @@ void print_summary(const Collector& c) {
         if (op.rfind("gemm_1024", 0) == 0 && var == "omp_split" && c.results.at(n).gflops > peak)
             peak = c.results.at(n).gflops, peak_name = n;
     }
-    std::printf("\nSummary (threads=%d). Baseline = the op's naive reference if it has one, else its first variant;\n"
-                "both measured above, in this run. %% peak = GFLOP/s over %s = %.1f GFLOP/s (this run).\n",
-                g_threads, peak_name.c_str(), peak);
-    std::printf("%-36s %-12s %-12s %12s %12s %9s %9s %9s %7s\n", "op", "variant", "baseline", "baseline t",
-                "time", "speedup", "GFLOP/s", "GB/s", "%peak");
+    std::printf(
+        "\nSummary (threads=%d). Baseline = the op's naive reference if it has one, else its first variant;\n"
+        "both measured above, in this run. %% peak = GFLOP/s over %s = %.1f GFLOP/s (this run).\n",
+        g_threads, peak_name.c_str(), peak);
+    std::printf("%-36s %-12s %-12s %12s %12s %9s %9s %9s %7s\n", "op", "variant", "baseline", "baseline t", "time",
+                "speedup", "GFLOP/s", "GB/s", "%peak");
     std::map<std::string, std::string> baseline;  // op -> variant
     for (const auto& n : c.order) {
         const auto [op, var] = split(n);
@@ -437,8 +441,8 @@ void print_summary(const Collector& c) {
         if (r.has_flops) std::snprintf(fl, sizeof fl, "%.2f", r.gflops);
         if (r.has_bytes) std::snprintf(gb, sizeof gb, "%.2f", r.gbs);
         if (r.has_flops && peak > 0) std::snprintf(pk, sizeof pk, "%.1f%%", 100.0 * r.gflops / peak);
-        std::printf("%-36s %-12s %-12s %12s %12s %9s %9s %9s %7s\n", op.c_str(), var.c_str(), bname.c_str(),
-                    bt.c_str(), time_str(r.sec).c_str(), speed.c_str(), fl, gb, pk);
+        std::printf("%-36s %-12s %-12s %12s %12s %9s %9s %9s %7s\n", op.c_str(), var.c_str(), bname.c_str(), bt.c_str(),
+                    time_str(r.sec).c_str(), speed.c_str(), fl, gb, pk);
     }
 }
 
@@ -457,8 +461,9 @@ int main(int argc, char** argv) {
     Eigen::setNbThreads(1);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    std::printf("evsam bench_ops: EVSAM_BENCH_THREADS=%d (fast ops and omp_split GEMM; naive references run 1 thread)\n",
-                g_threads);
+    std::printf(
+        "evsam bench_ops: EVSAM_BENCH_THREADS=%d (fast ops and omp_split GEMM; naive references run 1 thread)\n",
+        g_threads);
     std::printf("load average at start: %s (the numbers are only as quiet as the machine)\n", loadavg().c_str());
     benchmark::AddCustomContext("evsam_threads", std::to_string(g_threads));
     benchmark::AddCustomContext("simd_float_width", std::to_string(evsam::simd::width<float>));

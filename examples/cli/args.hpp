@@ -20,11 +20,11 @@
 namespace evsam::tool {
 
 struct FlagSpec {
-    std::string name;     // without the leading "--"
-    bool takes_value;     // false: a switch
+    std::string name;  // without the leading "--"
+    bool takes_value;  // false: a switch
     bool required;
-    std::string metavar;  // "FILE", "N", ... for usage lines
-    std::string doc;      // one line for `evsam <command> --help`
+    std::string metavar;      // "FILE", "N", ... for usage lines
+    std::string doc;          // one line for `evsam <command> --help`
     bool repeatable = false;  // may be given several times (e.g. --point)
 };
 
@@ -38,7 +38,9 @@ inline FlagSpec value(std::string name, std::string metavar, std::string doc) {
 inline FlagSpec repeated(std::string name, std::string metavar, std::string doc) {
     return {std::move(name), true, false, std::move(metavar), std::move(doc), true};
 }
-inline FlagSpec toggle(std::string name, std::string doc) { return {std::move(name), false, false, "", std::move(doc)}; }
+inline FlagSpec toggle(std::string name, std::string doc) {
+    return {std::move(name), false, false, "", std::move(doc)};
+}
 
 // "--weights FILE" / "[--model NAME]" / "[--point X,Y[,LABEL]]..." / "[--json]"
 inline std::string flag_usage(const FlagSpec& s) {
@@ -47,7 +49,8 @@ inline std::string flag_usage(const FlagSpec& s) {
 }
 
 // Words laid out in lines of at most `width` columns, every line after the first indented by `indent`.
-inline std::string wrap_words(const std::vector<std::string>& words, size_t first_col, size_t indent, size_t width = 100) {
+inline std::string wrap_words(const std::vector<std::string>& words, size_t first_col, size_t indent,
+                              size_t width = 100) {
     std::string out;
     size_t col = first_col;
     for (size_t i = 0; i < words.size(); ++i) {
@@ -83,7 +86,8 @@ inline std::string usage_line(const std::vector<FlagSpec>& specs, size_t indent)
 }
 
 // `evsam <command> --help`: the usage, the summary and one line per flag.
-inline std::string command_help(const std::string& command, const std::string& summary, const std::vector<FlagSpec>& specs) {
+inline std::string command_help(const std::string& command, const std::string& summary,
+                                const std::vector<FlagSpec>& specs) {
     const std::string head = "usage: evsam " + command + " ";
     std::string h = head + usage_line(specs, head.size()) + "\n\n" + wrap_text(summary, 0, 0) + "\n\nflags:\n";
     auto bare = [](const FlagSpec& s) { return "--" + s.name + (s.takes_value ? " " + s.metavar : ""); };
@@ -138,7 +142,8 @@ public:
         return it == all_.end() ? std::vector<std::string>{} : it->second;
     }
     // "a,b,c" -> finite numbers; `what` names the flag in errors; count must be in [min_n, max_n].
-    std::vector<double> number_list(const std::string& text, const std::string& what, size_t min_n, size_t max_n) const {
+    std::vector<double> number_list(const std::string& text, const std::string& what, size_t min_n,
+                                    size_t max_n) const {
         std::vector<double> out;
         size_t start = 0;
         for (;;) {
@@ -149,9 +154,10 @@ public:
             start = comma + 1;
         }
         if (out.size() < min_n || out.size() > max_n)
-            throw Error(command_ + ": " + what + " '" + text + "' needs " +
-                        (min_n == max_n ? std::to_string(min_n) : std::to_string(min_n) + " or " + std::to_string(max_n)) +
-                        " comma-separated numbers, got " + std::to_string(out.size()));
+            throw Error(
+                command_ + ": " + what + " '" + text + "' needs " +
+                (min_n == max_n ? std::to_string(min_n) : std::to_string(min_n) + " or " + std::to_string(max_n)) +
+                " comma-separated numbers, got " + std::to_string(out.size()));
         return out;
     }
     std::string str(const std::string& name, const std::string& def = "") const {

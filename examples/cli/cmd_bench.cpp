@@ -30,9 +30,14 @@ int run(const Args& a) {
         std::printf("encoder_s      %.5f\nimages_per_s   %.2f\npeak_device_mb %.1f\n", r.encoder_s, r.images_per_s,
                     r.peak_device_mb);
         if (a.has("json")) {
-            nlohmann::ordered_json j{{"model", lc.model},         {"backend", "cuda"},          {"device", r.device},
-                                     {"precision", be.opt.precision}, {"batch", be.opt.batch}, {"repeat", repeat},
-                                     {"encoder_s", r.encoder_s},  {"images_per_s", r.images_per_s},
+            nlohmann::ordered_json j{{"model", lc.model},
+                                     {"backend", "cuda"},
+                                     {"device", r.device},
+                                     {"precision", be.opt.precision},
+                                     {"batch", be.opt.batch},
+                                     {"repeat", repeat},
+                                     {"encoder_s", r.encoder_s},
+                                     {"images_per_s", r.images_per_s},
                                      {"peak_device_mb", r.peak_device_mb}};
             std::printf("%s\n", j.dump().c_str());
         }
@@ -48,9 +53,9 @@ int run(const Args& a) {
     if (r.amg_s >= 0) std::printf("amg_s       %.4f  (%lld masks)\n", r.amg_s, static_cast<long long>(r.amg_masks));
     std::printf("peak_rss_mb %.1f\n", r.peak_rss_mb);
     if (a.has("json")) {
-        nlohmann::ordered_json j{{"model", lc.model}, {"threads", threads}, {"repeat", repeat},
-                                 {"image", {img.width, img.height}}, {"encoder_s", r.encoder_s},
-                                 {"decoder_s", r.decoder_s}};
+        nlohmann::ordered_json j{{"model", lc.model},        {"threads", threads},
+                                 {"repeat", repeat},         {"image", {img.width, img.height}},
+                                 {"encoder_s", r.encoder_s}, {"decoder_s", r.decoder_s}};
         if (r.amg_s >= 0) {
             j["amg_s"] = r.amg_s;
             j["amg_masks"] = r.amg_masks;
@@ -64,8 +69,11 @@ int run(const Args& a) {
 }  // namespace
 
 Command bench_command() {
-    std::vector<FlagSpec> f = {weights_flag(), model_flag(), config_flag(),
-                               value("image", "IMG", "the image (default: a built-in 640x480 test card)"), threads_flag(),
+    std::vector<FlagSpec> f = {weights_flag(),
+                               model_flag(),
+                               config_flag(),
+                               value("image", "IMG", "the image (default: a built-in 640x480 test card)"),
+                               threads_flag(),
                                value("repeat", "N", "timed runs after one warm-up (default 3)"),
                                toggle("amg", "also time segment everything (32x32 grid)"),
                                toggle("json", "also print one JSON object as the last line")};

@@ -31,12 +31,14 @@ int run(const Args& a) {
     if (!exists(order_file)) throw Error("compare: neither folder has a trace.json listing the modules in order");
     auto order = read_json(order_file);
     // Reference files: <name>.npy, or the file an index.json (validation/make_fixtures.py) maps it to.
-    nlohmann::json index = exists(ref_dir + "/index.json") ? read_json(ref_dir + "/index.json") : nlohmann::json::object();
+    nlohmann::json index =
+        exists(ref_dir + "/index.json") ? read_json(ref_dir + "/index.json") : nlohmann::json::object();
     auto ref_path = [&](const std::string& name) -> std::string {
         if (index.contains(name) && index[name].contains("file") && index[name]["file"].is_string()) {
             std::string f = index[name]["file"].get<std::string>();
             if (f.rfind("act/", 0) == 0) f = f.substr(4);
-            return exists(ref_dir + "/" + f) ? ref_dir + "/" + f : ref_dir + "/../" + index[name]["file"].get<std::string>();
+            return exists(ref_dir + "/" + f) ? ref_dir + "/" + f
+                                             : ref_dir + "/../" + index[name]["file"].get<std::string>();
         }
         return ref_dir + "/" + name + ".npy";
     };
@@ -52,13 +54,14 @@ int run(const Args& a) {
         auto r = compare(cand, ref, tol, name);
         ++compared;
         if (!r.ok && failed++ == 0) first_bad = name;
-        rows.push_back({{"module", name}, {"ok", r.ok}, {"max_abs", r.max_abs}, {"rel_l2", r.rel_l2}, {"n_bad", r.n_bad}});
+        rows.push_back(
+            {{"module", name}, {"ok", r.ok}, {"max_abs", r.max_abs}, {"rel_l2", r.rel_l2}, {"n_bad", r.n_bad}});
         if (!a.has("json")) std::printf("%-4s %s\n", r.ok ? "ok" : "FAIL", r.message.c_str());
     }
     if (compared == 0) throw Error("compare: no module has a .npy in both folders");
     if (a.has("json")) {
         nlohmann::ordered_json j{{"compared", compared}, {"failed", failed}, {"first_out_of_tolerance", first_bad},
-                                 {"atol", tol.atol}, {"rtol", tol.rtol}, {"modules", rows}};
+                                 {"atol", tol.atol},     {"rtol", tol.rtol}, {"modules", rows}};
         std::cout << j.dump() << "\n";
     } else {
         std::printf("%d modules compared, %d out of tolerance%s\n", compared, failed,

@@ -26,8 +26,8 @@ int run_embed(const Args& a, const LoadedCheckpoint& lc, const BackendChoice& be
         const Shape want{1, 3, tf.resolution, tf.resolution};
         x = npy_load_as<T>(a.str("input"));
         if (x.shape() != want)
-            throw Error(a.str("input") + ": expected a preprocessed tensor of shape " + shape_str(want) + " for " + lc.model +
-                        ", got " + shape_str(x.shape()));
+            throw Error(a.str("input") + ": expected a preprocessed tensor of shape " + shape_str(want) + " for " +
+                        lc.model + ", got " + shape_str(x.shape()));
     }
     Trace<T> trace;
     const bool tracing = a.has("trace-dir");
@@ -69,10 +69,14 @@ int run(const Args& a) {
 }  // namespace
 
 Command embed_command() {
-    std::vector<FlagSpec> f = {weights_flag(), model_flag(), config_flag(),
+    std::vector<FlagSpec> f = {weights_flag(),
+                               model_flag(),
+                               config_flag(),
                                value("image", "IMG", "image: PNG, JPEG or BMP (preprocessed first)"),
                                value("input", "X.npy", "a preprocessed (1,3,R,R) tensor, e.g. from evsam preprocess"),
-                               required("out", "E.npy", "the (1,256,64,64) image embedding"), dtype_flag(), threads_flag()};
+                               required("out", "E.npy", "the (1,256,64,64) image embedding"),
+                               dtype_flag(),
+                               threads_flag()};
     for (auto& b : backend_flag_specs()) f.push_back(b);
     f.push_back(value("trace-dir", "DIR", "every module's output as DIR/<state_dict name>.npy, and trace.json"));
     return {"embed", "the (1,256,64,64) image embedding; --trace-dir dumps every module's output", f, run};

@@ -83,8 +83,9 @@ int run(const Args& a) {
         std::filesystem::create_directories(tmp, ec);
         if (ec) throw Error("everything: cannot create '" + tmp + "': " + ec.message());
         try {
-            std::string csv = "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
-                              "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
+            std::string csv =
+                "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
+                "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
             for (size_t i = 0; i < recs.size(); ++i) {
                 const auto& r = recs[i];
                 auto m = amg::rle_to_mask(r.rle);
@@ -111,9 +112,13 @@ int run(const Args& a) {
                 seg["counts"] = amg::coco_rle_string(r.rle);
             else
                 seg["counts"] = r.rle.counts;
-            arr.push_back({{"segmentation", seg}, {"area", r.area}, {"bbox", r.bbox}, {"predicted_iou", r.predicted_iou},
+            arr.push_back({{"segmentation", seg},
+                           {"area", r.area},
+                           {"bbox", r.bbox},
+                           {"predicted_iou", r.predicted_iou},
                            {"point_coords", {{r.point_coords[0], r.point_coords[1]}}},
-                           {"stability_score", r.stability_score}, {"crop_box", r.crop_box}});
+                           {"stability_score", r.stability_score},
+                           {"crop_box", r.crop_box}});
         }
         const std::string text = arr.dump() + "\n";
         write_file_atomic(out, text.data(), text.size());
@@ -127,7 +132,10 @@ int run(const Args& a) {
 
 Command everything_command() {
     std::vector<FlagSpec> f = {
-        weights_flag(), model_flag(), config_flag(), required("image", "IMG", "image: PNG, JPEG or BMP"),
+        weights_flag(),
+        model_flag(),
+        config_flag(),
+        required("image", "IMG", "image: PNG, JPEG or BMP"),
         required("out", "RECORDS.json|DIR", "the records as JSON (RLE modes), or a new folder of PNGs + metadata.csv"),
         value("points-per-side", "N", "the point grid is N x N (default 32)"),
         value("points-per-batch", "N", "points per decoder pass (default 64)"),
@@ -140,8 +148,10 @@ Command everything_command() {
         value("crop-overlap-ratio", "F", "overlap of neighbouring crops (default 512/1500)"),
         value("crop-n-points-downscale-factor", "N", "points per side divided by N^layer in crop layers (default 1)"),
         value("min-mask-region-area", "N", "fill holes and drop islands smaller than N pixels (default 0: off)"),
-        value("output-mode", "binary_mask|uncompressed_rle|coco_rle", "the records' segmentation format (default binary_mask)"),
-        value("overlay", "OUT.png", "the image with every mask painted in its own colour"), threads_flag(),
+        value("output-mode", "binary_mask|uncompressed_rle|coco_rle",
+              "the records' segmentation format (default binary_mask)"),
+        value("overlay", "OUT.png", "the image with every mask painted in its own colour"),
+        threads_flag(),
         value("dtype", "float|double", "compute type (the generator runs the float model)")};
     for (auto& b : backend_flag_specs()) f.push_back(b);
     return {"everything", "segment everything (SAM's automatic mask generator, with upstream's defaults)", f, run};

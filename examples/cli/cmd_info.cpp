@@ -96,8 +96,12 @@ int run(const Args& a) {
         j["encoder_macs"] = table.rows[0].macs;
         nlohmann::ordered_json mods = nlohmann::ordered_json::array();
         for (auto& r : table.rows)
-            mods.push_back({{"name", r.name}, {"type", r.type}, {"depth", r.depth}, {"output", r.out},
-                            {"params", r.params}, {"macs", r.macs}});
+            mods.push_back({{"name", r.name},
+                            {"type", r.type},
+                            {"depth", r.depth},
+                            {"output", r.out},
+                            {"params", r.params},
+                            {"macs", r.macs}});
         j["modules"] = mods;
     }
     if (a.has("json")) {
@@ -110,8 +114,8 @@ int run(const Args& a) {
               << " frame)\n";
     if (lc)
         std::cout << "dtype       " << lc->ckpt.float_dtype() << "\n"
-                  << "format      " << lc->ckpt.format() << (lc->ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "")
-                  << "\n"
+                  << "format      " << lc->ckpt.format()
+                  << (lc->ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "") << "\n"
                   << "tensors     " << lc->ckpt.tensors().size() << " (" << buffers << " buffers)\n";
     if (a.has("model")) {
         std::cout << "encoder     " << human(table.rows[0].macs) << " MACs at " << tf.resolution << "x" << tf.resolution

@@ -31,7 +31,8 @@ int run_predict(const Args& a, const LoadedCheckpoint& lc, const Prompt<T>& prom
         npy_save(a.str("out-masks"), pred.masks.template cast<uint8_t>());
     if (a.has("out-iou")) npy_save(a.str("out-iou"), pred.iou_predictions.template cast<float>());
     if (a.has("out-lowres")) npy_save(a.str("out-lowres"), pred.low_res_logits.template cast<float>());
-    if (a.has("overlay")) save_png(a.str("overlay"), viz::overlay(img, pred.masks, prompt.points, prompt.labels, prompt.box));
+    if (a.has("overlay"))
+        save_png(a.str("overlay"), viz::overlay(img, pred.masks, prompt.points, prompt.labels, prompt.box));
     for (int64_t i = 0; i < pred.iou_predictions.numel(); ++i)
         std::fprintf(stderr, "evsam: mask %lld predicted IoU %.4f\n", static_cast<long long>(i),
                      static_cast<double>(pred.iou_predictions[i]));

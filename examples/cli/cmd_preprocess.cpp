@@ -26,7 +26,8 @@ int run(const Args& a) {
 }  // namespace
 
 Command preprocess_command() {
-    return {"preprocess", "the model's (1,3,R,R) float32 input tensor, exactly as upstream's preprocessing makes it",
+    return {"preprocess",
+            "the model's (1,3,R,R) float32 input tensor, exactly as upstream's preprocessing makes it",
             {required("image", "IMG", "image: PNG, JPEG or BMP"), required("model", "NAME", "model name"),
              required("out", "X.npy", "the input tensor")},
             run};

@@ -10,9 +10,12 @@ inline FlagSpec weights_flag(bool is_required = true) {
     const char* doc = "checkpoint: .pt (torch.save) or .safetensors";
     return is_required ? required("weights", "FILE", doc) : value("weights", "FILE", doc);
 }
-inline FlagSpec model_flag() { return value("model", "NAME", "model name (default: detected from the checkpoint's keys and shapes)"); }
+inline FlagSpec model_flag() {
+    return value("model", "NAME", "model name (default: detected from the checkpoint's keys and shapes)");
+}
 inline FlagSpec config_flag() {
-    return value("config", "JSON", "a model described in JSON (as validation/make_fixtures.py writes), instead of --model");
+    return value("config", "JSON",
+                 "a model described in JSON (as validation/make_fixtures.py writes), instead of --model");
 }
 inline FlagSpec threads_flag() { return value("threads", "N", "OpenMP threads (results are the same for any N)"); }
 inline FlagSpec dtype_flag() { return value("dtype", "float|double", "compute type (double: the fp64 oracle)"); }

@@ -9,12 +9,15 @@
 namespace evsam::tool {
 
 bool cuda_built() { return true; }
-void no_cuda() { throw Error("--backend cuda: this evsam was built without CUDA (configure with -DEVSAM_WITH_CUDA=ON)"); }
+void no_cuda() {
+    throw Error("--backend cuda: this evsam was built without CUDA (configure with -DEVSAM_WITH_CUDA=ON)");
+}
 
 namespace {
 
 template <class T>
-Tensor<T> encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<T>& x, const CudaOptions& o, Trace<T>* tr) {
+Tensor<T> encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<T>& x, const CudaOptions& o,
+                 Trace<T>* tr) {
     cuda::context().set_precision(cuda::precision_from_name(o.precision));
     auto model = create_sam<T, backend::cuda>(cfg);
     load_state_dict(*model, ckpt, config_name(cfg));  // weights to the device, once
@@ -37,8 +40,8 @@ Tensor<float> cuda_encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const
                           Trace<float>* tr) {
     return encode(ckpt, cfg, x, o, tr);
 }
-Tensor<double> cuda_encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<double>& x, const CudaOptions& o,
-                           Trace<double>* tr) {
+Tensor<double> cuda_encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<double>& x,
+                           const CudaOptions& o, Trace<double>* tr) {
     return encode(ckpt, cfg, x, o, tr);
 }
 
@@ -71,7 +74,8 @@ CudaBenchResult cuda_bench_encoder(const Checkpoint& ckpt, const AnySamConfig& c
         void index(const std::string&, int64_t&) override {}
     } v;
     model->visit(v, "");
-    r.peak_device_mb = static_cast<double>(ctx.arena().peak_in_use_bytes() + static_cast<size_t>(v.bytes)) / (1024.0 * 1024.0);
+    r.peak_device_mb =
+        static_cast<double>(ctx.arena().peak_in_use_bytes() + static_cast<size_t>(v.bytes)) / (1024.0 * 1024.0);
     return r;
 }
 

@@ -25,14 +25,14 @@ bool cuda_built();
 // images -> (N, 256, 64, 64) embeddings; module outputs into tr when given (downloaded as they come).
 Tensor<float> cuda_encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<float>& x, const CudaOptions& o,
                           Trace<float>* tr);
-Tensor<double> cuda_encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<double>& x, const CudaOptions& o,
-                           Trace<double>* tr);
+Tensor<double> cuda_encode(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<double>& x,
+                           const CudaOptions& o, Trace<double>* tr);
 
 struct CudaBenchResult {
     std::string device;
-    double encoder_s = 0;        // median seconds per batch of o.batch images (synchronised)
+    double encoder_s = 0;  // median seconds per batch of o.batch images (synchronised)
     double images_per_s = 0;
-    double peak_device_mb = 0;   // the activation arena's peak plus the weights
+    double peak_device_mb = 0;  // the activation arena's peak plus the weights
 };
 CudaBenchResult cuda_bench_encoder(const Checkpoint& ckpt, const AnySamConfig& cfg, const Tensor<float>& one_image,
                                    const CudaOptions& o, int repeat);

@@ -23,8 +23,8 @@ void set_threads(const Args& a) {
 namespace {
 
 const std::vector<Command>& commands() {
-    static const std::vector<Command> table = {info_command(),       preprocess_command(), embed_command(),
-                                               predict_command(),    everything_command(), bench_command(),
+    static const std::vector<Command> table = {info_command(),    preprocess_command(), embed_command(),
+                                               predict_command(), everything_command(), bench_command(),
                                                compare_command()};
     return table;
 }

@@ -30,7 +30,8 @@ LoadedCheckpoint open_with_config(const std::string& path, const std::string& co
 
 }  // namespace
 
-LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag, const std::string& config_path) {
+LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag,
+                                 const std::string& config_path) {
     if (!config_path.empty()) {
         if (!model_flag.empty()) throw Error("give --model or --config, not both");
         return open_with_config(path, config_path);
@@ -45,7 +46,8 @@ LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& mod
                 actual = detect_model(ckpt);
             } catch (const Error&) {
             }
-        if (!actual.empty()) throw Error(path + ": checkpoint is " + find_model(actual).title + ", not --model " + model);
+        if (!actual.empty())
+            throw Error(path + ": checkpoint is " + find_model(actual).title + ", not --model " + model);
         throw Error(path + ": checkpoint does not match --model " + model + ": " + mm.describe());
     }
     return {std::move(ckpt), model, std::move(cfg)};
@@ -60,8 +62,9 @@ BackendChoice backend_flags(const Args& a, const std::string& cmd, bool cuda_sup
         if (!b.cuda && a.has(f)) throw Error(cmd + ": --" + f + " applies to --backend cuda only");
     if (b.cuda && !cuda_built()) no_cuda();
     if (b.cuda && !cuda_supported)
-        throw Error(cmd + " --backend cuda: the CUDA backend runs the image encoder only so far (embed, bench); "
-                          "the prompt encoder and mask decoder have no CUDA ops yet");
+        throw Error(cmd +
+                    " --backend cuda: the CUDA backend runs the image encoder only so far (embed, bench); "
+                    "the prompt encoder and mask decoder have no CUDA ops yet");
     return b;
 }
 

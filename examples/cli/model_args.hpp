@@ -18,7 +18,8 @@ struct LoadedCheckpoint {
     std::string model;  // the registry's name, or the JSON config's
     AnySamConfig cfg;
 };
-LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag, const std::string& config_path = "");
+LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag,
+                                 const std::string& config_path = "");
 
 // --backend cpu|cuda [--precision strict|fast] [--batch N].
 struct BackendChoice {

@@ -25,7 +25,10 @@ namespace evsam::tool {
 // The flags of `evsam predict`.
 inline std::vector<FlagSpec> predict_flag_specs() {
     std::vector<FlagSpec> f = {
-        weights_flag(), model_flag(), config_flag(), required("image", "IMG", "image: PNG, JPEG or BMP"),
+        weights_flag(),
+        model_flag(),
+        config_flag(),
+        required("image", "IMG", "image: PNG, JPEG or BMP"),
         repeated("point", "X,Y[,LABEL]", "a point in image pixels; LABEL 1 = foreground (the default), 0 = background"),
         value("box", "X0,Y0,X1,Y1", "a box in image pixels"),
         value("mask-input", "L.npy", "a (1,256,256) low-res logit map, e.g. one mask of an earlier --out-lowres"),
@@ -35,7 +38,8 @@ inline std::vector<FlagSpec> predict_flag_specs() {
         value("out-iou", "Q.npy", "the predicted IoU of each mask (C,)"),
         value("out-lowres", "L.npy", "the low-res logits (C,256,256)"),
         value("overlay", "OUT.png", "the image with the masks tinted and the prompts drawn"),
-        dtype_flag(), threads_flag()};
+        dtype_flag(),
+        threads_flag()};
     for (auto& b : backend_flag_specs()) f.push_back(b);
     return f;
 }

@@ -42,13 +42,13 @@ struct AmgConfig {
 
 // One record, with upstream's fields.
 struct MaskRecord {
-    amg::Rle rle;                        // "segmentation" (uncompressed RLE; see segmentation_*())
+    amg::Rle rle;  // "segmentation" (uncompressed RLE; see segmentation_*())
     int64_t area = 0;
-    std::array<int64_t, 4> bbox{};       // XYWH
+    std::array<int64_t, 4> bbox{};  // XYWH
     double predicted_iou = 0;
     std::array<double, 2> point_coords{};  // [[x, y]]
     double stability_score = 0;
-    std::array<int64_t, 4> crop_box{};   // XYWH
+    std::array<int64_t, 4> crop_box{};  // XYWH
 };
 
 template <class T = float, class B = backend::cpu>
@@ -102,7 +102,8 @@ public:
             r.predicted_iou = it.iou;
             r.point_coords = it.point;
             r.stability_score = it.stability;
-            r.crop_box = {it.crop_box[0], it.crop_box[1], it.crop_box[2] - it.crop_box[0], it.crop_box[3] - it.crop_box[1]};
+            r.crop_box = {it.crop_box[0], it.crop_box[1], it.crop_box[2] - it.crop_box[0],
+                          it.crop_box[3] - it.crop_box[1]};
             r.rle = std::move(it.rle);
             out.push_back(std::move(r));
         }
@@ -113,8 +114,8 @@ public:
 
 private:
     struct Item {
-        amg::Rle rle;         // in the original image
-        amg::Box box;         // XYXY in the original image
+        amg::Rle rle;  // in the original image
+        amg::Box box;  // XYXY in the original image
         float iou = 0;
         std::array<double, 2> point{};
         float stability = 0;
@@ -198,8 +199,10 @@ private:
             const T* logits = mask.data();
             const float stab = amg::calculate_stability_score(logits, 1, P, Predictor<T, B>::mask_threshold,
                                                               cfg_.stability_score_offset)[0];
-            if (cfg_.stability_score_thresh > 0.0 && !(stab >= static_cast<float>(cfg_.stability_score_thresh))) continue;
-            for (int64_t p = 0; p < P; ++p) bin[static_cast<size_t>(p)] = logits[p] > T(Predictor<T, B>::mask_threshold);
+            if (cfg_.stability_score_thresh > 0.0 && !(stab >= static_cast<float>(cfg_.stability_score_thresh)))
+                continue;
+            for (int64_t p = 0; p < P; ++p)
+                bin[static_cast<size_t>(p)] = logits[p] > T(Predictor<T, B>::mask_threshold);
             amg::Box box = amg::mask_to_box(bin.data(), ch, cw);
             if (amg::is_box_near_crop_edge(box, cb, {0, 0, W, H})) continue;
             Item it;

@@ -58,7 +58,9 @@ public:
     // The dense positional encoding and the no-mask dense embedding depend only on the weights:
     // computed once here, not per prompt.
     explicit Predictor(const SamBase<T, B>& model)
-        : model_(model), dense_pe_(model.prompt_encoder.get_dense_pe()), no_mask_dense_(model.prompt_encoder.no_mask_dense()) {}
+        : model_(model),
+          dense_pe_(model.prompt_encoder.get_dense_pe()),
+          no_mask_dense_(model.prompt_encoder.no_mask_dense()) {}
 
     // set_image: rgb is H x W x 3 uint8 (HWC). BGR input is reversed to RGB first.
     void set_image(const uint8_t* hwc, int64_t H, int64_t W, ImageFormat format = ImageFormat::RGB) {
@@ -83,7 +85,8 @@ public:
     // is then the tensor's own (R, R); pick an image with predict_torch's image_index.
     void set_image_batch(const Tensor<T>& x) {
         reset_image();
-        EVSAM_CHECK(x.dim() == 4 && x.size(1) == 3, "set_image_batch: expected (N, 3, R, R), got " + shape_str(x.shape()));
+        EVSAM_CHECK(x.dim() == 4 && x.size(1) == 3,
+                    "set_image_batch: expected (N, 3, R, R), got " + shape_str(x.shape()));
         original_size_ = {x.size(2), x.size(3)};
         input_size_ = get_preprocess_shape(x.size(2), x.size(3), model_.transform.prompt_frame);
         features_ = model_.encode(x);
@@ -101,7 +104,8 @@ public:
 
     // apply_coords: original-image (x, y) -> the 1024 frame, in double as upstream's numpy, then to T.
     std::array<T, 2> apply_coords(double x, double y) const {
-        const double old_h = static_cast<double>(original_size_.first), old_w = static_cast<double>(original_size_.second);
+        const double old_h = static_cast<double>(original_size_.first),
+                     old_w = static_cast<double>(original_size_.second);
         const double new_h = static_cast<double>(input_size_.first), new_w = static_cast<double>(input_size_.second);
         return {static_cast<T>(x * (new_w / old_w)), static_cast<T>(y * (new_h / old_h))};
     }
@@ -123,7 +127,8 @@ public:
                 coords[2 * i] = c[0];
                 coords[2 * i + 1] = c[1];
                 EVSAM_CHECK(p.labels[i] == 0 || p.labels[i] == 1,
-                            "predict: point label must be 1 (foreground) or 0 (background), got " + std::to_string(p.labels[i]));
+                            "predict: point label must be 1 (foreground) or 0 (background), got " +
+                                std::to_string(p.labels[i]));
                 labels[i] = static_cast<T>(p.labels[i]);
             }
         }
@@ -173,10 +178,12 @@ public:
                                              const Tensor<T>* mask_input, bool multimask_output = true,
                                              int64_t image_index = -1, Trace<T>* tr = nullptr) const {
         require_image();
-        EVSAM_CHECK((coords == nullptr) == (labels == nullptr), "predict: point_labels must be supplied with point_coords");
+        EVSAM_CHECK((coords == nullptr) == (labels == nullptr),
+                    "predict: point_labels must be supplied with point_coords");
         const int64_t nimg = features_.size(0);
-        EVSAM_CHECK(image_index < nimg && (image_index >= 0 || nimg == 1),
-                    "predict: image_index " + std::to_string(image_index) + " with " + std::to_string(nimg) + " images set");
+        EVSAM_CHECK(
+            image_index < nimg && (image_index >= 0 || nimg == 1),
+            "predict: image_index " + std::to_string(image_index) + " with " + std::to_string(nimg) + " images set");
         // the prompt encoder: sparse embeddings, and dense ones only for a mask input (without one
         // every prompt has no_mask_embed, which the prepared image already holds)
         const auto& pe = model_.prompt_encoder;
@@ -197,7 +204,8 @@ public:
         // only the kept corner of the 1024 x 1024 upscale is computed
         Tensor<T> crop({Bn, C, ih, iw}, Tensor<T>::uninitialized);
         bilinear_resize_crop_forward(crop.data(), low.data(), Bn * C, low.size(2), low.size(3), F, F, ih, iw, B{});
-        Tensor<T> out({Bn, C, H, W}, Tensor<T>::uninitialized);  // F.interpolate(masks, original_size, bilinear, align_corners=False)
+        Tensor<T> out({Bn, C, H, W},
+                      Tensor<T>::uninitialized);  // F.interpolate(masks, original_size, bilinear, align_corners=False)
         bilinear_resize_forward(out.data(), crop.data(), Bn * C, ih, iw, H, W, B{});
         return out;
     }

@@ -86,7 +86,9 @@ std::unique_ptr<SamBase<T, B>> create_sam(const std::string& name) {
 }
 
 // The state_dict a checkpoint of this configuration must hold.
-inline std::vector<SchemaEntry> sam_schema(const AnySamConfig& cfg) { return state_dict_schema(*create_sam<float>(cfg)); }
+inline std::vector<SchemaEntry> sam_schema(const AnySamConfig& cfg) {
+    return state_dict_schema(*create_sam<float>(cfg));
+}
 
 // EfficientViT-SAM's configuration of `name` ("l0" ... "xl1", or "efficientvit-sam-l0").
 inline EfficientViTSamConfig sam_config(const std::string& name) {

@@ -27,7 +27,7 @@ inline const std::array<std::array<uint8_t, 3>, 6>& palette() {
 // masks: (C, H, W), a pixel is inside where the value > 0 (binary masks or logits).
 template <class T>
 Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::array<double, 2>>& points,
-                   const std::vector<int>& labels, const std::optional<std::array<double, 4>>& box) {
+              const std::vector<int>& labels, const std::optional<std::array<double, 4>>& box) {
     Image out = img;
     const int64_t H = img.height, W = img.width, C = masks.dim() == 3 ? masks.size(0) : 0;
     for (int64_t c = 0; c < C; ++c) {
@@ -35,8 +35,8 @@ Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::a
         for (int64_t i = 0; i < H * W; ++i)
             if (masks[c * H * W + i] > T(0))
                 for (int k = 0; k < 3; ++k)
-                    out.data[static_cast<size_t>(i * 3 + k)] =
-                        static_cast<uint8_t>(std::lround(0.55 * out.data[static_cast<size_t>(i * 3 + k)] + 0.45 * col[k]));
+                    out.data[static_cast<size_t>(i * 3 + k)] = static_cast<uint8_t>(
+                        std::lround(0.55 * out.data[static_cast<size_t>(i * 3 + k)] + 0.45 * col[k]));
     }
     auto put = [&](int64_t x, int64_t y, std::array<uint8_t, 3> col) {
         if (x < 0 || y < 0 || x >= W || y >= H) return;
@@ -58,12 +58,14 @@ Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::a
     for (size_t i = 0; i < points.size(); ++i) {
         const int64_t cx = std::lround(points[i][0]), cy = std::lround(points[i][1]);
         const std::array<uint8_t, 3> col = (i < labels.size() && labels[i] == 0) ? std::array<uint8_t, 3>{230, 30, 30}
-                                                                                : std::array<uint8_t, 3>{30, 220, 60};
+                                                                                 : std::array<uint8_t, 3>{30, 220, 60};
         for (int64_t dy = -r - 1; dy <= r + 1; ++dy)
             for (int64_t dx = -r - 1; dx <= r + 1; ++dx) {
                 const int64_t d2 = dx * dx + dy * dy;
-                if (d2 <= r * r) put(cx + dx, cy + dy, col);
-                else if (d2 <= (r + 1) * (r + 1)) put(cx + dx, cy + dy, {255, 255, 255});
+                if (d2 <= r * r)
+                    put(cx + dx, cy + dy, col);
+                else if (d2 <= (r + 1) * (r + 1))
+                    put(cx + dx, cy + dy, {255, 255, 255});
             }
     }
     return out;

@@ -26,7 +26,8 @@ inline std::string slurp(const std::string& p) {
 // args is appended verbatim to the command line (quote paths yourself).
 inline RunResult run_evsam(const std::string& args) {
     static int counter = 0;
-    const std::string base = ::testing::TempDir() + "evsam_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    const std::string base =
+        ::testing::TempDir() + "evsam_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
     const std::string cmd = std::string(EVSAM_BIN_DIR) + "/evsam " + args + " >" + base + ".out 2>" + base + ".err";
     int st = std::system(cmd.c_str());
     RunResult r;

@@ -73,17 +73,17 @@ TEST(CliEmbed, BadInputsAreOneLineErrorsAndWriteNothing) {
     const std::string d = kTiny + "tiny_l/", ck = std::string(EVSAM_TEST_DATA) + "/ckpt/";
     const std::string w = " --weights " + d + "model.pt --config " + d + "config.json";
     for (std::string args : {
-             "embed" + w + " --input " + kTiny + "tiny_xl/input.npy --out " + out,           // wrong input shape
-             "embed" + w + " --input " + d + "input.npy --image x.png --out " + out,          // both inputs
-             "embed" + w + " --out " + out,                                                  // no input
-             "embed" + w + " --input " + d + "input.npy --dtype half --out " + out,          // bad dtype
-             "embed" + w + " --input " + d + "input.npy --backend tpu --out " + out,         // bad backend
-             "embed" + w + " --input " + d + "input.npy --threads 0 --out " + out,           // bad threads
+             "embed" + w + " --input " + kTiny + "tiny_xl/input.npy --out " + out,    // wrong input shape
+             "embed" + w + " --input " + d + "input.npy --image x.png --out " + out,  // both inputs
+             "embed" + w + " --out " + out,                                           // no input
+             "embed" + w + " --input " + d + "input.npy --dtype half --out " + out,   // bad dtype
+             "embed" + w + " --input " + d + "input.npy --backend tpu --out " + out,  // bad backend
+             "embed" + w + " --input " + d + "input.npy --threads 0 --out " + out,    // bad threads
              "embed --weights " + d + "model.pt --config " + kTiny + "tiny_xl/config.json --input " + d +
-                 "input.npy --out " + out,                                                    // config mismatch
+                 "input.npy --out " + out,                                                        // config mismatch
              "embed --weights " + ck + "skeleton_l0.pt --input " + d + "input.npy --out " + out,  // l0 wants 512
              "embed --weights " + ck + "evil_global.pt --input " + d + "input.npy --out " + out,
-             "embed" + w + " --input " + ck + "notzip.pt --out " + out,                      // not an npy
+             "embed" + w + " --input " + ck + "notzip.pt --out " + out,  // not an npy
          }) {
         SCOPED_TRACE(args);
         auto r = run_evsam(args);
@@ -107,9 +107,10 @@ TEST(CliBackend, CudaUnavailableIsAOneLineErrorAndWritesNothing) {
 #else
     const std::string why = "built without CUDA";
 #endif
-    for (std::string args : {"embed" + w + " --input " + d + "input.npy --backend cuda --out " + out,
-                             "embed" + w + " --input " + d + "input.npy --backend cuda --precision fast --batch 2 --out " + out,
-                             "bench" + w + " --backend cuda --batch 16"}) {
+    for (std::string args :
+         {"embed" + w + " --input " + d + "input.npy --backend cuda --out " + out,
+          "embed" + w + " --input " + d + "input.npy --backend cuda --precision fast --batch 2 --out " + out,
+          "bench" + w + " --backend cuda --batch 16"}) {
         SCOPED_TRACE(args);
         auto r = run_evsam(args);
         EXPECT_TRUE(is_clean_error(r));

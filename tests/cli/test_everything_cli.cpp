@@ -36,12 +36,14 @@ std::string base_a() {
 TEST(CliEverything, JsonRecordsMatchUpstream) {
     std::ifstream f(kTiny + "amg/settings_a.json");
     const json want = json::parse(f)["records"];
-    auto r = run_evsam(base_a() + " --output-mode uncompressed_rle --out " + tmp("a.json") + " --overlay " + tmp("a.png"));
+    auto r =
+        run_evsam(base_a() + " --output-mode uncompressed_rle --out " + tmp("a.json") + " --overlay " + tmp("a.png"));
     ASSERT_EQ(r.code, 0) << r.err;
     const json got = json::parse(slurp(tmp("a.json")));
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) {
-        for (const char* k : {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box"})
+        for (const char* k :
+             {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box"})
             EXPECT_TRUE(got[i].contains(k)) << k;
         EXPECT_EQ(got[i]["segmentation"]["size"], want[i]["segmentation"]["size"]);
         EXPECT_EQ(got[i]["point_coords"], want[i]["point_coords"]);
@@ -68,7 +70,8 @@ TEST(CliEverything, BinaryMaskFolderWithMetadata) {
     ASSERT_EQ(r.code, 0) << r.err;
     const std::string csv = slurp(out + "/metadata.csv");
     EXPECT_EQ(csv.rfind("id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
-                        "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n0,", 0),
+                        "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n0,",
+                        0),
               0u);
     const int64_t rows = std::count(csv.begin(), csv.end(), '\n');
     EXPECT_EQ(rows, 10);  // header + 10 records, no trailing newline (as upstream writes it)
@@ -88,7 +91,8 @@ TEST(CliEverything, BadFlagsAreOneLineErrors) {
                               "--crop-n-layers x", "--min-mask-region-area -1", "--crop-overlap-ratio nan",
                               "--overlay /nonexistent_dir/o.png"}) {
         SCOPED_TRACE(extra);
-        const std::string mode = extra.find("--output-mode") == std::string::npos ? " --output-mode uncompressed_rle " : " ";
+        const std::string mode =
+            extra.find("--output-mode") == std::string::npos ? " --output-mode uncompressed_rle " : " ";
         auto r = run_evsam(base_a() + mode + extra + " --out " + out);
         EXPECT_TRUE(is_clean_error(r));
         EXPECT_FALSE(exists(out));

@@ -82,7 +82,8 @@ TEST(CliInfo, BadCheckpointsGiveOneLineErrors) {
         EXPECT_TRUE(is_clean_error(r));
         EXPECT_EQ(r.code, 1);
         if (info.contains("error_mentions")) {
-            for (auto& s : info["error_mentions"]) EXPECT_NE(r.err.find(s.get<std::string>()), std::string::npos) << r.err;
+            for (auto& s : info["error_mentions"])
+                EXPECT_NE(r.err.find(s.get<std::string>()), std::string::npos) << r.err;
         }
     }
     EXPECT_GE(n, 13);

@@ -18,7 +18,9 @@ bool exists(const std::string& p) {
     struct stat st {};
     return ::stat(p.c_str(), &st) == 0;
 }
-std::string base() { return "predict --weights " + kTiny + "model.pt --config " + kTiny + "config.json --image " + kImg; }
+std::string base() {
+    return "predict --weights " + kTiny + "model.pt --config " + kTiny + "config.json --image " + kImg;
+}
 std::string tmp(const std::string& n) { return ::testing::TempDir() + "evsam_pred_" + n; }
 
 TEST(CliPredict, OutputsHaveTheContractedShapesAndTypes) {
@@ -46,7 +48,8 @@ TEST(CliPredict, OutputsHaveTheContractedShapesAndTypes) {
     evsam::Tensor<float> one({256, 256});
     std::copy(low.data(), low.data() + 256 * 256, one.data());
     evsam::npy_save(tmp("in.npy"), one);
-    r = run_evsam(base() + " --point 30,20 --mask-input " + tmp("in.npy") + " --single-mask --out-masks " + tmp("m1.npy"));
+    r = run_evsam(base() + " --point 30,20 --mask-input " + tmp("in.npy") + " --single-mask --out-masks " +
+                  tmp("m1.npy"));
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(evsam::npy_load_exact<uint8_t>(tmp("m1.npy")).shape(), (evsam::Shape{1, 45, 61}));
 
@@ -63,11 +66,12 @@ TEST(CliPredict, BadPromptsAreOneLineErrorsAndWriteNothing) {
     const std::string out = tmp("bad.npy");
     std::remove(out.c_str());
     evsam::npy_save(tmp("wrong_shape.npy"), evsam::Tensor<float>({2, 64, 64}));
-    for (std::string p : std::vector<std::string>{"--point a,b", "--point 1", "--point 1,2,1,4", "--point nan,3", "--point 3,inf",
-                          "--point 1,2,2", "--point 1,2,-1", "--point 1,2,0.5", "--point 1,,2", "--point 1,2,",
-                          "--box 10,10,5,20", "--box 10,10,20,5", "--box 1,2,3", "--box 1,2,3,x", "",
-                          "--point 1,2 --mask-input " + tmp("wrong_shape.npy"), "--point 1,2 --mask-input /nope.npy",
-                          "--point 1,2 --dtype half", "--point 1,2 --overlay /nonexistent_dir/o.png"}) {
+    for (std::string p : std::vector<std::string>{
+             "--point a,b", "--point 1", "--point 1,2,1,4", "--point nan,3", "--point 3,inf", "--point 1,2,2",
+             "--point 1,2,-1", "--point 1,2,0.5", "--point 1,,2", "--point 1,2,", "--box 10,10,5,20",
+             "--box 10,10,20,5", "--box 1,2,3", "--box 1,2,3,x", "",
+             "--point 1,2 --mask-input " + tmp("wrong_shape.npy"), "--point 1,2 --mask-input /nope.npy",
+             "--point 1,2 --dtype half", "--point 1,2 --overlay /nonexistent_dir/o.png"}) {
         SCOPED_TRACE(p);
         auto r = run_evsam(base() + " " + p + " --out-masks " + out);
         EXPECT_TRUE(is_clean_error(r));

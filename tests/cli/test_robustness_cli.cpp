@@ -56,7 +56,7 @@ void expect_refused(const std::function<std::string(const std::string& out)>& cm
 
 // The three commands that read a checkpoint and write a file.
 std::vector<std::function<std::string(const std::string&)>> checkpoint_commands(const std::string& weights,
-                                                                                 const std::string& extra = "") {
+                                                                                const std::string& extra = "") {
     return {
         [=](const std::string& o) {
             return "embed --weights " + weights + extra + " --input " + kTiny + "input.npy --out " + o + "/e.npy";
@@ -66,8 +66,8 @@ std::vector<std::function<std::string(const std::string&)>> checkpoint_commands(
                    "/m.npy --out-iou " + o + "/q.npy --overlay " + o + "/o.png";
         },
         [=](const std::string& o) {
-            return "everything --weights " + weights + extra + " --image " + kGoodImg + " --points-per-side 2 --out " + o +
-                   "/recs --output-mode coco_rle";
+            return "everything --weights " + weights + extra + " --image " + kGoodImg + " --points-per-side 2 --out " +
+                   o + "/recs --output-mode coco_rle";
         },
     };
 }
@@ -122,7 +122,8 @@ TEST(CliRobustness, BadCheckpoints) {
     size_t n = 0;
     for (auto& [file, info] : manifest["files"].items()) {
         if (info["expect"] != "error") continue;
-        ASSERT_TRUE(problem.count(file)) << file << ": a new bad checkpoint in the manifest; add what its error must say";
+        ASSERT_TRUE(problem.count(file)) << file
+                                         << ": a new bad checkpoint in the manifest; add what its error must say";
         std::vector<std::string> mentions = problem.at(file);
         mentions.push_back(file);
         for (auto& s : info.value("error_mentions", nlohmann::json::array())) mentions.push_back(s.get<std::string>());
@@ -141,8 +142,8 @@ TEST(CliRobustness, TruncatedUpstreamCheckpoint) {
     const std::string full = slurp(kTiny + "model.pt");
     ASSERT_GT(full.size(), 100000u);
     TempDir d;
-    for (size_t cut : {size_t(0), size_t(1), size_t(22), size_t(4096), full.size() / 2, full.size() - 22,
-                       full.size() - 1}) {
+    for (size_t cut :
+         {size_t(0), size_t(1), size_t(22), size_t(4096), full.size() / 2, full.size() - 22, full.size() - 1}) {
         const std::string p = d / ("cut" + std::to_string(cut) + ".pt");
         std::ofstream(p, std::ios::binary).write(full.data(), static_cast<std::streamsize>(cut));
         expect_refused(checkpoint_commands(p, " --config " + kTiny + "config.json")[0], {p});
@@ -179,14 +180,16 @@ TEST(CliRobustness, BadImages) {
         const std::string img = kImg + file;
         std::vector<std::string> mentions = problem;
         mentions.push_back(file);
-        expect_refused([&](const std::string& o) { return "preprocess --image " + img + " --model l0 --out " + o + "/x.npy"; },
-                       mentions);
-        expect_refused([&](const std::string& o) { return "embed" + kTinyArgs + " --image " + img + " --out " + o + "/e.npy"; },
-                       mentions);
+        expect_refused(
+            [&](const std::string& o) { return "preprocess --image " + img + " --model l0 --out " + o + "/x.npy"; },
+            mentions);
+        expect_refused(
+            [&](const std::string& o) { return "embed" + kTinyArgs + " --image " + img + " --out " + o + "/e.npy"; },
+            mentions);
         expect_refused(
             [&](const std::string& o) {
-                return "predict" + kTinyArgs + " --image " + img + " --point 1,1 --out-masks " + o + "/m.npy --overlay " + o +
-                       "/o.png";
+                return "predict" + kTinyArgs + " --image " + img + " --point 1,1 --out-masks " + o +
+                       "/m.npy --overlay " + o + "/o.png";
             },
             mentions);
         expect_refused(
@@ -227,8 +230,9 @@ TEST(CliRobustness, BadNpy) {
         const std::string& path = file.first;  // not a structured binding: C++17 lambdas cannot capture those
         std::vector<std::string> mentions = file.second;
         mentions.push_back(path);
-        expect_refused([&](const std::string& o) { return "embed" + kTinyArgs + " --input " + path + " --out " + o + "/e.npy"; },
-                       mentions);
+        expect_refused(
+            [&](const std::string& o) { return "embed" + kTinyArgs + " --input " + path + " --out " + o + "/e.npy"; },
+            mentions);
         expect_refused(
             [&](const std::string& o) {
                 return "predict" + kTinyArgs + " --image " + kGoodImg + " --mask-input " + path + " --out-masks " + o +
@@ -239,12 +243,14 @@ TEST(CliRobustness, BadNpy) {
     // Readable arrays of the wrong shape, and a mask input holding NaN / inf.
     const std::string f32 = kNpy + "f32_2x3.npy", emb = kTiny + "embedding.npy";
     for (const std::string& p : {f32, emb, kTiny + "low_res_masks.npy"})
-        expect_refused([&](const std::string& o) { return "embed" + kTinyArgs + " --input " + p + " --out " + o + "/e.npy"; },
-                       {p, "expected a preprocessed tensor of shape (1, 3, 80, 80)"});
+        expect_refused(
+            [&](const std::string& o) { return "embed" + kTinyArgs + " --input " + p + " --out " + o + "/e.npy"; },
+            {p, "expected a preprocessed tensor of shape (1, 3, 80, 80)"});
     for (const std::string& p : {f32, emb, kTiny + "input.npy"})
         expect_refused(
             [&](const std::string& o) {
-                return "predict" + kTinyArgs + " --image " + kGoodImg + " --mask-input " + p + " --out-masks " + o + "/m.npy";
+                return "predict" + kTinyArgs + " --image " + kGoodImg + " --mask-input " + p + " --out-masks " + o +
+                       "/m.npy";
             },
             {p, "--mask-input must be a (1, 256, 256) or (256, 256) logit map"});
     for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
@@ -254,7 +260,8 @@ TEST(CliRobustness, BadNpy) {
         evsam::npy_save(p, m);
         expect_refused(
             [&](const std::string& o) {
-                return "predict" + kTinyArgs + " --image " + kGoodImg + " --mask-input " + p + " --out-masks " + o + "/m.npy";
+                return "predict" + kTinyArgs + " --image " + kGoodImg + " --mask-input " + p + " --out-masks " + o +
+                       "/m.npy";
             },
             {p, "NaN or infinite"});
     }
@@ -320,7 +327,6 @@ TEST(CliRobustness, PromptsFarOutsideTheImageAreUsedAsGiven) {
         {"--point '2e9,1' must be in [-1000000000"});
 }
 
-
 // Checkpoint storage variants of the tiny upstream model (make_tiny_variants.py): wrapped and
 // non-contiguous views of one shared storage hold the same values, so the embedding is the same
 // bytes; fp16 and bf16 weights load and stay close to upstream's fp32 embedding.
@@ -335,10 +341,12 @@ TEST(CliRobustness, CheckpointStorageVariantsAreAccepted) {
     };
     const std::string base = slurp(embed(kTiny + "model.pt"));
     ASSERT_GT(base.size(), 1000u);
-    for (std::string v : {"wrapped", "views"}) EXPECT_EQ(slurp(embed(kTiny + "variants/model_" + v + ".pt")), base) << v;
+    for (std::string v : {"wrapped", "views"})
+        EXPECT_EQ(slurp(embed(kTiny + "variants/model_" + v + ".pt")), base) << v;
 
     const auto ref = evsam::npy_load_exact<float>(kTiny + "embedding.npy");  // upstream, fp32 weights
-    for (auto [v, max_rel] : std::vector<std::pair<std::string, double>>{{"fp16", evsam::kMaxRelL2Fp16Checkpoint}, {"bf16", evsam::kMaxRelL2Bf16Checkpoint}}) {
+    for (auto [v, max_rel] : std::vector<std::pair<std::string, double>>{{"fp16", evsam::kMaxRelL2Fp16Checkpoint},
+                                                                         {"bf16", evsam::kMaxRelL2Bf16Checkpoint}}) {
         const auto e = evsam::npy_load_exact<float>(embed(kTiny + "variants/model_" + v + ".pt"));
         ASSERT_EQ(e.shape(), ref.shape());
         double num = 0, den = 0;
@@ -394,7 +402,7 @@ TEST(CliRobustness, TinyAndThinImagesArePredicted) {
         SCOPED_TRACE(f);
         const evsam::Image img = evsam::load_image(f);
         const std::string base = d / std::filesystem::path(f).filename().string();  // outputs in the temp dir,
-        const std::string out = base + ".masks.npy", ov = base + ".overlay.png";      // never next to a fixture
+        const std::string out = base + ".masks.npy", ov = base + ".overlay.png";    // never next to a fixture
         auto r = run_evsam("predict" + kTinyArgs + " --image " + f + " --point 0,0 --box 0,0,1,1 --out-masks " + out +
                            " --overlay " + ov);
         ASSERT_EQ(r.code, 0) << r.err;

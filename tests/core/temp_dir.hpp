@@ -26,9 +26,7 @@ struct TempDir {
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     std::string operator/(const std::string& name) const { return path + "/" + name; }
-    size_t count() const {
-        return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(path), {}));
-    }
+    size_t count() const { return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(path), {})); }
 };
 
 }  // namespace evsam_test

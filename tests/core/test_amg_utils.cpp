@@ -50,10 +50,12 @@ TEST(AmgUtils, CropBoxes) {
     for (auto& c : d["cases"]) {
         std::vector<evsam::amg::Box> boxes;
         std::vector<int64_t> layers;
-        evsam::amg::generate_crop_boxes(c["im_size"][0], c["im_size"][1], c["n_layers"], c["overlap_ratio"], boxes, layers);
+        evsam::amg::generate_crop_boxes(c["im_size"][0], c["im_size"][1], c["n_layers"], c["overlap_ratio"], boxes,
+                                        layers);
         ASSERT_EQ(boxes.size(), c["crop_boxes"].size()) << c.dump();
         for (size_t i = 0; i < boxes.size(); ++i)
-            for (int k = 0; k < 4; ++k) ASSERT_EQ(boxes[i][k], c["crop_boxes"][i][k].get<int64_t>()) << c["im_size"] << " box " << i;
+            for (int k = 0; k < 4; ++k)
+                ASSERT_EQ(boxes[i][k], c["crop_boxes"][i][k].get<int64_t>()) << c["im_size"] << " box " << i;
         EXPECT_EQ(layers, c["layer_idxs"].get<std::vector<int64_t>>());
         ++n;
     }
@@ -100,7 +102,8 @@ TEST(AmgUtils, MaskToBox) {
         ASSERT_EQ(static_cast<int64_t>(flat.size()), count) << c["name"];
         for (int64_t i = 0; i < count; ++i) {
             auto b = evsam::amg::mask_to_box(m.data() + i * H * W, H, W);
-            for (int k = 0; k < 4; ++k) EXPECT_EQ(b[k], flat[static_cast<size_t>(i)][k].get<int64_t>()) << c["name"] << " " << i;
+            for (int k = 0; k < 4; ++k)
+                EXPECT_EQ(b[k], flat[static_cast<size_t>(i)][k].get<int64_t>()) << c["name"] << " " << i;
         }
         ++n;
     }
@@ -129,7 +132,8 @@ TEST(AmgUtils, NmsLikeTorchvision) {
     const json d = load("nms.json");
     for (auto& c : d["cases"]) {
         std::vector<std::array<float, 4>> boxes;
-        for (auto& b : c["boxes"]) boxes.push_back({b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()});
+        for (auto& b : c["boxes"])
+            boxes.push_back({b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()});
         auto keep = evsam::amg::nms(boxes, c["scores"].get<std::vector<float>>(), c["iou_threshold"]);
         if (c.contains("keep_stable")) {
             // > 1000 boxes with tied scores: torch's unstable CPU sort orders ties arbitrarily; the
@@ -180,11 +184,12 @@ TEST(AmgUtils, SmallRegionRemovalBothConnectivities) {
     const auto names = d["inputs"]["names"].get<std::vector<std::string>>();
     int n = 0, four = 0;
     for (auto& c : d["cases"]) {
-        const size_t idx = static_cast<size_t>(std::find(names.begin(), names.end(), c["mask"].get<std::string>()) - names.begin());
+        const size_t idx =
+            static_cast<size_t>(std::find(names.begin(), names.end(), c["mask"].get<std::string>()) - names.begin());
         ASSERT_LT(idx, names.size());
         std::vector<uint8_t> m(in.data() + idx * P, in.data() + (idx + 1) * P);
-        const bool changed = evsam::amg::remove_small_regions(m, H, W, c["area_thresh"].get<double>(), c["mode"] == "holes",
-                                                              c["connectivity"].get<int>());
+        const bool changed = evsam::amg::remove_small_regions(m, H, W, c["area_thresh"].get<double>(),
+                                                              c["mode"] == "holes", c["connectivity"].get<int>());
         EXPECT_EQ(changed, c["changed"].get<bool>()) << c.dump();
         const int64_t o = c["output"];
         EXPECT_TRUE(std::equal(m.begin(), m.end(), out.data() + o * P)) << c.dump();

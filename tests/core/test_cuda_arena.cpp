@@ -85,7 +85,7 @@ TEST_F(ArenaTest, FullDeviceReleasesTheCacheThenFailsWithOneLine) {
     r.limit = 3u << 20;
     evsam::cuda::CachingArena<CountingMalloc> arena(r);
     void* a = arena.allocate(2u << 20);
-    arena.deallocate(a);  // cached, still held
+    arena.deallocate(a);                 // cached, still held
     void* b = arena.allocate(3u << 20);  // only fits once the cached block is released
     EXPECT_NE(b, nullptr);
     EXPECT_EQ(arena.free_blocks(), 0u);

@@ -22,8 +22,10 @@ const fs::path kFuzzDir = fs::path(EVSAM_TEST_DATA) / ".." / "fuzz";
 
 const std::map<std::string, std::function<void(const uint8_t*, size_t)>>& entries() {
     static const std::map<std::string, std::function<void(const uint8_t*, size_t)>> m = {
-        {"checkpoint", evsam::fuzz::checkpoint}, {"safetensors", evsam::fuzz::safetensors},
-        {"npy", evsam::fuzz::npy},               {"image", evsam::fuzz::image},
+        {"checkpoint", evsam::fuzz::checkpoint},
+        {"safetensors", evsam::fuzz::safetensors},
+        {"npy", evsam::fuzz::npy},
+        {"image", evsam::fuzz::image},
         {"args", evsam::fuzz::args}};
     return m;
 }

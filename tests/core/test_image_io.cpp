@@ -140,7 +140,8 @@ TEST(ImageIO, JpegWithinToleranceOfPillow) {
     expect_within(diff_vs_pillow("rgb_q95.jpg"), evsam::kTolJpeg420, "4:2:0");
     expect_within(diff_vs_pillow("rgb_q95_444.jpg"), evsam::kTolJpeg444, "4:4:4");
     expect_within(diff_vs_pillow("gray_q95.jpg"), evsam::kTolJpegGray, "grayscale");
-    expect_within(diff_vs_pillow("rgb_q95_422.jpg", /*skip_right_cols=*/2), evsam::kTolJpeg422Interior, "4:2:2 interior");
+    expect_within(diff_vs_pillow("rgb_q95_422.jpg", /*skip_right_cols=*/2), evsam::kTolJpeg422Interior,
+                  "4:2:2 interior");
     expect_within(diff_vs_pillow("rgb_q95_422.jpg"), evsam::kTolJpeg422, "4:2:2");
     Image im = evsam::load_image(kImg + "rgb_q95.jpg");
     EXPECT_EQ(im.height, 37);
@@ -232,8 +233,8 @@ TEST(ImageIO, EmptyLeadingIdatChunk) {
     size_t idat = 8;
     while (std::string(png.begin() + static_cast<std::ptrdiff_t>(idat) + 4,
                        png.begin() + static_cast<std::ptrdiff_t>(idat) + 8) != "IDAT")
-        idat += 12 + (size_t(png[idat]) << 24 | size_t(png[idat + 1]) << 16 | size_t(png[idat + 2]) << 8 |
-                      png[idat + 3]);
+        idat +=
+            12 + (size_t(png[idat]) << 24 | size_t(png[idat + 1]) << 16 | size_t(png[idat + 2]) << 8 | png[idat + 3]);
     const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};  // CRC of "IDAT"
     png.insert(png.begin() + static_cast<std::ptrdiff_t>(idat), empty_idat, empty_idat + 12);
     EXPECT_EQ(evsam::load_image_from_memory(png.data(), png.size(), "e.png").data,

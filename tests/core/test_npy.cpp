@@ -181,8 +181,7 @@ TEST(Npy, LoadAsConverts) {
 
 TEST(Npy, LoadAsRefusesUnrepresentableValues) {
     // Float -> int of inf / NaN / out of range would be UB in C++; it is an error instead.
-    expect_error([] { evsam::npy_load_as<int32_t>(kNpy + "f32_2x3.npy"); },
-                 {"f32_2x3.npy", "flat index 4", "int32"});
+    expect_error([] { evsam::npy_load_as<int32_t>(kNpy + "f32_2x3.npy"); }, {"f32_2x3.npy", "flat index 4", "int32"});
     expect_error([] { evsam::npy_load_as<int64_t>(kNpy + "f32_nan.npy"); }, {"nan", "flat index 0", "int64"});
     expect_error([] { evsam::npy_load_as<uint8_t>(kNpy + "i32_3.npy"); }, {"-2147483648", "out of range for uint8"});
     expect_error([] { evsam::npy_load_as<int32_t>(kNpy + "i64_4.npy"); }, {"flat index 0", "int32"});
@@ -272,8 +271,7 @@ TEST(Npy, BadFixtureFiles) {
     expect_error([] { evsam::npy_load(kNpy + "bad_magic.npy"); }, {"bad_magic.npy", "not an .npy file"});
     expect_error([] { evsam::npy_load(kNpy + "bad_header_unclosed.npy"); },
                  {"bad_header_unclosed.npy", "bad .npy header", "expected a quoted string"});
-    expect_error([] { evsam::npy_load(kNpy + "bad_header_len.npy"); },
-                 {"bad_header_len.npy", "header length 5000"});
+    expect_error([] { evsam::npy_load(kNpy + "bad_header_len.npy"); }, {"bad_header_len.npy", "header length 5000"});
     // 2^40 floats announced, 8 bytes present: refused from the header alone, nothing allocated.
     expect_error([] { evsam::npy_load_as<float>(kNpy + "bad_absurd_shape.npy"); },
                  {"bad_absurd_shape.npy", "needs 4398046511104 bytes, file has 8"});

@@ -30,8 +30,14 @@ std::string error_of(const std::string& s) {
 
 TEST(Pickle, ContainersAndScalars) {
     // {'a': [1, -2, 300, 70000], 'b': (True, None, 'x')}  (protocol 2, hand-assembled)
-    std::string p = B("\x80\x02}q\x00(X\x01\x00\x00\x00" "a" "](K\x01J\xfe\xff\xff\xffM\x2c\x01J\x70\x11\x01\x00" "e"
-                      "X\x01\x00\x00\x00" "b" "\x88N\x8c\x01x\x87u.");
+    std::string p =
+        B("\x80\x02}q\x00(X\x01\x00\x00\x00"
+          "a"
+          "](K\x01J\xfe\xff\xff\xffM\x2c\x01J\x70\x11\x01\x00"
+          "e"
+          "X\x01\x00\x00\x00"
+          "b"
+          "\x88N\x8c\x01x\x87u.");
     auto r = unpickle(p);
     ASSERT_EQ(r->kind, evsam::PyObj::Dict);
     ASSERT_EQ(r->kv.size(), 2u);
@@ -51,29 +57,45 @@ TEST(Pickle, ContainersAndScalars) {
 }
 
 TEST(Pickle, RefusesForbiddenGlobalsByName) {
-    EXPECT_NE(error_of("\x80\x02" "cposix\nsystem\n" "X\x02\x00\x00\x00" "ls" "\x85R."), std::string());
-    EXPECT_NE(error_of("\x80\x02" "cposix\nsystem\n.").find("refused pickle global 'posix.system'"), std::string::npos);
-    EXPECT_NE(error_of("\x80\x02" "c__builtin__\neval\n.").find("__builtin__.eval"), std::string::npos);
+    EXPECT_NE(error_of("\x80\x02"
+                       "cposix\nsystem\n"
+                       "X\x02\x00\x00\x00"
+                       "ls"
+                       "\x85R."),
+              std::string());
+    EXPECT_NE(error_of("\x80\x02"
+                       "cposix\nsystem\n.")
+                  .find("refused pickle global 'posix.system'"),
+              std::string::npos);
+    EXPECT_NE(error_of("\x80\x02"
+                       "c__builtin__\neval\n.")
+                  .find("__builtin__.eval"),
+              std::string::npos);
     // protocol 4 STACK_GLOBAL goes through the same allow-list
     EXPECT_NE(error_of("\x80\x04\x8c\x02os\x8c\x06system\x93.").find("os.system"), std::string::npos);
     // an allowed storage class may be named but not called
-    EXPECT_NE(error_of("\x80\x02" "ctorch\nFloatStorage\n)R.").find("refused call"), std::string::npos);
+    EXPECT_NE(error_of("\x80\x02"
+                       "ctorch\nFloatStorage\n)R.")
+                  .find("refused call"),
+              std::string::npos);
 }
 
 TEST(Pickle, MalformedStreamsAreErrors) {
     for (std::string bad : {std::string(""), std::string("\x80\x02"), std::string("\x80\x02}"),  // no STOP
-                            std::string("\x80\x02."),                                          // empty stack
-                            std::string("\x80\x02h\x05."),                                     // unknown memo id
-                            std::string("\x80\x02t."),                                         // TUPLE without MARK
-                            std::string("\x80\x02X\xff\xff\xff\x7f"),                          // string past the end
-                            std::string("\x80\x02K\x01K\x02."),                                // two values at STOP
-                            B("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00."),  // int > 64 bits
-                            std::string("\x80\x02i."),                                         // INST: not allowed
-                            std::string("\x80\x02" "ccollections\nOrderedDict\n")}) {          // GLOBAL then EOF
+                            std::string("\x80\x02."),                                            // empty stack
+                            std::string("\x80\x02h\x05."),                                       // unknown memo id
+                            std::string("\x80\x02t."),                                           // TUPLE without MARK
+                            std::string("\x80\x02X\xff\xff\xff\x7f"),                            // string past the end
+                            std::string("\x80\x02K\x01K\x02."),                                  // two values at STOP
+                            B("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00."),          // int > 64 bits
+                            std::string("\x80\x02i."),                                           // INST: not allowed
+                            std::string("\x80\x02"
+                                        "ccollections\nOrderedDict\n")}) {  // GLOBAL then EOF
         SCOPED_TRACE(testing::PrintToString(bad));
         EXPECT_THROW(unpickle(bad), evsam::Error);
     }
-    EXPECT_NE(error_of(B("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00.")).find("wider than 64"), std::string::npos);
+    EXPECT_NE(error_of(B("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00.")).find("wider than 64"),
+              std::string::npos);
     EXPECT_NE(error_of("\x80\x02i.").find("unsupported pickle opcode 0x69"), std::string::npos);
 }
 
@@ -92,14 +114,14 @@ TEST(Safetensors, ReadsAndRejectsMalformedHeaders) {
     EXPECT_EQ(ok.format(), "safetensors");
     EXPECT_EQ(ok.find("w")->desc.shape, (evsam::Shape{2, 3}));
     const std::pair<std::string, size_t> bad[] = {
-        {R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", 20},       // data past the end
-        {R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 24},       // size != shape
-        {R"({"w":{"dtype":"Q8","shape":[2],"data_offsets":[0,2]}})", 2},            // unknown dtype
-        {R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4},          // negative dim
-        {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8},           // reversed offsets
-        {R"({"w":{"dtype":"F32"}})", 0},                                            // missing fields
+        {R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", 20},                  // data past the end
+        {R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 24},                  // size != shape
+        {R"({"w":{"dtype":"Q8","shape":[2],"data_offsets":[0,2]}})", 2},                       // unknown dtype
+        {R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4},                     // negative dim
+        {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8},                      // reversed offsets
+        {R"({"w":{"dtype":"F32"}})", 0},                                                       // missing fields
         {R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0},  // overflow
-        {R"({"w": [1,2,)", 0},                                                      // bad JSON
+        {R"({"w": [1,2,)", 0},                                                                 // bad JSON
     };
     for (auto& [h, n] : bad) {
         SCOPED_TRACE(h);

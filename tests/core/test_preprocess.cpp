@@ -86,7 +86,8 @@ std::vector<float> load_npy_f32(const std::string& name, std::vector<int64_t>& s
     }
     std::string header(hlen, '\0');
     f.read(&header[0], hlen);
-    if (header.find("'descr': '<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
+    if (header.find("'descr': '<f4'") == std::string::npos ||
+        header.find("'fortran_order': False") == std::string::npos)
         throw std::runtime_error(name + ": expected little-endian float32 in C order, header " + header);
     const size_t lp = header.find('(', header.find("'shape'")), rp = header.find(')', lp);
     std::stringstream ss(header.substr(lp + 1, rp - lp - 1));
@@ -308,9 +309,10 @@ TEST(Preprocess, TensorMatchesUpstreamAllCases) {
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t y = 0; y < R; ++y)
                 for (int64_t x = 0; x < R; ++x) {
-                    const float want = (y < h && x < w)
-                                           ? table[static_cast<size_t>(c * 256 + rs[static_cast<size_t>((y * w + x) * 3 + c)])]
-                                           : 0.0f;  // SamPad fill=0 after Normalize
+                    const float want =
+                        (y < h && x < w)
+                            ? table[static_cast<size_t>(c * 256 + rs[static_cast<size_t>((y * w + x) * 3 + c)])]
+                            : 0.0f;  // SamPad fill=0 after Normalize
                     const float g = got.at(0, c, y, x);
                     if (float_bits(g) != float_bits(want)) {
                         ++bad;
@@ -381,7 +383,8 @@ TEST(Preprocess, NoResizeWhenLongSideIsR) {
     for (int64_t c = 0; c < 3; ++c)
         for (int64_t y = 0; y < 512; ++y)
             for (int64_t x = 0; x < 512; ++x) {
-                const float want = y < 300 ? tab[static_cast<size_t>(c)][in.px[static_cast<size_t>((y * 512 + x) * 3 + c)]] : 0.0f;
+                const float want =
+                    y < 300 ? tab[static_cast<size_t>(c)][in.px[static_cast<size_t>((y * 512 + x) * 3 + c)]] : 0.0f;
                 ASSERT_EQ(float_bits(t.at(0, c, y, x)), float_bits(want)) << c << " " << y << " " << x;
             }
 }

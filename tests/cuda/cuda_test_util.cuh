@@ -11,9 +11,9 @@
 #include <vector>
 
 // Every CUDA test starts with this: without a GPU it passes as skipped, saying why.
-#define EVSAM_REQUIRE_CUDA_DEVICE()                                                          \
-    do {                                                                                     \
-        if (!evsam::cuda::device_available()) GTEST_SKIP() << evsam::cuda::kNoDeviceSkip;    \
+#define EVSAM_REQUIRE_CUDA_DEVICE()                                                       \
+    do {                                                                                  \
+        if (!evsam::cuda::device_available()) GTEST_SKIP() << evsam::cuda::kNoDeviceSkip; \
     } while (0)
 
 namespace evsam_cuda_test {

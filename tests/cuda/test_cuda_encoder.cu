@@ -80,17 +80,35 @@ void check_tiny(const std::string& cfg_name, evsam::cuda::Precision prec, bool f
     EXPECT_GE(compare_traces(tg, tc, tol), 20);
 }
 
-TEST(CudaEncoderTiny, LStrictFloat) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_l", evsam::cuda::Precision::strict); }
-TEST(CudaEncoderTiny, XLStrictFloat) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_xl", evsam::cuda::Precision::strict); }
-TEST(CudaEncoderTiny, LDouble) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<double>("tiny_l", evsam::cuda::Precision::strict); }
-TEST(CudaEncoderTiny, XLDouble) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<double>("tiny_xl", evsam::cuda::Precision::strict); }
+TEST(CudaEncoderTiny, LStrictFloat) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<float>("tiny_l", evsam::cuda::Precision::strict);
+}
+TEST(CudaEncoderTiny, XLStrictFloat) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<float>("tiny_xl", evsam::cuda::Precision::strict);
+}
+TEST(CudaEncoderTiny, LDouble) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<double>("tiny_l", evsam::cuda::Precision::strict);
+}
+TEST(CudaEncoderTiny, XLDouble) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<double>("tiny_xl", evsam::cuda::Precision::strict);
+}
 // BatchNorm kept as a separate op (the unfolded ConvLayer path and batchnorm2d_forward on CUDA).
 TEST(CudaEncoderTiny, LStrictUnfoldedBatchNorm) {
     EVSAM_REQUIRE_CUDA_DEVICE();
     check_tiny<float>("tiny_l", evsam::cuda::Precision::strict, /*fold_batchnorm=*/false);
 }
-TEST(CudaEncoderTiny, LFast) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_l", evsam::cuda::Precision::fast); }
-TEST(CudaEncoderTiny, XLFast) { EVSAM_REQUIRE_CUDA_DEVICE(); check_tiny<float>("tiny_xl", evsam::cuda::Precision::fast); }
+TEST(CudaEncoderTiny, LFast) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<float>("tiny_l", evsam::cuda::Precision::fast);
+}
+TEST(CudaEncoderTiny, XLFast) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    check_tiny<float>("tiny_xl", evsam::cuda::Precision::fast);
+}
 
 // A batch of two different images gives each image's batch-1 CPU embedding.
 TEST(CudaEncoderTiny, BatchOfTwo) {

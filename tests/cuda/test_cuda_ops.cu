@@ -39,8 +39,8 @@ void check_conv(const ConvCase& c, uint32_t seed) {
     evsam::activation_forward_naive(ref.data(), ref.numel(), c.act);
     auto dx = up(x), dw = up(w), db = up(b);
     Dev<T> dy({c.N, c.OC, OH, OW}, Dev<T>::uninitialized);
-    evsam::cuda::conv2d_forward(dy.data(), dx.data(), dw.data(), db.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad,
-                          c.dil, c.G, c.act, cuda{});
+    evsam::cuda::conv2d_forward(dy.data(), dx.data(), dw.data(), db.data(), c.N, c.C, c.H, c.W, c.OC, c.K, c.stride,
+                                c.pad, c.dil, c.G, c.act, cuda{});
     expect_close(dy.to_host(), ref,
                  "conv N" + std::to_string(c.N) + " C" + std::to_string(c.C) + " K" + std::to_string(c.K) + " s" +
                      std::to_string(c.stride) + " G" + std::to_string(c.G));
@@ -49,23 +49,29 @@ void check_conv(const ConvCase& c, uint32_t seed) {
 template <class T>
 void conv_cases() {
     const ConvCase cases[] = {
-        {2, 8, 9, 7, 16, 1, 1, 0, 1, 1, Act::none},      // 1x1 GEMM, odd plane
-        {2, 8, 9, 7, 16, 3, 1, 1, 1, 1, Act::gelu_tanh}, // 3x3 im2col
-        {1, 3, 17, 15, 8, 3, 2, 1, 1, 1, Act::relu6},     // the stem: 3 channels, stride 2, odd sizes
-        {2, 12, 11, 10, 12, 3, 1, 1, 1, 12, Act::hswish}, // depthwise 3x3
-        {2, 12, 11, 10, 12, 3, 2, 1, 1, 12, Act::relu},   // depthwise 3x3 stride 2
-        {1, 6, 9, 9, 6, 5, 1, 2, 1, 6, Act::none},        // depthwise 5x5 (LiteMLA aggreg)
-        {2, 24, 5, 6, 24, 1, 1, 0, 1, 6, Act::none},      // grouped 1x1 (LiteMLA aggreg)
-        {1, 8, 7, 7, 8, 3, 1, 2, 2, 2, Act::silu},        // grouped 3x3, dilation 2
-        {1, 4, 1, 1, 4, 3, 1, 1, 1, 1, Act::none},        // 1x1 plane, all padding
-        {3, 8, 6, 5, 4, 3, 2, 1, 1, 2, Act::gelu_erf},    // grouped 3x3 stride 2, several images
+        {2, 8, 9, 7, 16, 1, 1, 0, 1, 1, Act::none},        // 1x1 GEMM, odd plane
+        {2, 8, 9, 7, 16, 3, 1, 1, 1, 1, Act::gelu_tanh},   // 3x3 im2col
+        {1, 3, 17, 15, 8, 3, 2, 1, 1, 1, Act::relu6},      // the stem: 3 channels, stride 2, odd sizes
+        {2, 12, 11, 10, 12, 3, 1, 1, 1, 12, Act::hswish},  // depthwise 3x3
+        {2, 12, 11, 10, 12, 3, 2, 1, 1, 12, Act::relu},    // depthwise 3x3 stride 2
+        {1, 6, 9, 9, 6, 5, 1, 2, 1, 6, Act::none},         // depthwise 5x5 (LiteMLA aggreg)
+        {2, 24, 5, 6, 24, 1, 1, 0, 1, 6, Act::none},       // grouped 1x1 (LiteMLA aggreg)
+        {1, 8, 7, 7, 8, 3, 1, 2, 2, 2, Act::silu},         // grouped 3x3, dilation 2
+        {1, 4, 1, 1, 4, 3, 1, 1, 1, 1, Act::none},         // 1x1 plane, all padding
+        {3, 8, 6, 5, 4, 3, 2, 1, 1, 2, Act::gelu_erf},     // grouped 3x3 stride 2, several images
     };
     uint32_t seed = 10;
     for (const auto& c : cases) check_conv<T>(c, seed += 7);
 }
 
-TEST(CudaOps, Conv2dFloat) { EVSAM_REQUIRE_CUDA_DEVICE(); conv_cases<float>(); }
-TEST(CudaOps, Conv2dDouble) { EVSAM_REQUIRE_CUDA_DEVICE(); conv_cases<double>(); }
+TEST(CudaOps, Conv2dFloat) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    conv_cases<float>();
+}
+TEST(CudaOps, Conv2dDouble) {
+    EVSAM_REQUIRE_CUDA_DEVICE();
+    conv_cases<double>();
+}
 
 TEST(CudaOps, ActivationsAndAdd) {
     EVSAM_REQUIRE_CUDA_DEVICE();
@@ -146,7 +152,8 @@ TEST(CudaOps, LiteMlaQuadraticAttention) {
 
 TEST(CudaOps, BicubicResize) {
     EVSAM_REQUIRE_CUDA_DEVICE();
-    for (auto [H, W, OH, OW] : {std::array<int64_t, 4>{16, 16, 64, 64}, {32, 32, 64, 64}, {5, 7, 64, 64}, {70, 65, 64, 64}}) {
+    for (auto [H, W, OH, OW] :
+         {std::array<int64_t, 4>{16, 16, 64, 64}, {32, 32, 64, 64}, {5, 7, 64, 64}, {70, 65, 64, 64}}) {
         auto x = random_tensor<float>({3, H, W}, static_cast<uint32_t>(H * W));
         Tensor<float> ref({3, OH, OW});
         evsam::bicubic_resize_forward_naive(ref.data(), x.data(), 3, H, W, OH, OW);
@@ -173,7 +180,8 @@ TEST(CudaOps, CopyChannelsAndDeviceTensor) {
     Dev<float> copy = out;  // a device-to-device copy, independent of the original
     evsam::cuda::activation_forward(out.data(), out.numel(), Act::relu, cuda{});
     Tensor<float> back = copy.to_host();
-    for (int64_t i = 0; i < ref.numel(); ++i) ASSERT_EQ(back[i], ref[i]) << "copy changed with its source, element " << i;
+    for (int64_t i = 0; i < ref.numel(); ++i)
+        ASSERT_EQ(back[i], ref[i]) << "copy changed with its source, element " << i;
     Dev<float> zeros({4, 4});
     for (float v : zeros.to_host()) ASSERT_EQ(v, 0.0f);
 }

@@ -29,7 +29,8 @@ TEST(CudaIncludeOrder, CpuHeadersFirstThenTheCudaBackend) {
     ASSERT_EQ(tg.records.size(), tc.records.size());
     for (size_t i = 0; i < tg.records.size(); ++i) {
         ASSERT_EQ(tg.records[i].first, tc.records[i].first);
-        const auto r = evsam::compare(tg.records[i].second, tc.records[i].second, evsam::kTolEncoderFloat, tg.records[i].first);
+        const auto r =
+            evsam::compare(tg.records[i].second, tc.records[i].second, evsam::kTolEncoderFloat, tg.records[i].first);
         ASSERT_TRUE(r.ok) << "first module out of tolerance: " << r.message;
     }
     const auto r = evsam::compare(emb, ref, evsam::kTolEncoderFloat, "embedding");

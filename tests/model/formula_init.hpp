@@ -41,7 +41,8 @@ struct FormulaInit : evsam::ParamVisitor<T> {
             for (size_t i = 1; i < s.size(); ++i) fan_in *= s[i];
             scale = std::sqrt(3.0 / static_cast<double>(fan_in));
         }
-        for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<T>(offset + scale * hash_uniform(k, static_cast<uint64_t>(i)));
+        for (int64_t i = 0; i < t.numel(); ++i)
+            t[i] = static_cast<T>(offset + scale * hash_uniform(k, static_cast<uint64_t>(i)));
     }
     void index(const std::string&, int64_t& v) override { v = 0; }
     bool fold_batchnorm() const override { return true; }  // like load_state_dict: ConvLayers fold their BatchNorm

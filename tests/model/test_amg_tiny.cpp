@@ -48,7 +48,8 @@ void run_setting(const std::string& name) {
     const json& want = fx["records"];
     ASSERT_EQ(recs.size(), want.size()) << name << ": number of records";
     evsam::Tensor<uint8_t> stacked;
-    if (s["output_mode"] == "binary_mask") stacked = evsam::npy_load_exact<uint8_t>(dir + want[0]["segmentation"]["file"].get<std::string>());
+    if (s["output_mode"] == "binary_mask")
+        stacked = evsam::npy_load_exact<uint8_t>(dir + want[0]["segmentation"]["file"].get<std::string>());
     for (size_t i = 0; i < recs.size(); ++i) {
         SCOPED_TRACE(name + " record " + std::to_string(i));
         const auto& r = recs[i];
@@ -71,7 +72,9 @@ void run_setting(const std::string& name) {
         int64_t bad = 0;
         for (int64_t y = 0; y < H; ++y)
             for (int64_t x = 0; x < W; ++x)
-                if (ours[static_cast<size_t>(y * W + x)] != ref[static_cast<size_t>(y * W + x)] && !near.count(x * H + y)) ++bad;
+                if (ours[static_cast<size_t>(y * W + x)] != ref[static_cast<size_t>(y * W + x)] &&
+                    !near.count(x * H + y))
+                    ++bad;
         EXPECT_EQ(bad, 0) << "mask pixels differ away from the threshold";
         if (near.empty()) {
             EXPECT_EQ(r.area, w["area"].get<int64_t>());

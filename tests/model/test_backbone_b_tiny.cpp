@@ -53,7 +53,8 @@ double run_tiny_b(evsam::BackboneConfig cfg, evsam::Tolerance tol, bool expect_o
 
     std::vector<std::string> keys;
     for (auto& kv : out) keys.push_back(kv.first);
-    EXPECT_EQ(keys, (std::vector<std::string>{"input", "stage0", "stage1", "stage2", "stage3", "stage4", "stage_final"}));
+    EXPECT_EQ(keys,
+              (std::vector<std::string>{"input", "stage0", "stage1", "stage2", "stage3", "stage4", "stage_final"}));
 
     json index = read_json(kDir + "act/index.json");
     int compared = 0;

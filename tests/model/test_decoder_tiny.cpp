@@ -46,9 +46,12 @@ void check_case(const std::string& cfg, const std::string& sub) {
     const auto prepared = model.mask_decoder.prepare(emb, dense_pe, model.prompt_encoder.no_mask_dense());
     auto fast = model.mask_decoder.forward(prepared, sparse, mask.empty() ? nullptr : &dense, multimask);
     const evsam::Tolerance tol = evsam::kTolEncoderFloat;
-    for (auto& [name, t] : std::vector<std::pair<std::string, const evsam::Tensor<T>*>>{
-             {"sparse", &sparse}, {"dense", &dense}, {"low_res_masks", &out.masks}, {"iou", &out.iou_pred},
-             {"low_res_masks", &fast.masks}, {"iou", &fast.iou_pred}}) {
+    for (auto& [name, t] : std::vector<std::pair<std::string, const evsam::Tensor<T>*>>{{"sparse", &sparse},
+                                                                                        {"dense", &dense},
+                                                                                        {"low_res_masks", &out.masks},
+                                                                                        {"iou", &out.iou_pred},
+                                                                                        {"low_res_masks", &fast.masks},
+                                                                                        {"iou", &fast.iou_pred}}) {
         auto r = evsam::compare(*t, evsam::npy_load_as<double>(cdir + name + ".npy"), tol, cfg + "/" + sub + name);
         EXPECT_TRUE(r.ok) << r.message;
         std::cout << r.message << "\n";

@@ -33,7 +33,8 @@ TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
     ASSERT_EQ(batch.features().shape(), (evsam::Shape{2, 32, 64, 64}));
     evsam::Tensor<float> f0({1, 32, 64, 64});
     std::copy(batch.features().data(), batch.features().data() + f0.numel(), f0.data());
-    auto r = evsam::compare(f0, evsam::npy_load_as<double>(dir + "embedding.npy"), evsam::kTolEncoderFloat, "features[0]");
+    auto r =
+        evsam::compare(f0, evsam::npy_load_as<double>(dir + "embedding.npy"), evsam::kTolEncoderFloat, "features[0]");
     EXPECT_TRUE(r.ok) << r.message;
 
     single.set_image_batch(x2);
@@ -56,8 +57,9 @@ TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
 // tiny fixture's dims the factored cross attention does not pay (factored_attention_pays), so the
 // fast path does the reference's arithmetic: the outputs agree bit for bit.
 template <class Model>
-void expect_fast_path_equals_reference(const Model& model, const evsam::Tensor<float>& emb, const evsam::Tensor<float>& coords,
-                                       const evsam::Tensor<float>& labels, bool bitwise) {
+void expect_fast_path_equals_reference(const Model& model, const evsam::Tensor<float>& emb,
+                                       const evsam::Tensor<float>& coords, const evsam::Tensor<float>& labels,
+                                       bool bitwise) {
     const auto& pe = model.prompt_encoder;
     const auto dense_pe = pe.get_dense_pe();
     const int64_t Bn = coords.size(0), s = 4 * pe.image_embedding_size;
@@ -74,8 +76,10 @@ void expect_fast_path_equals_reference(const Model& model, const evsam::Tensor<f
         ASSERT_EQ(ref.masks.shape(), fast.masks.shape());
         ASSERT_EQ(ref.iou_pred.shape(), fast.iou_pred.shape());
         if (bitwise) {
-            EXPECT_EQ(0, std::memcmp(ref.masks.data(), fast.masks.data(), sizeof(float) * static_cast<size_t>(ref.masks.numel())));
-            EXPECT_EQ(0, std::memcmp(ref.iou_pred.data(), fast.iou_pred.data(), sizeof(float) * static_cast<size_t>(ref.iou_pred.numel())));
+            EXPECT_EQ(0, std::memcmp(ref.masks.data(), fast.masks.data(),
+                                     sizeof(float) * static_cast<size_t>(ref.masks.numel())));
+            EXPECT_EQ(0, std::memcmp(ref.iou_pred.data(), fast.iou_pred.data(),
+                                     sizeof(float) * static_cast<size_t>(ref.iou_pred.numel())));
         }
         const auto rm = evsam::compare(fast.masks, ref.masks, evsam::kTolMaskLogits, "masks");
         EXPECT_TRUE(rm.ok) << rm.message;

@@ -96,9 +96,9 @@ void run_config(const std::string& cfg) {
                     p.points.push_back({c["point_coords"][i][0].get<double>(), c["point_coords"][i][1].get<double>()});
                     p.labels.push_back(c["point_labels"][i].get<int>());
                 }
-            if (c["box"].is_array())
-                p.box = std::array<double, 4>{c["box"][0], c["box"][1], c["box"][2], c["box"][3]};
-            if (c["mask_input"].is_string()) p.mask_input = evsam::npy_load_as<T>(dir + c["mask_input"].get<std::string>());
+            if (c["box"].is_array()) p.box = std::array<double, 4>{c["box"][0], c["box"][1], c["box"][2], c["box"][3]};
+            if (c["mask_input"].is_string())
+                p.mask_input = evsam::npy_load_as<T>(dir + c["mask_input"].get<std::string>());
             auto pred = pr->predict(p, multimask, /*return_logits=*/true, &trace);
             logits = pred.masks, iou = pred.iou_predictions, low = pred.low_res_logits;
         } else {  // predict_torch with the exact float32 inputs upstream's *_torch helpers made
@@ -108,15 +108,17 @@ void run_config(const std::string& cfg) {
                 coords = from_json<T>(c["point_coords_input"], {Bn, N, 2});
                 labels = from_json<T>(c["point_labels"], {Bn, N});
             }
-            if (c["box_input"].is_array()) boxes = from_json<T>(c["box_input"], {static_cast<int64_t>(c["box_input"].size()), 4});
+            if (c["box_input"].is_array())
+                boxes = from_json<T>(c["box_input"], {static_cast<int64_t>(c["box_input"].size()), 4});
             auto out = pr->predict_torch(coords.empty() ? nullptr : &coords, labels.empty() ? nullptr : &labels,
                                          boxes.empty() ? nullptr : &boxes, nullptr, multimask, true);
             logits = out.masks, iou = out.iou_predictions, low = out.low_res_logits;
         }
         check_masks(logits, iou, dir, c);
         if (c["outputs"]["lowres"]["file"].is_string()) {
-            auto r = evsam::compare(low, evsam::npy_load_as<double>(dir + c["outputs"]["lowres"]["file"].get<std::string>()),
-                                    evsam::kTolMaskLogits, name + " low-res logits");
+            auto r =
+                evsam::compare(low, evsam::npy_load_as<double>(dir + c["outputs"]["lowres"]["file"].get<std::string>()),
+                               evsam::kTolMaskLogits, name + " low-res logits");
             EXPECT_TRUE(r.ok) << r.message;
         }
         if (c.contains("intermediates"))

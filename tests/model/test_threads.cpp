@@ -71,7 +71,8 @@ bool same_bits(const evsam::Tensor<float>& a, const evsam::Tensor<float>& b) {
 TEST(Threads, PredictorsOnOneSharedModelMatchASingleThreadedRun) {
     std::ifstream f(kDir + "config.json");
     ASSERT_TRUE(f.good());
-    auto loaded = std::make_unique<evsam::EfficientViTSam<float>>(evsam::sam_config_from_json(nlohmann::json::parse(f)));
+    auto loaded =
+        std::make_unique<evsam::EfficientViTSam<float>>(evsam::sam_config_from_json(nlohmann::json::parse(f)));
     evsam::load_state_dict(*loaded, evsam::Checkpoint::open(kDir + "model.pt"), "tiny_l");
     const evsam::EfficientViTSam<float>& model = *loaded;  // shared, read-only from here on
     const std::vector<Task> tasks = make_tasks();
@@ -91,7 +92,8 @@ TEST(Threads, PredictorsOnOneSharedModelMatchASingleThreadedRun) {
         std::vector<Result> results(tasks.size() * kPerTask);
         std::vector<std::thread> threads;
         for (size_t k = 0; k < results.size(); ++k)
-            threads.emplace_back([&, k] { results[k] = run_task(model, tasks[k % tasks.size()], images[k % tasks.size()]); });
+            threads.emplace_back(
+                [&, k] { results[k] = run_task(model, tasks[k % tasks.size()], images[k % tasks.size()]); });
         for (auto& th : threads) th.join();
         for (size_t k = 0; k < results.size(); ++k) {
             SCOPED_TRACE("round " + std::to_string(round) + ", thread " + std::to_string(k));

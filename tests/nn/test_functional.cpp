@@ -46,7 +46,8 @@ TEST(Functional, NarrowSelectStack) {
     for (int64_t b = 0; b < 2; ++b)
         for (int64_t e = 0; e < 3; ++e) {
             EXPECT_EQ(iou_token_out[b * 3 + e], hs[(b * 7) * 3 + e]);
-            for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(mask_tokens_out[(b * 4 + i) * 3 + e], hs[(b * 7 + 1 + i) * 3 + e]);
+            for (int64_t i = 0; i < 4; ++i)
+                EXPECT_EQ(mask_tokens_out[(b * 4 + i) * 3 + e], hs[(b * 7 + 1 + i) * 3 + e]);
         }
     std::vector<Tensor<float>> parts;
     for (int64_t i = 0; i < 4; ++i) parts.push_back(evsam::fn::select<cpu>(mask_tokens_out, 1, i));

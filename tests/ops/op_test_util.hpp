@@ -39,10 +39,12 @@ template <class T>
 template <class T>
 ::testing::AssertionResult bitwise_equal(const evsam::Tensor<T>& got, const evsam::Tensor<T>& ref) {
     if (got.shape() != ref.shape())
-        return ::testing::AssertionFailure() << "shape " << evsam::shape_str(got.shape()) << " vs " << evsam::shape_str(ref.shape());
+        return ::testing::AssertionFailure()
+               << "shape " << evsam::shape_str(got.shape()) << " vs " << evsam::shape_str(ref.shape());
     for (int64_t i = 0; i < ref.numel(); ++i)
         if (std::memcmp(&got[i], &ref[i], sizeof(T)) != 0)
-            return ::testing::AssertionFailure() << "first difference at flat index " << i << ": " << got[i] << " vs " << ref[i];
+            return ::testing::AssertionFailure()
+                   << "first difference at flat index " << i << ": " << got[i] << " vs " << ref[i];
     return ::testing::AssertionSuccess();
 }
 

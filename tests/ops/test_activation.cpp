@@ -21,7 +21,8 @@ void check_activations() {
             evsam::Tensor<T> fast = ref;
             evsam::activation_forward_naive(ref.data(), n, a);
             evsam::activation_forward(fast.data(), n, a, evsam::backend::cpu{});
-            EXPECT_TRUE(evsam_test::close(fast, ref, "activation " + std::to_string(static_cast<int>(a)))) << " n=" << n;
+            EXPECT_TRUE(evsam_test::close(fast, ref, "activation " + std::to_string(static_cast<int>(a))))
+                << " n=" << n;
         }
 }
 TEST(Activation, FastMatchesNaiveFloat) { check_activations<float>(); }

@@ -57,7 +57,8 @@ TEST(CrossAttention, FewQueriesMatchesProjectedAttention) {
         evsam::linear_forward_naive(vp.data(), v.data(), Wv.data(), bv.data(), c.B * c.NM, c.E, c.D);
         evsam::attention_forward_naive(ref.data(), q.data(), kp.data(), vp.data(), c.B, c.NF, c.NM, c.D, c.H);
         evsam::attention_few_queries_forward(fast.data(), q.data(), k.data(), v.data(), Wk.data(), bk.data(), Wv.data(),
-                                             bv.data(), c.B, c.NF, c.NM, c.E, c.D, c.H, c.NM * c.E, evsam::backend::cpu{});
+                                             bv.data(), c.B, c.NF, c.NM, c.E, c.D, c.H, c.NM * c.E,
+                                             evsam::backend::cpu{});
         auto r = evsam::compare(fast, ref, evsam::kTolOpFloat, "few queries B" + std::to_string(c.B));
         EXPECT_TRUE(r.ok) << r.message;
     }
@@ -74,20 +75,22 @@ TEST(CrossAttention, FewKeysMatchesProjectedAttention) {
                 for (auto& x : *t) x = 2 * u(rng);
             for (auto* t : {&Wq, &Wo})
                 for (auto& x : *t) x = u(rng) / std::sqrt(static_cast<float>(c.E) / 3);
-            evsam::Tensor<float> qp({c.B, c.NM, c.D}), o({c.B, c.NM, c.D}), ref({c.B, c.NM, c.E}), fast({c.B, c.NM, c.E});
+            evsam::Tensor<float> qp({c.B, c.NM, c.D}), o({c.B, c.NM, c.D}), ref({c.B, c.NM, c.E}),
+                fast({c.B, c.NM, c.E});
             evsam::linear_forward_naive(qp.data(), qin.data(), Wq.data(), bq.data(), c.B * c.NM, c.E, c.D);
             evsam::attention_forward_naive(o.data(), qp.data(), kp.data(), vp.data(), c.B, c.NM, c.NF, c.D, c.H);
             evsam::linear_forward_naive(ref.data(), o.data(), Wo.data(), bo.data(), c.B * c.NM, c.D, c.E);
             if (preprojected)  // the Predictor's per-image q projection
-                evsam::attention_few_keys_forward(fast.data(), static_cast<const float*>(nullptr), qp.data(), c.NM * c.D,
-                                                  kp.data(), vp.data(), Wq.data(), bq.data(), Wo.data(), bo.data(), c.B,
-                                                  c.NM, c.NF, c.E, c.D, c.H, evsam::backend::cpu{});
+                evsam::attention_few_keys_forward(fast.data(), static_cast<const float*>(nullptr), qp.data(),
+                                                  c.NM * c.D, kp.data(), vp.data(), Wq.data(), bq.data(), Wo.data(),
+                                                  bo.data(), c.B, c.NM, c.NF, c.E, c.D, c.H, evsam::backend::cpu{});
             else
-                evsam::attention_few_keys_forward(fast.data(), qin.data(), static_cast<const float*>(nullptr), c.NM * c.E,
-                                                  kp.data(), vp.data(), Wq.data(), bq.data(), Wo.data(), bo.data(), c.B,
-                                                  c.NM, c.NF, c.E, c.D, c.H, evsam::backend::cpu{});
-            auto r = evsam::compare(fast, ref, evsam::kTolOpFloat,
-                                    std::string("few keys") + (preprojected ? " (q projected)" : "") + " B" + std::to_string(c.B));
+                evsam::attention_few_keys_forward(fast.data(), qin.data(), static_cast<const float*>(nullptr),
+                                                  c.NM * c.E, kp.data(), vp.data(), Wq.data(), bq.data(), Wo.data(),
+                                                  bo.data(), c.B, c.NM, c.NF, c.E, c.D, c.H, evsam::backend::cpu{});
+            auto r = evsam::compare(
+                fast, ref, evsam::kTolOpFloat,
+                std::string("few keys") + (preprojected ? " (q projected)" : "") + " B" + std::to_string(c.B));
             EXPECT_TRUE(r.ok) << r.message;
         }
 }

@@ -37,16 +37,16 @@ void check_conv(const ConvCase& c) {
 }
 
 const ConvCase kCases[] = {
-    {1, 3, 17, 23, 8, 3, 2, 1, 1, 1},      // stem: 3x3 s2, odd sizes
-    {2, 16, 9, 7, 24, 1, 1, 0, 1, 1},      // pointwise (GEMM without im2col), batch 2
-    {1, 8, 1, 1, 4, 3, 1, 1, 1, 1},        // 1x1 map with a 3x3 kernel: only the centre tap
-    {1, 12, 33, 31, 12, 3, 1, 1, 1, 12},   // depthwise 3x3
-    {1, 12, 16, 15, 12, 3, 2, 1, 1, 12},   // depthwise 3x3 stride 2
-    {1, 24, 11, 13, 24, 5, 1, 2, 1, 24},   // depthwise 5x5 (LiteMLA aggreg)
-    {1, 24, 11, 13, 24, 1, 1, 0, 1, 6},    // grouped 1x1 (LiteMLA aggreg, groups = 3*heads)
-    {1, 8, 20, 20, 16, 3, 1, 2, 2, 1},     // dilation 2
-    {1, 4, 40, 37, 64, 3, 1, 1, 1, 1},     // > 256 output pixels: several column blocks
-    {1, 6, 5, 5, 6, 3, 1, 1, 1, 2},        // grouped 3x3
+    {1, 3, 17, 23, 8, 3, 2, 1, 1, 1},     // stem: 3x3 s2, odd sizes
+    {2, 16, 9, 7, 24, 1, 1, 0, 1, 1},     // pointwise (GEMM without im2col), batch 2
+    {1, 8, 1, 1, 4, 3, 1, 1, 1, 1},       // 1x1 map with a 3x3 kernel: only the centre tap
+    {1, 12, 33, 31, 12, 3, 1, 1, 1, 12},  // depthwise 3x3
+    {1, 12, 16, 15, 12, 3, 2, 1, 1, 12},  // depthwise 3x3 stride 2
+    {1, 24, 11, 13, 24, 5, 1, 2, 1, 24},  // depthwise 5x5 (LiteMLA aggreg)
+    {1, 24, 11, 13, 24, 1, 1, 0, 1, 6},   // grouped 1x1 (LiteMLA aggreg, groups = 3*heads)
+    {1, 8, 20, 20, 16, 3, 1, 2, 2, 1},    // dilation 2
+    {1, 4, 40, 37, 64, 3, 1, 1, 1, 1},    // > 256 output pixels: several column blocks
+    {1, 6, 5, 5, 6, 3, 1, 1, 1, 2},       // grouped 3x3
     // fused epilogues and the SIMD depthwise paths (rows shorter / longer than a vector, ragged tails)
     {1, 5, 3, 2, 5, 3, 1, 1, 1, 5, evsam::Act::relu6},        // depthwise, OW < one vector
     {2, 7, 19, 37, 7, 5, 2, 2, 1, 7, evsam::Act::hswish},     // depthwise 5x5 stride 2, odd width
@@ -76,9 +76,11 @@ TEST(Conv2d, ThreadCountDoesNotChangeResults) {
     auto x = random_tensor<float>({1, c.C, c.H, c.W}, 7), w = random_tensor<float>({c.OC, c.C, 3, 3}, 8);
     evsam::Tensor<float> a({1, c.OC, c.H, c.W}), b({1, c.OC, c.H, c.W});
     omp_set_num_threads(1);
-    evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
+    evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1,
+                                 evsam::backend::cpu{});
     omp_set_num_threads(2);
-    evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1, evsam::backend::cpu{});
+    evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1,
+                                 evsam::backend::cpu{});
     EXPECT_TRUE(evsam_test::bitwise_equal(a, b));
 }
 
@@ -99,12 +101,14 @@ TEST(Conv2d, DepthwiseThreadCountDoesNotChangeResults) {
 }
 
 TEST(ConvTranspose2d, FastMatchesNaive) {
-    for (auto [N, C, H, W, OC] : std::vector<std::array<int64_t, 5>>{{1, 16, 5, 7, 4}, {3, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
+    for (auto [N, C, H, W, OC] :
+         std::vector<std::array<int64_t, 5>>{{1, 16, 5, 7, 4}, {3, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
         auto x = random_tensor<float>({N, C, H, W}, 99), w = random_tensor<float>({C, OC, 2, 2}, 100),
              b = random_tensor<float>({OC}, 101);
         evsam::Tensor<float> ref({N, OC, 2 * H, 2 * W}), fast({N, OC, 2 * H, 2 * W});
         evsam::conv_transpose2d_forward_naive(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2);
-        evsam::conv_transpose2d_forward(fast.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2, evsam::backend::cpu{});
+        evsam::conv_transpose2d_forward(fast.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2,
+                                        evsam::backend::cpu{});
         EXPECT_TRUE(evsam_test::close(fast, ref, "conv_transpose2d"));
     }
 }
@@ -112,12 +116,15 @@ TEST(ConvTranspose2d, FastMatchesNaive) {
 // The token-layout ConvTranspose2d (the decoder's upscaling straight from the transformer's keys)
 // is the NCHW one on transposed input: the same GEMM.
 TEST(ConvTranspose2d, TokenLayoutEqualsNchw) {
-    for (auto [N, C, H, W, OC] : std::vector<std::array<int64_t, 5>>{{1, 256, 64, 64, 64}, {2, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
-        auto x = random_tensor<float>({N, C, H, W}, 5), w = random_tensor<float>({C, OC, 2, 2}, 6), b = random_tensor<float>({OC}, 7);
+    for (auto [N, C, H, W, OC] :
+         std::vector<std::array<int64_t, 5>>{{1, 256, 64, 64, 64}, {2, 8, 17, 19, 6}, {1, 4, 1, 1, 2}}) {
+        auto x = random_tensor<float>({N, C, H, W}, 5), w = random_tensor<float>({C, OC, 2, 2}, 6),
+             b = random_tensor<float>({OC}, 7);
         evsam::Tensor<float> xt({N, H * W, C});  // (N, C, H, W) -> (N, H*W, C)
         evsam::nchw_to_npc_forward_naive(xt.data(), x.data(), N, C, H * W);
         evsam::Tensor<float> ref({N, OC, 2 * H, 2 * W}), tok({N, OC, 2 * H, 2 * W});
-        evsam::conv_transpose2d_forward(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2, evsam::backend::cpu{});
+        evsam::conv_transpose2d_forward(ref.data(), x.data(), w.data(), b.data(), N, C, H, W, OC, 2,
+                                        evsam::backend::cpu{});
         evsam::conv_transpose2d_tokens_forward(tok.data(), xt.data(), w.data(), b.data(), N, C, H, W, OC, 2,
                                                evsam::backend::cpu{});
         EXPECT_TRUE(evsam_test::close(tok, ref, "conv_transpose2d tokens"));

@@ -43,8 +43,9 @@ TEST(Layout, CopyChannelsIsCatOnDim1) {
 TEST(Layout, BatchCopyWithStridesAndExpand) {
     const auto in = random_tensor<float>({3, 10}, 74);
     evsam::Tensor<float> out({3, 12}, -1.0f), rep({4, 6}, -1.0f);
-    evsam::batch_copy_forward(out.data() + 2, in.data() + 1, 3, 6, 12, 10, evsam::backend::cpu{});  // out[:, 2:8] = in[:, 1:7]
-    evsam::batch_copy_forward(rep.data(), in.data() + 10, 4, 6, 6, 0, evsam::backend::cpu{});       // in[1, :6] expanded x4
+    evsam::batch_copy_forward(out.data() + 2, in.data() + 1, 3, 6, 12, 10,
+                              evsam::backend::cpu{});  // out[:, 2:8] = in[:, 1:7]
+    evsam::batch_copy_forward(rep.data(), in.data() + 10, 4, 6, 6, 0, evsam::backend::cpu{});  // in[1, :6] expanded x4
     for (int64_t b = 0; b < 3; ++b)
         for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(out[b * 12 + i], i >= 2 && i < 8 ? in[b * 10 + i - 1] : -1.0f);
     for (int64_t b = 0; b < 4; ++b)
@@ -52,7 +53,8 @@ TEST(Layout, BatchCopyWithStridesAndExpand) {
 }
 
 TEST(Layout, BatchAddBroadcastsABatchOfOne) {
-    const auto a = random_tensor<float>({4, 9}, 75), b1 = random_tensor<float>({1, 9}, 76), b = random_tensor<float>({4, 9}, 77);
+    const auto a = random_tensor<float>({4, 9}, 75), b1 = random_tensor<float>({1, 9}, 76),
+               b = random_tensor<float>({4, 9}, 77);
     evsam::Tensor<float> out({4, 9}), inplace = a;
     evsam::batch_add_forward(out.data(), a.data(), b1.data(), 4, 9, 9, 9, 0, evsam::backend::cpu{});
     evsam::batch_add_forward(inplace.data(), inplace.data(), b.data(), 4, 9, 9, 9, 9, evsam::backend::cpu{});

@@ -14,7 +14,8 @@ namespace {
 
 template <class T>
 void check_linear() {
-    for (auto [B, NH, D, N] : std::vector<std::array<int64_t, 4>>{{1, 2, 32, 256}, {2, 3, 8, 37}, {1, 1, 5, 6}, {1, 4, 16, 1024}}) {
+    for (auto [B, NH, D, N] :
+         std::vector<std::array<int64_t, 4>>{{1, 2, 32, 256}, {2, 3, 8, 37}, {1, 1, 5, 6}, {1, 4, 16, 1024}}) {
         const auto qkv = evsam_test::random_tensor<T>({B, NH * 3 * D, N}, 21);
         evsam::Tensor<T> ref({B, NH * D, N}), fast({B, NH * D, N});
         evsam::relu_linear_att_forward_naive(ref.data(), qkv.data(), B, NH, D, N, 1e-15);
@@ -29,7 +30,8 @@ TEST(LiteMLAAttention, LinearFastMatchesNaiveDouble) { check_linear<double>(); }
 // the fused kernel against upstream's statements on materialised tensors, summed in the same order.
 template <class T>
 void check_quadratic() {
-    for (auto [B, NH, D, N] : std::vector<std::array<int64_t, 4>>{{1, 2, 32, 16}, {2, 3, 16, 9}, {1, 1, 5, 1}, {1, 4, 32, 32}}) {
+    for (auto [B, NH, D, N] :
+         std::vector<std::array<int64_t, 4>>{{1, 2, 32, 16}, {2, 3, 16, 9}, {1, 1, 5, 1}, {1, 4, 32, 32}}) {
         const auto qkv = evsam_test::random_tensor<T>({B, NH * 3 * D, N}, 22);
         evsam::Tensor<T> ref({B, NH * D, N}), fast({B, NH * D, N});
         evsam::relu_quadratic_att_forward_naive(ref.data(), qkv.data(), B, NH, D, N, 1e-15);

@@ -17,11 +17,13 @@ using evsam_test::random_tensor;
 template <class T>
 void check_batchnorm() {
     for (auto [N, C, P] : std::vector<std::array<int64_t, 3>>{{2, 5, 21}, {1, 64, 256}, {1, 1, 1}}) {
-        const auto x = random_tensor<T>({N, C, P}, 1, -3, 3), w = random_tensor<T>({C}, 2), b = random_tensor<T>({C}, 3),
-                   mean = random_tensor<T>({C}, 4), var = random_tensor<T>({C}, 5, 0.1, 2);
+        const auto x = random_tensor<T>({N, C, P}, 1, -3, 3), w = random_tensor<T>({C}, 2),
+                   b = random_tensor<T>({C}, 3), mean = random_tensor<T>({C}, 4),
+                   var = random_tensor<T>({C}, 5, 0.1, 2);
         evsam::Tensor<T> ref = x, fast = x;
         evsam::batchnorm2d_forward_naive(ref.data(), w.data(), b.data(), mean.data(), var.data(), 1e-5, N, C, P);
-        evsam::batchnorm2d_forward(fast.data(), w.data(), b.data(), mean.data(), var.data(), 1e-5, N, C, P, evsam::backend::cpu{});
+        evsam::batchnorm2d_forward(fast.data(), w.data(), b.data(), mean.data(), var.data(), 1e-5, N, C, P,
+                                   evsam::backend::cpu{});
         EXPECT_TRUE(evsam_test::close(fast, ref, "batchnorm2d"));
     }
 }
@@ -42,7 +44,8 @@ TEST(LayerNorm2d, FastEqualsNaive) {
 template <class T>
 void check_layernorm() {
     for (auto [M, D] : std::vector<std::array<int64_t, 2>>{{4096, 256}, {7, 256}, {5, 37}, {3, 3}}) {
-        const auto x = random_tensor<T>({M, D}, 13, -3, 3), w = random_tensor<T>({D}, 14, -3, 3), b = random_tensor<T>({D}, 15, -3, 3);
+        const auto x = random_tensor<T>({M, D}, 13, -3, 3), w = random_tensor<T>({D}, 14, -3, 3),
+                   b = random_tensor<T>({D}, 15, -3, 3);
         evsam::Tensor<T> ref = x, fast = x;
         evsam::layernorm_forward_naive(ref.data(), w.data(), b.data(), 1e-6, M, D);
         evsam::layernorm_forward(fast.data(), w.data(), b.data(), 1e-6, M, D, evsam::backend::cpu{});

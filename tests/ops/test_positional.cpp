@@ -38,7 +38,8 @@ TEST(PositionalEncoding, PointsMatchTheFormula) {
     evsam::Tensor<double> ref({M, 2 * F});
     for (int64_t m = 0; m < M; ++m)
         for (int64_t f = 0; f < F; ++f) {
-            const double c = 2 * 3.141592653589793 * ((2.0 * xy[2 * m] - 1) * G[f] + (2.0 * xy[2 * m + 1] - 1) * G[F + f]);
+            const double c =
+                2 * 3.141592653589793 * ((2.0 * xy[2 * m] - 1) * G[f] + (2.0 * xy[2 * m + 1] - 1) * G[F + f]);
             ref[m * 2 * F + f] = std::sin(c);
             ref[m * 2 * F + F + f] = std::cos(c);
         }
@@ -57,13 +58,14 @@ TEST(PositionalEncoding, CoordinatesAreDividedByTheImageSize) {
 // point_embedding[labels == -1] = 0 (+ not_a_point_embed); labels 0 / 1 add the neg / pos embedding.
 TEST(PromptEmbedding, LabelStepFollowsUpstream) {
     const int64_t E = 6;
-    const auto emb0 = random_tensor<float>({4, E}, 65), nap = random_tensor<float>({E}, 66), neg = random_tensor<float>({E}, 67),
-               pos = random_tensor<float>({E}, 68);
+    const auto emb0 = random_tensor<float>({4, E}, 65), nap = random_tensor<float>({E}, 66),
+               neg = random_tensor<float>({E}, 67), pos = random_tensor<float>({E}, 68);
     const evsam::Tensor<float> labels({4}, 0.0f);
     evsam::Tensor<float> lab = labels;
     lab[0] = -1, lab[1] = 0, lab[2] = 1, lab[3] = 1;
     evsam::Tensor<float> emb = emb0;
-    evsam::point_label_embed_forward(emb.data(), lab.data(), nap.data(), neg.data(), pos.data(), 4, E, evsam::backend::cpu{});
+    evsam::point_label_embed_forward(emb.data(), lab.data(), nap.data(), neg.data(), pos.data(), 4, E,
+                                     evsam::backend::cpu{});
     for (int64_t c = 0; c < E; ++c) {
         EXPECT_EQ(emb[c], nap[c]);
         EXPECT_EQ(emb[E + c], emb0[E + c] + neg[c]);

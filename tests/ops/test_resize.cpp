@@ -16,8 +16,12 @@ namespace {
 
 template <class T>
 void check_bicubic() {
-    for (auto [NC, H, W, OH, OW] : std::vector<std::array<int64_t, 5>>{
-             {3, 16, 16, 64, 64}, {2, 32, 32, 64, 64}, {1, 5, 7, 13, 3}, {2, 1, 1, 4, 4}, {1, 64, 64, 64, 64}, {1, 9, 4, 2, 7}}) {
+    for (auto [NC, H, W, OH, OW] : std::vector<std::array<int64_t, 5>>{{3, 16, 16, 64, 64},
+                                                                       {2, 32, 32, 64, 64},
+                                                                       {1, 5, 7, 13, 3},
+                                                                       {2, 1, 1, 4, 4},
+                                                                       {1, 64, 64, 64, 64},
+                                                                       {1, 9, 4, 2, 7}}) {
         const auto x = evsam_test::random_tensor<T>({NC, H, W}, 31, -5, 5);
         evsam::Tensor<T> ref({NC, OH, OW}), fast({NC, OH, OW});
         evsam::bicubic_resize_forward_naive(ref.data(), x.data(), NC, H, W, OH, OW);
@@ -41,7 +45,8 @@ TEST(BilinearResize, FastEqualsNaiveAndCropIsTheCorner) {
         evsam::bilinear_resize_crop_forward(crop.data(), x.data(), NC, H, W, OH, OW, CH, CW, evsam::backend::cpu{});
         for (int64_t p = 0; p < NC; ++p)
             for (int64_t y = 0; y < CH; ++y)
-                ASSERT_EQ(0, std::memcmp(crop.data() + (p * CH + y) * CW, ref.data() + (p * OH + y) * OW, sizeof(float) * CW))
+                ASSERT_EQ(
+                    0, std::memcmp(crop.data() + (p * CH + y) * CW, ref.data() + (p * OH + y) * OW, sizeof(float) * CW))
                     << "crop row " << y;
     }
 }

@@ -67,8 +67,8 @@ inline void synchronize(backend::cpu) {}
 }  // namespace evsam
 
 // Put in every model class: rejects unknown policies and non-float scalars.
-#define EVSAM_CHECK_TEMPLATE_ARGS(T, B)                                                \
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,                \
-                  "evsam models are instantiated with T = float or T = double");        \
-    static_assert(::evsam::backend::is_backend_v<B>,                                    \
-                  "unknown evsam backend policy: use evsam::backend::cpu or ::cuda")
+#define EVSAM_CHECK_TEMPLATE_ARGS(T, B)                                                                          \
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,                                         \
+                  "evsam models are instantiated with T = float or T = double");                                 \
+    static_assert(::evsam::backend::is_backend_v<B>, "unknown evsam backend policy: use evsam::backend::cpu or " \
+                                                     "::cuda")

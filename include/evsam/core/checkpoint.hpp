@@ -159,8 +159,9 @@ private:
             format_ = "torch.save";
             open_torch_zip();
         } else if (n >= 2 && data[0] == 0x80 && data[1] <= 5) {
-            throw Error(path_ + ": legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with "
-                                "torch.save(torch.load(f, weights_only=True), f2)");
+            throw Error(path_ +
+                        ": legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with "
+                        "torch.save(torch.load(f, weights_only=True), f2)");
         } else if (n >= 9 && data[8] == '{') {
             format_ = "safetensors";
             open_safetensors();
@@ -174,15 +175,44 @@ private:
     static T element(const uint8_t* base, DType dt, int64_t i) {
         const uint8_t* p = base + static_cast<size_t>(i) * dtype_size(dt);
         switch (dt) {
-            case DType::f32: { float v; std::memcpy(&v, p, 4); return static_cast<T>(v); }
-            case DType::f64: { double v; std::memcpy(&v, p, 8); return static_cast<T>(v); }
-            case DType::f16: { uint16_t v; std::memcpy(&v, p, 2); return static_cast<T>(fp16_to_float(v)); }
-            case DType::bf16: { uint16_t v; std::memcpy(&v, p, 2); return static_cast<T>(bf16_to_float(v)); }
-            case DType::i64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<T>(v); }
-            case DType::i32: { int32_t v; std::memcpy(&v, p, 4); return static_cast<T>(v); }
-            case DType::i16: { int16_t v; std::memcpy(&v, p, 2); return static_cast<T>(v); }
+            case DType::f32: {
+                float v;
+                std::memcpy(&v, p, 4);
+                return static_cast<T>(v);
+            }
+            case DType::f64: {
+                double v;
+                std::memcpy(&v, p, 8);
+                return static_cast<T>(v);
+            }
+            case DType::f16: {
+                uint16_t v;
+                std::memcpy(&v, p, 2);
+                return static_cast<T>(fp16_to_float(v));
+            }
+            case DType::bf16: {
+                uint16_t v;
+                std::memcpy(&v, p, 2);
+                return static_cast<T>(bf16_to_float(v));
+            }
+            case DType::i64: {
+                int64_t v;
+                std::memcpy(&v, p, 8);
+                return static_cast<T>(v);
+            }
+            case DType::i32: {
+                int32_t v;
+                std::memcpy(&v, p, 4);
+                return static_cast<T>(v);
+            }
+            case DType::i16: {
+                int16_t v;
+                std::memcpy(&v, p, 2);
+                return static_cast<T>(v);
+            }
             case DType::i8: return static_cast<T>(static_cast<int8_t>(*p));
-            case DType::u8: case DType::boolean: return static_cast<T>(*p);
+            case DType::u8:
+            case DType::boolean: return static_cast<T>(*p);
         }
         return T{};
     }
@@ -219,7 +249,8 @@ private:
         std::string prefix;
         for (auto& e : entries) {
             const std::string suffix = "data.pkl";
-            if (e.name.size() >= suffix.size() && e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            if (e.name.size() >= suffix.size() &&
+                e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
                 std::string pre = e.name.substr(0, e.name.size() - suffix.size());
                 if (pre.empty() || (pre.back() == '/' && pre.find('/') == pre.size() - 1)) {
                     pkl = &e;
@@ -232,12 +263,15 @@ private:
         std::map<std::string, const ZipEntry*> by_name;
         for (auto& e : entries) {
             if (e.method != 0)
-                throw Error(path_ + ": zip entry '" + e.name + "' is compressed; torch.save archives are stored uncompressed");
+                throw Error(path_ + ": zip entry '" + e.name +
+                            "' is compressed; torch.save archives are stored uncompressed");
             by_name[e.name] = &e;
         }
         if (auto it = by_name.find(prefix + "byteorder"); it != by_name.end()) {
-            std::string bo(reinterpret_cast<const char*>(data + it->second->data_offset), static_cast<size_t>(it->second->size));
-            if (bo != "little") throw Error(path_ + ": big-endian checkpoints are not supported (byteorder '" + bo + "')");
+            std::string bo(reinterpret_cast<const char*>(data + it->second->data_offset),
+                           static_cast<size_t>(it->second->size));
+            if (bo != "little")
+                throw Error(path_ + ": big-endian checkpoints are not supported (byteorder '" + bo + "')");
         }
 
         PyRef root = unpickle_safe(data + pkl->data_offset, static_cast<size_t>(pkl->size), path_);
@@ -248,7 +282,8 @@ private:
                 throw Error(path_ + ": state_dict entry '" + k->s + "' is a " + v->kind_name() + ", not a tensor");
             auto it = by_name.find(prefix + "data/" + v->tensor.storage_key);
             if (it == by_name.end())
-                throw Error(path_ + ": storage data/" + v->tensor.storage_key + " of tensor '" + k->s + "' is missing from the archive");
+                throw Error(path_ + ": storage data/" + v->tensor.storage_key + " of tensor '" + k->s +
+                            "' is missing from the archive");
             check_view(k->s, v->tensor, it->second->size);
             tensors_.push_back({k->s, v->tensor, data + it->second->data_offset});
         }
@@ -256,7 +291,8 @@ private:
 
     PyRef unwrap(PyRef root) {
         if (root->kind != PyObj::Dict)
-            throw Error(path_ + ": checkpoint payload is a " + root->kind_name() + ", expected a dict of tensors (a state_dict)");
+            throw Error(path_ + ": checkpoint payload is a " + root->kind_name() +
+                        ", expected a dict of tensors (a state_dict)");
         for (auto& [k, v] : root->kv)
             if (k->kind == PyObj::Str && k->s == "state_dict" && v->kind == PyObj::Dict) {
                 wrapped_ = true;
@@ -275,14 +311,16 @@ private:
         const uint8_t* body = data + 8 + hlen;
         const uint64_t body_size = n - 8 - hlen;
         static const std::map<std::string, DType> dtypes = {
-            {"F32", DType::f32}, {"F64", DType::f64}, {"F16", DType::f16}, {"BF16", DType::bf16}, {"I64", DType::i64},
-            {"I32", DType::i32}, {"I16", DType::i16}, {"I8", DType::i8}, {"U8", DType::u8}, {"BOOL", DType::boolean}};
+            {"F32", DType::f32}, {"F64", DType::f64},     {"F16", DType::f16}, {"BF16", DType::bf16},
+            {"I64", DType::i64}, {"I32", DType::i32},     {"I16", DType::i16}, {"I8", DType::i8},
+            {"U8", DType::u8},   {"BOOL", DType::boolean}};
         for (auto& item : header.items()) {
             const std::string& name = item.key();  // not a structured binding: lambdas below capture it (C++17)
             auto& info = item.value();
             if (name == "__metadata__") continue;
             auto bad = [&](const std::string& m) { return Error(path_ + ": safetensors entry '" + name + "' " + m); };
-            if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
+            if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") ||
+                !info.contains("data_offsets"))
                 throw bad("lacks dtype/shape/data_offsets");
             const auto& jd = info["dtype"];
             auto dt = jd.is_string() ? dtypes.find(jd.get<std::string>()) : dtypes.end();

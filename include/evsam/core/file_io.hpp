@@ -252,9 +252,8 @@ inline std::vector<uint8_t> read_file(const std::string& path) {
 // Writes n bytes to path atomically (see the top of this file).
 inline void write_file_atomic(const std::string& path, const void* data, size_t n, bool durable = false) {
     EVSAM_CHECK(data != nullptr || n == 0, "cannot write '" + path + "': null data");
-    detail::atomic_write_impl(path, durable, [&](int fd) {
-        return detail::write_all(fd, static_cast<const uint8_t*>(data), n);
-    });
+    detail::atomic_write_impl(path, durable,
+                              [&](int fd) { return detail::write_all(fd, static_cast<const uint8_t*>(data), n); });
 }
 
 inline void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes, bool durable = false) {

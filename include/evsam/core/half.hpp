@@ -51,13 +51,13 @@ inline uint16_t float_to_fp16(float f) {
     std::memcpy(&x, &f, 4);
     const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
     const uint32_t ax = x & 0x7FFFFFFFu;
-    if (ax > 0x7F800000u) return sign | 0x7E00u;          // nan
-    if (ax >= 0x477FF000u) return sign | 0x7C00u;         // overflow (incl. rounding up) -> inf
-    if (ax < 0x38800000u) {                               // subnormal or zero in half
-        if (ax < 0x33000000u) return sign;                // rounds to zero
+    if (ax > 0x7F800000u) return sign | 0x7E00u;   // nan
+    if (ax >= 0x477FF000u) return sign | 0x7C00u;  // overflow (incl. rounding up) -> inf
+    if (ax < 0x38800000u) {                        // subnormal or zero in half
+        if (ax < 0x33000000u) return sign;         // rounds to zero
         const uint32_t e = ax >> 23;
         const uint32_t m = (ax & 0x7FFFFFu) | 0x800000u;
-        const uint32_t shift = 126u - e;                  // 14 .. 24
+        const uint32_t shift = 126u - e;  // 14 .. 24
         uint32_t h = m >> shift;
         const uint32_t rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
         if (rem > half || (rem == half && (h & 1u))) ++h;

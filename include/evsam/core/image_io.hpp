@@ -117,7 +117,7 @@ inline void* stbi_capped_realloc(void* p, size_t n) { return n > stbi_alloc_cap 
 #endif
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_STDIO        // we decode from memory; files are read by evsam::read_file
+#define STBI_NO_STDIO  // we decode from memory; files are read by evsam::read_file
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
@@ -161,9 +161,9 @@ constexpr int64_t kMaxImagePixels = 2 * int64_t(89478485);  // 178956970
 // What the file header says, before any decoding.
 struct ImageInfo {
     int64_t height = 0, width = 0;
-    int channels = 0;     // as stored: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (palette: 3 or 4)
+    int channels = 0;  // as stored: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (palette: 3 or 4)
     bool is_16bit = false;
-    std::string format;   // "PNG", "JPEG", "BMP"
+    std::string format;  // "PNG", "JPEG", "BMP"
 };
 
 namespace detail {
@@ -212,7 +212,7 @@ inline void check_bmp_complete(const uint8_t* p, size_t n, const std::string& na
     int64_t w, h;
     uint32_t bpp;
     int32_t compression = 0;  // stb reads it as a signed int
-    if (hsz == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit width/height
+    if (hsz == 12) {          // OS/2 BITMAPCOREHEADER: 16-bit width/height
         w = le16(p + 18);
         h = le16(p + 20);
         bpp = le16(p + 24);
@@ -304,11 +304,11 @@ inline ImageInfo image_info_from_memory(const uint8_t* p, size_t n, const std::s
     if (info.format == "JPEG") detail::check_jpeg_huffman_tables(p, n, name);
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(p, static_cast<int>(n), &w, &h, &comp)) {
-        if (info.format.empty())
-            throw Error(name + ": not a PNG, JPEG or BMP image (" + detail::stbi_reason() + ")");
+        if (info.format.empty()) throw Error(name + ": not a PNG, JPEG or BMP image (" + detail::stbi_reason() + ")");
         throw Error(name + ": corrupt or unsupported " + info.format + " header (" + detail::stbi_reason() + ")");
     }
-    if (w <= 0 || h <= 0) throw Error(name + ": image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")");
+    if (w <= 0 || h <= 0)
+        throw Error(name + ": image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")");
     info.width = w;
     info.height = h;
     info.channels = comp;
@@ -348,8 +348,8 @@ inline void check_png_ihdr_size(const uint8_t* p, size_t n, const std::string& n
 //        height * (1 + ceil(width * bits_per_pixel / 8)) bytes;
 //   JPEG (Huffman-coded, all stb decodes): every 8x8 block of the full-resolution
 //        component starts with a DC code of at least 1 bit.
-inline void check_min_file_size(const std::string& format, const uint8_t* p, size_t n, int64_t width,
-                                int64_t height, const std::string& name) {
+inline void check_min_file_size(const std::string& format, const uint8_t* p, size_t n, int64_t width, int64_t height,
+                                const std::string& name) {
     uint64_t need = 0;
     if (format == "PNG" && n >= 26) {
         uint64_t depth = p[24], ctype = p[25];
@@ -361,9 +361,9 @@ inline void check_min_file_size(const std::string& format, const uint8_t* p, siz
         need = blocks / 16;
     }
     if (n < need)
-        throw Error(name + ": truncated or corrupt " + format + ": " + std::to_string(n) +
-                    " bytes cannot hold a " + std::to_string(width) + "x" + std::to_string(height) +
-                    " image (at least " + std::to_string(need) + " needed)");
+        throw Error(name + ": truncated or corrupt " + format + ": " + std::to_string(n) + " bytes cannot hold a " +
+                    std::to_string(width) + "x" + std::to_string(height) + " image (at least " + std::to_string(need) +
+                    " needed)");
 }
 
 // Zero-length IDAT chunks before the first non-empty one make stb 2.27 call
@@ -373,7 +373,9 @@ inline void check_min_file_size(const std::string& format, const uint8_t* p, siz
 // stb reads an empty IDAT as soon as its 8-byte header is present (a missing CRC reads as 0),
 // so one whose CRC is cut off by the end of the file is dropped too (found by fuzz_image).
 inline bool png_without_leading_empty_idats(const uint8_t* p, size_t n, std::vector<uint8_t>& out) {
-    auto be32 = [](const uint8_t* q) { return uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3]; };
+    auto be32 = [](const uint8_t* q) {
+        return uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3];
+    };
     std::vector<size_t> drop;
     for (size_t i = 8; i + 8 <= n;) {
         uint32_t len = be32(p + i);
@@ -425,8 +427,7 @@ inline Image load_image_from_memory(const uint8_t* p, size_t n, const std::strin
         // 16-bit grayscale: Pillow's mode "I" -> "RGB" clips to 255 (see the top of this file).
         std::unique_ptr<stbi_us, detail::StbiFree> px(stbi_load_16_from_memory(p, len, &w, &h, &comp, 1));
         if (!px) throw Error(name + ": cannot decode " + info.format + " (" + detail::stbi_reason() + ")");
-        if (w != info.width || h != info.height)
-            throw Error(name + ": decoded size differs from the header size");
+        if (w != info.width || h != info.height) throw Error(name + ": decoded size differs from the header size");
         img.data.resize(static_cast<size_t>(pixels) * 3);
         for (int64_t i = 0; i < pixels; ++i) {
             uint8_t v = static_cast<uint8_t>(std::min<stbi_us>(px.get()[i], 255));

@@ -276,13 +276,12 @@ inline std::string npy_normalize_descr(const std::string& d, const std::string& 
         bool known = kind == "f4" || kind == "f8" || kind == "i4" || kind == "i8";
         if (known && order == '<') return d;
         if (known && order == '>')
-            throw Error(name + ": big-endian dtype " + q + " is not supported (save it as little-endian: arr.astype('<" +
-                        kind + "'))");
+            throw Error(name + ": big-endian dtype " + q +
+                        " is not supported (save it as little-endian: arr.astype('<" + kind + "'))");
     }
     if (!d.empty() && (d.back() == 'O' || (d.size() >= 2 && d[d.size() - 2] == 'O')))
         throw Error(name + ": object arrays (dtype " + q + ") are not supported (they hold pickled Python objects)");
-    if (d.size() >= 2 && d[1] == 'V')
-        throw Error(name + ": structured/void dtype " + q + " is not supported");
+    if (d.size() >= 2 && d[1] == 'V') throw Error(name + ": structured/void dtype " + q + " is not supported");
     throw Error(name + ": unsupported dtype " + q +
                 " (supported: '<f4' float32, '<f8' float64, '|u1' uint8, '<i4' int32, '<i8' int64, '|b1' bool)");
 }
@@ -377,9 +376,9 @@ inline std::string npy_fmt(double d) {
 }
 
 template <class T>
-constexpr bool npy_supported_v = std::is_same<T, float>::value || std::is_same<T, double>::value ||
-                                 std::is_same<T, uint8_t>::value || std::is_same<T, int32_t>::value ||
-                                 std::is_same<T, int64_t>::value;
+constexpr bool npy_supported_v =
+    std::is_same<T, float>::value || std::is_same<T, double>::value || std::is_same<T, uint8_t>::value ||
+    std::is_same<T, int32_t>::value || std::is_same<T, int64_t>::value;
 
 // One element S -> T. Floating targets take any value (double -> float rounds, may give inf).
 // Integer targets refuse NaN and anything outside their range instead of invoking UB.
@@ -476,7 +475,8 @@ Tensor<T> npy_parse_as(const uint8_t* buf, size_t n, const std::string& name) {
 }
 
 template <class T>
-Tensor<T> npy_parse_exact(const uint8_t* buf, size_t n, const std::string& name, const Shape* expected_shape = nullptr) {
+Tensor<T> npy_parse_exact(const uint8_t* buf, size_t n, const std::string& name,
+                          const Shape* expected_shape = nullptr) {
     NpyHeader h = npy_parse_header(buf, n, name);
     detail::npy_check_exact<T>(h.dtype, h.shape, name, expected_shape);
     return detail::npy_make_tensor<T>(h.dtype, h.shape, buf + h.data_offset, name);
@@ -499,8 +499,8 @@ inline std::string npy_header_bytes(const std::string& descr, const Shape& shape
     std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_str(shape) + ", }";
     // numpy leaves room to grow the first axis in place: 21 - len(repr(shape[0])) spaces.
     if (!shape.empty()) dict.append(21 - std::min<size_t>(21, std::to_string(shape[0]).size()), ' ');
-    size_t hlen = dict.size() + 1;             // + '\n'
-    size_t pad = 64 - ((10 + hlen) % 64);      // numpy pads a full 64 when already aligned
+    size_t hlen = dict.size() + 1;         // + '\n'
+    size_t pad = 64 - ((10 + hlen) % 64);  // numpy pads a full 64 when already aligned
     EVSAM_CHECK(hlen + pad <= 65535, "npy: header too long for shape " + shape_str(shape));
     std::string out("\x93NUMPY\x01\x00", 8);
     uint16_t total = static_cast<uint16_t>(hlen + pad);

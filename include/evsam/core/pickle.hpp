@@ -56,21 +56,27 @@ inline const char* dtype_name(DType d) {
 }
 inline size_t dtype_size(DType d) {
     switch (d) {
-        case DType::f64: case DType::i64: return 8;
-        case DType::f32: case DType::i32: return 4;
-        case DType::f16: case DType::bf16: case DType::i16: return 2;
+        case DType::f64:
+        case DType::i64: return 8;
+        case DType::f32:
+        case DType::i32: return 4;
+        case DType::f16:
+        case DType::bf16:
+        case DType::i16: return 2;
         default: return 1;
     }
 }
-inline bool dtype_is_floating(DType d) { return d == DType::f32 || d == DType::f64 || d == DType::f16 || d == DType::bf16; }
+inline bool dtype_is_floating(DType d) {
+    return d == DType::f32 || d == DType::f64 || d == DType::f16 || d == DType::bf16;
+}
 
 // A tensor as described by the pickle: a strided view into a named storage.
 struct TensorDesc {
     DType dtype = DType::f32;
     std::string storage_key;  // data/<key> in the archive
     int64_t storage_numel = 0;
-    int64_t offset = 0;       // in elements
-    Shape shape, stride;      // stride in elements
+    int64_t offset = 0;   // in elements
+    Shape shape, stride;  // stride in elements
 };
 
 struct PyObj;
@@ -91,7 +97,8 @@ struct PyObj {
         return p;
     }
     const char* kind_name() const {
-        static const char* n[] = {"None", "bool", "int", "float", "str", "bytes", "tuple", "list", "dict", "global", "storage", "tensor"};
+        static const char* n[] = {"None",  "bool", "int",  "float",  "str",     "bytes",
+                                  "tuple", "list", "dict", "global", "storage", "tensor"};
         return n[kind];
     }
 };
@@ -104,9 +111,9 @@ namespace detail {
 // Globals a state_dict pickle may name. Storage classes map to their dtype.
 inline bool pickle_storage_dtype(const std::string& g, DType& d) {
     static const std::pair<const char*, DType> table[] = {
-        {"torch.FloatStorage", DType::f32}, {"torch.DoubleStorage", DType::f64}, {"torch.HalfStorage", DType::f16},
-        {"torch.BFloat16Storage", DType::bf16}, {"torch.LongStorage", DType::i64}, {"torch.IntStorage", DType::i32},
-        {"torch.ShortStorage", DType::i16}, {"torch.CharStorage", DType::i8}, {"torch.ByteStorage", DType::u8},
+        {"torch.FloatStorage", DType::f32},     {"torch.DoubleStorage", DType::f64}, {"torch.HalfStorage", DType::f16},
+        {"torch.BFloat16Storage", DType::bf16}, {"torch.LongStorage", DType::i64},   {"torch.IntStorage", DType::i32},
+        {"torch.ShortStorage", DType::i16},     {"torch.CharStorage", DType::i8},    {"torch.ByteStorage", DType::u8},
         {"torch.BoolStorage", DType::boolean}};
     for (auto& [name, dt] : table)
         if (g == name) {
@@ -124,7 +131,8 @@ inline bool pickle_global_allowed(const std::string& g) {
 
 class Unpickler {
 public:
-    Unpickler(const uint8_t* data, size_t n, std::string what) : p_(data), end_(data + n), begin_(data), what_(std::move(what)) {}
+    Unpickler(const uint8_t* data, size_t n, std::string what)
+        : p_(data), end_(data + n), begin_(data), what_(std::move(what)) {}
     Unpickler(const Unpickler&) = delete;
     Unpickler& operator=(const Unpickler&) = delete;
     // Unlinks every object the caller does not get back (all of them after an error): what is
@@ -143,9 +151,9 @@ public:
             const size_t at = static_cast<size_t>(p_ - begin_);
             const uint8_t op = *p_++;
             switch (op) {
-                case 0x80: u8(); break;                       // PROTO
-                case 0x95: take(8); break;                    // FRAME (length only; we read linearly)
-                case '.': {                                   // STOP
+                case 0x80: u8(); break;     // PROTO
+                case 0x95: take(8); break;  // FRAME (length only; we read linearly)
+                case '.': {                 // STOP
                     if (stack_.size() != 1 || !marks_.empty()) fail("pickle stack is not a single value at STOP");
                     PyRef root = pop();
                     check_tree(root.get());
@@ -153,12 +161,12 @@ public:
                 }
                 case '(': marks_.push_back(stack_.size()); break;  // MARK
                 case 'N': push(make(PyObj::None)); break;
-                case 0x88: push_bool(true); break;                 // NEWTRUE
-                case 0x89: push_bool(false); break;                // NEWFALSE
-                case 'K': push_int(u8()); break;                   // BININT1
-                case 'M': push_int(rd_le(2)); break;               // BININT2
+                case 0x88: push_bool(true); break;                          // NEWTRUE
+                case 0x89: push_bool(false); break;                         // NEWFALSE
+                case 'K': push_int(u8()); break;                            // BININT1
+                case 'M': push_int(rd_le(2)); break;                        // BININT2
                 case 'J': push_int(static_cast<int32_t>(rd_le(4))); break;  // BININT
-                case 0x8a: {                                       // LONG1
+                case 0x8a: {                                                // LONG1
                     size_t n = u8();
                     if (n > 8) fail("integer wider than 64 bits");
                     const uint8_t* b = take(n);
@@ -193,19 +201,21 @@ public:
                     push_global(mod->s + "." + name->s);
                     break;
                 }
-                case 'q': memo_put(u8()); break;                  // BINPUT
-                case 'r': memo_put(rd_le(4)); break;              // LONG_BINPUT
-                case 0x94: memo_put(memo_.size()); break;         // MEMOIZE
-                case 'h': memo_get(u8()); break;                  // BINGET
-                case 'j': memo_get(rd_le(4)); break;              // LONG_BINGET
-                case ')': push(make(PyObj::Tuple)); break; // EMPTY_TUPLE
-                case 't': {                                       // TUPLE
+                case 'q': memo_put(u8()); break;            // BINPUT
+                case 'r': memo_put(rd_le(4)); break;        // LONG_BINPUT
+                case 0x94: memo_put(memo_.size()); break;   // MEMOIZE
+                case 'h': memo_get(u8()); break;            // BINGET
+                case 'j': memo_get(rd_le(4)); break;        // LONG_BINGET
+                case ')': push(make(PyObj::Tuple)); break;  // EMPTY_TUPLE
+                case 't': {                                 // TUPLE
                     auto o = make(PyObj::Tuple);
                     o->items = pop_to_mark();
                     push(o);
                     break;
                 }
-                case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+                case 0x85:
+                case 0x86:
+                case 0x87: {  // TUPLE1..3
                     size_t n = op - 0x84u;
                     need(n);
                     auto o = make(PyObj::Tuple);
@@ -215,7 +225,7 @@ public:
                     break;
                 }
                 case ']': push(make(PyObj::List)); break;  // EMPTY_LIST
-                case 'l': {                                       // LIST
+                case 'l': {                                // LIST
                     auto o = make(PyObj::List);
                     o->items = pop_to_mark();
                     push(o);
@@ -233,7 +243,7 @@ public:
                     break;
                 }
                 case '}': push(make(PyObj::Dict)); break;  // EMPTY_DICT
-                case 'd': {                                       // DICT
+                case 'd': {                                // DICT
                     auto vs = pop_to_mark();
                     auto o = make(PyObj::Dict);
                     set_items(o, vs);
@@ -265,8 +275,8 @@ public:
                     need(1);
                     PyRef obj = stack_.back();
                     if (obj->kind == PyObj::Dict && (state->kind == PyObj::Dict || state->kind == PyObj::None)) break;
-                    if (obj->kind == PyObj::Tensor && (state->kind == PyObj::Dict || state->kind == PyObj::None ||
-                                                       state->kind == PyObj::Tuple))
+                    if (obj->kind == PyObj::Tensor &&
+                        (state->kind == PyObj::Dict || state->kind == PyObj::None || state->kind == PyObj::Tuple))
                         break;
                     fail(std::string("BUILD on a ") + obj->kind_name() + " is not allowed");
                 }
@@ -287,8 +297,8 @@ private:
     std::vector<PyRef> stack_;
     std::vector<size_t> marks_;
     std::unordered_map<uint64_t, PyRef> memo_;
-    std::vector<PyRef> made_;                    // every object created, see ~Unpickler
-    std::unordered_set<const PyObj*> keep_;      // the returned tree
+    std::vector<PyRef> made_;                // every object created, see ~Unpickler
+    std::unordered_set<const PyObj*> keep_;  // the returned tree
     std::unordered_map<const PyObj*, std::unordered_map<std::string, size_t>> dict_keys_;  // str key -> kv index
 
     PyRef make(PyObj::Kind k) {
@@ -309,7 +319,8 @@ private:
             size_t next;
             size_t height;  // of the children done so far
         };
-        const std::string too_deep = "pickle nests containers deeper than " + std::to_string(kPickleMaxDepth) + " levels";
+        const std::string too_deep =
+            "pickle nests containers deeper than " + std::to_string(kPickleMaxDepth) + " levels";
         std::unordered_map<const PyObj*, size_t> height;  // finished objects
         std::unordered_set<const PyObj*> on_path;
         std::vector<Frame> path{{root, 0, 0}};

@@ -143,8 +143,8 @@ inline uint8_t clip8(int32_t in) {
 
 // Resample.c: ImagingResampleHorizontal_8bpc. Writes outH rows of outW pixels
 // into out (HWC); out row yy is computed from source row yy + offset.
-inline void resample_horizontal_8bpc(uint8_t* out, int outH, int outW, const uint8_t* in, int inW, int C,
-                                     int offset, const Coeffs& co) {
+inline void resample_horizontal_8bpc(uint8_t* out, int outH, int outW, const uint8_t* in, int inW, int C, int offset,
+                                     const Coeffs& co) {
     const std::vector<int32_t> kk = normalize_coeffs_8bpc(co.kk);
     for (int yy = 0; yy < outH; yy++) {
         const uint8_t* row = in + (static_cast<size_t>(yy) + offset) * inW * C;
@@ -178,7 +178,8 @@ inline void resample_vertical_8bpc(uint8_t* out, int outH, int outW, const uint8
         uint8_t* orow = out + static_cast<size_t>(yy) * rowlen;
         for (size_t i = 0; i < rowlen; i++) {  // every (xx, channel) on its own
             int32_t ss = 1 << (kPrecisionBits - 1);
-            for (int y = 0; y < ymax; y++) ss += static_cast<int32_t>(in[(static_cast<size_t>(y) + ymin) * rowlen + i]) * k[y];
+            for (int y = 0; y < ymax; y++)
+                ss += static_cast<int32_t>(in[(static_cast<size_t>(y) + ymin) * rowlen + i]) * k[y];
             orow[i] = clip8(ss);
         }
     }
@@ -194,8 +195,8 @@ inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, 
                                    int64_t newW) {
     EVSAM_CHECK(C >= 1 && C <= 4, "pil_resize: channels must be 1..4, got " + std::to_string(C));
     // _imaging.c _resize: "height and width must be > 0"
-    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " +
-                                            std::to_string(newH) + "x" + std::to_string(newW) + ")");
+    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " + std::to_string(newH) +
+                                            "x" + std::to_string(newW) + ")");
     EVSAM_CHECK(H >= 1 && W >= 1, "pil_resize: empty source image " + std::to_string(H) + "x" + std::to_string(W));
     constexpr int64_t kMax = std::numeric_limits<int>::max();
     EVSAM_CHECK(H <= kMax && W <= kMax && newH <= kMax && newW <= kMax && W * C <= kMax && newW * C <= kMax,
@@ -222,7 +223,8 @@ inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, 
     // "First used row in the source image" / "Last used row in the source image":
     // the horizontal pass only processes the source rows the vertical pass reads.
     const int ybox_first = vert.bounds[0];
-    const int ybox_last = vert.bounds[static_cast<size_t>(ysize) * 2 - 2] + vert.bounds[static_cast<size_t>(ysize) * 2 - 1];
+    const int ybox_last =
+        vert.bounds[static_cast<size_t>(ysize) * 2 - 2] + vert.bounds[static_cast<size_t>(ysize) * 2 - 1];
 
     const uint8_t* cur = src;  // Pillow's imIn: the source, or the horizontally resampled rows
     int curW = inW;
@@ -248,8 +250,8 @@ inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, 
 // Convenience: returns the newH*newW*C resized bytes.
 inline std::vector<uint8_t> pil_resize_bilinear_u8(const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
                                                    int64_t newW) {
-    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " +
-                                            std::to_string(newH) + "x" + std::to_string(newW) + ")");
+    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " + std::to_string(newH) +
+                                            "x" + std::to_string(newW) + ")");
     std::vector<uint8_t> out(static_cast<size_t>(newH * newW * C));
     pil_resize_bilinear_u8(out.data(), src, H, W, C, newH, newW);
     return out;
@@ -258,8 +260,8 @@ inline std::vector<uint8_t> pil_resize_bilinear_u8(const uint8_t* src, int64_t H
 // Convenience: an (H, W, C) uint8 tensor -> (newH, newW, C).
 inline Tensor<uint8_t> pil_resize_bilinear_u8(const Tensor<uint8_t>& img, int64_t newH, int64_t newW) {
     EVSAM_CHECK(img.dim() == 3, "pil_resize: expected an (H, W, C) image, got " + shape_str(img.shape()));
-    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " +
-                                            std::to_string(newH) + "x" + std::to_string(newW) + ")");
+    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " + std::to_string(newH) +
+                                            "x" + std::to_string(newW) + ")");
     Tensor<uint8_t> out({newH, newW, img.size(2)});
     pil_resize_bilinear_u8(out.data(), img.data(), img.size(0), img.size(1), img.size(2), newH, newW);
     return out;

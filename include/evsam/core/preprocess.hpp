@@ -45,8 +45,8 @@ namespace evsam {
 // Python floats are doubles and int() truncates (values are >= 0 here).
 // Returns (newh, neww); a side can come out 0 for extreme aspect ratios.
 inline std::pair<int64_t, int64_t> get_preprocess_shape(int64_t oldh, int64_t oldw, int64_t long_side_length) {
-    EVSAM_CHECK(oldh > 0 && oldw > 0, "get_preprocess_shape: empty image " + std::to_string(oldh) + "x" +
-                                          std::to_string(oldw));
+    EVSAM_CHECK(oldh > 0 && oldw > 0,
+                "get_preprocess_shape: empty image " + std::to_string(oldh) + "x" + std::to_string(oldw));
     const double scale = static_cast<double>(long_side_length) * 1.0 / static_cast<double>(std::max(oldh, oldw));
     const double newh = static_cast<double>(oldh) * scale;
     const double neww = static_cast<double>(oldw) * scale;
@@ -81,8 +81,8 @@ inline Tensor<uint8_t> sam_resize(const uint8_t* rgb, int64_t H, int64_t W, int6
     }
     const auto [newh, neww] = get_preprocess_shape(H, W, R);
     EVSAM_CHECK(newh >= 1 && neww >= 1, "sam_resize: a " + std::to_string(H) + "x" + std::to_string(W) +
-                                            " image resizes to " + std::to_string(newh) + "x" +
-                                            std::to_string(neww) + " at long side " + std::to_string(R) +
+                                            " image resizes to " + std::to_string(newh) + "x" + std::to_string(neww) +
+                                            " at long side " + std::to_string(R) +
                                             " (upstream's PIL resize raises: height and width must be > 0)");
     Tensor<uint8_t> out({newh, neww, 3});
     pil_resize_bilinear_u8(out.data(), rgb, H, W, 3, newh, neww);
@@ -129,7 +129,8 @@ using NormalizeTable = std::array<std::array<float, 256>, 3>;
 inline NormalizeTable normalize_table(const ImageTransform& t) {
     NormalizeTable table{};
     for (int c = 0; c < 3; ++c)
-        for (int v = 0; v < 256; ++v) table[static_cast<size_t>(c)][static_cast<size_t>(v)] = normalize_value(t, c, static_cast<uint8_t>(v));
+        for (int v = 0; v < 256; ++v)
+            table[static_cast<size_t>(c)][static_cast<size_t>(v)] = normalize_value(t, c, static_cast<uint8_t>(v));
     return table;
 }
 

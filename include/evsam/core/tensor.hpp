@@ -60,13 +60,21 @@ struct AlignedAllocator {
     // Default-initialise (no zeroing) when the vector grows; Tensor zero-fills explicitly unless
     // asked for an uninitialized buffer (kernel outputs that are written in full).
     template <class U>
-    void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
     template <class U, class... A>
-    void construct(U* p, A&&... a) { ::new (static_cast<void*>(p)) U(std::forward<A>(a)...); }
+    void construct(U* p, A&&... a) {
+        ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
     template <class U>
-    bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+    bool operator==(const AlignedAllocator<U>&) const noexcept {
+        return true;
+    }
     template <class U>
-    bool operator!=(const AlignedAllocator<U>&) const noexcept { return false; }
+    bool operator!=(const AlignedAllocator<U>&) const noexcept {
+        return false;
+    }
 };
 
 template <class T>
@@ -76,21 +84,25 @@ public:
 
     Tensor() = default;
     // Zero-filled.
-    explicit Tensor(Shape shape) : Tensor(std::move(shape), uninitialized) { std::fill(data_.begin(), data_.end(), T(0)); }
+    explicit Tensor(Shape shape) : Tensor(std::move(shape), uninitialized) {
+        std::fill(data_.begin(), data_.end(), T(0));
+    }
     // Contents unspecified: for outputs an op writes in full.
     struct Uninitialized {};
     static constexpr Uninitialized uninitialized{};
     Tensor(Shape shape, Uninitialized) : shape_(std::move(shape)), data_(static_cast<size_t>(shape_numel(shape_))) {}
     Tensor(std::initializer_list<int64_t> shape) : Tensor(Shape(shape)) {}
-    Tensor(Shape shape, T fill) : Tensor(std::move(shape), uninitialized) { std::fill(data_.begin(), data_.end(), fill); }
+    Tensor(Shape shape, T fill) : Tensor(std::move(shape), uninitialized) {
+        std::fill(data_.begin(), data_.end(), fill);
+    }
 
     const Shape& shape() const { return shape_; }
     int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
     // size(i) with Python-style negative indices.
     int64_t size(int64_t i) const {
         if (i < 0) i += dim();
-        EVSAM_CHECK(i >= 0 && i < dim(), "Tensor::size: dim " + std::to_string(i) + " out of range for shape " +
-                                             shape_str(shape_));
+        EVSAM_CHECK(i >= 0 && i < dim(),
+                    "Tensor::size: dim " + std::to_string(i) + " out of range for shape " + shape_str(shape_));
         return shape_[static_cast<size_t>(i)];
     }
     int64_t numel() const { return static_cast<int64_t>(data_.size()); }
@@ -115,8 +127,7 @@ public:
 
     // Same data, new shape with the same numel (like torch.reshape on a contiguous tensor).
     void reshape_(Shape s) {
-        EVSAM_CHECK(shape_numel(s) == numel(),
-                    "cannot reshape " + shape_str(shape_) + " to " + shape_str(s));
+        EVSAM_CHECK(shape_numel(s) == numel(), "cannot reshape " + shape_str(shape_) + " to " + shape_str(s));
         shape_ = std::move(s);
     }
     // Resizes the buffer (contents unspecified) only when the numel changes.

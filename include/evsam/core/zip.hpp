@@ -35,7 +35,9 @@ inline uint32_t rd32(const uint8_t* p) {
     return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
            (static_cast<uint32_t>(p[3]) << 24);
 }
-inline uint64_t rd64(const uint8_t* p) { return static_cast<uint64_t>(rd32(p)) | (static_cast<uint64_t>(rd32(p + 4)) << 32); }
+inline uint64_t rd64(const uint8_t* p) {
+    return static_cast<uint64_t>(rd32(p)) | (static_cast<uint64_t>(rd32(p + 4)) << 32);
+}
 }  // namespace detail
 
 inline bool looks_like_zip(const uint8_t* data, size_t n) {
@@ -68,7 +70,8 @@ inline std::vector<ZipEntry> zip_list(const uint8_t* data, size_t n, const std::
     // ZIP64: a locator sits right before the EOCD and points at the ZIP64 EOCD.
     if (eocd >= 20 && rd32(data + eocd - 20) == 0x07064b50u) {
         uint64_t z64 = rd64(data + eocd - 20 + 8);
-        if (z64 > n || n - z64 < 56 || rd32(data + z64) != 0x06064b50u) throw fail("bad ZIP64 end-of-central-directory");
+        if (z64 > n || n - z64 < 56 || rd32(data + z64) != 0x06064b50u)
+            throw fail("bad ZIP64 end-of-central-directory");
         n_entries = rd64(data + z64 + 32);
         cd_size = rd64(data + z64 + 40);
         cd_offset = rd64(data + z64 + 48);
@@ -115,7 +118,8 @@ inline std::vector<ZipEntry> zip_list(const uint8_t* data, size_t n, const std::
         if (local > n || n - local < 30 || rd32(data + local) != 0x04034b50u)
             throw fail("bad local header for entry '" + z.name + "'");
         uint64_t data_start = local + 30 + rd16(data + local + 26) + rd16(data + local + 28);
-        if (data_start > n || csize > n - data_start) throw fail("entry '" + z.name + "' runs past the end of the file (truncated?)");
+        if (data_start > n || csize > n - data_start)
+            throw fail("entry '" + z.name + "' runs past the end of the file (truncated?)");
         z.data_offset = data_start;
         z.size = usize;
         if (z.method == 0 && csize != usize) throw fail("stored entry '" + z.name + "' has inconsistent sizes");

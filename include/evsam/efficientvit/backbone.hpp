@@ -43,8 +43,8 @@ struct EfficientViTLargeBackbone : Module<T, B> {
         const Act act = cfg.act;
         // stage 0
         OpSequential<T, B> stage0;
-        stage0.op_list.push_back(std::make_unique<ConvLayer<T, B>>(cfg.in_channels, cfg.width_list[0], 3, 2, 1, 1, false,
-                                                                   Norm::bn2d, act));
+        stage0.op_list.push_back(
+            std::make_unique<ConvLayer<T, B>>(cfg.in_channels, cfg.width_list[0], 3, 2, 1, 1, false, Norm::bn2d, act));
         for (int64_t d = 0; d < cfg.depth_list[0]; ++d)
             stage0.op_list.push_back(std::make_unique<ResidualBlock<T, B>>(
                 build_local_block(cfg.block_list[0], cfg.width_list[0], cfg.width_list[0], 1, cfg.expand_list[0], act,
@@ -80,18 +80,21 @@ struct EfficientViTLargeBackbone : Module<T, B> {
 
     // backbone.py: EfficientViTLargeBackbone.build_local_block
     static std::unique_ptr<Block<T, B>> build_local_block(const std::string& block, int64_t in, int64_t out,
-                                                           int64_t stride, double expand_ratio, Act act, bool fewer_norm) {
+                                                          int64_t stride, double expand_ratio, Act act,
+                                                          bool fewer_norm) {
         const Norm bn = Norm::bn2d, no = Norm::none;
         if (block == "res")
-            return std::make_unique<ResBlock<T, B>>(in, out, 3, stride, -1, 1.0,
-                                                    fewer_norm ? std::array<bool, 2>{true, false} : std::array<bool, 2>{false, false},
-                                                    fewer_norm ? std::array<Norm, 2>{no, bn} : std::array<Norm, 2>{bn, bn},
-                                                    std::array<Act, 2>{act, Act::none});
+            return std::make_unique<ResBlock<T, B>>(
+                in, out, 3, stride, -1, 1.0,
+                fewer_norm ? std::array<bool, 2>{true, false} : std::array<bool, 2>{false, false},
+                fewer_norm ? std::array<Norm, 2>{no, bn} : std::array<Norm, 2>{bn, bn},
+                std::array<Act, 2>{act, Act::none});
         if (block == "fmb")
-            return std::make_unique<FusedMBConv<T, B>>(in, out, 3, stride, -1, expand_ratio, 1,
-                                                       fewer_norm ? std::array<bool, 2>{true, false} : std::array<bool, 2>{false, false},
-                                                       fewer_norm ? std::array<Norm, 2>{no, bn} : std::array<Norm, 2>{bn, bn},
-                                                       std::array<Act, 2>{act, Act::none});
+            return std::make_unique<FusedMBConv<T, B>>(
+                in, out, 3, stride, -1, expand_ratio, 1,
+                fewer_norm ? std::array<bool, 2>{true, false} : std::array<bool, 2>{false, false},
+                fewer_norm ? std::array<Norm, 2>{no, bn} : std::array<Norm, 2>{bn, bn},
+                std::array<Act, 2>{act, Act::none});
         if (block == "mb")
             return std::make_unique<MBConv<T, B>>(
                 in, out, 3, stride, -1, expand_ratio,
@@ -101,7 +104,8 @@ struct EfficientViTLargeBackbone : Module<T, B> {
         throw Error("EfficientViTLargeBackbone: unknown block type '" + block + "'");
     }
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         for (size_t i = 0; i < stages.size(); ++i) stages[i].visit(v, p + "stages." + std::to_string(i) + ".");
     }
     void describe(const Shape& in, ModuleTable& t, int depth) {

@@ -34,11 +34,11 @@ struct BackboneConfig {
     std::vector<int64_t> width_list;  // 5 entries: stem, stage1 .. stage4
     std::vector<int64_t> depth_list;  // 5 entries
     int64_t in_channels = 3;
-    int64_t dim = 32;                 // LiteMLA head dim
+    int64_t dim = 32;  // LiteMLA head dim
     double expand_ratio = 4;
-    Norm norm = Norm::bn2d;           // "bn2d" (or none)
-    Act act = Act::hswish;            // act_func="hswish"
-    double norm_eps = 1e-5;           // set_norm_eps(model, 1e-5) in cls_model_zoo / seg_model_zoo
+    Norm norm = Norm::bn2d;  // "bn2d" (or none)
+    Act act = Act::hswish;   // act_func="hswish"
+    double norm_eps = 1e-5;  // set_norm_eps(model, 1e-5) in cls_model_zoo / seg_model_zoo
 };
 
 // efficientvit_backbone_b0 .. b3
@@ -111,8 +111,8 @@ struct EfficientViTBackbone : Module<T, B> {
                 build_local_block(in, cfg.width_list[s], 2, cfg.expand_ratio, norm, act, true), false));
             in = cfg.width_list[s];
             for (int64_t d = 0; d < cfg.depth_list[s]; ++d)
-                stage.op_list.push_back(std::make_unique<EfficientViTBlock<T, B>>(
-                    in, 1.0, cfg.dim, cfg.expand_ratio, std::vector<int64_t>{5}, norm, act));
+                stage.op_list.push_back(std::make_unique<EfficientViTBlock<T, B>>(in, 1.0, cfg.dim, cfg.expand_ratio,
+                                                                                  std::vector<int64_t>{5}, norm, act));
             stages.push_back(std::move(stage));
             width_list.push_back(in);
         }
@@ -123,7 +123,7 @@ struct EfficientViTBackbone : Module<T, B> {
 
     // backbone.py: EfficientViTBackbone.build_local_block
     static std::unique_ptr<Block<T, B>> build_local_block(int64_t in, int64_t out, int64_t stride, double expand_ratio,
-                                                           Norm norm, Act act, bool fewer_norm = false) {
+                                                          Norm norm, Act act, bool fewer_norm = false) {
         const Norm no = Norm::none;
         if (expand_ratio == 1)
             return std::make_unique<DSConv<T, B>>(
@@ -137,7 +137,8 @@ struct EfficientViTBackbone : Module<T, B> {
             std::array<Act, 3>{act, act, Act::none});
     }
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         input_stem.visit(v, p + "input_stem.");
         for (size_t i = 0; i < stages.size(); ++i) stages[i].visit(v, p + "stages." + std::to_string(i) + ".");
     }

@@ -23,8 +23,10 @@ struct EfficientViTSamImageEncoder : Module<T, B> {
     SamNeck<T, B> neck;
     LayerNorm2d<T, B> norm;
 
-    explicit EfficientViTSamImageEncoder(const Config& c) : backbone(c.backbone), neck(c.neck), norm(neck.cfg.out_dim) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    explicit EfficientViTSamImageEncoder(const Config& c)
+        : backbone(c.backbone), neck(c.neck), norm(neck.cfg.out_dim) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         backbone.visit(v, p + "backbone.");
         neck.visit(v, p + "neck.");
         norm.visit(v, p + "norm.");
@@ -35,7 +37,8 @@ struct EfficientViTSamImageEncoder : Module<T, B> {
         backbone.describe(in, t, depth + 1);
         std::vector<Shape> stage_shapes;  // read back from the stage rows just added
         for (auto& row : t.rows)
-            if (row.depth == depth + 2 && row.name.rfind(backbone.name + ".stages.", 0) == 0) stage_shapes.push_back(row.out);
+            if (row.depth == depth + 2 && row.name.rfind(backbone.name + ".stages.", 0) == 0)
+                stage_shapes.push_back(row.out);
         Shape out = neck.describe(stage_shapes, t, depth + 1);
         size_t rn = t.open(norm, "LayerNorm2d", depth + 1);
         t.close(rn, out);
@@ -46,8 +49,8 @@ struct EfficientViTSamImageEncoder : Module<T, B> {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == backbone.cfg.in_channels,
                     "image encoder: expected input (N, 3, R, R), got " + shape_str(x.shape()));
         std::vector<TensorOf<T, B>> feed = backbone.forward(x, tr);  // feed_dict = self.backbone(x)
-        TensorOf<T, B> out = neck.forward(feed, tr);                      // feed_dict = self.neck(feed_dict)
-        norm.forward_(out);                                     // output = self.norm(feed_dict["sam_encoder"])
+        TensorOf<T, B> out = neck.forward(feed, tr);                 // feed_dict = self.neck(feed_dict)
+        norm.forward_(out);                                          // output = self.norm(feed_dict["sam_encoder"])
         this->trace(tr, out);
         return out;
     }

@@ -70,21 +70,28 @@ inline EfficientViTSamConfig build_efficientvit_sam(std::string name, EfficientV
 }
 
 inline EfficientViTSamConfig efficientvit_sam_l0() {
-    return build_efficientvit_sam("l0", {efficientvit_backbone_l0(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 4, 1)}, 512);
+    return build_efficientvit_sam(
+        "l0", {efficientvit_backbone_l0(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 4, 1)}, 512);
 }
 inline EfficientViTSamConfig efficientvit_sam_l1() {
-    return build_efficientvit_sam("l1", {efficientvit_backbone_l1(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 8, 1)}, 512);
+    return build_efficientvit_sam(
+        "l1", {efficientvit_backbone_l1(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 8, 1)}, 512);
 }
 inline EfficientViTSamConfig efficientvit_sam_l2() {
-    return build_efficientvit_sam("l2", {efficientvit_backbone_l2(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 12, 1)}, 512);
+    return build_efficientvit_sam(
+        "l2", {efficientvit_backbone_l2(), sam_neck({"stage4", "stage3", "stage2"}, {512, 256, 128}, 12, 1)}, 512);
 }
 inline EfficientViTSamConfig efficientvit_sam_xl0() {
-    return build_efficientvit_sam(
-        "xl0", {efficientvit_backbone_xl({0, 1, 1, 2, 3, 3}), sam_neck({"stage5", "stage4", "stage3"}, {1024, 512, 256}, 6, 4)}, 1024);
+    return build_efficientvit_sam("xl0",
+                                  {efficientvit_backbone_xl({0, 1, 1, 2, 3, 3}),
+                                   sam_neck({"stage5", "stage4", "stage3"}, {1024, 512, 256}, 6, 4)},
+                                  1024);
 }
 inline EfficientViTSamConfig efficientvit_sam_xl1() {
-    return build_efficientvit_sam(
-        "xl1", {efficientvit_backbone_xl({1, 2, 2, 4, 6, 6}), sam_neck({"stage5", "stage4", "stage3"}, {1024, 512, 256}, 12, 4)}, 1024);
+    return build_efficientvit_sam("xl1",
+                                  {efficientvit_backbone_xl({1, 2, 2, 4, 6, 6}),
+                                   sam_neck({"stage5", "stage4", "stage3"}, {1024, 512, 256}, 12, 4)},
+                                  1024);
 }
 
 }  // namespace evsam

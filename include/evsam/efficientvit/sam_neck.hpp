@@ -40,37 +40,41 @@ struct SamNeck : Module<T, B> {
         const Act act = cfg.act;
         for (int64_t cin : cfg.in_channel_list) {
             OpSequential<T, B> in;
-            in.op_list.push_back(std::make_unique<ConvLayer<T, B>>(cin, cfg.head_width, 1, 1, 1, 1, false, Norm::bn2d, Act::none));
+            in.op_list.push_back(
+                std::make_unique<ConvLayer<T, B>>(cin, cfg.head_width, 1, 1, 1, 1, false, Norm::bn2d, Act::none));
             input_ops.push_back(std::move(in));  // op_list.1 (UpSampleLayer) has no weights
         }
         const int64_t w = cfg.head_width;
         for (int64_t d = 0; d < cfg.head_depth; ++d) {
             std::unique_ptr<Block<T, B>> block;
             if (cfg.middle_op == "mb")
-                block = std::make_unique<MBConv<T, B>>(w, w, 3, 1, -1, cfg.expand_ratio, std::array<bool, 3>{false, false, false},
-                                                       std::array<Norm, 3>{Norm::bn2d, Norm::bn2d, Norm::bn2d},
-                                                       std::array<Act, 3>{act, act, Act::none});
+                block = std::make_unique<MBConv<T, B>>(
+                    w, w, 3, 1, -1, cfg.expand_ratio, std::array<bool, 3>{false, false, false},
+                    std::array<Norm, 3>{Norm::bn2d, Norm::bn2d, Norm::bn2d}, std::array<Act, 3>{act, act, Act::none});
             else if (cfg.middle_op == "fmb")
-                block = std::make_unique<FusedMBConv<T, B>>(w, w, 3, 1, -1, cfg.expand_ratio, 1, std::array<bool, 2>{false, false},
-                                                            std::array<Norm, 2>{Norm::bn2d, Norm::bn2d},
-                                                            std::array<Act, 2>{act, Act::none});
+                block = std::make_unique<FusedMBConv<T, B>>(
+                    w, w, 3, 1, -1, cfg.expand_ratio, 1, std::array<bool, 2>{false, false},
+                    std::array<Norm, 2>{Norm::bn2d, Norm::bn2d}, std::array<Act, 2>{act, Act::none});
             else if (cfg.middle_op == "res")
-                block = std::make_unique<ResBlock<T, B>>(w, w, 3, 1, -1, cfg.expand_ratio, std::array<bool, 2>{false, false},
-                                                         std::array<Norm, 2>{Norm::bn2d, Norm::bn2d},
-                                                         std::array<Act, 2>{act, Act::none});
+                block = std::make_unique<ResBlock<T, B>>(
+                    w, w, 3, 1, -1, cfg.expand_ratio, std::array<bool, 2>{false, false},
+                    std::array<Norm, 2>{Norm::bn2d, Norm::bn2d}, std::array<Act, 2>{act, Act::none});
             else
                 throw Error("SamNeck: unknown middle_op '" + cfg.middle_op + "'");
             middle.op_list.push_back(std::make_unique<ResidualBlock<T, B>>(std::move(block), true));
         }
         OpSequential<T, B> out;
-        out.op_list.push_back(std::make_unique<ConvLayer<T, B>>(w, cfg.out_dim, 1, 1, 1, 1, true, Norm::none, Act::none));
+        out.op_list.push_back(
+            std::make_unique<ConvLayer<T, B>>(w, cfg.out_dim, 1, 1, 1, 1, true, Norm::none, Act::none));
         output_ops.push_back(std::move(out));
     }
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         for (size_t i = 0; i < input_ops.size(); ++i) input_ops[i].visit(v, p + "input_ops." + std::to_string(i) + ".");
         middle.visit(v, p + "middle.");
-        for (size_t i = 0; i < output_ops.size(); ++i) output_ops[i].visit(v, p + "output_ops." + std::to_string(i) + ".");
+        for (size_t i = 0; i < output_ops.size(); ++i)
+            output_ops[i].visit(v, p + "output_ops." + std::to_string(i) + ".");
     }
     static constexpr int64_t kSize = 64;  // UpSampleLayer(size=(64, 64)), mode bicubic
 
@@ -80,7 +84,12 @@ struct SamNeck : Module<T, B> {
         for (size_t i = 0; i < input_ops.size(); ++i) {
             size_t ri = t.open(input_ops[i], "OpSequential", depth + 1);
             Shape y = input_ops[i].op_list[0]->describe(stage_shapes.at(stage_index(cfg.fid_list[i])), t, depth + 2);
-            t.rows.push_back({input_ops[i].name + ".op_list.1", "UpSampleLayer(bicubic)", {y[0], y[1], kSize, kSize}, 0, 0, depth + 2});
+            t.rows.push_back({input_ops[i].name + ".op_list.1",
+                              "UpSampleLayer(bicubic)",
+                              {y[0], y[1], kSize, kSize},
+                              0,
+                              0,
+                              depth + 2});
             t.close(ri, {y[0], y[1], kSize, kSize});
         }
         Shape s = middle.describe({stage_shapes[0][0], cfg.head_width, kSize, kSize}, t, depth + 1);
@@ -95,7 +104,7 @@ struct SamNeck : Module<T, B> {
             const size_t k = stage_index(cfg.fid_list[i]);
             EVSAM_CHECK(k < stages.size(), this->name + ": backbone has no " + cfg.fid_list[i]);
             TensorOf<T, B> y = input_ops[i].op_list[0]->forward(stages[k], tr);  // ConvLayer 1x1 + BN
-            y = upsample(std::move(y));                                           // UpSampleLayer (bicubic)
+            y = upsample(std::move(y));                                          // UpSampleLayer (bicubic)
             if (tr) {  // one download for both names (UpSampleLayer and the OpSequential)
                 const auto& h = to_host(y);
                 tr->record(input_ops[i].name + ".op_list.1", h);
@@ -106,8 +115,8 @@ struct SamNeck : Module<T, B> {
             else
                 add_forward(feat.data(), feat.data(), y.data(), feat.numel(), B{});  // merge "add"
         }
-        feat = middle.forward(feat, tr);               // feat = self.middle(feat)
-        return output_ops[0].forward(feat, tr);        // feature_dict["sam_encoder"] = op(feat)
+        feat = middle.forward(feat, tr);         // feat = self.middle(feat)
+        return output_ops[0].forward(feat, tr);  // feature_dict["sam_encoder"] = op(feat)
     }
 
 private:

@@ -35,7 +35,8 @@ struct ConvLayer : Block<T, B> {
         EVSAM_CHECK(norm_ != Norm::ln2d, "ConvLayer: ln2d norm is not used by EfficientViT-SAM and not supported");
         if (norm_ == Norm::bn2d) norm.emplace(out);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         conv.visit(v, p + "conv.");
         if (norm) norm->visit(v, p + "norm.");
         if (v.fold_batchnorm()) fold_norm();
@@ -46,9 +47,9 @@ struct ConvLayer : Block<T, B> {
         if (folded || !norm) {  // x = self.act(self.norm(self.conv(x))), one pass with the norm folded
             y = conv.forward_fused(x, param_ptr(folded ? folded_bias : conv.bias, B{}), act);
         } else {
-            y = conv.forward(x);                                  // x = self.conv(x)
-            norm->forward_(y);                                    // x = self.norm(x)
-            activation_forward(y.data(), y.numel(), act, B{});    // x = self.act(x)
+            y = conv.forward(x);                                // x = self.conv(x)
+            norm->forward_(y);                                  // x = self.norm(x)
+            activation_forward(y.data(), y.numel(), act, B{});  // x = self.act(x)
         }
         this->trace(tr, y);
         return y;
@@ -61,8 +62,8 @@ private:
         const int64_t OC = conv.out_channels, per_oc = conv.weight.numel() / OC;
         folded_bias = Tensor<T>({OC});
         for (int64_t o = 0; o < OC; ++o) {  // in double, as PyTorch's BN kernel would if it were fp64
-            const double scale = static_cast<double>(norm->weight[o]) /
-                                 std::sqrt(static_cast<double>(norm->running_var[o]) + norm->eps);
+            const double scale =
+                static_cast<double>(norm->weight[o]) / std::sqrt(static_cast<double>(norm->running_var[o]) + norm->eps);
             for (int64_t i = 0; i < per_oc; ++i)
                 conv.weight[o * per_oc + i] = static_cast<T>(static_cast<double>(conv.weight[o * per_oc + i]) * scale);
             const double b0 = conv.has_bias ? static_cast<double>(conv.bias[o]) : 0.0;

@@ -16,7 +16,8 @@ struct DSConv : Block<T, B> {
            std::array<Act, 2> act = {Act::relu6, Act::none})
         : depth_conv(in, in, kernel_size, stride, 1, in, use_bias[0], norm[0], act[0]),
           point_conv(in, out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         depth_conv.visit(v, p + "depth_conv.");
         point_conv.visit(v, p + "point_conv.");
     }

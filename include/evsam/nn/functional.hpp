@@ -38,7 +38,8 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
     const bool same = a.shape() == b.shape();
     const bool a1 = !same && a.dim() == b.dim() && a.dim() > 0 && a.size(0) == 1 && a.numel() * b.size(0) == b.numel();
     const bool b1 = !same && a.dim() == b.dim() && b.dim() > 0 && b.size(0) == 1 && b.numel() * a.size(0) == a.numel();
-    EVSAM_CHECK(same || a1 || b1, "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " do not broadcast");
+    EVSAM_CHECK(same || a1 || b1,
+                "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " do not broadcast");
     const Tensor<T>& big = a1 ? b : a;
     const int64_t Bn = big.dim() ? big.size(0) : 1, n = Bn ? big.numel() / Bn : 0;
     Tensor<T> r(big.shape(), Tensor<T>::uninitialized);
@@ -51,7 +52,8 @@ template <class B, class T>
 void add_(Tensor<T>& a, const Tensor<T>& b) {
     const bool b1 = a.shape() != b.shape() && a.dim() == b.dim() && b.dim() > 0 && b.size(0) == 1 &&
                     b.numel() * a.size(0) == a.numel();
-    EVSAM_CHECK(a.shape() == b.shape() || b1, "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
+    EVSAM_CHECK(a.shape() == b.shape() || b1,
+                "add: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " differ");
     const int64_t Bn = a.dim() ? a.size(0) : 1, n = Bn ? a.numel() / Bn : 0;
     batch_add_forward(a.data(), a.data(), b.data(), Bn, n, n, n, b1 ? 0 : n, B{});
 }
@@ -71,8 +73,10 @@ Tensor<T> cat(std::initializer_list<const Tensor<T>*> part_list, int64_t dim) {
         EVSAM_CHECK(p->dim() == static_cast<int64_t>(s.size()), "cat: parts of different ranks");
         for (size_t i = 0; i < s.size(); ++i) {
             const int64_t n = p->size(static_cast<int64_t>(i));
-            const bool ok = i == d || n == (i == 0 ? s[0] : parts[0]->size(static_cast<int64_t>(i))) || (i == 0 && n == 1);
-            EVSAM_CHECK(ok, "cat: shapes " + shape_str(parts[0]->shape()) + " and " + shape_str(p->shape()) + " differ");
+            const bool ok =
+                i == d || n == (i == 0 ? s[0] : parts[0]->size(static_cast<int64_t>(i))) || (i == 0 && n == 1);
+            EVSAM_CHECK(ok,
+                        "cat: shapes " + shape_str(parts[0]->shape()) + " and " + shape_str(p->shape()) + " differ");
         }
         s[d] += p->size(dim);
     }
@@ -103,7 +107,8 @@ Tensor<T> narrow(const Tensor<T>& x, int64_t dim, int64_t start, int64_t length)
     s[d] = length;
     Tensor<T> r(s, Tensor<T>::uninitialized);
     const int64_t row = detail::inner(x.shape(), d + 1);
-    batch_copy_forward(r.data(), x.data() + start * row, detail::outer(s, d), length * row, length * row, x.size(dim) * row, B{});
+    batch_copy_forward(r.data(), x.data() + start * row, detail::outer(s, d), length * row, length * row,
+                       x.size(dim) * row, B{});
     return r;
 }
 
@@ -163,8 +168,8 @@ Tensor<T> flatten_permute(const Tensor<T>& x) {
 // x.transpose(1, 2).view(B, C, h, w): (B, h*w, C) -> (B, C, h, w).
 template <class B, class T>
 Tensor<T> transpose_view(const Tensor<T>& x, int64_t h, int64_t w) {
-    EVSAM_CHECK(x.dim() == 3 && x.size(1) == h * w, "transpose_view: expected (B, " + std::to_string(h * w) + ", C), got " +
-                                                        shape_str(x.shape()));
+    EVSAM_CHECK(x.dim() == 3 && x.size(1) == h * w,
+                "transpose_view: expected (B, " + std::to_string(h * w) + ", C), got " + shape_str(x.shape()));
     Tensor<T> r({x.size(0), x.size(2), h, w}, Tensor<T>::uninitialized);
     npc_to_nchw_forward(r.data(), x.data(), x.size(0), x.size(2), h * w, B{});
     return r;

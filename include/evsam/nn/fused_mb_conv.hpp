@@ -16,14 +16,16 @@ struct FusedMBConv : Block<T, B> {
                 std::array<Norm, 2> norm = {Norm::bn2d, Norm::bn2d}, std::array<Act, 2> act = {Act::relu6, Act::none})
         : spatial_conv(in, MBConv<T, B>::mid(in, expand_ratio, mid_channels), kernel_size, stride, 1, groups,
                        use_bias[0], norm[0], act[0]),
-          point_conv(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+          point_conv(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {
+    }
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         spatial_conv.visit(v, p + "spatial_conv.");
         point_conv.visit(v, p + "point_conv.");
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
         TensorOf<T, B> y = spatial_conv.forward(x, tr);  // kxk expand + act
-        y = point_conv.forward(y, tr);              // 1x1 project
+        y = point_conv.forward(y, tr);                   // 1x1 project
         this->trace(tr, y);
         return y;
     }

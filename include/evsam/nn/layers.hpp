@@ -16,14 +16,22 @@ struct Conv2d : Block<T, B> {
 
     Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride_ = 1, int64_t padding_ = 0, int64_t dilation_ = 1,
            int64_t groups_ = 1, bool bias_ = true)
-        : in_channels(in), out_channels(out), kernel_size(k), stride(stride_), padding(padding_), dilation(dilation_),
-          groups(groups_), has_bias(bias_) {
+        : in_channels(in),
+          out_channels(out),
+          kernel_size(k),
+          stride(stride_),
+          padding(padding_),
+          dilation(dilation_),
+          groups(groups_),
+          has_bias(bias_) {
         EVSAM_CHECK(groups > 0 && in % groups == 0 && out % groups == 0,
-                    "Conv2d: channels " + std::to_string(in) + "->" + std::to_string(out) + " not divisible by groups " +
-                        std::to_string(groups));
+                    "Conv2d: channels " + std::to_string(in) + "->" + std::to_string(out) +
+                        " not divisible by groups " + std::to_string(groups));
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
-        v.tensor(p + "weight", weight, {out_channels, in_channels / groups, kernel_size, kernel_size}, ParamKind::parameter);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
+        v.tensor(p + "weight", weight, {out_channels, in_channels / groups, kernel_size, kernel_size},
+                 ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
     }
     // F.conv2d(x, weight, bias, stride, padding, dilation, groups)
@@ -35,14 +43,15 @@ struct Conv2d : Block<T, B> {
     // act(F.conv2d(x, weight) + b) in one pass: the epilogue ConvLayer uses for its folded BatchNorm.
     // b is in the backend's memory (param_ptr).
     TensorOf<T, B> forward_fused(const TensorOf<T, B>& x, const T* b, Act act) const {
-        EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels,
-                    this->name + ": expected input (N, " + std::to_string(in_channels) + ", H, W), got " + shape_str(x.shape()));
+        EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels, this->name + ": expected input (N, " +
+                                                                  std::to_string(in_channels) + ", H, W), got " +
+                                                                  shape_str(x.shape()));
         const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
         TensorOf<T, B> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
                           conv_out_size(W, kernel_size, stride, padding, dilation)},
                          TensorOf<T, B>::uninitialized);
-        conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels, kernel_size, stride,
-                       padding, dilation, groups, act, B{});
+        conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels, kernel_size,
+                       stride, padding, dilation, groups, act, B{});
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
@@ -67,9 +76,10 @@ struct ConvTranspose2d : Module<T, B> {
     }
     Tensor<T> forward(const Tensor<T>& x) const {
         EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels, this->name + ": bad input " + shape_str(x.shape()));
-        Tensor<T> y({x.size(0), out_channels, x.size(2) * kernel_size, x.size(3) * kernel_size}, Tensor<T>::uninitialized);
-        conv_transpose2d_forward(y.data(), x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), x.size(0), in_channels,
-                                 x.size(2), x.size(3), out_channels, kernel_size, B{});
+        Tensor<T> y({x.size(0), out_channels, x.size(2) * kernel_size, x.size(3) * kernel_size},
+                    Tensor<T>::uninitialized);
+        conv_transpose2d_forward(y.data(), x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), x.size(0),
+                                 in_channels, x.size(2), x.size(3), out_channels, kernel_size, B{});
         return y;
     }
     // The same for batch entry n of x in token layout (N, h*w, C_in), an h x w map: no transpose
@@ -82,7 +92,8 @@ struct ConvTranspose2d : Module<T, B> {
                                         param_ptr(bias, B{}), 1, in_channels, h, w, out_channels, kernel_size, B{});
         return y;
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "weight", weight, {in_channels, out_channels, kernel_size, kernel_size}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
     }
@@ -107,7 +118,8 @@ struct Linear : Module<T, B> {
                        in_features, out_features, B{});
         return y;
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "weight", weight, {out_features, in_features}, ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_features}, ParamKind::parameter);
     }
@@ -120,7 +132,8 @@ struct Embedding : Module<T, B> {
     Tensor<T> weight;  // (num_embeddings, embedding_dim)
 
     Embedding(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "weight", weight, {num_embeddings, embedding_dim}, ParamKind::parameter);
     }
 };

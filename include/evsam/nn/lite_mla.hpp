@@ -32,15 +32,20 @@ struct LiteMLA : Block<T, B> {
     LiteMLA(int64_t in, int64_t out, int64_t heads_ = -1, double heads_ratio = 1.0, int64_t dim_ = 8,
             std::array<bool, 2> use_bias = {false, false}, std::array<Norm, 2> norm = {Norm::none, Norm::bn2d},
             std::array<Act, 2> act = {Act::none, Act::none}, std::vector<int64_t> scales_ = {5}, double eps_ = 1e-15)
-        : dim(dim_), heads(num_heads(in, dim_, heads_ratio, heads_)), total_dim(heads * dim_), eps(eps_),
+        : dim(dim_),
+          heads(num_heads(in, dim_, heads_ratio, heads_)),
+          total_dim(heads * dim_),
+          eps(eps_),
           scales(std::move(scales_)),
           qkv(in, 3 * total_dim, 1, 1, 1, 1, use_bias[0], norm[0], act[0]),
           proj(total_dim * (1 + static_cast<int64_t>(scales.size())), out, 1, 1, 1, 1, use_bias[1], norm[1], act[1]) {
         for (int64_t s : scales)
-            aggreg.push_back({Conv2d<T, B>(3 * total_dim, 3 * total_dim, s, 1, get_same_padding(s), 1, 3 * total_dim, use_bias[0]),
-                              Conv2d<T, B>(3 * total_dim, 3 * total_dim, 1, 1, 0, 1, 3 * heads, use_bias[0])});
+            aggreg.push_back(
+                {Conv2d<T, B>(3 * total_dim, 3 * total_dim, s, 1, get_same_padding(s), 1, 3 * total_dim, use_bias[0]),
+                 Conv2d<T, B>(3 * total_dim, 3 * total_dim, 1, 1, 0, 1, 3 * heads, use_bias[0])});
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         qkv.visit(v, p + "qkv.");
         for (size_t i = 0; i < aggreg.size(); ++i) {
             aggreg[i].dw.visit(v, p + "aggreg." + std::to_string(i) + ".0.");

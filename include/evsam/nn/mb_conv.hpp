@@ -26,15 +26,16 @@ struct MBConv : Block<T, B> {
           depth_conv(mid(in, expand_ratio, mid_channels), mid(in, expand_ratio, mid_channels), kernel_size, stride, 1,
                      mid(in, expand_ratio, mid_channels), use_bias[1], norm[1], act[1]),
           point_conv(mid(in, expand_ratio, mid_channels), out, 1, 1, 1, 1, use_bias[2], norm[2], act[2]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         inverted_conv.visit(v, p + "inverted_conv.");
         depth_conv.visit(v, p + "depth_conv.");
         point_conv.visit(v, p + "point_conv.");
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
         TensorOf<T, B> y = inverted_conv.forward(x, tr);  // 1x1 expand + act
-        y = depth_conv.forward(y, tr);               // kxk depthwise + act
-        y = point_conv.forward(y, tr);               // 1x1 project
+        y = depth_conv.forward(y, tr);                    // kxk depthwise + act
+        y = point_conv.forward(y, tr);                    // 1x1 project
         this->trace(tr, y);
         return y;
     }

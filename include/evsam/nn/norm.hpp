@@ -14,14 +14,15 @@ template <class T, class B = backend::cpu>
 struct BatchNorm2d : Module<T, B> {
     int64_t num_features;
     double eps;
-    Tensor<T> weight;        // (C,)
-    Tensor<T> bias;          // (C,)
-    Tensor<T> running_mean;  // (C,) buffer
-    Tensor<T> running_var;   // (C,) buffer
+    Tensor<T> weight;                 // (C,)
+    Tensor<T> bias;                   // (C,)
+    Tensor<T> running_mean;           // (C,) buffer
+    Tensor<T> running_var;            // (C,) buffer
     int64_t num_batches_tracked = 0;  // () int64 buffer, unused at inference
 
     explicit BatchNorm2d(int64_t c, double eps_ = 1e-6) : num_features(c), eps(eps_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "weight", weight, {num_features}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {num_features}, ParamKind::parameter);
         v.tensor(p + "running_mean", running_mean, {num_features}, ParamKind::buffer);
@@ -30,8 +31,7 @@ struct BatchNorm2d : Module<T, B> {
     }
     void forward_(TensorOf<T, B>& x) const {  // in place, NCHW
         batchnorm2d_forward(x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), param_ptr(running_mean, B{}),
-                            param_ptr(running_var, B{}), eps,
-                            x.size(0), num_features, x.size(2) * x.size(3), B{});
+                            param_ptr(running_var, B{}), eps, x.size(0), num_features, x.size(2) * x.size(3), B{});
     }
 };
 
@@ -44,12 +44,14 @@ struct LayerNorm2d : Module<T, B> {
     Tensor<T> bias;    // (C,)
 
     explicit LayerNorm2d(int64_t c, double eps_ = 1e-6) : num_channels(c), eps(eps_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "weight", weight, {num_channels}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {num_channels}, ParamKind::parameter);
     }
     void forward_(TensorOf<T, B>& x) const {  // in place, NCHW
-        layernorm2d_forward(x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), eps, x.size(0), num_channels, x.size(2) * x.size(3), B{});
+        layernorm2d_forward(x.data(), param_ptr(weight, B{}), param_ptr(bias, B{}), eps, x.size(0), num_channels,
+                            x.size(2) * x.size(3), B{});
     }
 };
 
@@ -63,9 +65,11 @@ struct LayerNorm : Module<T, B> {
 
     explicit LayerNorm(int64_t d, double eps_ = 1e-6) : normalized_shape(d), eps(eps_) {}
     void forward_(Tensor<T>& x) const {  // in place over the last dim
-        layernorm_forward(x.data(), weight.data(), bias.data(), eps, x.numel() / normalized_shape, normalized_shape, B{});
+        layernorm_forward(x.data(), weight.data(), bias.data(), eps, x.numel() / normalized_shape, normalized_shape,
+                          B{});
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "weight", weight, {normalized_shape}, ParamKind::parameter);
         v.tensor(p + "bias", bias, {normalized_shape}, ParamKind::parameter);
     }

@@ -16,8 +16,10 @@ struct ResBlock : Block<T, B> {
              std::array<Norm, 2> norm = {Norm::bn2d, Norm::bn2d}, std::array<Act, 2> act = {Act::relu6, Act::none})
         : conv1(in, MBConv<T, B>::mid(in, expand_ratio, mid_channels), kernel_size, stride, 1, 1, use_bias[0], norm[0],
                 act[0]),
-          conv2(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, kernel_size, 1, 1, 1, use_bias[1], norm[1], act[1]) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+          conv2(MBConv<T, B>::mid(in, expand_ratio, mid_channels), out, kernel_size, 1, 1, 1, use_bias[1], norm[1],
+                act[1]) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         conv1.visit(v, p + "conv1.");
         conv2.visit(v, p + "conv2.");
     }

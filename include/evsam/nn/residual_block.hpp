@@ -17,9 +17,12 @@ struct ResidualBlock : Block<T, B> {
 
     ResidualBlock(std::unique_ptr<Block<T, B>> main_, bool identity_shortcut_)
         : main(std::move(main_)), identity_shortcut(identity_shortcut_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p); main->visit(v, p + "main."); }
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
+        main->visit(v, p + "main.");
+    }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
-        TensorOf<T, B> res = main->forward(x, tr);                                             // res = self.main(x)
+        TensorOf<T, B> res = main->forward(x, tr);                                               // res = self.main(x)
         if (identity_shortcut) add_forward(res.data(), res.data(), x.data(), res.numel(), B{});  // + self.shortcut(x)
         this->trace(tr, res);
         return res;
@@ -33,7 +36,8 @@ template <class T, class B = backend::cpu>
 struct OpSequential : Block<T, B> {
     std::vector<std::unique_ptr<Block<T, B>>> op_list;
 
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         for (size_t i = 0; i < op_list.size(); ++i) op_list[i]->visit(v, p + "op_list." + std::to_string(i) + ".");
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {

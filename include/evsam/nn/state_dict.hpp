@@ -26,7 +26,9 @@ template <class T, class B>
 std::vector<SchemaEntry> state_dict_schema(Module<T, B>& m) {
     struct V : ParamVisitor<T> {
         std::vector<SchemaEntry> out;
-        void tensor(const std::string& n, Tensor<T>&, const Shape& s, ParamKind k) override { out.push_back({n, s, false, k}); }
+        void tensor(const std::string& n, Tensor<T>&, const Shape& s, ParamKind k) override {
+            out.push_back({n, s, false, k});
+        }
         void index(const std::string& n, int64_t&) override { out.push_back({n, {}, true, ParamKind::buffer}); }
     } v;
     m.visit(v, "");
@@ -77,7 +79,8 @@ inline StateDictMismatch compare_state_dict(const std::vector<SchemaEntry>& sche
             r.wrong_dtype.push_back("'" + e.name + "' is " + dtype_name(t->desc.dtype) + ", expected " +
                                     (e.is_int64 ? "int64" : "a floating type"));
         if (t->desc.shape != e.shape)
-            r.wrong_shape.push_back("'" + e.name + "' is " + shape_str(t->desc.shape) + ", expected " + shape_str(e.shape));
+            r.wrong_shape.push_back("'" + e.name + "' is " + shape_str(t->desc.shape) + ", expected " +
+                                    shape_str(e.shape));
     }
     for (auto& t : ckpt.tensors())
         if (!declared.count(t.name)) r.unexpected.push_back("'" + t.name + "'");
@@ -92,16 +95,13 @@ void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string&
                      bool fold_batchnorm = true) {
     auto schema = state_dict_schema(m);
     auto mm = compare_state_dict(schema, ckpt);
-    if (mm.count())
-        throw Error(ckpt.path() + ": checkpoint does not match " + model_name + ": " + mm.describe());
+    if (mm.count()) throw Error(ckpt.path() + ": checkpoint does not match " + model_name + ": " + mm.describe());
     struct V : ParamVisitor<T> {
         const Checkpoint* ck;
         void tensor(const std::string& n, Tensor<T>& t, const Shape&, ParamKind) override {
             t = Checkpoint::to_tensor<T>(*ck->find(n));
         }
-        void index(const std::string& n, int64_t& v) override {
-            Checkpoint::read<int64_t>(*ck->find(n), &v);
-        }
+        void index(const std::string& n, int64_t& v) override { Checkpoint::read<int64_t>(*ck->find(n), &v); }
         bool fold = true;
         bool fold_batchnorm() const override { return fold; }
     } v;

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <vector>
 
-
 #include "evsam/backend/backend.hpp"
 #include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 
@@ -121,13 +120,12 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
 
 // Cost model: true when folding the projections into the NQ few rows is cheaper than projecting
 // the NK many rows (E embedding dim, D internal dim, H heads).
-inline bool factored_attention_pays(int64_t NQ, int64_t E, int64_t D, int64_t H) {
-    return H * NQ * E < E * D + NQ * D;
-}
+inline bool factored_attention_pays(int64_t NQ, int64_t E, int64_t D, int64_t H) { return H * NQ * E < E * D + NQ * D; }
 
 // Few queries, many keys (token -> image). qp (B, NQ, D): the projected queries; kin, vin (B, NK, E):
 // the unprojected keys and values, batch entries kv_bstride apart (0: shared); Wk, Wv (D, E) and
-// bk, bv (D,): k_proj's and v_proj's parameters (a null bias is zero). out (B, NQ, D): the heads recombined, before out_proj.
+// bk, bv (D,): k_proj's and v_proj's parameters (a null bias is zero). out (B, NQ, D): the heads recombined, before
+// out_proj.
 template <class T>
 void attention_few_queries_forward(T* out, const T* qp, const T* kin, const T* vin, const T* Wk, const T* bk,
                                    const T* Wv, const T* bv, int64_t B, int64_t NQ, int64_t NK, int64_t E, int64_t D,
@@ -210,9 +208,11 @@ void attention_few_keys_forward(T* out, const T* qin, const T* qp, int64_t q_bst
             Eigen::Map<const Mat, 0, Stride> Kh(kp + b * NT * D + h * d, NT, d, Stride(D));
             Eigen::Map<const Mat, 0, Stride> Vh(vp + b * NT * D + h * d, NT, d, Stride(D));
             // N_h = v_h Wo_h^T: (NT x d) (d x E), Wo_h the columns h*d .. of Wo
-            N.middleRows(h * NT, NT).noalias() = Vh * Eigen::Map<const Mat, 0, Stride>(Wo + h * d, E, d, Stride(D)).transpose();
+            N.middleRows(h * NT, NT).noalias() =
+                Vh * Eigen::Map<const Mat, 0, Stride>(Wo + h * d, E, d, Stride(D)).transpose();
             if (qin) {  // M_h = Wq_h^T k_h^T (E x NT); c_h = bq_h . k_h
-                M.middleCols(h * NT, NT).noalias() = Eigen::Map<const Mat>(Wq + h * d * E, d, E).transpose() * Kh.transpose();
+                M.middleCols(h * NT, NT).noalias() =
+                    Eigen::Map<const Mat>(Wq + h * d * E, d, E).transpose() * Kh.transpose();
                 for (int64_t t = 0; t < NT; ++t) {
                     T s = 0;
                     if (bq)
@@ -241,7 +241,8 @@ void attention_few_keys_forward(T* out, const T* qin, const T* qp, int64_t q_bst
                     for (int64_t h = 0; h < H; ++h) {  // scale, bias, minus the head's max
                         T* g = row + h * NT;
                         T mx = -INFINITY;
-                        for (int64_t t = 0; t < NT; ++t) mx = std::max(mx, g[t] = (g[t] + c[static_cast<size_t>(h * NT + t)]) * scale);
+                        for (int64_t t = 0; t < NT; ++t)
+                            mx = std::max(mx, g[t] = (g[t] + c[static_cast<size_t>(h * NT + t)]) * scale);
                         for (int64_t t = 0; t < NT; ++t) g[t] -= mx;
                     }
                     simd::map(row, row, R, [](V x) { return xsimd::exp(x); });  // every head's exps at once

@@ -418,8 +418,8 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
 // every input pixel writes its own KxK output patch, so out = W^T x per position.
 // weight is (C, OC, K, K); output (N, OC, H*K, W*K).
 template <class T>
-void conv_transpose2d_forward_naive(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
-                                    int64_t W, int64_t OC, int64_t K) {
+void conv_transpose2d_forward_naive(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C,
+                                    int64_t H, int64_t W, int64_t OC, int64_t K) {
     const int64_t OH = H * K, OW = W * K;
     for (int64_t n = 0; n < N; ++n)
         for (int64_t oc = 0; oc < OC; ++oc)

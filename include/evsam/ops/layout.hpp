@@ -58,8 +58,7 @@ void npc_to_nchw_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, b
 }
 
 template <class T>
-void copy_channels_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, int64_t DC, int64_t c0,
-                           backend::cpu) {
+void copy_channels_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, int64_t DC, int64_t c0, backend::cpu) {
     for (int64_t b = 0; b < B; ++b) std::copy(in + b * C * P, in + (b + 1) * C * P, out + (b * DC + c0) * P);
 }
 

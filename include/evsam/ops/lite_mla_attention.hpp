@@ -12,10 +12,9 @@
 #include <cstdint>
 #include <vector>
 
-
 #include "evsam/backend/backend.hpp"
 #include "evsam/ops/linear.hpp"  // bmm_forward_naive, the reference's matmul
-#include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
+#include "evsam/ops/simd.hpp"    // Eigen and xsimd, with the intrinsics
 
 namespace evsam {
 
@@ -69,14 +68,14 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
             for (int64_t h = 0; h < NH; ++h) {
                 const T* q = qkv + (b * NH + h) * 3 * D * N;
                 Eigen::Map<const Mat> Q(q, D, N), K(q + D * N, D, N), V(q + 2 * D * N, D, N);
-                qr = Q.cwiseMax(T(0));                          // q = self.kernel_func(q)
-                kr = K.cwiseMax(T(0));                          // k = self.kernel_func(k)
+                qr = Q.cwiseMax(T(0));  // q = self.kernel_func(q)
+                kr = K.cwiseMax(T(0));  // k = self.kernel_func(k)
                 // v = F.pad(v, (0, 0, 0, 1), value=1); vk = torch.matmul(v, trans_k), without the padded
                 // copy: the rows of v straight from qkv, and the row of ones as the sums of relu(k)'s rows
                 vk.topRows(D).noalias() = V * kr.transpose();
                 vk.row(D) = kr.rowwise().sum().transpose();
-                o.noalias() = vk * qr;                          // out = torch.matmul(vk, q)
-                T* dst = out + (b * NH + h) * D * N;            // out = out[:-1] / (out[-1:] + eps)
+                o.noalias() = vk * qr;                // out = torch.matmul(vk, q)
+                T* dst = out + (b * NH + h) * D * N;  // out = out[:-1] / (out[-1:] + eps)
                 for (int64_t i = 0; i < D; ++i)
                     for (int64_t n = 0; n < N; ++n) dst[i * N + n] = o(i, n) / (o(D, n) + e);
             }
@@ -94,16 +93,19 @@ void relu_quadratic_att_forward_naive(T* out, const T* qkv, int64_t B, int64_t N
             const T* qkv_h = qkv + (b * NH + h) * 3 * D * N;  // q, k, v = qkv[:, :, 0:dim], [dim:2dim], [2dim:]
             for (int64_t d = 0; d < D; ++d)
                 for (int64_t n = 0; n < N; ++n) {
-                    q[static_cast<size_t>(d * N + n)] = std::max(qkv_h[d * N + n], T(0));              // q = kernel_func(q)
-                    kt[static_cast<size_t>(n * D + d)] = std::max(qkv_h[(D + d) * N + n], T(0));      // k = kernel_func(k), transposed
+                    q[static_cast<size_t>(d * N + n)] = std::max(qkv_h[d * N + n], T(0));  // q = kernel_func(q)
+                    kt[static_cast<size_t>(n * D + d)] =
+                        std::max(qkv_h[(D + d) * N + n], T(0));  // k = kernel_func(k), transposed
                 }
-            bmm_forward_naive(att.data(), kt.data(), q.data(), 1, N, D, N);  // att_map = torch.matmul(k.transpose(-1, -2), q)
-            for (int64_t n = 0; n < N; ++n) {                                // att_map / (torch.sum(att_map, dim=2, keepdim=True) + eps)
+            bmm_forward_naive(att.data(), kt.data(), q.data(), 1, N, D,
+                              N);              // att_map = torch.matmul(k.transpose(-1, -2), q)
+            for (int64_t n = 0; n < N; ++n) {  // att_map / (torch.sum(att_map, dim=2, keepdim=True) + eps)
                 T s = 0;
                 for (int64_t m = 0; m < N; ++m) s += att[static_cast<size_t>(m * N + n)];
                 for (int64_t m = 0; m < N; ++m) att[static_cast<size_t>(m * N + n)] /= (s + static_cast<T>(eps));
             }
-            bmm_forward_naive(out + (b * NH + h) * D * N, qkv_h + 2 * D * N, att.data(), 1, D, N, N);  // out = torch.matmul(v, att_map)
+            bmm_forward_naive(out + (b * NH + h) * D * N, qkv_h + 2 * D * N, att.data(), 1, D, N,
+                              N);  // out = torch.matmul(v, att_map)
         }
 }
 

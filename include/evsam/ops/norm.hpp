@@ -88,8 +88,7 @@ void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64
                 ((V::load_unaligned(base + c * P) - u) * inv * V(weight[c]) + V(bias[c])).store_unaligned(base + c * P);
         }
     if (nv * VW < P)
-        for (int64_t n = 0; n < N; ++n)
-            layernorm2d_pixels_naive(x + n * C * P, weight, bias, eps, C, P, nv * VW, P);
+        for (int64_t n = 0; n < N; ++n) layernorm2d_pixels_naive(x + n * C * P, weight, bias, eps, C, P, nv * VW, P);
 }
 
 // torch.nn.LayerNorm over the last dim D of (M, D) rows, in place.

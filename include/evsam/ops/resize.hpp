@@ -23,8 +23,8 @@ inline T source_index(T scale, int64_t dst, bool cubic) {
 template <class T>
 inline void cubic_coeffs(T t, T c[4]) {
     const T A = T(-0.75);
-    auto near = [&](T x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };           // |x| <= 1
-    auto far = [&](T x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };     // 1 < |x| < 2
+    auto near = [&](T x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };       // |x| <= 1
+    auto far = [&](T x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
     c[0] = far(t + 1);
     c[1] = near(t);
     c[2] = near(1 - t);
@@ -51,8 +51,8 @@ void bicubic_resize_forward_naive(T* out, const T* in, int64_t NC, int64_t H, in
                 };
                 T rows[4];
                 for (int k = 0; k < 4; ++k)
-                    rows[k] = at(iy - 1 + k, ix - 1) * cx[0] + at(iy - 1 + k, ix) * cx[1] + at(iy - 1 + k, ix + 1) * cx[2] +
-                              at(iy - 1 + k, ix + 2) * cx[3];
+                    rows[k] = at(iy - 1 + k, ix - 1) * cx[0] + at(iy - 1 + k, ix) * cx[1] +
+                              at(iy - 1 + k, ix + 1) * cx[2] + at(iy - 1 + k, ix + 2) * cx[3];
                 out[(p * OH + oy) * OW + ox] = rows[0] * cy[0] + rows[1] * cy[1] + rows[2] * cy[2] + rows[3] * cy[3];
             }
 }
@@ -109,7 +109,8 @@ void bilinear_resize_forward_naive(T* out, const T* in, int64_t NC, int64_t H, i
                 const double fy = detail::source_index(sh, oy, false), fx = detail::source_index(sw, ox, false);
                 const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
                 const int64_t y1 = y0 + (y0 < H - 1 ? 1 : 0), x1 = x0 + (x0 < W - 1 ? 1 : 0);
-                const T ly = static_cast<T>(fy - static_cast<double>(y0)), lx = static_cast<T>(fx - static_cast<double>(x0));
+                const T ly = static_cast<T>(fy - static_cast<double>(y0)),
+                        lx = static_cast<T>(fx - static_cast<double>(x0));
                 const T hy = static_cast<T>(1.0 - (fy - static_cast<double>(y0)));
                 const T hx = static_cast<T>(1.0 - (fx - static_cast<double>(x0)));
                 const T* src = in + p * H * W;

@@ -22,8 +22,9 @@ using Box = std::array<int64_t, 4>;  // x0, y0, x1, y1
 // build_point_grid: n x n points evenly spaced in [0, 1]^2, x fastest (numpy linspace + tile).
 inline std::vector<std::array<double, 2>> build_point_grid(int64_t n) {
     // upstream divides by zero for n == 0 (a crop layer where int(n_per_side / scale**i) == 0)
-    EVSAM_CHECK(n >= 1, "a point grid needs at least 1 point per side (points_per_side / "
-                        "crop_n_points_downscale_factor^layer is below 1)");
+    EVSAM_CHECK(n >= 1,
+                "a point grid needs at least 1 point per side (points_per_side / "
+                "crop_n_points_downscale_factor^layer is below 1)");
     const double offset = 1.0 / (2.0 * static_cast<double>(n));
     std::vector<double> side(static_cast<size_t>(n));
     const double start = offset, stop = 1.0 - offset;
@@ -38,10 +39,11 @@ inline std::vector<std::array<double, 2>> build_point_grid(int64_t n) {
 
 // build_all_layer_point_grids: layer i has int(n_per_side / scale_per_layer**i) points per side.
 inline std::vector<std::vector<std::array<double, 2>>> build_all_layer_point_grids(int64_t n_per_side, int64_t n_layers,
-                                                                                  int64_t scale_per_layer) {
+                                                                                   int64_t scale_per_layer) {
     std::vector<std::vector<std::array<double, 2>>> out;
     for (int64_t i = 0; i <= n_layers; ++i) {
-        const int64_t n = static_cast<int64_t>(static_cast<double>(n_per_side) / std::pow(static_cast<double>(scale_per_layer), i));
+        const int64_t n =
+            static_cast<int64_t>(static_cast<double>(n_per_side) / std::pow(static_cast<double>(scale_per_layer), i));
         out.push_back(build_point_grid(n));
     }
     return out;
@@ -56,13 +58,15 @@ inline void generate_crop_boxes(int64_t im_h, int64_t im_w, int64_t n_layers, do
     crop_boxes.push_back({0, 0, im_w, im_h});
     layer_idxs.push_back(0);
     auto crop_len = [](int64_t orig_len, int64_t n_crops, int64_t overlap) {
-        return static_cast<int64_t>(std::ceil(static_cast<double>(overlap * (n_crops - 1) + orig_len) / static_cast<double>(n_crops)));
+        return static_cast<int64_t>(
+            std::ceil(static_cast<double>(overlap * (n_crops - 1) + orig_len) / static_cast<double>(n_crops)));
     };
     for (int64_t i_layer = 0; i_layer < n_layers; ++i_layer) {
         const int64_t n_crops = int64_t(1) << (i_layer + 1);
-        const int64_t overlap = static_cast<int64_t>(overlap_ratio * static_cast<double>(short_side) * (2.0 / static_cast<double>(n_crops)));
+        const int64_t overlap = static_cast<int64_t>(overlap_ratio * static_cast<double>(short_side) *
+                                                     (2.0 / static_cast<double>(n_crops)));
         const int64_t crop_w = crop_len(im_w, n_crops, overlap), crop_h = crop_len(im_h, n_crops, overlap);
-        for (int64_t i = 0; i < n_crops; ++i)      // product(crop_box_x0, crop_box_y0): x0 outer
+        for (int64_t i = 0; i < n_crops; ++i)  // product(crop_box_x0, crop_box_y0): x0 outer
             for (int64_t j = 0; j < n_crops; ++j) {
                 const int64_t x0 = (crop_w - overlap) * i, y0 = (crop_h - overlap) * j;
                 crop_boxes.push_back({x0, y0, std::min(x0 + crop_w, im_w), std::min(y0 + crop_h, im_h)});
@@ -272,8 +276,8 @@ inline int64_t connected_components(const std::vector<uint8_t>& m, int64_t H, in
 // remove_small_regions: fills holes (mode "holes") or drops islands (mode "islands") smaller than
 // area_thresh; islands mode keeps the largest region if every region is small. Returns whether
 // the mask changed. Upstream uses 8-connectivity (cv2.connectedComponentsWithStats(..., 8)).
-inline bool remove_small_regions(std::vector<uint8_t>& mask, int64_t H, int64_t W, double area_thresh,
-                                 bool holes, int connectivity = 8) {
+inline bool remove_small_regions(std::vector<uint8_t>& mask, int64_t H, int64_t W, double area_thresh, bool holes,
+                                 int connectivity = 8) {
     std::vector<uint8_t> working(mask.size());
     for (size_t i = 0; i < mask.size(); ++i) working[i] = holes ? !mask[i] : (mask[i] != 0);
     std::vector<int32_t> labels;
@@ -282,7 +286,8 @@ inline bool remove_small_regions(std::vector<uint8_t>& mask, int64_t H, int64_t 
     std::vector<char> small(static_cast<size_t>(n + 1), 0);
     bool any_small = false;
     for (int64_t l = 1; l <= n; ++l)
-        if (static_cast<double>(sizes[static_cast<size_t>(l)]) < area_thresh) small[static_cast<size_t>(l)] = 1, any_small = true;
+        if (static_cast<double>(sizes[static_cast<size_t>(l)]) < area_thresh)
+            small[static_cast<size_t>(l)] = 1, any_small = true;
     if (!any_small) return false;
     std::vector<char> fill(static_cast<size_t>(n + 1), 0);  // fill_labels = [0] + small_regions
     fill[0] = 1;

@@ -17,7 +17,8 @@ struct MLPBlock : Module<T, B> {
 
     MLPBlock(int64_t embedding_dim, int64_t mlp_dim, Act act_ = Act::relu)
         : lin1(embedding_dim, mlp_dim), lin2(mlp_dim, embedding_dim), act(act_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         lin1.visit(v, p + "lin1.");
         lin2.visit(v, p + "lin2.");
     }

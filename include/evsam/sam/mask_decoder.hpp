@@ -21,7 +21,8 @@ struct MLP : Module<T, B> {
         for (int64_t i = 0; i < num_layers; ++i)
             layers.emplace_back(i == 0 ? input_dim : hidden_dim, i == num_layers - 1 ? output_dim : hidden_dim);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         for (size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, p + "layers." + std::to_string(i) + ".");
     }
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -51,15 +52,21 @@ struct MaskDecoder : Module<T, B> {
 
     MaskDecoder(int64_t transformer_dim_, TwoWayTransformer<T, B> transformer_, int64_t num_multimask_outputs_ = 3,
                 int64_t iou_head_depth = 3, int64_t iou_head_hidden_dim = 256)
-        : transformer_dim(transformer_dim_), num_multimask_outputs(num_multimask_outputs_),
-          num_mask_tokens(num_multimask_outputs_ + 1), transformer(std::move(transformer_)), iou_token(1, transformer_dim_),
-          mask_tokens(num_mask_tokens, transformer_dim_), upscale_conv0(transformer_dim_, transformer_dim_ / 4, 2, 2),
-          upscale_norm1(transformer_dim_ / 4), upscale_conv3(transformer_dim_ / 4, transformer_dim_ / 8, 2, 2),
+        : transformer_dim(transformer_dim_),
+          num_multimask_outputs(num_multimask_outputs_),
+          num_mask_tokens(num_multimask_outputs_ + 1),
+          transformer(std::move(transformer_)),
+          iou_token(1, transformer_dim_),
+          mask_tokens(num_mask_tokens, transformer_dim_),
+          upscale_conv0(transformer_dim_, transformer_dim_ / 4, 2, 2),
+          upscale_norm1(transformer_dim_ / 4),
+          upscale_conv3(transformer_dim_ / 4, transformer_dim_ / 8, 2, 2),
           iou_prediction_head(transformer_dim_, iou_head_hidden_dim, num_mask_tokens, iou_head_depth) {
         for (int64_t i = 0; i < num_mask_tokens; ++i)
             output_hypernetworks_mlps.emplace_back(transformer_dim, transformer_dim, transformer_dim / 8, 3);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         transformer.visit(v, p + "transformer.");
         iou_token.visit(v, p + "iou_token.");
         mask_tokens.visit(v, p + "mask_tokens.");
@@ -92,7 +99,8 @@ struct MaskDecoder : Module<T, B> {
         check_inputs(image_embeddings, &image_pe, &sparse, &dense);
         const int64_t Bn = sparse.size(0), h = image_embeddings.size(2), w = image_embeddings.size(3);
         const Tensor<T> tokens = prompt_tokens(sparse);  // concatenate output tokens
-        Tensor<T> src = fn::repeat_batch<B>(image_embeddings, Bn);  // expand per-image data in batch direction to be per-mask
+        Tensor<T> src =
+            fn::repeat_batch<B>(image_embeddings, Bn);  // expand per-image data in batch direction to be per-mask
         fn::add_<B>(src, dense);
         const Tensor<T> pos_src = fn::repeat_batch<B>(image_pe, Bn);
         auto [hs, keys] = transformer.forward(src, pos_src, tokens, tr);  // run the transformer
@@ -102,9 +110,11 @@ struct MaskDecoder : Module<T, B> {
         const Tensor<T> upscaled_embedding = output_upscaling(src);
         std::vector<Tensor<T>> hyper_in_list;
         for (int64_t i = 0; i < num_mask_tokens; ++i)
-            hyper_in_list.push_back(output_hypernetworks_mlps[static_cast<size_t>(i)].forward(fn::select<B>(mask_tokens_out, 1, i)));
+            hyper_in_list.push_back(
+                output_hypernetworks_mlps[static_cast<size_t>(i)].forward(fn::select<B>(mask_tokens_out, 1, i)));
         const Tensor<T> hyper_in = fn::stack1<B>(hyper_in_list);
-        Tensor<T> masks = hyper_times_upscaled(hyper_in, upscaled_embedding);  // (hyper_in @ upscaled.view(b, c, h*w)).view(b, -1, h, w)
+        Tensor<T> masks = hyper_times_upscaled(
+            hyper_in, upscaled_embedding);  // (hyper_in @ upscaled.view(b, c, h*w)).view(b, -1, h, w)
         Tensor<T> iou_pred = iou_prediction_head.forward(iou_token_out);  // generate mask quality predictions
         trace_outputs(tr, hyper_in, upscaled_embedding, iou_pred);
         return {std::move(masks), std::move(iou_pred)};
@@ -134,8 +144,8 @@ struct MaskDecoder : Module<T, B> {
     // projections from `image` when the prompts share its dense embedding, and the output upscaling
     // one prompt at a time (each (c, 4h, 4w) upscaled embedding is used at once, straight from the
     // transformer's token layout: a batch of 64 would otherwise hold about 1 GB of them).
-    std::pair<Tensor<T>, Tensor<T>> predict_masks(const Prepared& image, const Tensor<T>& sparse, const Tensor<T>* dense,
-                                                  Trace<T>* tr = nullptr) const {
+    std::pair<Tensor<T>, Tensor<T>> predict_masks(const Prepared& image, const Tensor<T>& sparse,
+                                                  const Tensor<T>* dense, Trace<T>* tr = nullptr) const {
         const Tensor<T>& emb = image.image_embeddings;
         check_inputs(emb, nullptr, &sparse, dense);
         const int64_t Bn = sparse.size(0), h = emb.size(2), w = emb.size(3);
@@ -143,12 +153,13 @@ struct MaskDecoder : Module<T, B> {
         // with a mask input, each prompt's keys are its own src = image embedding + its dense embedding
         auto [hs, keys] = dense ? transformer.forward_factored(fn::flatten_permute<B>(fn::add<B>(emb, *dense)),
                                                                image.keys.key_pe, tokens, nullptr, tr)
-                                : transformer.forward_factored(fn::repeat_batch<B>(image.keys.keys, Bn), image.keys.key_pe,
-                                                               tokens, &image.keys, tr);
+                                : transformer.forward_factored(fn::repeat_batch<B>(image.keys.keys, Bn),
+                                                               image.keys.key_pe, tokens, &image.keys, tr);
         const Tensor<T> mask_tokens_out = fn::narrow<B>(hs, 1, 1, num_mask_tokens);
         std::vector<Tensor<T>> hyper_in_list;
         for (int64_t i = 0; i < num_mask_tokens; ++i)
-            hyper_in_list.push_back(output_hypernetworks_mlps[static_cast<size_t>(i)].forward(fn::select<B>(mask_tokens_out, 1, i)));
+            hyper_in_list.push_back(
+                output_hypernetworks_mlps[static_cast<size_t>(i)].forward(fn::select<B>(mask_tokens_out, 1, i)));
         const Tensor<T> hyper_in = fn::stack1<B>(hyper_in_list);
         const int64_t c = upscale_conv3.out_channels;
         Tensor<T> masks({Bn, num_mask_tokens, 4 * h, 4 * w}, Tensor<T>::uninitialized), up_all;
@@ -156,8 +167,8 @@ struct MaskDecoder : Module<T, B> {
         for (int64_t b = 0; b < Bn; ++b) {  // one prompt at a time
             const Tensor<T> up = output_upscaling_tokens(keys, b, h, w);
             if (tr) batch_copy_forward(up_all.data() + b * up.numel(), up.data(), 1, up.numel(), 0, 0, B{});
-            bmm_forward(masks.data() + b * num_mask_tokens * 16 * h * w, hyper_in.data() + b * num_mask_tokens * c, up.data(), 1,
-                        num_mask_tokens, c, 16 * h * w, B{});
+            bmm_forward(masks.data() + b * num_mask_tokens * 16 * h * w, hyper_in.data() + b * num_mask_tokens * c,
+                        up.data(), 1, num_mask_tokens, c, 16 * h * w, B{});
         }
         Tensor<T> iou_pred = iou_prediction_head.forward(fn::select<B>(hs, 1, 0));
         trace_outputs(tr, hyper_in, up_all, iou_pred);
@@ -203,19 +214,24 @@ private:
         output_tokens.reshape_({1, num_mask_tokens + 1, transformer_dim});  // expanded by cat
         return fn::cat<B>({&output_tokens, &sparse}, 1);
     }
-    void check_inputs(const Tensor<T>& emb, const Tensor<T>* pe, const Tensor<T>* sparse, const Tensor<T>* dense) const {
+    void check_inputs(const Tensor<T>& emb, const Tensor<T>* pe, const Tensor<T>* sparse,
+                      const Tensor<T>* dense) const {
         const int64_t E = transformer_dim;
         EVSAM_CHECK(emb.dim() == 4 && emb.size(0) == 1 && emb.size(1) == E,
-                    "MaskDecoder: image_embeddings must be (1, " + std::to_string(E) + ", h, w), got " + shape_str(emb.shape()));
+                    "MaskDecoder: image_embeddings must be (1, " + std::to_string(E) + ", h, w), got " +
+                        shape_str(emb.shape()));
         EVSAM_CHECK(!pe || pe->shape() == emb.shape(),
                     "MaskDecoder: image_pe " + shape_str(pe->shape()) + " does not match the image embedding");
         EVSAM_CHECK(!sparse || (sparse->dim() == 3 && sparse->size(2) == E),
-                    "MaskDecoder: sparse embeddings must be (B, N, " + std::to_string(E) + "), got " + shape_str(sparse->shape()));
+                    "MaskDecoder: sparse embeddings must be (B, N, " + std::to_string(E) + "), got " +
+                        shape_str(sparse->shape()));
         const int64_t Bn = sparse ? sparse->size(0) : 1;
         EVSAM_CHECK(!dense || dense->shape() == (Shape{Bn, E, emb.size(2), emb.size(3)}),
-                    "MaskDecoder: dense embeddings " + shape_str(dense->shape()) + " do not match the prompts' batch and the image");
+                    "MaskDecoder: dense embeddings " + shape_str(dense->shape()) +
+                        " do not match the prompts' batch and the image");
     }
-    void trace_outputs(Trace<T>* tr, const Tensor<T>& hyper_in, const Tensor<T>& upscaled, const Tensor<T>& iou_pred) const {
+    void trace_outputs(Trace<T>* tr, const Tensor<T>& hyper_in, const Tensor<T>& upscaled,
+                       const Tensor<T>& iou_pred) const {
         if (!tr) return;
         tr->record(this->name + ".hyper_in", hyper_in);
         tr->record(this->name + ".output_upscaling", upscaled);

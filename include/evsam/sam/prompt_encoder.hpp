@@ -17,7 +17,8 @@ struct PositionEmbeddingRandom : Module<T, B> {
     Tensor<T> positional_encoding_gaussian_matrix;  // (2, num_pos_feats) buffer
 
     explicit PositionEmbeddingRandom(int64_t n = 64) : num_pos_feats(n) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         v.tensor(p + "positional_encoding_gaussian_matrix", positional_encoding_gaussian_matrix, {2, num_pos_feats},
                  ParamKind::buffer);
     }
@@ -31,11 +32,13 @@ struct PositionEmbeddingRandom : Module<T, B> {
     Tensor<T> forward_with_coords(const Tensor<T>& coords, int64_t img_h, int64_t img_w) const {
         const int64_t M = coords.numel() / 2;
         Tensor<T> xy(coords.shape(), Tensor<T>::uninitialized);
-        normalize_coords_forward(xy.data(), coords.data(), M, img_h, img_w, B{});  // coords[..., 0] /= image_size[1], ...
+        normalize_coords_forward(xy.data(), coords.data(), M, img_h, img_w,
+                                 B{});  // coords[..., 0] /= image_size[1], ...
         Shape s = coords.shape();
         s.back() = 2 * num_pos_feats;
         Tensor<T> out(s, Tensor<T>::uninitialized);
-        pe_encoding_forward(out.data(), xy.data(), positional_encoding_gaussian_matrix.data(), M, num_pos_feats, B{});  // _pe_encoding
+        pe_encoding_forward(out.data(), xy.data(), positional_encoding_gaussian_matrix.data(), M, num_pos_feats,
+                            B{});  // _pe_encoding
         return out;
     }
 };
@@ -46,7 +49,7 @@ struct PromptEncoder : Module<T, B> {
     int64_t embed_dim, image_embedding_size, input_image_size, mask_in_chans;
     PositionEmbeddingRandom<T, B> pe_layer;
     std::vector<Embedding<T, B>> point_embeddings;  // 4 x (1, embed_dim)
-    Embedding<T, B> not_a_point_embed;             // (1, embed_dim)
+    Embedding<T, B> not_a_point_embed;              // (1, embed_dim)
     // mask_downscaling = Sequential(Conv2d(1, c/4, 2, s2), LayerNorm2d, GELU, Conv2d(c/4, c, 2, s2),
     //                               LayerNorm2d, GELU, Conv2d(c, embed_dim, 1)); indices 0,1,3,4,6 hold weights
     Conv2d<T, B> mask_conv0;
@@ -58,14 +61,22 @@ struct PromptEncoder : Module<T, B> {
 
     PromptEncoder(int64_t embed_dim_ = 256, int64_t image_embedding_size_ = 64, int64_t input_image_size_ = 1024,
                   int64_t mask_in_chans_ = 16)
-        : embed_dim(embed_dim_), image_embedding_size(image_embedding_size_), input_image_size(input_image_size_),
-          mask_in_chans(mask_in_chans_), pe_layer(embed_dim_ / 2), not_a_point_embed(1, embed_dim_),
-          mask_conv0(1, mask_in_chans_ / 4, 2, 2), mask_norm1(mask_in_chans_ / 4),
-          mask_conv3(mask_in_chans_ / 4, mask_in_chans_, 2, 2), mask_norm4(mask_in_chans_),
-          mask_conv6(mask_in_chans_, embed_dim_, 1), no_mask_embed(1, embed_dim_) {
+        : embed_dim(embed_dim_),
+          image_embedding_size(image_embedding_size_),
+          input_image_size(input_image_size_),
+          mask_in_chans(mask_in_chans_),
+          pe_layer(embed_dim_ / 2),
+          not_a_point_embed(1, embed_dim_),
+          mask_conv0(1, mask_in_chans_ / 4, 2, 2),
+          mask_norm1(mask_in_chans_ / 4),
+          mask_conv3(mask_in_chans_ / 4, mask_in_chans_, 2, 2),
+          mask_norm4(mask_in_chans_),
+          mask_conv6(mask_in_chans_, embed_dim_, 1),
+          no_mask_embed(1, embed_dim_) {
         for (int64_t i = 0; i < num_point_embeddings; ++i) point_embeddings.emplace_back(1, embed_dim);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         pe_layer.visit(v, p + "pe_layer.");
         for (size_t i = 0; i < point_embeddings.size(); ++i)
             point_embeddings[i].visit(v, p + "point_embeddings." + std::to_string(i) + ".");
@@ -98,8 +109,9 @@ struct PromptEncoder : Module<T, B> {
                                             const Tensor<T>* masks, Trace<T>* tr = nullptr) const {
         const int64_t bs = get_batch_size(coords, boxes, masks);
         Tensor<T> sparse = embed_sparse(coords, labels, boxes, bs, tr);
-        Tensor<T> dense = masks ? embed_masks(*masks, tr)
-                                : fn::expand_channels<B>(no_mask_embed.weight, bs, image_embedding_size, image_embedding_size);
+        Tensor<T> dense =
+            masks ? embed_masks(*masks, tr)
+                  : fn::expand_channels<B>(no_mask_embed.weight, bs, image_embedding_size, image_embedding_size);
         if (tr) tr->record(this->name + ".dense", dense);
         return {std::move(sparse), std::move(dense)};
     }
@@ -120,10 +132,11 @@ struct PromptEncoder : Module<T, B> {
             parts.push_back(embed_points(*coords, *labels, boxes == nullptr));  // pad = (boxes is None)
         }
         if (boxes) {
-            EVSAM_CHECK(boxes->shape() == (Shape{bs, 4}), "PromptEncoder: boxes must be (B, 4), got " + shape_str(boxes->shape()));
+            EVSAM_CHECK(boxes->shape() == (Shape{bs, 4}),
+                        "PromptEncoder: boxes must be (B, 4), got " + shape_str(boxes->shape()));
             parts.push_back(embed_boxes(*boxes));
         }
-        Tensor<T> sparse = parts.empty()   ? Tensor<T>({bs, 0, embed_dim})
+        Tensor<T> sparse = parts.empty()       ? Tensor<T>({bs, 0, embed_dim})
                            : parts.size() == 1 ? std::move(parts[0])
                                                : fn::cat<B>({&parts[0], &parts[1]}, 1);
         if (tr) tr->record(this->name + ".sparse", sparse);
@@ -161,8 +174,8 @@ private:
         }
         Tensor<T> emb = pe_layer.forward_with_coords(points, input_image_size, input_image_size);
         point_label_embed_forward(emb.data(), lab.data(), param_ptr(not_a_point_embed.weight, B{}),
-                                  param_ptr(point_embeddings[0].weight, B{}), param_ptr(point_embeddings[1].weight, B{}),
-                                  Bn * (N + (pad ? 1 : 0)), embed_dim, B{});
+                                  param_ptr(point_embeddings[0].weight, B{}),
+                                  param_ptr(point_embeddings[1].weight, B{}), Bn * (N + (pad ? 1 : 0)), embed_dim, B{});
         return emb;
     }
     Tensor<T> embed_boxes(const Tensor<T>& boxes) const {
@@ -171,8 +184,10 @@ private:
         add_scalar_forward(coords.data(), boxes.data(), T(0.5), boxes.numel(), B{});
         Tensor<T> emb = pe_layer.forward_with_coords(coords, input_image_size, input_image_size);
         // corner_embedding[:, 0, :] += point_embeddings[2].weight; [:, 1, :] += point_embeddings[3].weight
-        batch_add_forward(emb.data(), emb.data(), param_ptr(point_embeddings[2].weight, B{}), Bn, E, 2 * E, 2 * E, 0, B{});
-        batch_add_forward(emb.data() + E, emb.data() + E, param_ptr(point_embeddings[3].weight, B{}), Bn, E, 2 * E, 2 * E, 0, B{});
+        batch_add_forward(emb.data(), emb.data(), param_ptr(point_embeddings[2].weight, B{}), Bn, E, 2 * E, 2 * E, 0,
+                          B{});
+        batch_add_forward(emb.data() + E, emb.data() + E, param_ptr(point_embeddings[3].weight, B{}), Bn, E, 2 * E,
+                          2 * E, 0, B{});
         return emb;
     }
 };

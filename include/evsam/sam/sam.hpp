@@ -46,10 +46,13 @@ struct SamBase : Module<T, B> {
     MaskDecoder<T, B> mask_decoder;
 
     SamBase(std::string name, ImageTransform t, const SamDecoderConfig& d)
-        : model_name(std::move(name)), transform(t),
+        : model_name(std::move(name)),
+          transform(t),
           prompt_encoder(d.embed_dim, d.image_embedding_size, t.prompt_frame, d.mask_in_chans),
-          mask_decoder(d.embed_dim, TwoWayTransformer<T, B>(d.transformer_depth, d.embed_dim, d.transformer_heads, d.transformer_mlp_dim),
-                       d.num_multimask_outputs, d.iou_head_depth, d.iou_head_hidden_dim) {}
+          mask_decoder(
+              d.embed_dim,
+              TwoWayTransformer<T, B>(d.transformer_depth, d.embed_dim, d.transformer_heads, d.transformer_mlp_dim),
+              d.num_multimask_outputs, d.iou_head_depth, d.iou_head_hidden_dim) {}
     // self.image_encoder(x): x (N, 3, R, R) preprocessed -> (N, embed_dim, 64, 64).
     virtual TensorOf<T, B> encode(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const = 0;
 };

@@ -27,12 +27,17 @@ struct Attention : Module<T, B> {
     Linear<T, B> out_proj;                // (embedding_dim, internal_dim)
 
     Attention(int64_t embedding_dim_, int64_t num_heads_, int64_t downsample_rate = 1)
-        : embedding_dim(embedding_dim_), internal_dim(embedding_dim_ / downsample_rate), num_heads(num_heads_),
-          q_proj(embedding_dim_, internal_dim), k_proj(embedding_dim_, internal_dim), v_proj(embedding_dim_, internal_dim),
+        : embedding_dim(embedding_dim_),
+          internal_dim(embedding_dim_ / downsample_rate),
+          num_heads(num_heads_),
+          q_proj(embedding_dim_, internal_dim),
+          k_proj(embedding_dim_, internal_dim),
+          v_proj(embedding_dim_, internal_dim),
           out_proj(internal_dim, embedding_dim_) {
         EVSAM_CHECK(internal_dim % num_heads == 0, "Attention: num_heads must divide embedding_dim / downsample_rate");
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         q_proj.visit(v, p + "q_proj.");
         k_proj.visit(v, p + "k_proj.");
         v_proj.visit(v, p + "v_proj.");
@@ -52,7 +57,7 @@ struct Attention : Module<T, B> {
         Tensor<T> o({Bn, NQ, internal_dim}, Tensor<T>::uninitialized);
         attention_forward(o.data(), qp.data(), kp.data(), vp.data(), Bn, NQ, NK, internal_dim, num_heads,
                           qp.size(0) == 1 ? 0 : NQ * internal_dim, kp.size(0) == 1 ? 0 : NK * internal_dim,
-                          B{});  // separate heads, softmax(q k^T / sqrt(d)) v, recombine
+                          B{});      // separate heads, softmax(q k^T / sqrt(d)) v, recombine
         return out_proj.forward(o);  // self.out_proj(out)
     }
     // forward(q, k, v) for few queries against many keys (token -> image): the projections folded
@@ -60,14 +65,16 @@ struct Attention : Module<T, B> {
     Tensor<T> forward_few_queries(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v) const {
         const int64_t Bn = q.size(0), NQ = q.size(1), NK = k.size(1);
         if (!factored_attention_pays(NQ, embedding_dim, internal_dim, num_heads)) return forward(q, k, v);
-        EVSAM_CHECK(k.shape() == v.shape() && k.size(0) == Bn && k.size(-1) == embedding_dim && q.size(-1) == embedding_dim,
-                    "Attention: q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()) +
-                        " do not match");
+        EVSAM_CHECK(
+            k.shape() == v.shape() && k.size(0) == Bn && k.size(-1) == embedding_dim && q.size(-1) == embedding_dim,
+            "Attention: q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()) +
+                " do not match");
         const Tensor<T> qp = q_proj.forward(q);  // q = self.q_proj(q)
         Tensor<T> o({Bn, NQ, internal_dim}, Tensor<T>::uninitialized);
-        attention_few_queries_forward(o.data(), qp.data(), k.data(), v.data(), param_ptr(k_proj.weight, B{}), param_ptr(k_proj.bias, B{}),
-                                      param_ptr(v_proj.weight, B{}), param_ptr(v_proj.bias, B{}), Bn, NQ, NK, embedding_dim,
-                                      internal_dim, num_heads, NK * embedding_dim, B{});
+        attention_few_queries_forward(o.data(), qp.data(), k.data(), v.data(), param_ptr(k_proj.weight, B{}),
+                                      param_ptr(k_proj.bias, B{}), param_ptr(v_proj.weight, B{}),
+                                      param_ptr(v_proj.bias, B{}), Bn, NQ, NK, embedding_dim, internal_dim, num_heads,
+                                      NK * embedding_dim, B{});
         return out_proj.forward(o);  // self.out_proj(out)
     }
     // forward(q, k, v) for many queries against few keys (image -> token): q (B, NI, E), or qp
@@ -80,14 +87,14 @@ struct Attention : Module<T, B> {
         const Tensor<T>& qq = q ? *q : *qp;
         const int64_t Bn = k.size(0), NI = qq.size(1), W = q ? embedding_dim : internal_dim;
         EVSAM_CHECK(k.shape() == v.shape() && qq.size(-1) == W && (qq.size(0) == Bn || qq.size(0) == 1),
-                    "Attention: q " + shape_str(qq.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape()) +
-                        " do not match");
+                    "Attention: q " + shape_str(qq.shape()) + ", k " + shape_str(k.shape()) + ", v " +
+                        shape_str(v.shape()) + " do not match");
         const Tensor<T> kp = k_proj.forward(k), vp = v_proj.forward(v);  // k = self.k_proj(k); v = self.v_proj(v)
         Tensor<T> out({Bn, NI, embedding_dim}, Tensor<T>::uninitialized);
-        attention_few_keys_forward(out.data(), q ? q->data() : nullptr, q ? nullptr : qp->data(),
-                                   qq.size(0) == 1 ? 0 : NI * W, kp.data(), vp.data(), param_ptr(q_proj.weight, B{}),
-                                   param_ptr(q_proj.bias, B{}), param_ptr(out_proj.weight, B{}), param_ptr(out_proj.bias, B{}), Bn,
-                                   NI, NT, embedding_dim, internal_dim, num_heads, B{});
+        attention_few_keys_forward(
+            out.data(), q ? q->data() : nullptr, q ? nullptr : qp->data(), qq.size(0) == 1 ? 0 : NI * W, kp.data(),
+            vp.data(), param_ptr(q_proj.weight, B{}), param_ptr(q_proj.bias, B{}), param_ptr(out_proj.weight, B{}),
+            param_ptr(out_proj.bias, B{}), Bn, NI, NT, embedding_dim, internal_dim, num_heads, B{});
         return out;
     }
 };
@@ -121,12 +128,17 @@ struct TwoWayAttentionBlock : Module<T, B> {
 
     TwoWayAttentionBlock(int64_t embedding_dim, int64_t num_heads, int64_t mlp_dim, int64_t attention_downsample_rate,
                          bool skip_first_layer_pe_)
-        : self_attn(embedding_dim, num_heads), norm1(embedding_dim),
-          cross_attn_token_to_image(embedding_dim, num_heads, attention_downsample_rate), norm2(embedding_dim),
-          mlp(embedding_dim, mlp_dim, Act::relu), norm3(embedding_dim), norm4(embedding_dim),
+        : self_attn(embedding_dim, num_heads),
+          norm1(embedding_dim),
+          cross_attn_token_to_image(embedding_dim, num_heads, attention_downsample_rate),
+          norm2(embedding_dim),
+          mlp(embedding_dim, mlp_dim, Act::relu),
+          norm3(embedding_dim),
+          norm4(embedding_dim),
           cross_attn_image_to_token(embedding_dim, num_heads, attention_downsample_rate),
           skip_first_layer_pe(skip_first_layer_pe_) {}
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         self_attn.visit(v, p + "self_attn.");
         norm1.visit(v, p + "norm1.");
         cross_attn_token_to_image.visit(v, p + "cross_attn_token_to_image.");
@@ -208,12 +220,17 @@ struct TwoWayTransformer : Module<T, B> {
 
     TwoWayTransformer(int64_t depth_, int64_t embedding_dim_, int64_t num_heads_, int64_t mlp_dim_,
                       int64_t attention_downsample_rate = 2)
-        : depth(depth_), embedding_dim(embedding_dim_), num_heads(num_heads_), mlp_dim(mlp_dim_),
-          final_attn_token_to_image(embedding_dim_, num_heads_, attention_downsample_rate), norm_final_attn(embedding_dim_) {
+        : depth(depth_),
+          embedding_dim(embedding_dim_),
+          num_heads(num_heads_),
+          mlp_dim(mlp_dim_),
+          final_attn_token_to_image(embedding_dim_, num_heads_, attention_downsample_rate),
+          norm_final_attn(embedding_dim_) {
         for (int64_t i = 0; i < depth; ++i)
             layers.emplace_back(embedding_dim, num_heads, mlp_dim, attention_downsample_rate, i == 0);
     }
-    void visit(ParamVisitor<T>& v, const std::string& p) override { this->set_name(p);
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
         for (size_t i = 0; i < layers.size(); ++i) layers[i].visit(v, p + "layers." + std::to_string(i) + ".");
         final_attn_token_to_image.visit(v, p + "final_attn_token_to_image.");
         norm_final_attn.visit(v, p + "norm_final_attn.");
@@ -223,12 +240,13 @@ struct TwoWayTransformer : Module<T, B> {
     // (B, N, E) -> queries (B, N, E) and keys (B, h*w, E).
     std::pair<Tensor<T>, Tensor<T>> forward(const Tensor<T>& image_embedding, const Tensor<T>& image_pe,
                                             const Tensor<T>& point_embedding, Trace<T>* tr = nullptr) const {
-        Tensor<T> keys = fn::flatten_permute<B>(image_embedding);      // B x C x H x W -> B x HW x C
+        Tensor<T> keys = fn::flatten_permute<B>(image_embedding);  // B x C x H x W -> B x HW x C
         const Tensor<T> key_pe = fn::flatten_permute<B>(image_pe);
-        Tensor<T> queries = point_embedding;                             // prepare queries
-        for (const auto& layer : layers)                                 // apply transformer blocks and final layernorm
+        Tensor<T> queries = point_embedding;  // prepare queries
+        for (const auto& layer : layers)      // apply transformer blocks and final layernorm
             std::tie(queries, keys) = layer.forward(std::move(queries), std::move(keys), point_embedding, key_pe, tr);
-        const Tensor<T> q = fn::add<B>(queries, point_embedding);       // apply the final attention layer from the points to the image
+        const Tensor<T> q =
+            fn::add<B>(queries, point_embedding);  // apply the final attention layer from the points to the image
         const Tensor<T> k = fn::add<B>(keys, key_pe);
         queries = fn::add<B>(queries, final_attn_token_to_image.forward(q, k, keys));
         norm_final_attn.forward_(queries);
@@ -253,8 +271,9 @@ struct TwoWayTransformer : Module<T, B> {
     // The fast forward, from keys already flattened: (B, HW, E) per prompt, key_pe (1, HW, E).
     // image: the prepared image side when every prompt's keys are image->keys (then keys holds B
     // copies of them); layer 0 uses its projections.
-    std::pair<Tensor<T>, Tensor<T>> forward_factored(Tensor<T> keys, const Tensor<T>& key_pe, const Tensor<T>& point_embedding,
-                                                     const ImageKeys<T>* image, Trace<T>* tr = nullptr) const {
+    std::pair<Tensor<T>, Tensor<T>> forward_factored(Tensor<T> keys, const Tensor<T>& key_pe,
+                                                     const Tensor<T>& point_embedding, const ImageKeys<T>* image,
+                                                     Trace<T>* tr = nullptr) const {
         Tensor<T> queries = point_embedding;
         for (size_t i = 0; i < layers.size(); ++i)
             layers[i].forward_factored(queries, keys, point_embedding, key_pe, i == 0 ? image : nullptr, tr);

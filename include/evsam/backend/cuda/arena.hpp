@@ -86,11 +86,26 @@ public:
         release_free_locked();
     }
 
-    size_t reserved_bytes() const { std::lock_guard<std::mutex> l(mu_); return reserved_; }
-    size_t in_use_bytes() const { std::lock_guard<std::mutex> l(mu_); return in_use_; }
-    size_t peak_in_use_bytes() const { std::lock_guard<std::mutex> l(mu_); return peak_; }
-    size_t reuses() const { std::lock_guard<std::mutex> l(mu_); return reuses_; }
-    size_t free_blocks() const { std::lock_guard<std::mutex> l(mu_); return free_.size(); }
+    size_t reserved_bytes() const {
+        std::lock_guard<std::mutex> l(mu_);
+        return reserved_;
+    }
+    size_t in_use_bytes() const {
+        std::lock_guard<std::mutex> l(mu_);
+        return in_use_;
+    }
+    size_t peak_in_use_bytes() const {
+        std::lock_guard<std::mutex> l(mu_);
+        return peak_;
+    }
+    size_t reuses() const {
+        std::lock_guard<std::mutex> l(mu_);
+        return reuses_;
+    }
+    size_t free_blocks() const {
+        std::lock_guard<std::mutex> l(mu_);
+        return free_.size();
+    }
 
 private:
     void release_free_locked() {
@@ -108,7 +123,7 @@ private:
 
     Raw raw_;
     mutable std::mutex mu_;
-    std::multimap<size_t, void*> free_;     // size -> block
+    std::multimap<size_t, void*> free_;       // size -> block
     std::unordered_map<void*, size_t> live_;  // block -> size
     size_t reserved_ = 0, in_use_ = 0, peak_ = 0, reuses_ = 0;
 };

@@ -32,7 +32,8 @@ public:
     }
     DeviceTensor(std::initializer_list<int64_t> shape) : DeviceTensor(Shape(shape)) {}
     DeviceTensor(const DeviceTensor& o) : DeviceTensor(o.shape_, uninitialized) {
-        if (numel_) EVSAM_CUDA_CHECK(cudaMemcpyAsync(data_, o.data_, bytes(), cudaMemcpyDeviceToDevice, context().stream()));
+        if (numel_)
+            EVSAM_CUDA_CHECK(cudaMemcpyAsync(data_, o.data_, bytes(), cudaMemcpyDeviceToDevice, context().stream()));
     }
     DeviceTensor(DeviceTensor&& o) noexcept
         : shape_(std::move(o.shape_)), numel_(std::exchange(o.numel_, 0)), data_(std::exchange(o.data_, nullptr)) {}
@@ -73,8 +74,8 @@ public:
     int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
     int64_t size(int64_t i) const {
         if (i < 0) i += dim();
-        EVSAM_CHECK(i >= 0 && i < dim(), "DeviceTensor::size: dim " + std::to_string(i) + " out of range for shape " +
-                                             shape_str(shape_));
+        EVSAM_CHECK(i >= 0 && i < dim(),
+                    "DeviceTensor::size: dim " + std::to_string(i) + " out of range for shape " + shape_str(shape_));
         return shape_[static_cast<size_t>(i)];
     }
     int64_t numel() const { return numel_; }

@@ -15,20 +15,18 @@
 #include "evsam/backend/cuda/arena.hpp"
 #include "evsam/core/error.hpp"
 
-#define EVSAM_CUDA_CHECK(expr)                                                                     \
-    do {                                                                                           \
-        const cudaError_t evsam_err_ = (expr);                                                     \
-        if (evsam_err_ != cudaSuccess)                                                             \
-            throw ::evsam::Error(std::string("CUDA error: ") + cudaGetErrorString(evsam_err_) +    \
-                                 " in " #expr);                                                    \
+#define EVSAM_CUDA_CHECK(expr)                                                                                 \
+    do {                                                                                                       \
+        const cudaError_t evsam_err_ = (expr);                                                                 \
+        if (evsam_err_ != cudaSuccess)                                                                         \
+            throw ::evsam::Error(std::string("CUDA error: ") + cudaGetErrorString(evsam_err_) + " in " #expr); \
     } while (0)
 
-#define EVSAM_CUBLAS_CHECK(expr)                                                                   \
-    do {                                                                                           \
-        const cublasStatus_t evsam_st_ = (expr);                                                   \
-        if (evsam_st_ != CUBLAS_STATUS_SUCCESS)                                                    \
-            throw ::evsam::Error(std::string("cuBLAS error: ") + cublasGetStatusString(evsam_st_) + \
-                                 " in " #expr);                                                    \
+#define EVSAM_CUBLAS_CHECK(expr)                                                                                   \
+    do {                                                                                                           \
+        const cublasStatus_t evsam_st_ = (expr);                                                                   \
+        if (evsam_st_ != CUBLAS_STATUS_SUCCESS)                                                                    \
+            throw ::evsam::Error(std::string("cuBLAS error: ") + cublasGetStatusString(evsam_st_) + " in " #expr); \
     } while (0)
 
 // After a kernel launch: a bad launch configuration surfaces here, not at the next sync.
@@ -105,7 +103,8 @@ public:
                 throw Error("--precision strict: NVIDIA_TF32_OVERRIDE=" + std::string(o) + " forces TF32; unset it");
         }
         precision_ = p;
-        EVSAM_CUBLAS_CHECK(cublasSetMathMode(blas_, p == Precision::strict ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH));
+        EVSAM_CUBLAS_CHECK(
+            cublasSetMathMode(blas_, p == Precision::strict ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH));
     }
     void synchronize() const { EVSAM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 

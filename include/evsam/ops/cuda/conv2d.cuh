@@ -50,11 +50,9 @@ __global__ void im2col_kernel(T* col, const T* in, int64_t C, int64_t H, int64_t
     }
 }
 
-
 template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
-                    tag) {
+                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act, tag) {
     const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
     const int64_t P = OH * OW, Cg = C / G, OCg = OC / G, KK = K * K;
     if (N * OC * P == 0) return;
@@ -69,13 +67,16 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
     const bool direct = K == 1 && stride == 1 && pad == 0;  // the input is its own column matrix
     // Images per im2col chunk: the column buffer stays under 256 MiB.
     const int64_t col_per_image = C * KK * P;
-    const int64_t chunk = direct ? N : std::max<int64_t>(1, std::min<int64_t>(N, (int64_t(256) << 20) / int64_t(sizeof(T)) / std::max<int64_t>(1, col_per_image)));
+    const int64_t chunk = direct ? N
+                                 : std::max<int64_t>(1, std::min<int64_t>(N, (int64_t(256) << 20) / int64_t(sizeof(T)) /
+                                                                                 std::max<int64_t>(1, col_per_image)));
     cuda::DeviceTensor<T> col;
     for (int64_t n0 = 0; n0 < N; n0 += chunk) {
         const int64_t nb = std::min(chunk, N - n0);
         const T* cols = in + n0 * C * H * W;
         if (!direct) {
-            if (col.numel() < nb * col_per_image) col = cuda::DeviceTensor<T>({nb * col_per_image}, cuda::DeviceTensor<T>::uninitialized);
+            if (col.numel() < nb * col_per_image)
+                col = cuda::DeviceTensor<T>({nb * col_per_image}, cuda::DeviceTensor<T>::uninitialized);
             const int64_t total = nb * col_per_image;
             cuda::im2col_kernel<<<cuda::grid_for(total), 256, 0, s>>>(col.data(), cols, C, H, W, OH, OW, K, stride, pad,
                                                                       dilation, total);

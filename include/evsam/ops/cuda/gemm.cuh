@@ -25,13 +25,14 @@ void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, con
     Context& ctx = context();
     const T alpha = T(1);
     constexpr cudaDataType_t dt = std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_64F;
-    const cublasComputeType_t ct = std::is_same_v<T, double>          ? CUBLAS_COMPUTE_64F
+    const cublasComputeType_t ct = std::is_same_v<T, double>            ? CUBLAS_COMPUTE_64F
                                    : ctx.precision() == Precision::fast ? CUBLAS_COMPUTE_32F_FAST_TF32
                                                                         : CUBLAS_COMPUTE_32F;
-    EVSAM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        ctx.blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(N),
-        static_cast<int>(M), static_cast<int>(K), &alpha, B, dt, static_cast<int>(ldb), sB, A, dt, static_cast<int>(lda),
-        sA, &beta, C, dt, static_cast<int>(ldc), sC, static_cast<int>(batch), ct, CUBLAS_GEMM_DEFAULT));
+    EVSAM_CUBLAS_CHECK(
+        cublasGemmStridedBatchedEx(ctx.blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B, dt,
+                                   static_cast<int>(ldb), sB, A, dt, static_cast<int>(lda), sA, &beta, C, dt,
+                                   static_cast<int>(ldc), sC, static_cast<int>(batch), ct, CUBLAS_GEMM_DEFAULT));
 }
 
 // Grid-stride launch shape for n elements.

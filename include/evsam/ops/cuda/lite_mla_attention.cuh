@@ -13,8 +13,8 @@
 #include "evsam/ops/cuda/gemm.cuh"
 
 namespace evsam::cuda {
-constexpr int kMlaMaxDim = 63;   // (D+1)*D accumulators over 256 threads: 16 per thread
-constexpr int kMlaTile = 64;     // positions per shared-memory tile
+constexpr int kMlaMaxDim = 63;           // (D+1)*D accumulators over 256 threads: 16 per thread
+constexpr int kMlaTile = 64;             // positions per shared-memory tile
 constexpr int kMlaPitch = kMlaTile + 1;  // padded row: a warp reading one column of 32 rows hits 32 banks
 constexpr int kMlaThreads = 256;
 
@@ -54,7 +54,8 @@ __global__ void mla_vk_kernel(T* vk, const T* qkv, int64_t D, int64_t N) {
 
 template <class T>
 __global__ void mla_out_kernel(T* out, const T* qkv, const T* vk, int64_t D, int64_t N, T eps, int64_t total) {
-    for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total; idx += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+         idx += int64_t(gridDim.x) * blockDim.x) {
         const int64_t head = idx / N, n = idx % N;
         const T* q = qkv + head * 3 * D * N;
         const T* m = vk + head * (D + 1) * D;
@@ -100,8 +101,7 @@ __global__ void mla_quadratic_kernel(T* out, const T* qkv, int64_t D, int64_t N,
 }
 
 template <class T>
-void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
-                             tag) {
+void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps, tag) {
     EVSAM_CHECK(D <= cuda::kMlaMaxDim, "LiteMLA: the CUDA kernel supports head dims up to " +
                                            std::to_string(cuda::kMlaMaxDim) + ", got " + std::to_string(D));
     const int64_t heads = B * NH;
@@ -113,17 +113,18 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
     cuda::mla_vk_kernel<<<static_cast<unsigned>(heads), cuda::kMlaThreads, smem, s>>>(vk.data(), qkv, D, N);
     EVSAM_CUDA_LAUNCH_CHECK();
     const int64_t total = heads * N;
-    cuda::mla_out_kernel<<<cuda::grid_for(total, 128), 128, 0, s>>>(out, qkv, vk.data(), D, N, static_cast<T>(eps), total);
+    cuda::mla_out_kernel<<<cuda::grid_for(total, 128), 128, 0, s>>>(out, qkv, vk.data(), D, N, static_cast<T>(eps),
+                                                                    total);
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
 template <class T>
-void relu_quadratic_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps,
-                                tag) {
+void relu_quadratic_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_t D, int64_t N, double eps, tag) {
     const int64_t heads = B * NH;
     if (heads == 0 || N == 0) return;
     const size_t smem = static_cast<size_t>(N * N) * sizeof(T);
-    EVSAM_CHECK(smem <= 48 * 1024, "LiteMLA quadratic attention: " + std::to_string(N) + " positions exceed shared memory");
+    EVSAM_CHECK(smem <= 48 * 1024,
+                "LiteMLA quadratic attention: " + std::to_string(N) + " positions exceed shared memory");
     cuda::mla_quadratic_kernel<<<static_cast<unsigned>(heads), cuda::kMlaThreads, smem, cuda::context().stream()>>>(
         out, qkv, D, N, static_cast<T>(eps));
     EVSAM_CUDA_LAUNCH_CHECK();

@@ -22,12 +22,11 @@ __global__ void layernorm2d_kernel(T* x, const T* weight, const T* bias, T eps, 
 }
 
 template <class T>
-void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64_t N, int64_t C, int64_t P,
-                         tag) {
+void layernorm2d_forward(T* x, const T* weight, const T* bias, double eps, int64_t N, int64_t C, int64_t P, tag) {
     const int64_t total = N * P;
     if (total == 0) return;
-    cuda::layernorm2d_kernel<<<cuda::grid_for(total), 256, 0, cuda::context().stream()>>>(x, weight, bias,
-                                                                                         static_cast<T>(eps), C, P, total);
+    cuda::layernorm2d_kernel<<<cuda::grid_for(total), 256, 0, cuda::context().stream()>>>(
+        x, weight, bias, static_cast<T>(eps), C, P, total);
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 

@@ -38,13 +38,12 @@ __global__ void bicubic_resize_kernel(T* out, const T* in, int64_t H, int64_t W,
 }
 
 template <class T>
-void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                            tag) {
+void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW, tag) {
     const int64_t total = NC * OH * OW;
     if (total == 0) return;
     const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
     cuda::bicubic_resize_kernel<<<cuda::grid_for(total), 256, 0, cuda::context().stream()>>>(out, in, H, W, OH, OW, sh,
-                                                                                            sw, total);
+                                                                                             sw, total);
     EVSAM_CUDA_LAUNCH_CHECK();
 }
 
