@@ -40,7 +40,7 @@ struct SamConfigOf {
 // the mask decoder. State_dict order as upstream: image_encoder, prompt_encoder, mask_decoder.
 template <class T = float, class B = backend::cpu>
 struct SamBase : Module<T, B> {
-    std::string model_name;
+    std::string model_name;    // the config's name: the registry's ("l0"), or the JSON config's
     ImageTransform transform;  // self.transform / self.preprocess, image_size
     PromptEncoder<T, B> prompt_encoder;
     MaskDecoder<T, B> mask_decoder;
