@@ -77,9 +77,13 @@ void batch_copy_forward(T* out, const T* in, int64_t B, int64_t n, int64_t out_b
 template <class T>
 void batch_add_forward(T* out, const T* a, const T* b, int64_t B, int64_t n, int64_t out_bstride, int64_t a_bstride,
                        int64_t b_bstride, backend::cpu) {
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t k = 0; k < B; ++k)
-        for (int64_t i = 0; i < n; ++i) out[k * out_bstride + i] = a[k * a_bstride + i] + b[k * b_bstride + i];
+    for (int64_t k = 0; k < B; ++k) {  // one vectorisable, parallel loop per batch entry
+        T* o = out + k * out_bstride;
+        const T* x = a + k * a_bstride;
+        const T* y = b + k * b_bstride;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) o[i] = x[i] + y[i];
+    }
 }
 
 // out[(b * C + c) * P + p] = v[c]: a per-channel vector broadcast over the batch and positions.
