@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/gemm.hpp"
 #include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 
 namespace evsam {
@@ -74,7 +75,7 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                     Eigen::Map<const Mat, 0, Stride> K(k + b * kv_bstride + h * d, NK, d, Stride(C));
                     Eigen::Map<const Mat, 0, Stride> Vm(v + b * kv_bstride + h * d, NK, d, Stride(C));
                     auto Sb = S.topRows(nq);
-                    Sb.noalias() = Q * K.transpose();  // attn = q @ k.permute(0, 1, 3, 2)
+                    gemm(Sb, Q, K.transpose());  // attn = q @ k.permute(0, 1, 3, 2)
                     // softmax(attn / sqrt(c_per_head), dim=-1) over the whole (nq x NK) block at once,
                     // so short rows (image -> token: 7 keys) do not pay for a vector tail each
                     T* blk = S.data();
@@ -93,7 +94,7 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                         for (int64_t j = 0; j < NK; ++j) row[j] /= sum;
                     }
                     Eigen::Map<Mat, 0, Stride> O(out + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
-                    O.noalias() = Sb * Vm;  // out = attn @ v
+                    gemm(O, Sb, Vm);  // out = attn @ v
                 }
     }
 }
@@ -143,7 +144,7 @@ void attention_few_queries_forward(T* out, const T* qp, const T* kin, const T* v
         const T* vb = vin + b * kv_bstride;
         for (int64_t h = 0; h < H; ++h) {  // row h*NQ + i of QK: (q_i)_h W_h, and c: (q_i)_h . b_h
             Eigen::Map<const Mat, 0, Stride> Q(qp + b * NQ * D + h * d, NQ, d, Stride(D));
-            QK.middleRows(h * NQ, NQ).noalias() = Q * Eigen::Map<const Mat>(Wk + h * d * E, d, E);
+            gemm(QK.middleRows(h * NQ, NQ), Q, Eigen::Map<const Mat>(Wk + h * d * E, d, E));
             for (int64_t i = 0; i < NQ; ++i) {
                 T s = 0;
                 if (bk)
@@ -155,7 +156,7 @@ void attention_few_queries_forward(T* out, const T* qp, const T* kin, const T* v
         for (int64_t kb0 = 0; kb0 < nkb; ++kb0) {  // S = (QK kin^T + c) / sqrt(d), by blocks of keys
             const int64_t j0 = kb0 * kKeyBlock, nj = std::min(kKeyBlock, NK - j0);
             Eigen::Map<const Mat> K(kb + j0 * E, nj, E);
-            S.middleCols(j0, nj).noalias() = QK * K.transpose();
+            gemm(S.middleCols(j0, nj), QK, K.transpose());
             for (int64_t r = 0; r < R; ++r)
                 for (int64_t j = j0; j < j0 + nj; ++j) S(r, j) = (S(r, j) + c[static_cast<size_t>(r)]) * scale;
         }
@@ -174,11 +175,11 @@ void attention_few_queries_forward(T* out, const T* qp, const T* kin, const T* v
         for (int64_t cb = 0; cb < ncb; ++cb) {  // PV = P vin, by blocks of columns
             const int64_t e0 = cb * kColBlock, ne = std::min(kColBlock, E - e0);
             Eigen::Map<const Mat, 0, Stride> Vm(vb + e0, NK, ne, Stride(E));
-            PV.middleCols(e0, ne).noalias() = S * Vm;
+            gemm(PV.middleCols(e0, ne), S, Vm);
         }
         for (int64_t h = 0; h < H; ++h) {  // out_h = PV_h W_h^T + b_h
             Eigen::Map<Mat, 0, Stride> O(out + b * NQ * D + h * d, NQ, d, Stride(D));
-            O.noalias() = PV.middleRows(h * NQ, NQ) * Eigen::Map<const Mat>(Wv + h * d * E, d, E).transpose();
+            gemm(O, PV.middleRows(h * NQ, NQ), Eigen::Map<const Mat>(Wv + h * d * E, d, E).transpose());
             if (bv)
                 for (int64_t i = 0; i < NQ; ++i)
                     for (int64_t j = 0; j < d; ++j) O(i, j) += bv[h * d + j];
@@ -208,11 +209,10 @@ void attention_few_keys_forward(T* out, const T* qin, const T* qp, int64_t q_bst
             Eigen::Map<const Mat, 0, Stride> Kh(kp + b * NT * D + h * d, NT, d, Stride(D));
             Eigen::Map<const Mat, 0, Stride> Vh(vp + b * NT * D + h * d, NT, d, Stride(D));
             // N_h = v_h Wo_h^T: (NT x d) (d x E), Wo_h the columns h*d .. of Wo
-            N.middleRows(h * NT, NT).noalias() =
-                Vh * Eigen::Map<const Mat, 0, Stride>(Wo + h * d, E, d, Stride(D)).transpose();
+            gemm(N.middleRows(h * NT, NT), Vh,
+                 Eigen::Map<const Mat, 0, Stride>(Wo + h * d, E, d, Stride(D)).transpose());
             if (qin) {  // M_h = Wq_h^T k_h^T (E x NT); c_h = bq_h . k_h
-                M.middleCols(h * NT, NT).noalias() =
-                    Eigen::Map<const Mat>(Wq + h * d * E, d, E).transpose() * Kh.transpose();
+                gemm(M.middleCols(h * NT, NT), Eigen::Map<const Mat>(Wq + h * d * E, d, E).transpose(), Kh.transpose());
                 for (int64_t t = 0; t < NT; ++t) {
                     T s = 0;
                     if (bq)
@@ -229,12 +229,12 @@ void attention_few_keys_forward(T* out, const T* qin, const T* qp, int64_t q_bst
                 const int64_t i0 = rb * kRowBlock, ni = std::min(kRowBlock, NI - i0);
                 auto Sb = S.topRows(ni);
                 if (qin) {  // scores of every head at once: qin M + c
-                    Sb.noalias() = Eigen::Map<const Mat>(qin + b * q_bstride + i0 * E, ni, E) * M;
+                    gemm(Sb, Eigen::Map<const Mat>(qin + b * q_bstride + i0 * E, ni, E), M);
                 } else {
                     for (int64_t h = 0; h < H; ++h)
-                        Sb.middleCols(h * NT, NT).noalias() =
-                            Eigen::Map<const Mat, 0, Stride>(qp + b * q_bstride + i0 * D + h * d, ni, d, Stride(D)) *
-                            Eigen::Map<const Mat, 0, Stride>(kp + b * NT * D + h * d, NT, d, Stride(D)).transpose();
+                        gemm(Sb.middleCols(h * NT, NT),
+                             Eigen::Map<const Mat, 0, Stride>(qp + b * q_bstride + i0 * D + h * d, ni, d, Stride(D)),
+                             Eigen::Map<const Mat, 0, Stride>(kp + b * NT * D + h * d, NT, d, Stride(D)).transpose());
                 }
                 for (int64_t i = 0; i < ni; ++i) {  // softmax over each head's NT keys
                     T* row = Sb.data() + i * R;
@@ -255,7 +255,7 @@ void attention_few_keys_forward(T* out, const T* qin, const T* qp, int64_t q_bst
                     }
                 }
                 Eigen::Map<Mat> O(out + (b * NI + i0) * E, ni, E);
-                O.noalias() = Sb * N;  // sum_h P_h N_h
+                gemm(O, Sb, N);  // sum_h P_h N_h
                 if (bo)
                     for (int64_t i = 0; i < ni; ++i)
                         for (int64_t e = 0; e < E; ++e) O(i, e) += bo[e];

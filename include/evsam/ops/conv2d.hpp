@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/gemm.hpp"
 #include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 #include "evsam/core/tensor.hpp"
 #include "evsam/ops/activation.hpp"
@@ -215,10 +216,10 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
                         Eigen::Map<const Mat, 0, Stride> Wm(weight + (g * OCg + o0) * R, no, R, Stride(R));
                         Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
                         if (pointwise) {
-                            Y.noalias() = Wm * Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W));
+                            gemm(Y, Wm, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
                         } else {
                             im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
-                            Y.noalias() = Wm * Eigen::Map<const Mat>(col.data(), R, np);
+                            gemm(Y, Wm, Eigen::Map<const Mat>(col.data(), R, np));
                         }
                         for (int64_t o = 0; o < no; ++o)
                             bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
@@ -345,7 +346,7 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                     Eigen::Map<const Mat> Um(U.data() + xi * OC * C, OC, C);
                     Eigen::Map<const Mat> Vm(Vb.data() + xi * C * nt, C, nt);
                     Eigen::Map<Mat> Mm(Mb.data() + xi * OC * nt, OC, nt);
-                    Mm.noalias() = Um * Vm;
+                    gemm(Mm, Um, Vm);
                 }
                 // Y = A^T M A per tile, vectorised over the tiles of a segment; + bias, activation.
                 for (int64_t oc = 0; oc < OC; ++oc) {
@@ -456,10 +457,10 @@ void conv_transpose2d_impl(T* out, const T* in, const T* weight, const T* bias, 
                 auto A = acc.leftCols(np);
                 if constexpr (tokens) {
                     Eigen::Map<const Mat> X(in + (n * P + p0) * C, np, C);
-                    A.noalias() = Wm.transpose() * X.transpose();
+                    gemm(A, Wm.transpose(), X.transpose());
                 } else {
                     Eigen::Map<const Mat, 0, Stride> X(in + n * C * P + p0, C, np, Stride(P));
-                    A.noalias() = Wm.transpose() * X;
+                    gemm(A, Wm.transpose(), X);
                 }
                 for (int64_t oc = 0; oc < OC; ++oc) {
                     const T bb = bias ? bias[oc] : T(0);

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/gemm.hpp"
 #include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 
 namespace evsam {
@@ -34,7 +35,7 @@ void linear_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
         const int64_t m0 = b * kRowBlock, nm = std::min(kRowBlock, M - m0);
         Eigen::Map<const Mat> X(in + m0 * IN, nm, IN);
         Eigen::Map<Mat> Y(out + m0 * OUT, nm, OUT);
-        Y.noalias() = X * Wm.transpose();
+        gemm(Y, X, Wm.transpose());
         if (bias)
             for (int64_t r = 0; r < nm; ++r)
                 for (int64_t o = 0; o < OUT; ++o) Y(r, o) += bias[o];
@@ -73,7 +74,7 @@ void bmm_forward(T* out, const T* a, const T* x, int64_t B, int64_t M, int64_t K
             Eigen::Map<const Mat> A(a + b * M * K, M, K);
             Eigen::Map<const Mat, 0, Stride> X(x + b * K * P + p0, K, np, Stride(P));
             Eigen::Map<Mat, 0, Stride> Y(out + b * M * P + p0, M, np, Stride(P));
-            Y.noalias() = A * X;
+            gemm(Y, A, X);
         }
 }
 

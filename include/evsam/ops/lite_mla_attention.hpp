@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/gemm.hpp"
 #include "evsam/ops/linear.hpp"  // bmm_forward_naive, the reference's matmul
 #include "evsam/ops/simd.hpp"    // Eigen and xsimd, with the intrinsics
 
@@ -72,9 +73,9 @@ void relu_linear_att_forward(T* out, const T* qkv, int64_t B, int64_t NH, int64_
                 kr = K.cwiseMax(T(0));  // k = self.kernel_func(k)
                 // v = F.pad(v, (0, 0, 0, 1), value=1); vk = torch.matmul(v, trans_k), without the padded
                 // copy: the rows of v straight from qkv, and the row of ones as the sums of relu(k)'s rows
-                vk.topRows(D).noalias() = V * kr.transpose();
+                gemm(vk.topRows(D), V, kr.transpose());
                 vk.row(D) = kr.rowwise().sum().transpose();
-                o.noalias() = vk * qr;                // out = torch.matmul(vk, q)
+                gemm(o, vk, qr);                      // out = torch.matmul(vk, q)
                 T* dst = out + (b * NH + h) * D * N;  // out = out[:-1] / (out[-1:] + eps)
                 for (int64_t i = 0; i < D; ++i)
                     for (int64_t n = 0; n < N; ++n) dst[i * N + n] = o(i, n) / (o(D, n) + e);
