@@ -35,27 +35,31 @@ def errors(x, ref):
     return float(np.abs(d).max()), (float(np.sqrt((d * d).sum())) / den if den > 0 else float("inf"))
 
 
-def torch_trace(model, x, dtype):
-    """Every image-encoder module's output, by its state_dict-style name."""
+def torch_trace(model, x, dtype, out_dir):
+    """Every image-encoder module's output, by its state_dict-style name, saved as out_dir/<name>.npy
+    (on disk: the XL models' traces do not fit in memory twice). Returns the names."""
+    import numpy as np
     import torch
-    out = {}
+    os.makedirs(out_dir, exist_ok=True)
+    names = []
     hooks = []
     m = model.to(dtype)
     for name, mod in m.image_encoder.named_modules():
         full = "image_encoder" + ("." + name if name else "")
 
         def hook(_mod, _inp, o, full=full):
+            if isinstance(o, dict) and "sam_encoder" in o:  # the neck (a DAGBlock) returns a dict
+                o = o["sam_encoder"]
             if isinstance(o, torch.Tensor):
-                out[full] = o.detach().to(torch.float64).numpy().copy()
-            elif isinstance(o, dict) and "sam_encoder" in o:  # the neck (a DAGBlock) returns a dict
-                out[full] = o["sam_encoder"].detach().to(torch.float64).numpy().copy()
+                np.save(os.path.join(out_dir, full + ".npy"), o.detach().numpy())
+                names.append(full)
         hooks.append(mod.register_forward_hook(hook))
     with torch.inference_mode():
         emb = m.image_encoder(x.to(dtype))
     for h in hooks:
         h.remove()
-    out["embedding"] = emb.detach().to(torch.float64).numpy()
-    return out
+    np.save(os.path.join(out_dir, "embedding.npy"), emb.detach().numpy())
+    return set(names + ["embedding"])
 
 
 def main():
@@ -88,8 +92,9 @@ def main():
         from PIL import Image
         x = model.transform(np.array(Image.open(args.image).convert("RGB"))).unsqueeze(0)
         np.save(os.path.join(d, "input.npy"), x.numpy())
-        t32 = torch_trace(model, x, torch.float32)
-        t64 = torch_trace(model, x, torch.float64)
+        t32_dir, t64_dir = os.path.join(d, "torch_float32"), os.path.join(d, "torch_float64")
+        torch_trace(model, x, torch.float32, t32_dir)
+        t64 = torch_trace(model, x, torch.float64, t64_dir)
         traces = {}
         for dt in ("float", "double"):
             tdir = os.path.join(d, f"trace_{dt}")
@@ -103,14 +108,15 @@ def main():
         for name in order + ["embedding"]:
             if name != "embedding" and name not in t64:
                 continue
-            ref = t64[name]
+            ref = np.load(os.path.join(t64_dir, name + ".npy"))
+            t32 = np.load(os.path.join(t32_dir, name + ".npy"))
             f32 = np.load(os.path.join(d, "evsam_float.npy") if name == "embedding" else os.path.join(tdir, name + ".npy"))
             f64 = np.load(os.path.join(d, "evsam_double.npy") if name == "embedding" else
                           os.path.join(traces["double"][1], name + ".npy"))
             if f32.shape != ref.shape:
                 continue
             em, er = errors(f32, ref)
-            tm, tr = errors(t32[name], ref)
+            tm, tr = errors(t32, ref)
             dm, _ = errors(f64, ref)
             rows.append({"module": name, "evsam_max": em, "evsam_rel_l2": er, "torch_max": tm, "torch_rel_l2": tr,
                          "ratio_rel_l2": er / tr if tr > 0 else float("inf"), "ratio_max": em / tm if tm > 0 else float("inf"),

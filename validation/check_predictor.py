@@ -29,6 +29,13 @@ Reported per variant, prompt type and multimask (must hold):
   binary      % of pixels where (logits > 0) agrees                               >= 99.99
 Prints a markdown table; exits 1 if any row fails.
 
+With --fp64, upstream's predictor also runs in float64 (the same checkpoint, image and prompts; the
+prompt tensors cast to double, and PositionEmbeddingRandom._pe_encoding made to compute in its
+Gaussian matrix's dtype, since upstream casts the coordinates to float32 there). A second table then
+puts evsam's error against fp64 beside PyTorch fp32's, for the low-res logits (relative L2 and
+max-abs over max |ref|) and the IoU predictions (max abs), with their ratios (evsam / PyTorch), and
+a summary: the median and the largest ratio over the prompt sets.
+
   /usr/bin/python3 validation/check_predictor.py --efficientvit-src DIR --sam-src DIR \\
       --evsam build/bin/evsam [--variants l0 xl0] [--image examples/data/chelsea.png] [--threads 2]
 """
@@ -175,6 +182,66 @@ def scaled_checkpoint(args, v, d, img, probe_points):
     return weights, model, predictor, factor, measured, t_embed
 
 
+def fp64_predictor(model, img):
+    """Upstream's predictor on a float64 copy of model, with img set (see --fp64 above)."""
+    import copy
+    import torch
+    from efficientvit.models.efficientvit.sam import EfficientViTSamPredictor
+    from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
+    if not getattr(PositionEmbeddingRandom, "_evsam_dtype_patch", False):
+        orig = PositionEmbeddingRandom._pe_encoding
+        PositionEmbeddingRandom._pe_encoding = lambda self, c: orig(self, c.to(self.positional_encoding_gaussian_matrix.dtype))
+        PositionEmbeddingRandom._evsam_dtype_patch = True
+    m64 = copy.deepcopy(model).double()
+    transform = m64.transform
+    m64.transform = lambda im: transform(im).double()
+    p = EfficientViTSamPredictor(m64)
+    predict_torch = p.predict_torch
+
+    def as_double(t):
+        return t.double() if t is not None and t.is_floating_point() else t
+
+    p.predict_torch = lambda pc, pl, boxes=None, mask_input=None, *a, **k: predict_torch(
+        as_double(pc), pl, as_double(boxes), as_double(mask_input), *a, **k)
+    with torch.inference_mode():
+        p.set_image(img)
+    return p
+
+
+def against_fp64(ref32, got, ref64):
+    """evsam's and PyTorch fp32's errors against fp64 (see --fp64)."""
+    import numpy as np
+    r = {}
+    b = ref64["lowres"].astype(np.float64)
+    scale = max(np.abs(b).max(), 1e-30)
+    for who, x in (("evsam", got), ("torch", ref32)):
+        d = x["lowres"].astype(np.float64) - b
+        r[f"{who}_fp64_lowres_rel_l2"] = float(np.sqrt((d * d).sum() / max((b * b).sum(), 1e-300)))
+        r[f"{who}_fp64_lowres_max"] = float(np.abs(d).max() / scale)
+        r[f"{who}_fp64_iou"] = float(np.abs(x["iou"].astype(np.float64) - ref64["iou"].astype(np.float64)).max())
+    for k in ("lowres_rel_l2", "lowres_max", "iou"):
+        t = r[f"torch_fp64_{k}"]
+        r[f"ratio_{k}"] = r[f"evsam_fp64_{k}"] / t if t > 0 else float("inf")
+    return r
+
+
+def print_fp64_table(results):
+    import numpy as np
+    rows = [r for r in results if "ratio_lowres_rel_l2" in r]
+    print()
+    print("against upstream in float64: evsam float / PyTorch fp32 (ratio)")
+    print("| model | prompt | multimask | lowres rel-L2 | lowres max / max|ref| | iou max abs |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        cells = [f"{r['evsam_fp64_' + k]:.2e} / {r['torch_fp64_' + k]:.2e} ({r['ratio_' + k]:.2f})"
+                 for k in ("lowres_rel_l2", "lowres_max", "iou")]
+        print(f"| {r['model']} | {r['prompt']} | {r['multimask']} | " + " | ".join(cells) + " |")
+    for k in ("lowres_rel_l2", "lowres_max", "iou"):
+        q = np.array([r["ratio_" + k] for r in rows])
+        if len(q):
+            print(f"{k}: median ratio {np.median(q):.2f}, largest {q.max():.2f} over {len(q)} prompt sets")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
@@ -190,6 +257,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the checkpoints and outputs under --work")
+    ap.add_argument("--fp64", action="store_true", help="also judge both against upstream run in float64")
     args = ap.parse_args()
     upstream.setup(args.efficientvit_src, args.sam_src)
     if not os.path.isfile(args.evsam):
@@ -210,6 +278,7 @@ def main():
         d = os.path.join(args.work, v)
         os.makedirs(d, exist_ok=True)
         weights, model, predictor, factor, measured, t_embed = scaled_checkpoint(args, v, d, img, plist[0][1])
+        pred64 = fp64_predictor(model, img) if args.fp64 else None
 
         mask_file = None
         for name, pts, box, uses_mask in plist:
@@ -231,6 +300,9 @@ def main():
                                          mm, True, d, tag)
                     got = {k: squeeze_to(np.load(p), ref[k].shape, f"{tag} {k}") for k, p in paths.items()}
                     row.update(compare(ref, got), seconds=dt)
+                    if pred64 is not None:
+                        m64, i64, l64 = pred64.predict(**kw, multimask_output=mm, return_logits=True)
+                        row.update(against_fp64(ref, got, dict(masks=m64, iou=i64, lowres=l64)))
                     if name == "point" and mm:  # binary masks (no --logits): uint8 0/1
                         bref, _, _ = predictor.predict(**kw, multimask_output=mm, return_logits=False)
                         bpaths, _ = run_tool(args, weights, v, args.image, pts, box, None, mm, False, d, tag + "_bin")
@@ -265,6 +337,8 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for line in rows:
         print(line)
+    if args.fp64:
+        print_fp64_table(results)
     failures = sum(not r["ok"] for r in results)
     if args.json:
         with open(args.json, "w") as f:

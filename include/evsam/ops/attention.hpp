@@ -89,8 +89,7 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                     simd::map(blk, blk, nq * NK, [](V x) { return xsimd::exp(x); });
                     for (int64_t i = 0; i < nq; ++i) {
                         T* row = blk + i * NK;
-                        T sum = 0;
-                        for (int64_t j = 0; j < NK; ++j) sum += row[j];
+                        const T sum = simd::sum(row, NK);
                         for (int64_t j = 0; j < NK; ++j) row[j] /= sum;
                     }
                     Eigen::Map<Mat, 0, Stride> O(out + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
@@ -166,8 +165,7 @@ void attention_few_queries_forward(T* out, const T* qp, const T* kin, const T* v
             T mx = row[0];
             for (int64_t j = 1; j < NK; ++j) mx = std::max(mx, row[j]);
             simd::map(row, row, NK, [mx](V x) { return xsimd::exp(x - V(mx)); });
-            T sum = 0;
-            for (int64_t j = 0; j < NK; ++j) sum += row[j];
+            const T sum = simd::sum(row, NK);
             const T inv = T(1) / sum;
             simd::map(row, row, NK, [inv](V x) { return x * V(inv); });
         }
