@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end CPU speed of evsam beside upstream PyTorch and ONNX Runtime, in ONE run on the
-same machine, the same image and the same thread count.
+"""End-to-end CPU speed of evsam beside upstream PyTorch, ONNX Runtime and OpenVINO, in ONE run on
+the same machine, the same image and the same thread count.
 
 For every variant (at its own encoder resolution):
   encoder_s   preprocessed (1,3,R,R) input -> (1,256,64,64) embedding
@@ -10,6 +10,10 @@ For every variant (at its own encoder resolution):
   amg_s       (--amg, L0 only) SamAutomaticMaskGenerator with upstream defaults, 32x32 grid,
               image in -> records out (evsam everything vs EfficientViTSamAutomaticMaskGenerator)
   peak_rss_mb the peak resident memory of the process that ran the job (each side in its own process)
+  err64       the encoder's error on the preprocessed image against upstream run in float64: max-abs
+              and relative L2 of the embedding, for every side (PyTorch fp32, ORT, OpenVINO, evsam)
+OpenVINO (PyPI) runs the same ONNX export of the encoder twice: INFERENCE_PRECISION_HINT=f32, and
+its default for this CPU (bf16 where the CPU has AVX512_BF16 or AMX).
 It also measures the machine's fp32 GEMM peak (PyTorch's MKL sgemm, 2048^3, same threads) and
 reports the fraction of it the evsam encoder reaches on the encoder's MACs (direct-convolution
 MACs, as `evsam info --model` counts them).
@@ -18,7 +22,7 @@ Weights are seeded random-weight checkpoints written with torch.save(model.state
 upstream's own factory, exactly as the official files were written (speed does not depend on the
 values). Use the PyPI torch wheel (MKL + oneDNN) as the baseline, not Debian's python3-torch:
 
-  python -m venv venv && venv/bin/pip install torch torchvision onnxruntime onnx pillow numpy
+  python -m venv venv && venv/bin/pip install torch torchvision onnxruntime openvino onnx pillow numpy
   venv/bin/python bench/compare.py --efficientvit-src DIR --sam-src DIR [--evsam build/bin/evsam]
       [--threads 2] [--repeat 5] [--variants l0 l1 l2 xl0 xl1] [--amg] [--markdown OUT.md]
 """
@@ -75,6 +79,12 @@ def worker_torch(a):
     with torch.inference_mode():
         x = model.transform(image).unsqueeze(0)
         out["encoder_s"] = median_time(lambda: model.image_encoder(x), a.repeat)
+        if a.ref_dir:  # the input every side embeds, upstream's fp32 and fp64 embeddings of it
+            np.save(os.path.join(a.ref_dir, "input.npy"), x.numpy())
+            np.save(os.path.join(a.ref_dir, "torch32.npy"), model.image_encoder(x).numpy())
+            m64 = upstream.create_model(a.variant)
+            m64.load_state_dict(torch.load(a.ckpt, map_location="cpu"))
+            np.save(os.path.join(a.ref_dir, "torch64.npy"), m64.double().image_encoder(x.double()).numpy())
         pred.set_image(image)
         pt = np.array([[image.shape[1] / 2, image.shape[0] / 2]])
         out["decoder_s"] = median_time(lambda: pred.predict(pt, np.array([1]), multimask_output=True), a.repeat)
@@ -100,6 +110,8 @@ def worker_ort(a):
     x = np.random.default_rng(0).standard_normal((1, 3, R, R)).astype(np.float32)
     out = {"encoder_s": median_time(lambda: enc.run(None, {"x": x}), a.repeat)}
     emb = enc.run(None, {"x": x})[0]
+    if a.ref_dir:
+        np.save(os.path.join(a.ref_dir, "ort.npy"), enc.run(None, {"x": np.load(os.path.join(a.ref_dir, "input.npy"))})[0])
     image = Image.open(a.image)
     W, H = image.size
     s = 1024.0 / max(H, W)  # prompts in the 1024 frame, plus SAM's padding point (label -1)
@@ -112,6 +124,35 @@ def worker_ort(a):
     out["decoder_s"] = median_time(lambda: dec.run(None, feeds), a.repeat)
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
+
+
+def worker_ov(a):
+    """OpenVINO on the encoder's ONNX export: --ov-precision f32 (INFERENCE_PRECISION_HINT) or default."""
+    import numpy as np
+    import openvino as ov
+    core = ov.Core()
+    cfg = {"INFERENCE_NUM_THREADS": a.threads, "PERFORMANCE_HINT": "LATENCY"}
+    if a.ov_precision == "f32":
+        cfg["INFERENCE_PRECISION_HINT"] = "f32"
+    enc = core.compile_model(core.read_model(a.onnx_encoder), "CPU", cfg)
+    req = enc.create_infer_request()
+    R = a.resolution
+    x = np.random.default_rng(0).standard_normal((1, 3, R, R)).astype(np.float32)
+    out = {"encoder_s": median_time(lambda: req.infer({0: x}), a.repeat),
+           "precision": str(enc.get_property("INFERENCE_PRECISION_HINT"))}
+    if a.ref_dir:
+        res = req.infer({0: np.load(os.path.join(a.ref_dir, "input.npy"))})
+        np.save(os.path.join(a.ref_dir, f"ov_{a.ov_precision}.npy"), np.array(next(iter(res.values()))))
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+def err64(ref_dir, name):
+    """(max-abs, relative L2) of ref_dir/name.npy against ref_dir/torch64.npy."""
+    import numpy as np
+    ref = np.load(os.path.join(ref_dir, "torch64.npy"))
+    d = np.load(os.path.join(ref_dir, name)).astype(np.float64).reshape(ref.shape) - ref
+    return float(np.abs(d).max()), float(np.sqrt((d * d).sum() / (ref * ref).sum()))
 
 
 def worker_gemm(a):
@@ -188,7 +229,9 @@ def main():
     ap.add_argument("--amg", action="store_true", help="also segment everything (32x32) on L0")
     ap.add_argument("--image", default=os.path.join(HERE, "..", "examples", "data", "chelsea.png"))
     ap.add_argument("--markdown", help="also write the table to this file")
-    ap.add_argument("--worker", choices=["torch", "ort", "gemm"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["torch", "ort", "ov", "gemm"], help=argparse.SUPPRESS)
+    ap.add_argument("--ov-precision", choices=["f32", "default"], help=argparse.SUPPRESS)
+    ap.add_argument("--ref-dir", help=argparse.SUPPRESS)
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--ckpt", help=argparse.SUPPRESS)
     ap.add_argument("--onnx-encoder", help=argparse.SUPPRESS)
@@ -197,7 +240,7 @@ def main():
     a = ap.parse_args()
     upstream.setup(a.efficientvit_src, a.sam_src)
     if a.worker:
-        return {"torch": worker_torch, "ort": worker_ort, "gemm": worker_gemm}[a.worker](a)
+        return {"torch": worker_torch, "ort": worker_ort, "ov": worker_ov, "gemm": worker_gemm}[a.worker](a)
 
     from PIL import Image
     os.makedirs(a.work, exist_ok=True)
@@ -214,24 +257,41 @@ def main():
         R = 512 if v.startswith("l") else 1024
         ev = run_json([a.evsam, "bench", "--weights", ckpt, "--image", image, "--threads", str(a.threads),
                        "--repeat", str(a.repeat), "--json"] + (["--amg"] if amg else []), env)
-        th = run_json(base + ["--worker", "torch", "--variant", v, "--ckpt", ckpt] + (["--amg"] if amg else []), env)
+        ref_dir = os.path.join(a.work, f"{v}_err64")
+        os.makedirs(ref_dir, exist_ok=True)
+        th = run_json(base + ["--worker", "torch", "--variant", v, "--ckpt", ckpt, "--ref-dir", ref_dir] +
+                      (["--amg"] if amg else []), env)
         ox = run_json(base + ["--worker", "ort", "--onnx-encoder", enc_onnx, "--onnx-decoder", dec_onnx,
-                              "--resolution", str(R)], env)
-        rows.append((v, R, ev, th, ox))
-        print(f"{v}: evsam {ev['encoder_s']:.3f}s  torch {th['encoder_s']:.3f}s  ort {ox['encoder_s']:.3f}s",
-              file=sys.stderr)
+                              "--resolution", str(R), "--ref-dir", ref_dir], env)
+        ov = {p: run_json(base + ["--worker", "ov", "--onnx-encoder", enc_onnx, "--resolution", str(R),
+                                  "--ov-precision", p, "--ref-dir", ref_dir], env, allow_fail=True)
+              for p in ("f32", "default")}
+        subprocess.run([a.evsam, "embed", "--weights", ckpt, "--input", os.path.join(ref_dir, "input.npy"), "--out",
+                        os.path.join(ref_dir, "evsam.npy"), "--threads", str(a.threads)], check=True, env=env)
+        err = {k: err64(ref_dir, f) for k, f in (("torch", "torch32.npy"), ("ort", "ort.npy"), ("evsam", "evsam.npy"),
+                                                   ("ov_f32", "ov_f32.npy"), ("ov_default", "ov_default.npy"))
+               if os.path.exists(os.path.join(ref_dir, f))}
+        rows.append((v, R, ev, th, ox, ov, err))
+        print(f"{v}: evsam {ev['encoder_s']:.3f}s  torch {th['encoder_s']:.3f}s  ort {ox['encoder_s']:.3f}s  "
+              f"openvino f32 {ov['f32'].get('encoder_s', float('nan')):.3f}s default "
+              f"{ov['default'].get('encoder_s', float('nan')):.3f}s", file=sys.stderr)
 
     import torch
     import onnxruntime
+    try:
+        import openvino
+        ov_version = openvino.__version__
+    except ImportError:
+        ov_version = "not installed"
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible; "
              f"threads {a.threads}; median of {a.repeat}; image 640x480; "
-             f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}.",
+             f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, openvino {ov_version}.",
              f"fp32 GEMM peak (torch sgemm 2048^3, {a.threads} threads): {gemm['gflops']:.1f} GFLOP/s.", "",
              "| model | res | encoder evsam s | torch s | ORT s | evsam/torch | evsam/ORT | % GEMM peak "
              "| decoder evsam s | torch s | ORT s | evsam/torch | peak MB evsam | torch | ORT |",
              "| --- " * 15 + "|"]
     verdicts = []
-    for v, R, ev, th, ox in rows:
+    for v, R, ev, th, ox, ov, err in rows:
         r_t, r_o = ev["encoder_s"] / th["encoder_s"], ev["encoder_s"] / ox["encoder_s"]
         d_t = ev["decoder_s"] / th["decoder_s"]
         peak = 2 * MACS[v] / ev["encoder_s"] / 1e9 / gemm["gflops"]
@@ -239,10 +299,30 @@ def main():
                      f"{r_t:.2f} | {r_o:.2f} | {100 * peak:.0f} % | {ev['decoder_s'] * 1e3:.1f} ms | "
                      f"{th['decoder_s'] * 1e3:.1f} ms | {ox['decoder_s'] * 1e3:.1f} ms | {d_t:.2f} | "
                      f"{ev['peak_rss_mb']:.0f} | {th['peak_rss_mb']:.0f} | {ox['peak_rss_mb']:.0f} |")
-        verdicts += [(f"{v} encoder <= 0.8x PyTorch", r_t <= 0.8), (f"{v} encoder <= 1.0x ORT", r_o <= 1.0),
+        verdicts += [(f"{v} encoder <= 0.6x PyTorch", r_t <= 0.6), (f"{v} encoder <= 1.0x ORT", r_o <= 1.0),
                      (f"{v} decoder <= 0.5x PyTorch", d_t <= 0.5), (f"{v} >= 70 % of GEMM peak", peak >= 0.7),
                      (f"{v} peak memory below PyTorch's", ev["peak_rss_mb"] < th["peak_rss_mb"])]
-    for v, R, ev, th, ox in rows:
+    lines += ["", "Encoder beside OpenVINO (same ONNX export), and every side's embedding error against upstream in "
+                  "float64 (max-abs / relative L2, preprocessed chelsea):", "",
+              "| model | evsam s | OV f32 s | OV default s (precision) | evsam/OV f32 | evsam/OV default | err evsam "
+              "| err torch fp32 | err ORT | err OV f32 | err OV default |", "| --- " * 11 + "|"]
+    for v, R, ev, th, ox, ov, err in rows:
+        def t(o):
+            return f"{o['encoder_s']:.3f}" if "encoder_s" in o else "failed"
+
+        def e(k):
+            return f"{err[k][0]:.2e} / {err[k][1]:.2e}" if k in err else "-"
+        rf = ev["encoder_s"] / ov["f32"]["encoder_s"] if "encoder_s" in ov["f32"] else float("nan")
+        rd = ev["encoder_s"] / ov["default"]["encoder_s"] if "encoder_s" in ov["default"] else float("nan")
+        lines.append(f"| {v} | {ev['encoder_s']:.3f} | {t(ov['f32'])} | {t(ov['default'])} "
+                     f"({ov['default'].get('precision', '?')}) | {rf:.2f} | {rd:.2f} | {e('evsam')} | {e('torch')} | "
+                     f"{e('ort')} | {e('ov_f32')} | {e('ov_default')} |")
+        if "encoder_s" in ov["f32"]:
+            verdicts.append((f"{v} encoder <= 0.85x OpenVINO f32", rf <= 0.85))
+        if "evsam" in err and "torch" in err:
+            verdicts.append((f"{v} encoder rel-L2 vs fp64 <= 1.0x PyTorch fp32's", err["evsam"][1] <= err["torch"][1]))
+            verdicts.append((f"{v} encoder max-abs vs fp64 <= 1.5x PyTorch fp32's", err["evsam"][0] <= 1.5 * err["torch"][0]))
+    for v, R, ev, th, ox, ov, err in rows:
         if "amg_s" in ev and "amg_s" in th:
             r = ev["amg_s"] / th["amg_s"]
             lines += ["", f"Segment everything, {v}, 32x32 grid, 640x480: evsam {ev['amg_s']:.2f} s "
