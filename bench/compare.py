@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -139,7 +140,7 @@ def worker_ov(a):
     R = a.resolution
     x = np.random.default_rng(0).standard_normal((1, 3, R, R)).astype(np.float32)
     out = {"encoder_s": median_time(lambda: req.infer({0: x}), a.repeat),
-           "precision": str(enc.get_property("INFERENCE_PRECISION_HINT"))}
+           "precision": re.sub(r"^<Type: '(.*)'>$", r"\1", str(enc.get_property("INFERENCE_PRECISION_HINT")))}
     if a.ref_dir:
         res = req.infer({0: np.load(os.path.join(a.ref_dir, "input.npy"))})
         np.save(os.path.join(a.ref_dir, f"ov_{a.ov_precision}.npy"), np.array(next(iter(res.values()))))
