@@ -47,15 +47,17 @@ int run(const Args& a) {
     load_state_dict(*model, lc.ckpt, lc.model);
     const auto r = run_bench(*model, img, repeat, a.has("amg"));
     const int threads = omp_get_max_threads();
-    std::printf("model %s  image %lldx%lld  threads %d  repeat %d\n", lc.model.c_str(),
-                static_cast<long long>(img.width), static_cast<long long>(img.height), threads, repeat);
+    std::printf("model %s  image %lldx%lld  threads %d  repeat %d  precision %s\n", lc.model.c_str(),
+                static_cast<long long>(img.width), static_cast<long long>(img.height), threads, repeat,
+                be.opt.precision.c_str());
     std::printf("encoder_s   %.4f\ndecoder_s   %.4f\n", r.encoder_s, r.decoder_s);
     if (r.amg_s >= 0) std::printf("amg_s       %.4f  (%lld masks)\n", r.amg_s, static_cast<long long>(r.amg_masks));
     std::printf("peak_rss_mb %.1f\n", r.peak_rss_mb);
     if (a.has("json")) {
         nlohmann::ordered_json j{{"model", lc.model},        {"threads", threads},
                                  {"repeat", repeat},         {"image", {img.width, img.height}},
-                                 {"encoder_s", r.encoder_s}, {"decoder_s", r.decoder_s}};
+                                 {"encoder_s", r.encoder_s}, {"decoder_s", r.decoder_s},
+                                 {"precision", be.opt.precision}};
         if (r.amg_s >= 0) {
             j["amg_s"] = r.amg_s;
             j["amg_masks"] = r.amg_masks;

@@ -61,6 +61,7 @@ int run(const Args& a) {
     if (a.has("image") == a.has("input")) throw Error("embed: give exactly one of --image and --input");
     const std::string dtype = a.choice("dtype", "float", {"float", "double"});
     const BackendChoice be = backend_flags(a, "embed", true);
+    if (dtype == "double" && be.opt.precision == "fast") throw Error("embed: --precision fast needs --dtype float");
     set_threads(a);
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
     return dtype == "double" ? run_embed<double>(a, lc, be) : run_embed<float>(a, lc, be);

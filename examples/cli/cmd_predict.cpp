@@ -41,7 +41,8 @@ int run_predict(const Args& a, const LoadedCheckpoint& lc, const Prompt<T>& prom
 
 int run(const Args& a) {
     const std::string dtype = a.choice("dtype", "float", {"float", "double"});
-    backend_flags(a, "predict", false);
+    const BackendChoice be = backend_flags(a, "predict", false);
+    if (dtype == "double" && be.opt.precision == "fast") throw Error("predict: --precision fast needs --dtype float");
     set_threads(a);
     for (const char* f : {"out-masks", "out-iou", "out-lowres", "overlay"})  // fail before any work
         if (a.has(f)) detail::check_write_target(a.str(f));

@@ -22,7 +22,8 @@ inline FlagSpec dtype_flag() { return value("dtype", "float|double", "compute ty
 // --backend cpu|cuda [--precision strict|fast] [--batch N]
 inline std::vector<FlagSpec> backend_flag_specs() {
     return {value("backend", "cpu|cuda", "where the image encoder runs (cuda: a build with -DEVSAM_WITH_CUDA=ON)"),
-            value("precision", "strict|fast", "CUDA precision: strict (fp32, TF32 off) or fast (TF32)"),
+            value("precision", "strict|fast",
+                  "strict (fp32; CUDA: TF32 off) or fast (CPU: bf16 GEMMs, needs AVX512_BF16; CUDA: TF32)"),
             value("batch", "N", "images per CUDA encoder call")};
 }
 

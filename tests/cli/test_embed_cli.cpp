@@ -93,7 +93,7 @@ TEST(CliEmbed, BadInputsAreOneLineErrorsAndWriteNothing) {
 }
 
 // --backend cuda on a machine that cannot run it (a CPU-only build, or no GPU): one line that says
-// why, exit 1, no output; --precision / --batch without cuda are refused; predict and everything
+// why, exit 1, no output; --batch without cuda is refused; predict and everything
 // refuse cuda until the decoder has CUDA ops.
 TEST(CliBackend, CudaUnavailableIsAOneLineErrorAndWritesNothing) {
     const std::string out = ::testing::TempDir() + "evsam_embed_cuda.npy";
@@ -117,8 +117,8 @@ TEST(CliBackend, CudaUnavailableIsAOneLineErrorAndWritesNothing) {
         EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
         EXPECT_FALSE(exists(out));
     }
-    for (std::string args : {"embed" + w + " --input " + d + "input.npy --precision fast --out " + out,
-                             "embed" + w + " --input " + d + "input.npy --batch 2 --out " + out,
+    for (std::string args : {"embed" + w + " --input " + d + "input.npy --batch 2 --out " + out,
+                             "embed" + w + " --input " + d + "input.npy --precision fast --dtype double --out " + out,
                              "embed" + w + " --input " + d + "input.npy --backend cuda --precision half --out " + out,
                              "embed" + w + " --input " + d + "input.npy --backend cuda --batch 0 --out " + out}) {
         SCOPED_TRACE(args);
@@ -138,6 +138,33 @@ TEST(CliBackend, CudaUnavailableIsAOneLineErrorAndWritesNothing) {
         EXPECT_NE(r.err.find("no CUDA ops yet"), std::string::npos) << r.err;
 #endif
         EXPECT_FALSE(exists(out));
+    }
+}
+
+// --precision fast on the CPU: every GEMM in bf16 where the CPU has AVX512_BF16. The embedding moves
+// away from strict's by bf16's rounding (more than fp32 noise, within the table's entry for fast);
+// on a CPU without AVX512_BF16, a one-line error and no output.
+TEST(CliPrecision, FastOnTheCpuIsBf16WithinItsTolerance) {
+    const std::string strict = ::testing::TempDir() + "evsam_strict.npy", fast = ::testing::TempDir() + "evsam_fast.npy";
+    std::remove(fast.c_str());
+    for (std::string cfg : {"tiny_l", "tiny_xl"}) {
+        SCOPED_TRACE(cfg);
+        ASSERT_EQ(run_evsam(embed_args(cfg, strict)).code, 0);
+        auto r = run_evsam(embed_args(cfg, fast) + " --precision fast");
+        if (!evsam::cpu_has_avx512_bf16()) {
+            EXPECT_TRUE(is_clean_error(r));
+            EXPECT_NE(r.err.find("AVX512_BF16"), std::string::npos) << r.err;
+            EXPECT_FALSE(exists(fast));
+            continue;
+        }
+        ASSERT_EQ(r.code, 0) << r.err;
+        const auto f = evsam::npy_load_as<double>(fast), ref = evsam::npy_load_as<double>(kTiny + cfg + "/embedding.npy");
+        const auto s = evsam::npy_load_as<double>(strict);
+        const auto cf = evsam::compare(f, ref, evsam::kTolEncoderFloat, "fast vs upstream");
+        const auto cs = evsam::compare(s, ref, evsam::kTolEncoderFloat, "strict vs upstream");
+        std::cout << cs.message << "\n" << cf.message << "\n";
+        EXPECT_LT(cf.rel_l2, evsam::kMaxRelL2CpuFastEmbedding) << cf.message;
+        EXPECT_GT(cf.rel_l2, 10 * cs.rel_l2) << "fast should differ from strict by bf16 rounding: " << cf.message;
     }
 }
 

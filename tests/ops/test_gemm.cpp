@@ -1,11 +1,15 @@
-// ops/gemm.hpp: the product every CPU op computes with, Eigen's GEMM with the depth cut into fixed
-// chunks. It is the product (against a double naive loop, within the op entry), it is at least
-// as accurate as Eigen's own single-block accumulation on a deep product (the reason it exists),
-// and it accumulates, handles an empty depth and does not depend on the thread count.
+// ops/gemm.hpp and ops/gemm_kernels.hpp: the product every CPU op computes with, the depth cut into
+// fixed chunks. It is the product (against a double naive loop, within the op entry), it is at least
+// as accurate as one running sum on a deep product (the reason for the chunks), and it accumulates
+// and handles an empty depth. evsam's own kernels (AVX-512, AVX2, portable) give the same bits as
+// each other on every operand layout and ragged shape, and match Eigen's GEMM (the reference) within
+// the op entry; the bf16 kernel gives the bits of its portable emulation and the exact product of
+// the rounded operands.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <evsam/ops/gemm.hpp>
+#include <evsam/ops/gemm_kernels.hpp>
 
 #include <array>
 #include <vector>
@@ -76,6 +80,171 @@ TEST(Gemm, DeepProductsAreMoreAccurateThanARunningSum) {
     EXPECT_TRUE(rc.ok) << rc.message;
     EXPECT_LT(rc.rel_l2 * 1.5, r1.rel_l2) << rc.message << " | " << r1.message;
     std::cout << rc.message << "\n" << r1.message << "\n";
+}
+
+// One product on one kernel, A (M x K) and B (K x N) stored as given (transposed: the operand's
+// transpose is what is stored, row-major), into Y with row stride ldy >= N.
+struct Case {
+    int64_t M, K, N;
+    bool at, bt, accumulate;
+};
+
+evsam::Tensor<float> run_kernel(evsam::gemm_kernel::Kind kind, const Case& c, const evsam::Tensor<float>& a,
+                                const evsam::Tensor<float>& b, const evsam::Tensor<float>& y0, int64_t ldy) {
+    using evsam::gemm_kernel::Operand;
+    const Operand A = c.at ? Operand{a.data(), 1, c.M} : Operand{a.data(), c.K, 1};
+    const Operand B = c.bt ? Operand{b.data(), 1, c.K} : Operand{b.data(), c.N, 1};
+    evsam::Tensor<float> y = y0;
+    evsam::gemm_kernel::gemm(kind, c.M, c.N, c.K, A, B, y.data(), ldy, c.accumulate);
+    return y;
+}
+
+// The exact product in double of the operands as the kernel reads them (rounded to bf16 first when
+// round is set), plus the initial Y when accumulating; the padding columns of Y stay as they were.
+evsam::Tensor<double> exact(const Case& c, const evsam::Tensor<float>& a, const evsam::Tensor<float>& b,
+                            const evsam::Tensor<float>& y0, int64_t ldy, bool round) {
+    auto q = [round](float v) {
+        return round ? static_cast<double>(evsam::gemm_kernel::from_bf16(evsam::gemm_kernel::to_bf16(v)))
+                     : static_cast<double>(v);
+    };
+    evsam::Tensor<double> r({c.M, ldy});
+    for (int64_t i = 0; i < c.M; ++i)
+        for (int64_t j = 0; j < ldy; ++j) {
+            double s = (c.accumulate || j >= c.N) ? y0[i * ldy + j] : 0.0;
+            if (j < c.N)
+                for (int64_t k = 0; k < c.K; ++k)
+                    s += q(c.at ? a[k * c.M + i] : a[i * c.K + k]) * q(c.bt ? b[j * c.K + k] : b[k * c.N + j]);
+            r[i * ldy + j] = s;
+        }
+    return r;
+}
+
+const std::vector<Case>& cases() {
+    // ragged rows / columns / depths around the tiles (12 x 32, 6 x 16, 4 x 16), the depth chunk (64)
+    // and block (256); both layouts of both operands; accumulating and not
+    static const std::vector<Case> c = {
+        {1, 1, 1, false, false, false},     {7, 15, 33, false, false, true},    {12, 64, 32, false, false, false},
+        {13, 65, 31, true, false, false},   {30, 257, 70, false, true, true},   {24, 600, 96, true, true, false},
+        {5, 17, 200, false, true, false},   {37, 256, 64, true, false, true},   {12, 16, 16, false, true, false},
+        {61, 513, 45, false, false, false}, {3, 1000, 2, false, true, true},    {50, 300, 129, true, true, true},
+    };
+    return c;
+}
+
+std::vector<evsam::gemm_kernel::Kind> f32_kinds() {
+    using evsam::gemm_kernel::Kind;
+    std::vector<Kind> k = {Kind::f32_portable};
+    if (evsam::cpu_best_isa() >= evsam::CpuIsa::avx2) k.push_back(Kind::f32_avx2);
+    if (evsam::cpu_best_isa() >= evsam::CpuIsa::avx512) k.push_back(Kind::f32_avx512);
+    return k;
+}
+
+TEST(GemmKernels, EveryInstructionSetGivesTheSameBitsAndTheProduct) {
+    std::cout << "kernels run here: portable" << (f32_kinds().size() > 1 ? ", avx2" : "")
+              << (f32_kinds().size() > 2 ? ", avx512" : "") << "\n";
+    uint32_t seed = 100;
+    for (const Case& c : cases()) {
+        const int64_t ldy = c.N + 3;
+        const auto a = evsam_test::random_tensor<float>({c.M * c.K}, seed++),
+                   b = evsam_test::random_tensor<float>({c.K * c.N}, seed++),
+                   y0 = evsam_test::random_tensor<float>({c.M, ldy}, seed++);
+        const auto ref = exact(c, a, b, y0, ldy, false);
+        const auto first = run_kernel(f32_kinds()[0], c, a, b, y0, ldy);
+        const std::string what = std::to_string(c.M) + "x" + std::to_string(c.K) + "x" + std::to_string(c.N) +
+                                 (c.at ? " At" : "") + (c.bt ? " Bt" : "") + (c.accumulate ? " +=" : "");
+        const auto r = evsam::compare(first, ref, evsam::kTolOpFloat, what);
+        EXPECT_TRUE(r.ok) << r.message;
+        for (auto kind : f32_kinds())
+            EXPECT_TRUE(evsam_test::bitwise_equal(run_kernel(kind, c, a, b, y0, ldy), first))
+                << what << " kernel " << static_cast<int>(kind);
+    }
+}
+
+// Against the reference (Eigen's GEMM, chunked the same way) through gemm(): the op entry.
+TEST(GemmKernels, MatchesEigensGemm) {
+    for (const Case& c : cases()) {
+        const auto a = evsam_test::random_tensor<float>({c.M, c.K}, 7), b = evsam_test::random_tensor<float>({c.K, c.N}, 8);
+        evsam::Tensor<float> own({c.M, c.N}, 0.5f), eig({c.M, c.N}, 0.5f);
+        Eigen::Map<const Mat> A(a.data(), c.M, c.K), B(b.data(), c.K, c.N);
+        evsam::gemm(Eigen::Map<Mat>(own.data(), c.M, c.N), A, B, c.accumulate);
+        evsam::gemm_reference(Eigen::Map<Mat>(eig.data(), c.M, c.N), A, B, c.accumulate);
+        const auto r = evsam::compare(own, eig, evsam::kTolOpFloat, "own vs Eigen");
+        EXPECT_TRUE(r.ok) << r.message;
+        // a column-major result runs as the transposed product
+        Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> cm(c.M, c.N);
+        cm.setConstant(0.5f);
+        evsam::gemm(cm, A, B, c.accumulate);
+        for (int64_t i = 0; i < c.M; ++i)
+            for (int64_t j = 0; j < c.N; ++j) ASSERT_NEAR(cm(i, j), eig[i * c.N + j], 1e-5 * (1 + std::abs(eig[i * c.N + j])));
+    }
+}
+
+// A left operand packed once (GemmLhs: a layer's weights) gives the bits of the unpacked product.
+TEST(GemmKernels, PackedLhsGivesTheSameBits) {
+    const int64_t M = 37, K = 300, N = 100;
+    const auto a = evsam_test::random_tensor<float>({M, K}, 9), b = evsam_test::random_tensor<float>({K, N}, 10);
+    evsam::Tensor<float> y1({M, N}), y2({M, N});
+    Eigen::Map<const Mat> A(a.data(), M, K), B(b.data(), K, N);
+    evsam::gemm(Eigen::Map<Mat>(y1.data(), M, N), A, B);
+    const evsam::GemmLhs<float> L(a.data(), M, K, K, 1);
+    L.product(Eigen::Map<Mat>(y2.data(), M, N), B);
+    EXPECT_TRUE(evsam_test::bitwise_equal(y2, y1));
+}
+
+// bf16 (the fast precision): the AVX512_BF16 kernel and the portable emulation agree bit for bit; the
+// result is the exact product of the bf16-rounded operands to fp32 accuracy; against the fp32
+// product its relative L2 error is that of bf16's rounding (unit roundoff 2^-9 per operand).
+TEST(GemmKernels, Bf16IsTheProductOfTheRoundedOperands) {
+    using evsam::gemm_kernel::Kind;
+    const bool native = evsam::cpu_has_avx512_bf16();
+    std::cout << "AVX512_BF16: " << (native ? "yes" : "no (the emulation alone is checked)") << "\n";
+    uint32_t seed = 300;
+    for (const Case& c : cases()) {
+        const int64_t ldy = c.N + 1;
+        const auto a = evsam_test::random_tensor<float>({c.M * c.K}, seed++),
+                   b = evsam_test::random_tensor<float>({c.K * c.N}, seed++),
+                   y0 = evsam_test::random_tensor<float>({c.M, ldy}, seed++);
+        const auto emu = run_kernel(Kind::bf16_portable, c, a, b, y0, ldy);
+        const auto r = evsam::compare(emu, exact(c, a, b, y0, ldy, true), evsam::kTolOpFloat, "bf16 vs rounded operands");
+        EXPECT_TRUE(r.ok) << r.message;
+        if (c.K >= 64 && !c.accumulate) {
+            const auto r32 = evsam::compare(emu, exact(c, a, b, y0, ldy, false), evsam::kTolOpFloat, "bf16 vs fp32");
+            EXPECT_LT(r32.rel_l2, 1.0 / 256) << r32.message;
+            EXPECT_GT(r32.rel_l2, 1e-4) << "bf16 rounding should show: " << r32.message;
+        }
+        if (native) { EXPECT_TRUE(evsam_test::bitwise_equal(run_kernel(Kind::bf16_avx512, c, a, b, y0, ldy), emu)); }
+    }
+}
+
+TEST(GemmKernels, Bf16RoundsToNearestEven) {
+    using evsam::gemm_kernel::from_bf16;
+    using evsam::gemm_kernel::to_bf16;
+    EXPECT_EQ(from_bf16(to_bf16(1.0f)), 1.0f);
+    EXPECT_EQ(from_bf16(to_bf16(1.0f + 1.0f / 256)), 1.0f);                 // a tie: to even (down)
+    EXPECT_EQ(from_bf16(to_bf16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);    // a tie: to even (up)
+    EXPECT_EQ(from_bf16(to_bf16(1.0f + 1.0f / 256 + 1e-6f)), 1.0f + 2.0f / 256);
+    EXPECT_TRUE(std::isnan(from_bf16(to_bf16(NAN))));
+    EXPECT_EQ(from_bf16(to_bf16(INFINITY)), INFINITY);
+    EXPECT_EQ(from_bf16(to_bf16(1e-40f)), 0.0f);  // denormals flush, as VCVTNEPS2BF16
+}
+
+TEST(GemmKernels, FastPrecisionRoutesGemmToBf16) {
+    if (!evsam::cpu_has_avx512_bf16()) {
+        EXPECT_THROW(evsam::set_cpu_precision(evsam::CpuPrecision::fast), evsam::Error);
+        GTEST_SKIP() << "no AVX512_BF16 on this CPU: fast refuses (checked)";
+    }
+    const int64_t M = 20, K = 128, N = 40;
+    const auto a = evsam_test::random_tensor<float>({M, K}, 11), b = evsam_test::random_tensor<float>({K, N}, 12);
+    evsam::Tensor<float> fast({M, N}), emu({M, N});
+    {
+        evsam::CpuPrecisionScope scope(evsam::CpuPrecision::fast);
+        evsam::gemm(Eigen::Map<Mat>(fast.data(), M, N), Eigen::Map<const Mat>(a.data(), M, K),
+                    Eigen::Map<const Mat>(b.data(), K, N));
+    }
+    EXPECT_EQ(evsam::cpu_precision(), evsam::CpuPrecision::strict);  // the scope put it back
+    evsam::gemm_kernel::gemm(evsam::gemm_kernel::Kind::bf16_portable, M, N, K, {a.data(), K, 1}, {b.data(), N, 1},
+                             emu.data(), N, false);
+    EXPECT_TRUE(evsam_test::bitwise_equal(fast, emu));
 }
 
 }  // namespace

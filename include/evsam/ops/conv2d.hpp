@@ -201,6 +201,13 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     const int64_t nblk = (P + kColBlock - 1) / kColBlock;
     const int64_t rows = conv_row_tile(N * G * nblk, OCg), ntile = (OCg + rows - 1) / rows;
     const bool pointwise = K == 1 && stride == 1 && pad == 0;
+    std::vector<GemmLhs<T>> lhs;  // each (group, tile of output channels)'s weights, packed once
+    lhs.reserve(static_cast<size_t>(G * ntile));
+    for (int64_t g = 0; g < G; ++g)
+        for (int64_t t = 0; t < ntile; ++t) {
+            const int64_t o0 = t * rows, no = std::min(rows, OCg - o0);
+            lhs.emplace_back(weight + (g * OCg + o0) * R, no, R, R, 1);
+        }
 #pragma omp parallel
     {
         std::vector<T, AlignedAllocator<T>> col(pointwise ? 0 : static_cast<size_t>(R * kColBlock));
@@ -213,13 +220,13 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
                         const int64_t o0 = t * rows, no = std::min(rows, OCg - o0);
                         const T* gin = in + (n * C + g * Cg) * H * W;
                         T* gout = out + (n * OC + g * OCg + o0) * P + p0;
-                        Eigen::Map<const Mat, 0, Stride> Wm(weight + (g * OCg + o0) * R, no, R, Stride(R));
+                        const GemmLhs<T>& Wm = lhs[static_cast<size_t>(g * ntile + t)];
                         Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
                         if (pointwise) {
-                            gemm(Y, Wm, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
+                            Wm.product(Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
                         } else {
                             im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
-                            gemm(Y, Wm, Eigen::Map<const Mat>(col.data(), R, np));
+                            Wm.product(Y, Eigen::Map<const Mat>(col.data(), R, np));
                         }
                         for (int64_t o = 0; o < no; ++o)
                             bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
@@ -269,6 +276,9 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                 for (int j = 0; j < 4; ++j) U[static_cast<size_t>(((i * 4 + j) * OC + oc) * C + c)] = u[j];
             }
         }
+    std::vector<GemmLhs<T>> Ul;  // the 16 U[xi], packed once
+    Ul.reserve(16);
+    for (int64_t xi = 0; xi < 16; ++xi) Ul.emplace_back(U.data() + xi * OC * C, OC, C, C, 1);
     // The tiles of a block, one tile-row segment at a time: f(ty, tx0, count, j0) with j0 the
     // index of tile (ty, tx0) within the block.
     auto for_segments = [TW](int64_t t0, int64_t nt, auto&& f) {
@@ -343,10 +353,9 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                 }
                 // M[xi] = U[xi] V[xi]: (OC x C) (C x nt)
                 for (int64_t xi = 0; xi < 16; ++xi) {
-                    Eigen::Map<const Mat> Um(U.data() + xi * OC * C, OC, C);
                     Eigen::Map<const Mat> Vm(Vb.data() + xi * C * nt, C, nt);
                     Eigen::Map<Mat> Mm(Mb.data() + xi * OC * nt, OC, nt);
-                    gemm(Mm, Um, Vm);
+                    Ul[static_cast<size_t>(xi)].product(Mm, Vm);
                 }
                 // Y = A^T M A per tile, vectorised over the tiles of a segment; + bias, activation.
                 for (int64_t oc = 0; oc < OC; ++oc) {
@@ -446,7 +455,7 @@ void conv_transpose2d_impl(T* out, const T* in, const T* weight, const T* bias, 
     using Stride = Eigen::OuterStride<>;
     const int64_t P = H * W, OH = H * K, OW = W * K, R = OC * K * K;
     const int64_t nblk = (P + kColBlock - 1) / kColBlock;
-    Eigen::Map<const Mat> Wm(weight, C, R);  // (C, OC*K*K)
+    const GemmLhs<T> Wt(weight, R, C, 1, R);  // W^T: (OC*K*K, C), W (C, OC*K*K), packed once
 #pragma omp parallel
     {
         Mat acc(R, kColBlock);
@@ -457,10 +466,10 @@ void conv_transpose2d_impl(T* out, const T* in, const T* weight, const T* bias, 
                 auto A = acc.leftCols(np);
                 if constexpr (tokens) {
                     Eigen::Map<const Mat> X(in + (n * P + p0) * C, np, C);
-                    gemm(A, Wm.transpose(), X.transpose());
+                    Wt.product(A, X.transpose());
                 } else {
                     Eigen::Map<const Mat, 0, Stride> X(in + n * C * P + p0, C, np, Stride(P));
-                    gemm(A, Wm.transpose(), X);
+                    Wt.product(A, X);
                 }
                 for (int64_t oc = 0; oc < OC; ++oc) {
                     const T bb = bias ? bias[oc] : T(0);

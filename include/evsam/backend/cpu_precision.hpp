@@ -1,0 +1,92 @@
+// evsam: what this CPU can run (checked at run time: the headers may be built without -march), and
+// the CPU precision policy the GEMMs follow.
+//
+//   strict (default): fp32, the reference: every GEMM in fp32, accumulated in fixed depth chunks;
+//   fast            : every GEMM and convolution GEMM rounds its operands to bfloat16 and accumulates
+//                     in fp32 (AVX512_BF16's VDPBF16PS); LayerNorm, softmax, the linear-attention
+//                     normaliser, depthwise convolutions and the residual sums stay fp32. Held to its
+//                     own entry of the tolerance table (kTolCpuFast*).
+// `fast` needs AVX512_BF16 (AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later): on a CPU
+// without it set_cpu_precision refuses with an Error (no emulation: it would be slower than strict).
+//
+// The policy is process-wide (the ops read it on every GEMM, from any thread); CpuPrecisionScope sets
+// it for a scope and puts the previous one back.
+#pragma once
+#include <atomic>
+#include <string>
+
+#include "evsam/core/error.hpp"
+
+namespace evsam {
+
+enum class CpuIsa { portable, avx2, avx512 };
+
+inline const char* cpu_isa_name(CpuIsa i) {
+    return i == CpuIsa::avx512 ? "avx512" : i == CpuIsa::avx2 ? "avx2" : "portable";
+}
+
+// The widest fp32 GEMM kernel this CPU runs.
+inline CpuIsa cpu_best_isa() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const CpuIsa isa = [] {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) return CpuIsa::avx512;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::avx2;
+        return CpuIsa::portable;
+    }();
+    return isa;
+#else
+    return CpuIsa::portable;
+#endif
+}
+
+inline bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512bf16");
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
+enum class CpuPrecision { strict, fast };
+
+inline const char* cpu_precision_name(CpuPrecision p) { return p == CpuPrecision::strict ? "strict" : "fast"; }
+
+inline CpuPrecision cpu_precision_from_name(const std::string& s) {
+    if (s == "strict") return CpuPrecision::strict;
+    if (s == "fast") return CpuPrecision::fast;
+    throw Error("unknown precision '" + s + "' (expected strict or fast)");
+}
+
+namespace detail {
+inline std::atomic<CpuPrecision>& cpu_precision_state() {
+    static std::atomic<CpuPrecision> p{CpuPrecision::strict};
+    return p;
+}
+}  // namespace detail
+
+inline CpuPrecision cpu_precision() { return detail::cpu_precision_state().load(std::memory_order_relaxed); }
+
+inline void set_cpu_precision(CpuPrecision p) {
+    if (p == CpuPrecision::fast && !cpu_has_avx512_bf16())
+        throw Error("precision fast needs a CPU with AVX512_BF16 (this one has none); use strict");
+    detail::cpu_precision_state().store(p, std::memory_order_relaxed);
+}
+
+class CpuPrecisionScope {
+public:
+    explicit CpuPrecisionScope(CpuPrecision p) : prev_(cpu_precision()) { set_cpu_precision(p); }
+    ~CpuPrecisionScope() { detail::cpu_precision_state().store(prev_, std::memory_order_relaxed); }
+    CpuPrecisionScope(const CpuPrecisionScope&) = delete;
+    CpuPrecisionScope& operator=(const CpuPrecisionScope&) = delete;
+
+private:
+    CpuPrecision prev_;
+};
+
+}  // namespace evsam

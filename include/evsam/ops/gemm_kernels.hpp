@@ -1,0 +1,582 @@
+// evsam: the CPU's own GEMM, Y (M x N) = A (M x K) B (K x N), single-threaded (the ops split the work
+// into fixed blocks and call it from their own parallel loops), in the order that makes it the
+// reference: every output is accumulated from zero over each chunk of kGemmDepthChunk depths, one
+// fused multiply-add per depth in increasing k, and each chunk sum is added to the output in turn
+// (ops/gemm.hpp explains why the chunks). That order is the same for every instruction set, so the
+// AVX-512, AVX2 and portable kernels give the same bits, whatever the tile shape or the thread count.
+//
+// GotoBLAS / BLIS layout: for each depth block of kKc, A is packed into row panels of MR rows
+// (MR values per depth, contiguous), B into column panels of NR columns (NR values per depth), and
+// an MR x NR micro-kernel runs over every (row panel, column panel) pair with its accumulators in
+// registers. Ragged tiles are zero-padded in the packs and written back through a small buffer.
+//
+// bf16 (the `fast` precision): the packs round A and B to bfloat16 (round to nearest even, as
+// VCVTNEPS2BF16), depth pairs interleaved, and the AVX512_BF16 kernel accumulates in fp32 with
+// VDPBF16PS: acc = (acc + a[2p+1] b[2p+1]) + a[2p] b[2p], each product exact in fp32, denormals
+// flushed. gemm_bf16_portable does the same arithmetic in C++ (the kernel's naive reference).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "evsam/backend/cpu_precision.hpp"  // cpu_has_avx512_bf16, CpuIsa
+#include "evsam/core/tensor.hpp"            // AlignedAllocator
+#include "evsam/ops/simd.hpp"     // <immintrin.h>
+
+namespace evsam {
+
+inline constexpr int64_t kGemmDepthChunk = 64;
+
+namespace gemm_kernel {
+
+// An operand: element (i, k) at p[i * rs + k * cs].
+struct Operand {
+    const float* p;
+    int64_t rs, cs;
+    float at(int64_t i, int64_t k) const { return p[i * rs + k * cs]; }
+};
+
+// fp32 -> bf16, round to nearest even, NaN kept quiet, denormals flushed to signed zero (as
+// VCVTNEPS2BF16 does).
+inline uint16_t to_bf16(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+    if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+inline float from_bf16(uint16_t h) {
+    uint32_t u = static_cast<uint32_t>(h) << 16;
+    float x;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
+inline constexpr int64_t kKc = 256;  // depth block: a multiple of the chunk, so chunks start at k = 64 j
+static_assert(kKc % kGemmDepthChunk == 0);
+
+// ---- packing ----------------------------------------------------------------------------------
+
+// A rows [i0, i0 + mr) x depths [k0, k0 + kc) -> dst[k * MR + i] (fp32) or dst[((k/2) MR + i) 2 + k%2]
+// (bf16, kc rounded up to even), zero beyond the matrix.
+template <int64_t MR>
+void pack_a_f32(float* dst, const Operand& A, int64_t i0, int64_t mr, int64_t k0, int64_t kc) {
+    if (A.rs == 1 && mr == MR) {  // a transposed operand: MR rows contiguous at every depth
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * MR, A.p + (k0 + k) * A.cs + i0, MR * sizeof(float));
+        return;
+    }
+    for (int64_t k = 0; k < kc; ++k)
+        for (int64_t i = 0; i < MR; ++i) dst[k * MR + i] = i < mr ? A.at(i0 + i, k0 + k) : 0.0f;
+}
+template <int64_t MR>
+void pack_a_bf16(uint16_t* dst, const Operand& A, int64_t i0, int64_t mr, int64_t k0, int64_t kc) {
+    const int64_t kp = (kc + 1) / 2;
+    for (int64_t p = 0; p < kp; ++p)
+        for (int64_t i = 0; i < MR; ++i)
+            for (int64_t h = 0; h < 2; ++h) {
+                const int64_t k = 2 * p + h;
+                dst[(p * MR + i) * 2 + h] = (i < mr && k < kc) ? to_bf16(A.at(i0 + i, k0 + k)) : uint16_t(0);
+            }
+}
+
+// B depths [k0, k0 + kc) x columns [j0, j0 + nr) -> dst[k * NR + j] / dst[((k/2) NR + j) 2 + k%2].
+template <int64_t NR>
+void pack_b_f32(float* dst, const Operand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nr) {
+    // B is (K x N) here: element (k, j) at p[k * rs + j * cs]
+    if (B.cs == 1 && nr == NR) {
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B.p + (k0 + k) * B.rs + j0, NR * sizeof(float));
+        return;
+    }
+    for (int64_t k = 0; k < kc; ++k)
+        for (int64_t j = 0; j < NR; ++j) dst[k * NR + j] = j < nr ? B.at(k0 + k, j0 + j) : 0.0f;
+}
+template <int64_t NR>
+void pack_b_bf16_scalar(uint16_t* dst, const Operand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nr) {
+    const int64_t kp = (kc + 1) / 2;
+    for (int64_t p = 0; p < kp; ++p)
+        for (int64_t j = 0; j < NR; ++j)
+            for (int64_t h = 0; h < 2; ++h) {
+                const int64_t k = 2 * p + h;
+                dst[(p * NR + j) * 2 + h] = (j < nr && k < kc) ? to_bf16(B.at(k0 + k, j0 + j)) : uint16_t(0);
+            }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Transposes of 16 x 16 blocks for the packs, on AVX-512: o[c] = column c of the block whose row r
+// is src + r ld (rows >= nrows read as zero), 16 values each.
+__attribute__((target("avx512f"))) inline void transpose16(const float* src, int64_t ld, int64_t nrows, __m512 o[16]) {
+    __m512 r[16], a[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < nrows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
+    for (int i = 0; i < 8; ++i) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    __m512 c[4][4];  // c[g][q], lane l: rows 4g .. 4g+3 of column 4l + q
+    for (int g = 0; g < 4; ++g) {
+        const __m512d a0 = _mm512_castps_pd(a[4 * g]), a1 = _mm512_castps_pd(a[4 * g + 1]);
+        const __m512d a2 = _mm512_castps_pd(a[4 * g + 2]), a3 = _mm512_castps_pd(a[4 * g + 3]);
+        c[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+        c[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+        c[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+        c[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    for (int q = 0; q < 4; ++q) {
+        const __m512 d0 = _mm512_shuffle_f32x4(c[0][q], c[1][q], 0x44), d1 = _mm512_shuffle_f32x4(c[0][q], c[1][q], 0xEE);
+        const __m512 e0 = _mm512_shuffle_f32x4(c[2][q], c[3][q], 0x44), e1 = _mm512_shuffle_f32x4(c[2][q], c[3][q], 0xEE);
+        o[q] = _mm512_shuffle_f32x4(d0, e0, 0x88);
+        o[4 + q] = _mm512_shuffle_f32x4(d0, e0, 0xDD);
+        o[8 + q] = _mm512_shuffle_f32x4(d1, e1, 0x88);
+        o[12 + q] = _mm512_shuffle_f32x4(d1, e1, 0xDD);
+    }
+}
+
+// Row-major A (unit column stride), 12-row panels: 16 depths at a time through transpose16.
+template <int64_t MR>
+__attribute__((target("avx512f"))) void pack_a_f32_avx512(float* dst, const Operand& A, int64_t i0, int64_t mr,
+                                                          int64_t k0, int64_t kc) {
+    static_assert(MR <= 16);
+    if (A.cs != 1) return pack_a_f32<MR>(dst, A, i0, mr, k0, kc);
+    const __mmask16 m = static_cast<__mmask16>((1u << MR) - 1);
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 o[16];
+        transpose16(A.p + i0 * A.rs + k0 + k, A.rs, mr, o);
+        for (int kk = 0; kk < 16; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * MR, m, o[kk]);
+    }
+    for (; k < kc; ++k)
+        for (int64_t i = 0; i < MR; ++i) dst[k * MR + i] = i < mr ? A.at(i0 + i, k0 + k) : 0.0f;
+}
+
+// B with unit row stride (a transposed operand: each column contiguous over the depths).
+template <int64_t NR>
+__attribute__((target("avx512f"))) void pack_b_f32_avx512(float* dst, const Operand& B, int64_t k0, int64_t kc,
+                                                          int64_t j0, int64_t nr) {
+    static_assert(NR % 16 == 0);
+    if (B.rs != 1 || B.cs == 1) return pack_b_f32<NR>(dst, B, k0, kc, j0, nr);
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16)
+        for (int64_t jg = 0; jg < NR; jg += 16) {
+            __m512 o[16];  // o[kk]: depth k + kk of columns jg .. jg + 15
+            transpose16(B.p + (j0 + jg) * B.cs + k0 + k, B.cs, std::clamp<int64_t>(nr - jg, 0, 16), o);
+            for (int kk = 0; kk < 16; ++kk) _mm512_store_ps(dst + (k + kk) * NR + jg, o[kk]);
+        }
+    for (; k < kc; ++k)
+        for (int64_t j = 0; j < NR; ++j) dst[k * NR + j] = j < nr ? B.at(k0 + k, j0 + j) : 0.0f;
+}
+
+// bf16 versions: two depths per pair, rounded by VCVTNE2PS2BF16 and interleaved by VPERMW.
+alignas(64) inline constexpr uint16_t kBf16Interleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                                              21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                                              11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i bf16_pairs(__m512 even, __m512 odd) {
+    const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(odd, even);
+    return _mm512_permutexvar_epi16(_mm512_load_si512(kBf16Interleave), h);
+}
+
+template <int64_t MR>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(uint16_t* dst, const Operand& A,
+                                                                                int64_t i0, int64_t mr, int64_t k0,
+                                                                                int64_t kc);
+template <int64_t NR>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_t_avx512(uint16_t* dst, const Operand& B,
+                                                                                  int64_t k0, int64_t kc, int64_t j0,
+                                                                                  int64_t nr);
+#endif
+
+// ---- micro-kernels: C[MR x NR] (row stride ldc) = or += A-panel B-panel over kc depths ----------
+// first: the first chunk overwrites C (the product's first depth block when not accumulating).
+
+template <int64_t MR, int64_t NR>
+void micro_f32_portable(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, bool first) {
+    for (int64_t c0 = 0; c0 < kc; c0 += kGemmDepthChunk) {
+        const int64_t n = std::min(kGemmDepthChunk, kc - c0);
+        float acc[MR][NR] = {};
+        for (int64_t k = c0; k < c0 + n; ++k)
+            for (int64_t i = 0; i < MR; ++i)
+                for (int64_t j = 0; j < NR; ++j) acc[i][j] = std::fma(Ap[k * MR + i], Bp[k * NR + j], acc[i][j]);
+        for (int64_t i = 0; i < MR; ++i)
+            for (int64_t j = 0; j < NR; ++j)
+                C[i * ldc + j] = (first && c0 == 0) ? acc[i][j] : C[i * ldc + j] + acc[i][j];
+    }
+}
+
+template <int64_t MR, int64_t NR>
+void micro_bf16_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, int64_t ldc, bool first) {
+    const int64_t kp = (kc + 1) / 2, cp = kGemmDepthChunk / 2;
+    for (int64_t c0 = 0; c0 < kp; c0 += cp) {
+        const int64_t n = std::min(cp, kp - c0);
+        float acc[MR][NR] = {};
+        for (int64_t p = c0; p < c0 + n; ++p)
+            for (int64_t i = 0; i < MR; ++i)
+                for (int64_t j = 0; j < NR; ++j) {
+                    const float a0 = from_bf16(Ap[(p * MR + i) * 2]), a1 = from_bf16(Ap[(p * MR + i) * 2 + 1]);
+                    const float b0 = from_bf16(Bp[(p * NR + j) * 2]), b1 = from_bf16(Bp[(p * NR + j) * 2 + 1]);
+                    const float t = acc[i][j] + a1 * b1;  // products of two bf16 are exact in fp32
+                    acc[i][j] = t + a0 * b0;
+                }
+        for (int64_t i = 0; i < MR; ++i)
+            for (int64_t j = 0; j < NR; ++j)
+                C[i * ldc + j] = (first && c0 == 0) ? acc[i][j] : C[i * ldc + j] + acc[i][j];
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EVSAM_GEMM_X86 1
+
+__attribute__((target("avx512f,fma"))) inline void micro_f32_avx512(int64_t kc, const float* Ap, const float* Bp,
+                                                                     float* C, int64_t ldc, bool first) {
+    constexpr int MR = 12;
+    for (int64_t c0 = 0; c0 < kc; c0 += kGemmDepthChunk) {
+        const int64_t n = std::min(kGemmDepthChunk, kc - c0);
+        __m512 acc[MR][2];
+        for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        const float* a = Ap + c0 * MR;
+        const float* b = Bp + c0 * 32;
+        for (int64_t k = 0; k < n; ++k, a += MR, b += 32) {
+            const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 ai = _mm512_set1_ps(a[i]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+        for (int i = 0; i < MR; ++i) {
+            float* c = C + i * ldc;
+            if (first && c0 == 0) {
+                _mm512_storeu_ps(c, acc[i][0]);
+                _mm512_storeu_ps(c + 16, acc[i][1]);
+            } else {
+                _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc[i][0]));
+                _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_loadu_ps(c + 16), acc[i][1]));
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) inline void micro_f32_avx2(int64_t kc, const float* Ap, const float* Bp, float* C,
+                                                                int64_t ldc, bool first) {
+    constexpr int MR = 6;
+    for (int64_t c0 = 0; c0 < kc; c0 += kGemmDepthChunk) {
+        const int64_t n = std::min(kGemmDepthChunk, kc - c0);
+        __m256 acc[MR][2];
+        for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+        const float* a = Ap + c0 * MR;
+        const float* b = Bp + c0 * 16;
+        for (int64_t k = 0; k < n; ++k, a += MR, b += 16) {
+            const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            for (int i = 0; i < MR; ++i) {
+                const __m256 ai = _mm256_broadcast_ss(a + i);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+        for (int i = 0; i < MR; ++i) {
+            float* c = C + i * ldc;
+            if (first && c0 == 0) {
+                _mm256_storeu_ps(c, acc[i][0]);
+                _mm256_storeu_ps(c + 8, acc[i][1]);
+            } else {
+                _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), acc[i][0]));
+                _mm256_storeu_ps(c + 8, _mm256_add_ps(_mm256_loadu_ps(c + 8), acc[i][1]));
+            }
+        }
+    }
+}
+
+#if !defined(__clang__)
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_bf16_avx512(int64_t kc, const uint16_t* Ap,
+                                                                                      const uint16_t* Bp, float* C,
+                                                                                      int64_t ldc, bool first) {
+    constexpr int MR = 12;
+    const int64_t kp = (kc + 1) / 2, cp = kGemmDepthChunk / 2;
+    for (int64_t c0 = 0; c0 < kp; c0 += cp) {
+        const int64_t n = std::min(cp, kp - c0);
+        __m512 acc[MR][2];
+        for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        const int32_t* a = reinterpret_cast<const int32_t*>(Ap) + c0 * MR;  // one (even, odd) pair per int32
+        const uint16_t* b = Bp + c0 * 64;
+        for (int64_t p = 0; p < n; ++p, a += MR, b += 64) {
+            const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 32);
+            for (int i = 0; i < MR; ++i) {
+                const __m512bh ai = (__m512bh)_mm512_set1_epi32(a[i]);
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+            }
+        }
+        for (int i = 0; i < MR; ++i) {
+            float* c = C + i * ldc;
+            if (first && c0 == 0) {
+                _mm512_storeu_ps(c, acc[i][0]);
+                _mm512_storeu_ps(c + 16, acc[i][1]);
+            } else {
+                _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc[i][0]));
+                _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_loadu_ps(c + 16), acc[i][1]));
+            }
+        }
+    }
+}
+
+// B rows k0 + 2p, k0 + 2p + 1, 32 columns at a time: one VCVTNE2PS2BF16 per 16 columns of the
+// two rows and one VPERMW to interleave them into depth pairs.
+template <int64_t NR>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_avx512(uint16_t* dst, const Operand& B,
+                                                                                int64_t k0, int64_t kc, int64_t j0,
+                                                                                int64_t nr) {
+    static_assert(NR % 16 == 0);
+    if (B.cs != 1 || nr != NR) return pack_b_bf16_scalar<NR>(dst, B, k0, kc, j0, nr);
+    const __m512i idx = _mm512_load_si512(kBf16Interleave);
+    const int64_t kp = kc / 2;
+    for (int64_t p = 0; p < kp; ++p) {
+        const float* r0 = B.p + (k0 + 2 * p) * B.rs + j0;
+        const float* r1 = r0 + B.rs;
+        for (int64_t j = 0; j < NR; j += 16) {
+            const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + j), _mm512_loadu_ps(r0 + j));
+            _mm512_store_si512(dst + (p * NR + j) * 2, _mm512_permutexvar_epi16(idx, h));
+        }
+    }
+    if (kc % 2) {  // the odd last depth, paired with zero
+        const float* r0 = B.p + (k0 + kc - 1) * B.rs + j0;
+        for (int64_t j = 0; j < NR; ++j) {
+            dst[(kp * NR + j) * 2] = to_bf16(r0[j]);
+            dst[(kp * NR + j) * 2 + 1] = 0;
+        }
+    }
+}
+template <int64_t MR>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(uint16_t* dst, const Operand& A,
+                                                                                int64_t i0, int64_t mr, int64_t k0,
+                                                                                int64_t kc) {
+    static_assert(MR <= 16);
+    if (A.cs != 1) return pack_a_bf16<MR>(dst, A, i0, mr, k0, kc);
+    const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (2 * MR)) - 1);
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 o[16];
+        transpose16(A.p + i0 * A.rs + k0 + k, A.rs, mr, o);
+        for (int q = 0; q < 8; ++q)
+            _mm512_mask_storeu_epi16(dst + ((k / 2 + q) * MR) * 2, m, bf16_pairs(o[2 * q], o[2 * q + 1]));
+    }
+    if (k < kc) {  // the last depths (fewer than 16), through the scalar pack of an offset block
+        Operand sub{A.p, A.rs, A.cs};
+        pack_a_bf16<MR>(dst + (k / 2) * MR * 2, sub, i0, mr, k0 + k, kc - k);
+    }
+}
+
+template <int64_t NR>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_t_avx512(uint16_t* dst, const Operand& B,
+                                                                                  int64_t k0, int64_t kc, int64_t j0,
+                                                                                  int64_t nr) {
+    if (B.cs == 1) return pack_b_bf16_avx512<NR>(dst, B, k0, kc, j0, nr);
+    if (B.rs != 1) return pack_b_bf16_scalar<NR>(dst, B, k0, kc, j0, nr);
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16)
+        for (int64_t jg = 0; jg < NR; jg += 16) {
+            __m512 o[16];
+            transpose16(B.p + (j0 + jg) * B.cs + k0 + k, B.cs, std::clamp<int64_t>(nr - jg, 0, 16), o);
+            for (int q = 0; q < 8; ++q)
+                _mm512_store_si512(dst + ((k / 2 + q) * NR + jg) * 2, bf16_pairs(o[2 * q], o[2 * q + 1]));
+        }
+    if (k < kc) pack_b_bf16_scalar<NR>(dst + (k / 2) * NR * 2, B, k0 + k, kc - k, j0, nr);
+}
+#endif  // !__clang__
+#endif  // x86
+
+// ---- the driver -------------------------------------------------------------------------------
+
+// Kernel: MR, NR, the packed element type, its packers and its micro-kernel.
+template <class Elem, int64_t MR_, int64_t NR_, void (*Micro)(int64_t, const Elem*, const Elem*, float*, int64_t, bool),
+          void (*PackA)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
+          void (*PackB)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t)>
+struct Kernel {
+    using elem = Elem;
+    static constexpr int64_t MR = MR_, NR = NR_;
+    static constexpr int64_t pair = std::is_same_v<Elem, uint16_t> ? 2 : 1;
+    static void micro(int64_t kc, const Elem* a, const Elem* b, float* c, int64_t ldc, bool first) {
+        Micro(kc, a, b, c, ldc, first);
+    }
+    static void pack_a(Elem* d, const Operand& A, int64_t i0, int64_t mr, int64_t k0, int64_t kc) {
+        PackA(d, A, i0, mr, k0, kc);
+    }
+    static void pack_b(Elem* d, const Operand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nr) {
+        PackB(d, B, k0, kc, j0, nr);
+    }
+};
+
+template <class T>
+T* scratch(std::vector<T, AlignedAllocator<T>>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
+// A packed for every depth block: block kb (depths kb kKc ...) at kb * a_block_size(M), panel ip of
+// it at ip MR kcp.
+template <class Kn>
+int64_t a_block_size(int64_t M) {
+    return (M + Kn::MR - 1) / Kn::MR * Kn::MR * kKc;
+}
+template <class Kn>
+void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) {
+    constexpr int64_t MR = Kn::MR;
+    const int64_t mpanels = (M + MR - 1) / MR;
+    const int64_t nkb = (K + kKc - 1) / kKc;
+    // a layer's weights: packed in parallel when called outside a parallel region (else serially)
+#pragma omp parallel for schedule(static) if (M * K >= (int64_t{1} << 16))
+    for (int64_t t = 0; t < nkb * mpanels; ++t) {
+        const int64_t k0 = (t / mpanels) * kKc, ip = t % mpanels;
+        const int64_t kc = std::min(kKc, K - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
+        typename Kn::elem* blk = dst + (k0 / kKc) * a_block_size<Kn>(M);
+        Kn::pack_a(blk + ip * MR * kcp, A, ip * MR, std::min(MR, M - ip * MR), k0, kc);
+    }
+}
+
+// Y (row stride ldy, unit column stride) = or += A B. Ap: A already packed by pack_a_all, or null.
+template <class Kn>
+void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, const Operand& A, const Operand& B, float* Y,
+         int64_t ldy, bool accumulate) {
+    using E = typename Kn::elem;
+    constexpr int64_t MR = Kn::MR, NR = Kn::NR, NC = 16 * NR;
+    if (M <= 0 || N <= 0) return;
+    if (K == 0) {
+        if (!accumulate)
+            for (int64_t i = 0; i < M; ++i) std::fill(Y + i * ldy, Y + i * ldy + N, 0.0f);
+        return;
+    }
+    thread_local std::vector<E, AlignedAllocator<E>> abuf, bbuf;
+    const int64_t mpanels = (M + MR - 1) / MR, ablock = a_block_size<Kn>(M);
+    if (!Ap) {
+        E* buf = scratch(abuf, static_cast<size_t>(ablock * ((K + kKc - 1) / kKc)));
+        pack_a_all<Kn>(buf, A, M, K);
+        Ap = buf;
+    }
+    E* Bp = scratch(bbuf, static_cast<size_t>(NC * kKc));
+    alignas(64) float tile[MR * NR];
+    for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+        const int64_t kc = std::min(kKc, K - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
+        const bool first = k0 == 0 && !accumulate;
+        const E* Ab = Ap + (k0 / kKc) * ablock;
+        for (int64_t j0 = 0; j0 < N; j0 += NC) {
+            const int64_t nc = std::min(NC, N - j0), npanels = (nc + NR - 1) / NR;
+            for (int64_t jp = 0; jp < npanels; ++jp)
+                Kn::pack_b(Bp + jp * NR * kcp, B, k0, kc, j0 + jp * NR, std::min(NR, nc - jp * NR));
+            for (int64_t jp = 0; jp < npanels; ++jp) {
+                const int64_t jj = j0 + jp * NR, nr = std::min(NR, N - jj);
+                for (int64_t ip = 0; ip < mpanels; ++ip) {
+                    const int64_t ii = ip * MR, mr = std::min(MR, M - ii);
+                    float* y = Y + ii * ldy + jj;
+                    if (mr == MR && nr == NR) {
+                        Kn::micro(kc, Ab + ip * MR * kcp, Bp + jp * NR * kcp, y, ldy, first);
+                        continue;
+                    }
+                    if (!first)
+                        for (int64_t i = 0; i < mr; ++i) std::copy(y + i * ldy, y + i * ldy + nr, tile + i * NR);
+                    Kn::micro(kc, Ab + ip * MR * kcp, Bp + jp * NR * kcp, tile, NR, first);
+                    for (int64_t i = 0; i < mr; ++i) std::copy(tile + i * NR, tile + i * NR + nr, y + i * ldy);
+                }
+            }
+        }
+    }
+}
+
+using PortableF32 = Kernel<float, 4, 16, micro_f32_portable<4, 16>, pack_a_f32<4>, pack_b_f32<16>>;
+using PortableBf16 = Kernel<uint16_t, 4, 16, micro_bf16_portable<4, 16>, pack_a_bf16<4>, pack_b_bf16_scalar<16>>;
+#if defined(EVSAM_GEMM_X86)
+#if !defined(__clang__)
+using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_a_f32_avx512<12>, pack_b_f32_avx512<32>>;
+#else
+using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_a_f32<12>, pack_b_f32<32>>;
+#endif
+using Avx2F32 = Kernel<float, 6, 16, micro_f32_avx2, pack_a_f32<6>, pack_b_f32<16>>;
+#if !defined(__clang__)
+using Avx512Bf16 = Kernel<uint16_t, 12, 32, micro_bf16_avx512, pack_a_bf16_avx512<12>, pack_b_bf16_t_avx512<32>>;
+#endif
+#endif
+
+// Which kernel a product runs on: the fp32 ones by instruction set, bf16 native or emulated.
+enum class Kind { f32_portable, f32_avx2, f32_avx512, bf16_portable, bf16_avx512 };
+
+inline Kind kind_for(CpuIsa isa) {
+#if defined(EVSAM_GEMM_X86)
+    if (isa == CpuIsa::avx512) return Kind::f32_avx512;
+    if (isa == CpuIsa::avx2) return Kind::f32_avx2;
+#endif
+    (void)isa;
+    return Kind::f32_portable;
+}
+inline Kind kind_bf16(bool native) {
+#if defined(EVSAM_GEMM_X86) && !defined(__clang__)
+    if (native && cpu_has_avx512_bf16()) return Kind::bf16_avx512;
+#endif
+    (void)native;
+    return Kind::bf16_portable;
+}
+
+// The kernel the precision in force asks for: fp32 on the widest instruction set, or bf16.
+inline Kind current_kind() {
+    return cpu_precision() == CpuPrecision::fast ? kind_bf16(true) : kind_for(cpu_best_isa());
+}
+
+// f(kernel type) for the kernel of a kind.
+template <class F>
+void with_kernel(Kind k, F&& f) {
+    switch (k) {
+#if defined(EVSAM_GEMM_X86)
+        case Kind::f32_avx512: return f(Avx512F32{});
+        case Kind::f32_avx2: return f(Avx2F32{});
+#if !defined(__clang__)
+        case Kind::bf16_avx512: return f(Avx512Bf16{});
+#endif
+#endif
+        case Kind::bf16_portable: return f(PortableBf16{});
+        default: return f(PortableF32{});
+    }
+}
+
+inline void gemm(Kind kind, int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* Y, int64_t ldy,
+                 bool accumulate) {
+    with_kernel(kind, [&](auto kn) { run<decltype(kn)>(M, N, K, nullptr, A, B, Y, ldy, accumulate); });
+}
+
+// The left operand of many products (a layer's weights across the blocks of an image), packed once.
+class PackedLhs {
+public:
+    PackedLhs() = default;
+    PackedLhs(Kind kind, const Operand& A, int64_t M, int64_t K) : kind_(kind), M_(M), K_(K) {
+        with_kernel(kind, [&](auto kn) {
+            using Kn = decltype(kn);
+            auto& buf = buffer<typename Kn::elem>();
+            buf.resize(static_cast<size_t>(a_block_size<Kn>(M) * std::max<int64_t>(1, (K + kKc - 1) / kKc)));
+            pack_a_all<Kn>(buf.data(), A, M, K);
+        });
+    }
+    int64_t rows() const { return M_; }
+    int64_t depth() const { return K_; }
+    Kind kind() const { return kind_; }
+    // Y (M x N, row stride ldy) = or += A B.
+    void product(const Operand& B, int64_t N, float* Y, int64_t ldy, bool accumulate) const {
+        with_kernel(kind_, [&](auto kn) {
+            using Kn = decltype(kn);
+            const auto& buf = const_cast<PackedLhs*>(this)->buffer<typename Kn::elem>();
+            run<Kn>(M_, N, K_, buf.data(), Operand{nullptr, 0, 0}, B, Y, ldy, accumulate);
+        });
+    }
+
+private:
+    template <class E>
+    std::vector<E, AlignedAllocator<E>>& buffer() {
+        if constexpr (std::is_same_v<E, float>)
+            return f32_;
+        else
+            return bf16_;
+    }
+    Kind kind_ = Kind::f32_portable;
+    int64_t M_ = 0, K_ = 0;
+    std::vector<float, AlignedAllocator<float>> f32_;
+    std::vector<uint16_t, AlignedAllocator<uint16_t>> bf16_;
+};
+
+}  // namespace gemm_kernel
+}  // namespace evsam
