@@ -71,6 +71,40 @@ TEST(Conv2d, FastMatchesNaiveDouble) {
     for (auto& c : kCases) check_conv<double>(c);
 }
 
+// The layer's kept packs (ConvWeights: Conv2d's cache) give the bits of packing per call, in both
+// precisions, on every case (Winograd, 1x1 in place, im2col, grouped; row tiles of small maps);
+// a changed weight tensor, or a reset, is packed anew.
+TEST(Conv2d, KeptPacksGiveTheBitsOfPerCallPacks) {
+    std::vector<evsam::CpuPrecision> precisions = {evsam::CpuPrecision::strict};
+    if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::CpuPrecision::fast);
+    std::vector<ConvCase> cases(std::begin(kCases), std::end(kCases));
+    cases.push_back({1, 64, 8, 8, 100, 1, 1, 0, 1, 1});  // one column block: output channels cut in row tiles
+    for (auto prec : precisions) {
+        evsam::CpuPrecisionScope scope(prec);
+        for (const auto& c : cases) {
+            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 21), w = random_tensor<float>({c.OC, c.C / c.G, c.K, c.K}, 22);
+            const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, c.dilation);
+            const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, c.dilation);
+            evsam::Tensor<float> per_call({c.N, c.OC, OH, OW}), kept({c.N, c.OC, OH, OW});
+            evsam::detail::ConvWeights<float> cache;
+            auto run = [&](evsam::Tensor<float>& y, const evsam::detail::ConvWeights<float>* k) {
+                evsam::conv2d_forward<float>(y.data(), x.data(), w.data(), nullptr, c.N, c.C, c.H, c.W, c.OC, c.K, c.stride,
+                                      c.pad, c.dilation, c.G, c.act, k, evsam::backend::cpu{});
+            };
+            run(per_call, nullptr);
+            run(kept, &cache);
+            EXPECT_TRUE(evsam_test::bitwise_equal(kept, per_call)) << c.C << "->" << c.OC << " k" << c.K;
+            run(kept, &cache);  // from the cache
+            EXPECT_TRUE(evsam_test::bitwise_equal(kept, per_call));
+            for (auto& v : w) v *= 0.5f;  // new values in the same storage: a reset (as a load does) repacks
+            cache.reset();
+            run(per_call, nullptr);
+            run(kept, &cache);
+            EXPECT_TRUE(evsam_test::bitwise_equal(kept, per_call)) << "after a reset";
+        }
+    }
+}
+
 TEST(Conv2d, ThreadCountDoesNotChangeResults) {
     ConvCase c{1, 32, 45, 39, 48, 3, 1, 1, 1, 1};
     auto x = random_tensor<float>({1, c.C, c.H, c.W}, 7), w = random_tensor<float>({c.OC, c.C, 3, 3}, 8);

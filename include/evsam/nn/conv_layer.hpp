@@ -57,6 +57,7 @@ struct ConvLayer : Block<T, B> {
 
 private:
     void fold_norm() {
+        conv.packed.reset();  // the weights change here
         folded = false;
         if (!norm) return;
         const int64_t OC = conv.out_channels, per_oc = conv.weight.numel() / OC;

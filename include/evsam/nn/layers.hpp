@@ -13,6 +13,8 @@ struct Conv2d : Block<T, B> {
     bool has_bias;
     Tensor<T> weight;  // (C_out, C_in/groups, k, k)
     Tensor<T> bias;    // (C_out,) when has_bias
+    // the weights packed for the CPU's GEMMs (or Winograd-transformed), made on first use per precision
+    detail::ConvWeights<T> packed;
 
     Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride_ = 1, int64_t padding_ = 0, int64_t dilation_ = 1,
            int64_t groups_ = 1, bool bias_ = true)
@@ -30,6 +32,7 @@ struct Conv2d : Block<T, B> {
     }
     void visit(ParamVisitor<T>& v, const std::string& p) override {
         this->set_name(p);
+        packed.reset();  // a load may change the weights
         v.tensor(p + "weight", weight, {out_channels, in_channels / groups, kernel_size, kernel_size},
                  ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_channels}, ParamKind::parameter);
@@ -50,8 +53,12 @@ struct Conv2d : Block<T, B> {
         TensorOf<T, B> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
                           conv_out_size(W, kernel_size, stride, padding, dilation)},
                          TensorOf<T, B>::uninitialized);
-        conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels, kernel_size,
-                       stride, padding, dilation, groups, act, B{});
+        if constexpr (std::is_same_v<B, backend::cpu>)
+            conv2d_forward(y.data(), x.data(), weight.data(), b, N, in_channels, H, W, out_channels, kernel_size, stride,
+                           padding, dilation, groups, act, &packed, B{});
+        else
+            conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels,
+                           kernel_size, stride, padding, dilation, groups, act, B{});
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {

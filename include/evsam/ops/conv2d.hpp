@@ -13,8 +13,15 @@
 // by thread count, so the result is bit-identical whatever the number of threads.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "evsam/backend/backend.hpp"
 #include "evsam/ops/gemm.hpp"
@@ -185,7 +192,57 @@ constexpr int64_t kMinTasks = 8;
 inline int64_t conv_row_tile(int64_t col_tasks, int64_t OCg) {
     if (col_tasks >= kMinTasks) return OCg;
     const int64_t splits = (kMinTasks + col_tasks - 1) / col_tasks;
-    return std::max<int64_t>(16, ((OCg + splits - 1) / splits + 15) / 16 * 16);
+    constexpr int64_t a = 2 * GemmLhs<float>::row_align();  // tiles start on a packed panel
+    return std::max<int64_t>(a, ((OCg + splits - 1) / splits + a - 1) / a * a);
+}
+
+// A convolution's weights as the fast paths use them: per group, packed for the GEMM; or, for
+// Winograd, the 16 transformed matrices U[xi] and their packs.
+template <class T>
+struct ConvPrepared {
+    const T* weight = nullptr;              // what it was made from
+    std::vector<T, AlignedAllocator<T>> U;  // Winograd: 16 matrices of OC x C
+    std::vector<GemmLhs<T>> lhs;            // Winograd: U[xi]; GEMM: one per group
+};
+
+// Made on first use for each precision and kept: Conv2d owns one, and its visit(), which every
+// load goes through, empties it. Safe to share between threads calling forward.
+template <class T>
+class ConvWeights {
+public:
+    ConvWeights() = default;
+    ConvWeights(const ConvWeights&) {}
+    ConvWeights& operator=(const ConvWeights&) {
+        reset();
+        return *this;
+    }
+    void reset() {
+        std::lock_guard<std::mutex> lock(m_);
+        for (auto& s : slots_) s.reset();
+    }
+    template <class Make>
+    const ConvPrepared<T>& get(const T* weight, Make&& make) const {
+        std::lock_guard<std::mutex> lock(m_);
+        auto& s = slots_[static_cast<size_t>(gemm_kernel::current_kind())];
+        if (!s || s->weight != weight) {
+            s = std::make_unique<ConvPrepared<T>>(make());
+            s->weight = weight;
+        }
+        return *s;
+    }
+
+private:
+    mutable std::mutex m_;
+    mutable std::array<std::unique_ptr<ConvPrepared<T>>, 5> slots_;
+};
+
+template <class T>
+ConvPrepared<T> gemm_conv_weights(const T* weight, int64_t OC, int64_t R, int64_t G) {
+    ConvPrepared<T> p;
+    const int64_t OCg = OC / G;
+    p.lhs.reserve(static_cast<size_t>(G));
+    for (int64_t g = 0; g < G; ++g) p.lhs.emplace_back(weight + g * OCg * R, OCg, R, R, 1);
+    return p;
 }
 
 // Grouped / dense: per (image, group, block of output pixels, tile of output channels), build the
@@ -193,7 +250,8 @@ inline int64_t conv_row_tile(int64_t col_tasks, int64_t OCg) {
 // and multiply the group's (rows x Cg*K*K) weight tile straight into the output, then the epilogue.
 template <class T>
 void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
-                 int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act) {
+                 int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
+                 const ConvPrepared<T>* prepared = nullptr) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
     const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
@@ -201,13 +259,8 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     const int64_t nblk = (P + kColBlock - 1) / kColBlock;
     const int64_t rows = conv_row_tile(N * G * nblk, OCg), ntile = (OCg + rows - 1) / rows;
     const bool pointwise = K == 1 && stride == 1 && pad == 0;
-    std::vector<GemmLhs<T>> lhs;  // each (group, tile of output channels)'s weights, packed once
-    lhs.reserve(static_cast<size_t>(G * ntile));
-    for (int64_t g = 0; g < G; ++g)
-        for (int64_t t = 0; t < ntile; ++t) {
-            const int64_t o0 = t * rows, no = std::min(rows, OCg - o0);
-            lhs.emplace_back(weight + (g * OCg + o0) * R, no, R, R, 1);
-        }
+    std::optional<ConvPrepared<T>> local;  // packed here when the layer keeps no packs
+    if (!prepared) prepared = &local.emplace(gemm_conv_weights(weight, OC, R, G));
 #pragma omp parallel
     {
         std::vector<T, AlignedAllocator<T>> col(pointwise ? 0 : static_cast<size_t>(R * kColBlock));
@@ -220,13 +273,13 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
                         const int64_t o0 = t * rows, no = std::min(rows, OCg - o0);
                         const T* gin = in + (n * C + g * Cg) * H * W;
                         T* gout = out + (n * OC + g * OCg + o0) * P + p0;
-                        const GemmLhs<T>& Wm = lhs[static_cast<size_t>(g * ntile + t)];
+                        const GemmLhs<T>& Wm = prepared->lhs[static_cast<size_t>(g)];
                         Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
                         if (pointwise) {
-                            Wm.product(Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
+                            Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
                         } else {
                             im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
-                            Wm.product(Y, Eigen::Map<const Mat>(col.data(), R, np));
+                            Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np));
                         }
                         for (int64_t o = 0; o < no; ++o)
                             bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
@@ -242,23 +295,70 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
 // tests bound it against the naive conv and the model against upstream.
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
-// Tiles are processed in fixed blocks of kTileBlock (determinism, as kColBlock).
+// Tiles are processed in blocks of at most kTileBlock; small images get smaller blocks (down to 32),
+// so that both threads have work. Every tile's arithmetic, the GEMM's order over the channels
+// included, is the same whatever the block, so the bits do not depend on the block size either.
 constexpr int64_t kTileBlock = 128;
+
+inline int64_t winograd_tile_block(int64_t N, int64_t NT) {
+#ifdef _OPENMP
+    const int64_t tasks = 4 * std::max(1, omp_get_max_threads());
+#else
+    const int64_t tasks = 4;
+#endif
+    const int64_t tb = ((N * NT + tasks - 1) / tasks + 15) / 16 * 16;
+    return std::clamp<int64_t>(tb, 32, kTileBlock);
+}
 
 inline bool winograd_applies(int64_t C, int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation,
                              int64_t G) {
     return K == 3 && stride == 1 && pad == 1 && dilation == 1 && G == 1 && C >= 8 && OC >= 8;
 }
 
+// The input transform's row split (padded column x + 1 to its even/odd plane: O[j] = src[2j],
+// E[j + 1] = src[2j + 1]) and the output's merge (row[2i] = even[i], row[2i + 1] = odd[i]), 32
+// columns at a time with AVX-512 where the build has it. deinterleave_row returns the first column
+// it left to the scalar loop; interleave_store returns false when it did nothing.
 template <class T>
-void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
-                          int64_t W, int64_t OC, Act act) {
-    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using V = simd::vec<T>;
-    constexpr int64_t VW = simd::width<T>;
-    const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2, NT = TH * TW, nblk = (NT + kTileBlock - 1) / kTileBlock;
-    // U[xi] = (G g G^T)[xi] for every (oc, c): 16 matrices of OC x C.
-    std::vector<T, AlignedAllocator<T>> U(static_cast<size_t>(16 * OC * C));
+int64_t deinterleave_row(T* E, T* O, const T* src, int64_t W) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        int64_t x = 0;
+        for (; x + 32 <= W; x += 32) {
+            const __m512 a = _mm512_loadu_ps(src + x), b = _mm512_loadu_ps(src + x + 16);
+            _mm512_storeu_ps(O + x / 2, _mm512_permutex2var_ps(a, ie, b));
+            _mm512_storeu_ps(E + x / 2 + 1, _mm512_permutex2var_ps(a, io, b));
+        }
+        return x;
+    }
+#endif
+    (void)E, (void)O, (void)src, (void)W;
+    return 0;
+}
+template <int64_t VW, class T>
+bool interleave_store(T* row, const T* even, const T* odd) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && VW == 16) {
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const __m512 e = _mm512_load_ps(even), o = _mm512_load_ps(odd);
+        _mm512_storeu_ps(row, _mm512_permutex2var_ps(e, lo, o));
+        _mm512_storeu_ps(row + 16, _mm512_permutex2var_ps(e, hi, o));
+        return true;
+    }
+#endif
+    (void)row, (void)even, (void)odd;
+    return false;
+}
+
+// U[xi] = (G g G^T)[xi] for every (oc, c): 16 matrices of OC x C, and their packs.
+template <class T>
+ConvPrepared<T> winograd_weights(const T* weight, int64_t C, int64_t OC) {
+    ConvPrepared<T> p;
+    p.U.resize(static_cast<size_t>(16 * OC * C));
+    T* U = p.U.data();
 #pragma omp parallel for schedule(static)
     for (int64_t oc = 0; oc < OC; ++oc)
         for (int64_t c = 0; c < C; ++c) {
@@ -273,12 +373,29 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
             for (int i = 0; i < 4; ++i) {  // (G g) G^T
                 const T u[4] = {t[i][0], T(0.5) * (t[i][0] + t[i][1] + t[i][2]), T(0.5) * (t[i][0] - t[i][1] + t[i][2]),
                                 t[i][2]};
-                for (int j = 0; j < 4; ++j) U[static_cast<size_t>(((i * 4 + j) * OC + oc) * C + c)] = u[j];
+                for (int j = 0; j < 4; ++j) U[((i * 4 + j) * OC + oc) * C + c] = u[j];
             }
         }
-    std::vector<GemmLhs<T>> Ul;  // the 16 U[xi], packed once
-    Ul.reserve(16);
-    for (int64_t xi = 0; xi < 16; ++xi) Ul.emplace_back(U.data() + xi * OC * C, OC, C, C, 1);
+    p.lhs.reserve(16);
+    for (int64_t xi = 0; xi < 16; ++xi) p.lhs.emplace_back(U + xi * OC * C, OC, C, C, 1);
+    if (p.lhs[0].holds_pack()) {  // float: the packs are the copy kept (16/9 of the weights, not twice that)
+        for (auto& l : p.lhs) l.drop_source();
+        p.U = {};
+    }
+    return p;
+}
+
+template <class T>
+void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
+                          int64_t W, int64_t OC, Act act, const ConvPrepared<T>* prepared = nullptr) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using V = simd::vec<T>;
+    constexpr int64_t VW = simd::width<T>;
+    const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2, NT = TH * TW, TB = winograd_tile_block(N, NT);
+    const int64_t nblk = (NT + TB - 1) / TB;
+    std::optional<ConvPrepared<T>> local;  // transformed and packed here when the layer keeps no packs
+    if (!prepared) prepared = &local.emplace(winograd_weights(weight, C, OC));
+    const std::vector<GemmLhs<T>>& Ul = prepared->lhs;
     // The tiles of a block, one tile-row segment at a time: f(ty, tx0, count, j0) with j0 the
     // index of tile (ty, tx0) within the block.
     auto for_segments = [TW](int64_t t0, int64_t nt, auto&& f) {
@@ -291,13 +408,13 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
     const int64_t EW = TW + 1 + VW;  // even/odd column planes of a zero-padded input row
 #pragma omp parallel
     {
-        std::vector<T, AlignedAllocator<T>> Vb(static_cast<size_t>(16 * C * kTileBlock));
-        std::vector<T, AlignedAllocator<T>> Mb(static_cast<size_t>(16 * OC * kTileBlock));
+        std::vector<T, AlignedAllocator<T>> Vb(static_cast<size_t>(16 * C * TB));
+        std::vector<T, AlignedAllocator<T>> Mb(static_cast<size_t>(16 * OC * TB));
         std::vector<T, AlignedAllocator<T>> eo(static_cast<size_t>(8 * EW));  // rows 0..3: even, then odd
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nblk; ++b) {
-                const int64_t t0 = b * kTileBlock, nt = std::min(kTileBlock, NT - t0);
+                const int64_t t0 = b * TB, nt = std::min(TB, NT - t0);
                 // V[xi][c][tile] = (B^T d B)[xi], d the 4x4 input patch at (2 ty - 1, 2 tx - 1), zero
                 // outside. Padded column x + 1 of a row is split into even/odd planes, so tile tx
                 // reads columns q = 0..3 at E[tx], O[tx], E[tx+1], O[tx+1]: contiguous over tiles.
@@ -310,7 +427,8 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                             if (y < 0 || y >= H) continue;
                             T* E = eo.data() + r * EW;
                             T* O = eo.data() + (4 + r) * EW;
-                            for (int64_t x = 0; x < W; ++x) (((x + 1) & 1) ? O : E)[(x + 1) >> 1] = src[y * W + x];
+                            const int64_t x0 = deinterleave_row(E, O, src + y * W, W);
+                            for (int64_t x = x0; x < W; ++x) (((x + 1) & 1) ? O : E)[(x + 1) >> 1] = src[y * W + x];
                         }
                         for (int64_t k = 0; k < cnt; k += VW) {
                             const int64_t tx = tx0 + k;
@@ -389,6 +507,8 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                                 const int64_t oy = 2 * ty + r;
                                 if (oy >= H) break;
                                 T* row = dst + oy * W;
+                                if (m == VW && 2 * (tx0 + k + VW) <= W && interleave_store<VW>(row + 2 * (tx0 + k), y[r * 2], y[r * 2 + 1]))
+                                    continue;
                                 for (int64_t i = 0; i < m; ++i) {
                                     const int64_t ox = 2 * (tx0 + k + i);
                                     row[ox] = y[r * 2][i];
@@ -410,12 +530,25 @@ template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                     int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
                     backend::cpu) {
-    if (G == C && G == OC && G > 1)
+    conv2d_forward(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act,
+                   static_cast<const detail::ConvWeights<T>*>(nullptr), backend::cpu{});
+}
+
+// The same, with the layer's prepared weights (Conv2d's cache: packed once, not per call).
+template <class T>
+void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
+                    int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
+                    const detail::ConvWeights<T>* cache, backend::cpu) {
+    if (G == C && G == OC && G > 1) {
         detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
-    else if (detail::winograd_applies(C, OC, K, stride, pad, dilation, G))
-        detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act);
-    else
-        detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act);
+    } else if (detail::winograd_applies(C, OC, K, stride, pad, dilation, G)) {
+        const auto* p = cache ? &cache->get(weight, [&] { return detail::winograd_weights(weight, C, OC); }) : nullptr;
+        detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act, p);
+    } else {
+        const auto* p = cache ? &cache->get(weight, [&] { return detail::gemm_conv_weights(weight, OC, C / G * K * K, G); })
+                              : nullptr;
+        detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act, p);
+    }
 }
 
 template <class T>

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "evsam/backend/cpu_precision.hpp"
+#include "evsam/core/error.hpp"
 #include "evsam/ops/gemm_kernels.hpp"
 #include "evsam/ops/simd.hpp"  // Eigen, with the intrinsics
 
@@ -86,17 +87,30 @@ public:
             packed_ = gemm_kernel::PackedLhs(gemm_kernel::current_kind(), {p, rs, cs}, M, K);
     }
     int64_t rows() const { return M_; }
+    gemm_kernel::Kind kind() const { return packed_.kind(); }
     // Y = A B (accumulate: Y += A B)
     template <class Dst, class Rhs>
     void product(Dst&& Y, const Rhs& B, bool accumulate = false) const {
+        product_rows(0, Y, B, accumulate);
+    }
+    // Y = A[i0 : i0 + Y.rows()] B, i0 a multiple of row_align()
+    template <class Dst, class Rhs>
+    void product_rows(int64_t i0, Dst&& Y, const Rhs& B, bool accumulate = false) const {
         if constexpr (std::is_same_v<T, float> && detail::direct_access_v<Rhs> && detail::direct_access_v<Dst>) {
             if (Y.colStride() == 1 || Y.cols() == 1)
-                return packed_.product({B.data(), B.rowStride(), B.colStride()}, Y.cols(), Y.data(), Y.rowStride(),
-                                       accumulate);
+                return packed_.product_rows(i0, Y.rows(), {B.data(), B.rowStride(), B.colStride()}, Y.cols(), Y.data(),
+                                            Y.rowStride(), accumulate);
         }
+        if (!p_) throw Error("GemmLhs: the source was dropped; only direct-access products are left");
         using Stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
         using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-        gemm(Y, Eigen::Map<const Mat, 0, Stride>(p_, M_, K_, Stride(rs_, cs_)), B, accumulate);
+        gemm(Y, Eigen::Map<const Mat, 0, Stride>(p_ + i0 * rs_, Y.rows(), K_, Stride(rs_, cs_)), B, accumulate);
+    }
+    static constexpr int64_t row_align() { return gemm_kernel::PackedLhs::row_align(); }
+    // float: the pack is all the products need (on direct-access operands), so the source may go
+    bool holds_pack() const { return std::is_same_v<T, float>; }
+    void drop_source() {
+        if (holds_pack()) p_ = nullptr;
     }
 
 private:

@@ -418,6 +418,13 @@ template <class Kn>
 int64_t a_block_size(int64_t M) {
     return (M + Kn::MR - 1) / Kn::MR * Kn::MR * kKc;
 }
+// The size of all of A packed: every depth block but the last is full.
+template <class Kn>
+int64_t a_packed_size(int64_t M, int64_t K) {
+    if (K <= 0) return 0;
+    const int64_t nkb = (K + kKc - 1) / kKc, last = K - (nkb - 1) * kKc;
+    return (nkb - 1) * a_block_size<Kn>(M) + (M + Kn::MR - 1) / Kn::MR * Kn::MR * ((last + Kn::pair - 1) / Kn::pair * Kn::pair);
+}
 template <class Kn>
 void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) {
     constexpr int64_t MR = Kn::MR;
@@ -433,10 +440,11 @@ void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) 
     }
 }
 
-// Y (row stride ldy, unit column stride) = or += A B. Ap: A already packed by pack_a_all, or null.
+// Y (row stride ldy, unit column stride) = or += A B. Ap: A already packed by pack_a_all (for a
+// matrix whose depth blocks are ablock apart; A's rows start at its panel panel0), or null.
 template <class Kn>
-void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, const Operand& A, const Operand& B, float* Y,
-         int64_t ldy, bool accumulate) {
+void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t ablock, int64_t panel0,
+         const Operand& A, const Operand& B, float* Y, int64_t ldy, bool accumulate) {
     using E = typename Kn::elem;
     constexpr int64_t MR = Kn::MR, NR = Kn::NR, NC = 16 * NR;
     if (M <= 0 || N <= 0) return;
@@ -446,9 +454,11 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, const Ope
         return;
     }
     thread_local std::vector<E, AlignedAllocator<E>> abuf, bbuf;
-    const int64_t mpanels = (M + MR - 1) / MR, ablock = a_block_size<Kn>(M);
+    const int64_t mpanels = (M + MR - 1) / MR;
     if (!Ap) {
-        E* buf = scratch(abuf, static_cast<size_t>(ablock * ((K + kKc - 1) / kKc)));
+        ablock = a_block_size<Kn>(M);
+        panel0 = 0;
+        E* buf = scratch(abuf, static_cast<size_t>(a_packed_size<Kn>(M, K)));
         pack_a_all<Kn>(buf, A, M, K);
         Ap = buf;
     }
@@ -457,7 +467,7 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, const Ope
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {
         const int64_t kc = std::min(kKc, K - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
         const bool first = k0 == 0 && !accumulate;
-        const E* Ab = Ap + (k0 / kKc) * ablock;
+        const E* Ab = Ap + (k0 / kKc) * ablock + panel0 * MR * kcp;
         for (int64_t j0 = 0; j0 < N; j0 += NC) {
             const int64_t nc = std::min(NC, N - j0), npanels = (nc + NR - 1) / NR;
             for (int64_t jp = 0; jp < npanels; ++jp)
@@ -537,7 +547,7 @@ void with_kernel(Kind k, F&& f) {
 
 inline void gemm(Kind kind, int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* Y, int64_t ldy,
                  bool accumulate) {
-    with_kernel(kind, [&](auto kn) { run<decltype(kn)>(M, N, K, nullptr, A, B, Y, ldy, accumulate); });
+    with_kernel(kind, [&](auto kn) { run<decltype(kn)>(M, N, K, nullptr, 0, 0, A, B, Y, ldy, accumulate); });
 }
 
 // The left operand of many products (a layer's weights across the blocks of an image), packed once.
@@ -548,7 +558,7 @@ public:
         with_kernel(kind, [&](auto kn) {
             using Kn = decltype(kn);
             auto& buf = buffer<typename Kn::elem>();
-            buf.resize(static_cast<size_t>(a_block_size<Kn>(M) * std::max<int64_t>(1, (K + kKc - 1) / kKc)));
+            buf.resize(static_cast<size_t>(a_packed_size<Kn>(M, K)));
             pack_a_all<Kn>(buf.data(), A, M, K);
         });
     }
@@ -557,12 +567,20 @@ public:
     Kind kind() const { return kind_; }
     // Y (M x N, row stride ldy) = or += A B.
     void product(const Operand& B, int64_t N, float* Y, int64_t ldy, bool accumulate) const {
+        product_rows(0, M_, B, N, Y, ldy, accumulate);
+    }
+    // Rows [i0, i0 + m) of it; i0 a multiple of row_align().
+    void product_rows(int64_t i0, int64_t m, const Operand& B, int64_t N, float* Y, int64_t ldy,
+                      bool accumulate) const {
         with_kernel(kind_, [&](auto kn) {
             using Kn = decltype(kn);
             const auto& buf = const_cast<PackedLhs*>(this)->buffer<typename Kn::elem>();
-            run<Kn>(M_, N, K_, buf.data(), Operand{nullptr, 0, 0}, B, Y, ldy, accumulate);
+            run<Kn>(m, N, K_, buf.data(), a_block_size<Kn>(M_), i0 / Kn::MR, Operand{nullptr, 0, 0}, B, Y, ldy,
+                    accumulate);
         });
     }
+    // Every kernel's MR divides this: product_rows may start at any multiple of it.
+    static constexpr int64_t row_align() { return 12; }
 
 private:
     template <class E>
