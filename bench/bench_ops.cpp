@@ -236,21 +236,38 @@ void bm_resize(State& st, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t 
 // ------------------------------------------------------------------------------------ GEMM peak
 // C = A B, 1024^3 fp32, row-major. eigen_1t: one thread. omp_split: EVSAM_BENCH_THREADS threads,
 // each one fixed block of rows, each block a single-threaded Eigen GEMM (how the ops parallelise).
-// eigen_mt: Eigen's own OpenMP GEMM with Eigen::setNbThreads(EVSAM_BENCH_THREADS).
-enum class GemmMode { one_thread, omp_split, eigen_mt };
+// eigen_mt: Eigen's own OpenMP GEMM with Eigen::setNbThreads(EVSAM_BENCH_THREADS). own_1t, own_split:
+// evsam's own kernel (ops/gemm_kernels.hpp, evsam::gemm as the ops call it) on one thread and split as
+// omp_split; own_bf16_split: the same under --precision fast (bf16 operands, AVX512_BF16; skipped
+// without it).
+enum class GemmMode { one_thread, omp_split, eigen_mt, own_1t, own_split, own_bf16_split };
 void bm_gemm(State& st, int64_t n, GemmMode mode) {
     using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Mat A = Mat::Random(n, n), B = Mat::Random(n, n), C(n, n);
-    const int parts = mode == GemmMode::omp_split ? g_threads : 1;
+    const bool own = mode == GemmMode::own_1t || mode == GemmMode::own_split || mode == GemmMode::own_bf16_split;
+    const bool split = mode == GemmMode::omp_split || mode == GemmMode::own_split || mode == GemmMode::own_bf16_split;
+    const int parts = split ? g_threads : 1;
     const int64_t rows = (n + parts - 1) / parts;
+    if (mode == GemmMode::own_bf16_split && !evsam::cpu_has_avx512_bf16()) {
+        st.SkipWithError("no AVX512_BF16 on this CPU");
+        return;
+    }
+    evsam::CpuPrecisionScope prec(mode == GemmMode::own_bf16_split ? evsam::CpuPrecision::fast
+                                                                   : evsam::CpuPrecision::strict);
     Eigen::setNbThreads(mode == GemmMode::eigen_mt ? g_threads : 1);
     for (auto _ : st) {
-        if (mode == GemmMode::omp_split) {
+        if (split) {
 #pragma omp parallel for schedule(static) num_threads(parts)
             for (int p = 0; p < parts; ++p) {
                 const int64_t r0 = p * rows, nr = std::min(rows, n - r0);
-                if (nr > 0) C.middleRows(r0, nr).noalias() = A.middleRows(r0, nr) * B;
+                if (nr <= 0) continue;
+                if (own)
+                    evsam::gemm(C.middleRows(r0, nr), A.middleRows(r0, nr), B);
+                else
+                    C.middleRows(r0, nr).noalias() = A.middleRows(r0, nr) * B;
             }
+        } else if (own) {
+            evsam::gemm(C, A, B);
         } else {
             C.noalias() = A * B;
         }
@@ -280,6 +297,10 @@ void register_gemm(const std::string& op) {
     reg(op + "/eigen_1t", benchmark::kMillisecond, [](State& st) { bm_gemm(st, 1024, GemmMode::one_thread); });
     reg(op + "/omp_split", benchmark::kMillisecond, [](State& st) { bm_gemm(st, 1024, GemmMode::omp_split); });
     reg(op + "/eigen_mt", benchmark::kMillisecond, [](State& st) { bm_gemm(st, 1024, GemmMode::eigen_mt); });
+    reg(op + "/own_1t", benchmark::kMillisecond, [](State& st) { bm_gemm(st, 1024, GemmMode::own_1t); });
+    reg(op + "/own_split", benchmark::kMillisecond, [](State& st) { bm_gemm(st, 1024, GemmMode::own_split); });
+    reg(op + "/own_bf16_split", benchmark::kMillisecond,
+        [](State& st) { bm_gemm(st, 1024, GemmMode::own_bf16_split); });
 }
 
 void register_all() {

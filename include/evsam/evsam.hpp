@@ -8,6 +8,7 @@
 #pragma once
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/backend/cpu_precision.hpp"
 #include "evsam/core/checkpoint.hpp"
 #include "evsam/core/error.hpp"
 #include "evsam/core/file_io.hpp"
