@@ -206,7 +206,8 @@ struct ConvPrepared {
 };
 
 // Made on first use for each precision and kept: Conv2d owns one, and its visit(), which every
-// load goes through, empties it. Safe to share between threads calling forward.
+// load goes through, empties it. Safe to share between threads calling forward; a forward holds
+// its pack (shared_ptr) for its whole run, so a reset meanwhile frees nothing in use.
 template <class T>
 class ConvWeights {
 public:
@@ -221,19 +222,20 @@ public:
         for (auto& s : slots_) s.reset();
     }
     template <class Make>
-    const ConvPrepared<T>& get(const T* weight, Make&& make) const {
+    std::shared_ptr<const ConvPrepared<T>> get(const T* weight, Make&& make) const {
         std::lock_guard<std::mutex> lock(m_);
         auto& s = slots_[static_cast<size_t>(gemm_kernel::current_kind())];
         if (!s || s->weight != weight) {
-            s = std::make_unique<ConvPrepared<T>>(make());
-            s->weight = weight;
+            auto p = std::make_shared<ConvPrepared<T>>(make());
+            p->weight = weight;
+            s = std::move(p);
         }
-        return *s;
+        return s;
     }
 
 private:
     mutable std::mutex m_;
-    mutable std::array<std::unique_ptr<ConvPrepared<T>>, 5> slots_;
+    mutable std::array<std::shared_ptr<const ConvPrepared<T>>, 5> slots_;
 };
 
 template <class T>
@@ -542,12 +544,12 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
     if (G == C && G == OC && G > 1) {
         detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
     } else if (detail::winograd_applies(C, OC, K, stride, pad, dilation, G)) {
-        const auto* p = cache ? &cache->get(weight, [&] { return detail::winograd_weights(weight, C, OC); }) : nullptr;
-        detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act, p);
+        const auto p = cache ? cache->get(weight, [&] { return detail::winograd_weights(weight, C, OC); }) : nullptr;
+        detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act, p.get());
     } else {
-        const auto* p = cache ? &cache->get(weight, [&] { return detail::gemm_conv_weights(weight, OC, C / G * K * K, G); })
-                              : nullptr;
-        detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act, p);
+        const auto p = cache ? cache->get(weight, [&] { return detail::gemm_conv_weights(weight, OC, C / G * K * K, G); })
+                             : nullptr;
+        detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act, p.get());
     }
 }
 
