@@ -54,9 +54,12 @@ int run(const Args& a) {
     if (r.amg_s >= 0) std::printf("amg_s       %.4f  (%lld masks)\n", r.amg_s, static_cast<long long>(r.amg_masks));
     std::printf("peak_rss_mb %.1f\n", r.peak_rss_mb);
     if (a.has("json")) {
-        nlohmann::ordered_json j{{"model", lc.model},        {"threads", threads},
-                                 {"repeat", repeat},         {"image", {img.width, img.height}},
-                                 {"encoder_s", r.encoder_s}, {"decoder_s", r.decoder_s},
+        nlohmann::ordered_json j{{"model", lc.model},
+                                 {"threads", threads},
+                                 {"repeat", repeat},
+                                 {"image", {img.width, img.height}},
+                                 {"encoder_s", r.encoder_s},
+                                 {"decoder_s", r.decoder_s},
                                  {"precision", be.opt.precision}};
         if (r.amg_s >= 0) {
             j["amg_s"] = r.amg_s;

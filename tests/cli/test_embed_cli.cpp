@@ -145,7 +145,8 @@ TEST(CliBackend, CudaUnavailableIsAOneLineErrorAndWritesNothing) {
 // away from strict's by bf16's rounding (more than fp32 noise, within the table's entry for fast);
 // on a CPU without AVX512_BF16, a one-line error and no output.
 TEST(CliPrecision, FastOnTheCpuIsBf16WithinItsTolerance) {
-    const std::string strict = ::testing::TempDir() + "evsam_strict.npy", fast = ::testing::TempDir() + "evsam_fast.npy";
+    const std::string strict = ::testing::TempDir() + "evsam_strict.npy",
+                      fast = ::testing::TempDir() + "evsam_fast.npy";
     std::remove(fast.c_str());
     for (std::string cfg : {"tiny_l", "tiny_xl"}) {
         SCOPED_TRACE(cfg);
@@ -158,7 +159,8 @@ TEST(CliPrecision, FastOnTheCpuIsBf16WithinItsTolerance) {
             continue;
         }
         ASSERT_EQ(r.code, 0) << r.err;
-        const auto f = evsam::npy_load_as<double>(fast), ref = evsam::npy_load_as<double>(kTiny + cfg + "/embedding.npy");
+        const auto f = evsam::npy_load_as<double>(fast),
+                   ref = evsam::npy_load_as<double>(kTiny + cfg + "/embedding.npy");
         const auto s = evsam::npy_load_as<double>(strict);
         const auto cf = evsam::compare(f, ref, evsam::kTolEncoderFloat, "fast vs upstream");
         const auto cs = evsam::compare(s, ref, evsam::kTolEncoderFloat, "strict vs upstream");

@@ -63,8 +63,8 @@ void predictor_config(const std::string& cfg) {
             worst = std::min(worst, iou);
             sum += iou;
             ++n;
-            worst_iou_pred = std::max(worst_iou_pred,
-                                      std::abs(static_cast<double>(s.iou_predictions[m] - f.iou_predictions[m])));
+            worst_iou_pred =
+                std::max(worst_iou_pred, std::abs(static_cast<double>(s.iou_predictions[m] - f.iou_predictions[m])));
         }
     }
     std::cout << "[ " << cfg << " ] fast vs strict over " << n << " masks: IoU min " << worst << ", mean " << sum / n
@@ -113,8 +113,8 @@ TEST(PrecisionFast, SegmentEverythingAgreesWithStrict) {
         worst = std::min(worst, best);
     }
     const double mean = sum / static_cast<double>(s.size());
-    std::cout << "strict " << s.size() << " records, fast " << f.size() << "; best-match IoU mean " << mean
-              << ", min " << worst << "\n";
+    std::cout << "strict " << s.size() << " records, fast " << f.size() << "; best-match IoU mean " << mean << ", min "
+              << worst << "\n";
     EXPECT_GE(mean, evsam::kMinAmgMaskIoUCpuFast);
 }
 

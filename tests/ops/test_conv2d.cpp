@@ -82,14 +82,15 @@ TEST(Conv2d, KeptPacksGiveTheBitsOfPerCallPacks) {
     for (auto prec : precisions) {
         evsam::CpuPrecisionScope scope(prec);
         for (const auto& c : cases) {
-            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 21), w = random_tensor<float>({c.OC, c.C / c.G, c.K, c.K}, 22);
+            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 21),
+                 w = random_tensor<float>({c.OC, c.C / c.G, c.K, c.K}, 22);
             const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, c.dilation);
             const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, c.dilation);
             evsam::Tensor<float> per_call({c.N, c.OC, OH, OW}), kept({c.N, c.OC, OH, OW});
             evsam::detail::ConvWeights<float> cache;
             auto run = [&](evsam::Tensor<float>& y, const evsam::detail::ConvWeights<float>* k) {
-                evsam::conv2d_forward<float>(y.data(), x.data(), w.data(), nullptr, c.N, c.C, c.H, c.W, c.OC, c.K, c.stride,
-                                      c.pad, c.dilation, c.G, c.act, k, evsam::backend::cpu{});
+                evsam::conv2d_forward<float>(y.data(), x.data(), w.data(), nullptr, c.N, c.C, c.H, c.W, c.OC, c.K,
+                                             c.stride, c.pad, c.dilation, c.G, c.act, k, evsam::backend::cpu{});
             };
             run(per_call, nullptr);
             run(kept, &cache);

@@ -123,10 +123,10 @@ const std::vector<Case>& cases() {
     // ragged rows / columns / depths around the tiles (12 x 32, 6 x 16, 4 x 16), the depth chunk (64)
     // and block (256); both layouts of both operands; accumulating and not
     static const std::vector<Case> c = {
-        {1, 1, 1, false, false, false},     {7, 15, 33, false, false, true},    {12, 64, 32, false, false, false},
-        {13, 65, 31, true, false, false},   {30, 257, 70, false, true, true},   {24, 600, 96, true, true, false},
-        {5, 17, 200, false, true, false},   {37, 256, 64, true, false, true},   {12, 16, 16, false, true, false},
-        {61, 513, 45, false, false, false}, {3, 1000, 2, false, true, true},    {50, 300, 129, true, true, true},
+        {1, 1, 1, false, false, false},     {7, 15, 33, false, false, true},  {12, 64, 32, false, false, false},
+        {13, 65, 31, true, false, false},   {30, 257, 70, false, true, true}, {24, 600, 96, true, true, false},
+        {5, 17, 200, false, true, false},   {37, 256, 64, true, false, true}, {12, 16, 16, false, true, false},
+        {61, 513, 45, false, false, false}, {3, 1000, 2, false, true, true},  {50, 300, 129, true, true, true},
     };
     return c;
 }
@@ -163,7 +163,8 @@ TEST(GemmKernels, EveryInstructionSetGivesTheSameBitsAndTheProduct) {
 // Against the reference (Eigen's GEMM, chunked the same way) through gemm(): the op entry.
 TEST(GemmKernels, MatchesEigensGemm) {
     for (const Case& c : cases()) {
-        const auto a = evsam_test::random_tensor<float>({c.M, c.K}, 7), b = evsam_test::random_tensor<float>({c.K, c.N}, 8);
+        const auto a = evsam_test::random_tensor<float>({c.M, c.K}, 7),
+                   b = evsam_test::random_tensor<float>({c.K, c.N}, 8);
         evsam::Tensor<float> own({c.M, c.N}, 0.5f), eig({c.M, c.N}, 0.5f);
         Eigen::Map<const Mat> A(a.data(), c.M, c.K), B(b.data(), c.K, c.N);
         evsam::gemm(Eigen::Map<Mat>(own.data(), c.M, c.N), A, B, c.accumulate);
@@ -175,7 +176,8 @@ TEST(GemmKernels, MatchesEigensGemm) {
         cm.setConstant(0.5f);
         evsam::gemm(cm, A, B, c.accumulate);
         for (int64_t i = 0; i < c.M; ++i)
-            for (int64_t j = 0; j < c.N; ++j) ASSERT_NEAR(cm(i, j), eig[i * c.N + j], 1e-5 * (1 + std::abs(eig[i * c.N + j])));
+            for (int64_t j = 0; j < c.N; ++j)
+                ASSERT_NEAR(cm(i, j), eig[i * c.N + j], 1e-5 * (1 + std::abs(eig[i * c.N + j])));
     }
 }
 
@@ -205,14 +207,17 @@ TEST(GemmKernels, Bf16IsTheProductOfTheRoundedOperands) {
                    b = evsam_test::random_tensor<float>({c.K * c.N}, seed++),
                    y0 = evsam_test::random_tensor<float>({c.M, ldy}, seed++);
         const auto emu = run_kernel(Kind::bf16_portable, c, a, b, y0, ldy);
-        const auto r = evsam::compare(emu, exact(c, a, b, y0, ldy, true), evsam::kTolOpFloat, "bf16 vs rounded operands");
+        const auto r =
+            evsam::compare(emu, exact(c, a, b, y0, ldy, true), evsam::kTolOpFloat, "bf16 vs rounded operands");
         EXPECT_TRUE(r.ok) << r.message;
         if (c.K >= 64 && !c.accumulate) {
             const auto r32 = evsam::compare(emu, exact(c, a, b, y0, ldy, false), evsam::kTolOpFloat, "bf16 vs fp32");
             EXPECT_LT(r32.rel_l2, 1.0 / 256) << r32.message;
             EXPECT_GT(r32.rel_l2, 1e-4) << "bf16 rounding should show: " << r32.message;
         }
-        if (native) { EXPECT_TRUE(evsam_test::bitwise_equal(run_kernel(Kind::bf16_avx512, c, a, b, y0, ldy), emu)); }
+        if (native) {
+            EXPECT_TRUE(evsam_test::bitwise_equal(run_kernel(Kind::bf16_avx512, c, a, b, y0, ldy), emu));
+        }
     }
 }
 
@@ -220,8 +225,8 @@ TEST(GemmKernels, Bf16RoundsToNearestEven) {
     using evsam::gemm_kernel::from_bf16;
     using evsam::gemm_kernel::to_bf16;
     EXPECT_EQ(from_bf16(to_bf16(1.0f)), 1.0f);
-    EXPECT_EQ(from_bf16(to_bf16(1.0f + 1.0f / 256)), 1.0f);                 // a tie: to even (down)
-    EXPECT_EQ(from_bf16(to_bf16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);    // a tie: to even (up)
+    EXPECT_EQ(from_bf16(to_bf16(1.0f + 1.0f / 256)), 1.0f);               // a tie: to even (down)
+    EXPECT_EQ(from_bf16(to_bf16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);  // a tie: to even (up)
     EXPECT_EQ(from_bf16(to_bf16(1.0f + 1.0f / 256 + 1e-6f)), 1.0f + 2.0f / 256);
     EXPECT_TRUE(std::isnan(from_bf16(to_bf16(NAN))));
     EXPECT_EQ(from_bf16(to_bf16(INFINITY)), INFINITY);

@@ -54,8 +54,8 @@ struct Conv2d : Block<T, B> {
                           conv_out_size(W, kernel_size, stride, padding, dilation)},
                          TensorOf<T, B>::uninitialized);
         if constexpr (std::is_same_v<B, backend::cpu>)
-            conv2d_forward(y.data(), x.data(), weight.data(), b, N, in_channels, H, W, out_channels, kernel_size, stride,
-                           padding, dilation, groups, act, &packed, B{});
+            conv2d_forward(y.data(), x.data(), weight.data(), b, N, in_channels, H, W, out_channels, kernel_size,
+                           stride, padding, dilation, groups, act, &packed, B{});
         else
             conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels,
                            kernel_size, stride, padding, dilation, groups, act, B{});

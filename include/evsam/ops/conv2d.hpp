@@ -509,7 +509,8 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                                 const int64_t oy = 2 * ty + r;
                                 if (oy >= H) break;
                                 T* row = dst + oy * W;
-                                if (m == VW && 2 * (tx0 + k + VW) <= W && interleave_store<VW>(row + 2 * (tx0 + k), y[r * 2], y[r * 2 + 1]))
+                                if (m == VW && 2 * (tx0 + k + VW) <= W &&
+                                    interleave_store<VW>(row + 2 * (tx0 + k), y[r * 2], y[r * 2 + 1]))
                                     continue;
                                 for (int64_t i = 0; i < m; ++i) {
                                     const int64_t ox = 2 * (tx0 + k + i);
@@ -547,8 +548,9 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
         const auto p = cache ? cache->get(weight, [&] { return detail::winograd_weights(weight, C, OC); }) : nullptr;
         detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act, p.get());
     } else {
-        const auto p = cache ? cache->get(weight, [&] { return detail::gemm_conv_weights(weight, OC, C / G * K * K, G); })
-                             : nullptr;
+        const auto p = cache
+                           ? cache->get(weight, [&] { return detail::gemm_conv_weights(weight, OC, C / G * K * K, G); })
+                           : nullptr;
         detail::conv2d_gemm(out, in, weight, bias, N, C, H, W, OC, K, stride, pad, dilation, G, act, p.get());
     }
 }

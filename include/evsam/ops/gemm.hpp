@@ -42,8 +42,8 @@ void gemm_reference(Dst&& Y, const Lhs& A, const Rhs& B, bool accumulate = false
 
 namespace detail {
 template <class X>
-inline constexpr bool direct_access_v =
-    (Eigen::internal::traits<std::remove_cv_t<std::remove_reference_t<X>>>::Flags & Eigen::DirectAccessBit) != 0;
+inline constexpr bool direct_access_v = (Eigen::internal::traits<std::remove_cv_t<std::remove_reference_t<X>>>::Flags &
+                                         Eigen::DirectAccessBit) != 0;
 }
 
 // Y = A B (accumulate: Y += A B), A (M x K), B (K x N), Y (M x N): Eigen matrices, maps, blocks or

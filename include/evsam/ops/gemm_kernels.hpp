@@ -24,7 +24,7 @@
 
 #include "evsam/backend/cpu_precision.hpp"  // cpu_has_avx512_bf16, CpuIsa
 #include "evsam/core/tensor.hpp"            // AlignedAllocator
-#include "evsam/ops/simd.hpp"     // <immintrin.h>
+#include "evsam/ops/simd.hpp"               // <immintrin.h>
 
 namespace evsam {
 
@@ -125,8 +125,10 @@ __attribute__((target("avx512f"))) inline void transpose16(const float* src, int
         c[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
     }
     for (int q = 0; q < 4; ++q) {
-        const __m512 d0 = _mm512_shuffle_f32x4(c[0][q], c[1][q], 0x44), d1 = _mm512_shuffle_f32x4(c[0][q], c[1][q], 0xEE);
-        const __m512 e0 = _mm512_shuffle_f32x4(c[2][q], c[3][q], 0x44), e1 = _mm512_shuffle_f32x4(c[2][q], c[3][q], 0xEE);
+        const __m512 d0 = _mm512_shuffle_f32x4(c[0][q], c[1][q], 0x44),
+                     d1 = _mm512_shuffle_f32x4(c[0][q], c[1][q], 0xEE);
+        const __m512 e0 = _mm512_shuffle_f32x4(c[2][q], c[3][q], 0x44),
+                     e1 = _mm512_shuffle_f32x4(c[2][q], c[3][q], 0xEE);
         o[q] = _mm512_shuffle_f32x4(d0, e0, 0x88);
         o[4 + q] = _mm512_shuffle_f32x4(d0, e0, 0xDD);
         o[8 + q] = _mm512_shuffle_f32x4(d1, e1, 0x88);
@@ -170,8 +172,8 @@ __attribute__((target("avx512f"))) void pack_b_f32_avx512(float* dst, const Oper
 
 // bf16 versions: two depths per pair, rounded by VCVTNE2PS2BF16 and interleaved by VPERMW.
 alignas(64) inline constexpr uint16_t kBf16Interleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
-                                                              21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
-                                                              11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+                                                             21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                                             11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i bf16_pairs(__m512 even, __m512 odd) {
     const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(odd, even);
     return _mm512_permutexvar_epi16(_mm512_load_si512(kBf16Interleave), h);
@@ -179,12 +181,12 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i bf16_pairs
 
 template <int64_t MR>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(uint16_t* dst, const Operand& A,
-                                                                                int64_t i0, int64_t mr, int64_t k0,
-                                                                                int64_t kc);
+                                                                               int64_t i0, int64_t mr, int64_t k0,
+                                                                               int64_t kc);
 template <int64_t NR>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_t_avx512(uint16_t* dst, const Operand& B,
-                                                                                  int64_t k0, int64_t kc, int64_t j0,
-                                                                                  int64_t nr);
+                                                                                 int64_t k0, int64_t kc, int64_t j0,
+                                                                                 int64_t nr);
 #endif
 
 // ---- micro-kernels: C[MR x NR] (row stride ldc) = or += A-panel B-panel over kc depths ----------
@@ -228,7 +230,7 @@ void micro_bf16_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, flo
 #define EVSAM_GEMM_X86 1
 
 __attribute__((target("avx512f,fma"))) inline void micro_f32_avx512(int64_t kc, const float* Ap, const float* Bp,
-                                                                     float* C, int64_t ldc, bool first) {
+                                                                    float* C, int64_t ldc, bool first) {
     constexpr int MR = 12;
     for (int64_t c0 = 0; c0 < kc; c0 += kGemmDepthChunk) {
         const int64_t n = std::min(kGemmDepthChunk, kc - c0);
@@ -258,7 +260,7 @@ __attribute__((target("avx512f,fma"))) inline void micro_f32_avx512(int64_t kc, 
 }
 
 __attribute__((target("avx2,fma"))) inline void micro_f32_avx2(int64_t kc, const float* Ap, const float* Bp, float* C,
-                                                                int64_t ldc, bool first) {
+                                                               int64_t ldc, bool first) {
     constexpr int MR = 6;
     for (int64_t c0 = 0; c0 < kc; c0 += kGemmDepthChunk) {
         const int64_t n = std::min(kGemmDepthChunk, kc - c0);
@@ -289,8 +291,8 @@ __attribute__((target("avx2,fma"))) inline void micro_f32_avx2(int64_t kc, const
 
 #if !defined(__clang__)
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_bf16_avx512(int64_t kc, const uint16_t* Ap,
-                                                                                      const uint16_t* Bp, float* C,
-                                                                                      int64_t ldc, bool first) {
+                                                                                     const uint16_t* Bp, float* C,
+                                                                                     int64_t ldc, bool first) {
     constexpr int MR = 12;
     const int64_t kp = (kc + 1) / 2, cp = kGemmDepthChunk / 2;
     for (int64_t c0 = 0; c0 < kp; c0 += cp) {
@@ -324,8 +326,8 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_bf16_av
 // two rows and one VPERMW to interleave them into depth pairs.
 template <int64_t NR>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_avx512(uint16_t* dst, const Operand& B,
-                                                                                int64_t k0, int64_t kc, int64_t j0,
-                                                                                int64_t nr) {
+                                                                               int64_t k0, int64_t kc, int64_t j0,
+                                                                               int64_t nr) {
     static_assert(NR % 16 == 0);
     if (B.cs != 1 || nr != NR) return pack_b_bf16_scalar<NR>(dst, B, k0, kc, j0, nr);
     const __m512i idx = _mm512_load_si512(kBf16Interleave);
@@ -348,8 +350,8 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_avx512(u
 }
 template <int64_t MR>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(uint16_t* dst, const Operand& A,
-                                                                                int64_t i0, int64_t mr, int64_t k0,
-                                                                                int64_t kc) {
+                                                                               int64_t i0, int64_t mr, int64_t k0,
+                                                                               int64_t kc) {
     static_assert(MR <= 16);
     if (A.cs != 1) return pack_a_bf16<MR>(dst, A, i0, mr, k0, kc);
     const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (2 * MR)) - 1);
@@ -368,8 +370,8 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(u
 
 template <int64_t NR>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_t_avx512(uint16_t* dst, const Operand& B,
-                                                                                  int64_t k0, int64_t kc, int64_t j0,
-                                                                                  int64_t nr) {
+                                                                                 int64_t k0, int64_t kc, int64_t j0,
+                                                                                 int64_t nr) {
     if (B.cs == 1) return pack_b_bf16_avx512<NR>(dst, B, k0, kc, j0, nr);
     if (B.rs != 1) return pack_b_bf16_scalar<NR>(dst, B, k0, kc, j0, nr);
     int64_t k = 0;
@@ -423,7 +425,8 @@ template <class Kn>
 int64_t a_packed_size(int64_t M, int64_t K) {
     if (K <= 0) return 0;
     const int64_t nkb = (K + kKc - 1) / kKc, last = K - (nkb - 1) * kKc;
-    return (nkb - 1) * a_block_size<Kn>(M) + (M + Kn::MR - 1) / Kn::MR * Kn::MR * ((last + Kn::pair - 1) / Kn::pair * Kn::pair);
+    return (nkb - 1) * a_block_size<Kn>(M) +
+           (M + Kn::MR - 1) / Kn::MR * Kn::MR * ((last + Kn::pair - 1) / Kn::pair * Kn::pair);
 }
 template <class Kn>
 void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) {
@@ -443,8 +446,8 @@ void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) 
 // Y (row stride ldy, unit column stride) = or += A B. Ap: A already packed by pack_a_all (for a
 // matrix whose depth blocks are ablock apart; A's rows start at its panel panel0), or null.
 template <class Kn>
-void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t ablock, int64_t panel0,
-         const Operand& A, const Operand& B, float* Y, int64_t ldy, bool accumulate) {
+void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t ablock, int64_t panel0, const Operand& A,
+         const Operand& B, float* Y, int64_t ldy, bool accumulate) {
     using E = typename Kn::elem;
     constexpr int64_t MR = Kn::MR, NR = Kn::NR, NC = 16 * NR;
     if (M <= 0 || N <= 0) return;
