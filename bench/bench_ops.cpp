@@ -252,8 +252,8 @@ void bm_gemm(State& st, int64_t n, GemmMode mode) {
         st.SkipWithError("no AVX512_BF16 on this CPU");
         return;
     }
-    evsam::CpuPrecisionScope prec(mode == GemmMode::own_bf16_split ? evsam::CpuPrecision::fast
-                                                                   : evsam::CpuPrecision::strict);
+    evsam::CpuPrecisionScope prec(mode == GemmMode::own_bf16_split ? evsam::Precision::fast
+                                                                   : evsam::Precision::strict);
     Eigen::setNbThreads(mode == GemmMode::eigen_mt ? g_threads : 1);
     for (auto _ : st) {
         if (split) {

@@ -60,7 +60,7 @@ BackendChoice backend_flags(const Args& a, const std::string& cmd, bool cuda_sup
     b.opt.batch = static_cast<int>(a.integer("batch", 1, 1, 4096));
     if (!b.cuda && a.has("batch")) throw Error(cmd + ": --batch applies to --backend cuda only");
     // on the CPU, --precision fast rounds every GEMM's operands to bf16 (refused without AVX512_BF16)
-    if (!b.cuda) set_cpu_precision(cpu_precision_from_name(b.opt.precision));
+    if (!b.cuda) set_cpu_precision(precision_from_name(b.opt.precision));
     if (b.cuda && !cuda_built()) no_cuda();
     if (b.cuda && !cuda_supported)
         throw Error(cmd +

@@ -28,7 +28,7 @@ double mask_iou(const float* a, const float* b, int64_t n) {
 
 bool skip_without_bf16() {
     if (evsam::cpu_has_avx512_bf16()) return false;
-    EXPECT_THROW(evsam::set_cpu_precision(evsam::CpuPrecision::fast), evsam::Error);
+    EXPECT_THROW(evsam::set_cpu_precision(evsam::Precision::fast), evsam::Error);
     return true;
 }
 
@@ -49,13 +49,13 @@ void predictor_config(const std::string& cfg) {
             }
         if (c["box"].is_array()) p.box = std::array<double, 4>{c["box"][0], c["box"][1], c["box"][2], c["box"][3]};
         const evsam::Image img = evsam::load_image(dir + c["image"].get<std::string>());
-        auto predict = [&](evsam::CpuPrecision prec) {
+        auto predict = [&](evsam::Precision prec) {
             evsam::CpuPrecisionScope scope(prec);
             evsam::Predictor<float> pr(model);
             pr.set_image(img);
             return pr.predict(p, c["multimask"].get<bool>(), /*return_logits=*/true);
         };
-        const auto s = predict(evsam::CpuPrecision::strict), f = predict(evsam::CpuPrecision::fast);
+        const auto s = predict(evsam::Precision::strict), f = predict(evsam::Precision::fast);
         ASSERT_EQ(s.masks.shape(), f.masks.shape());
         const int64_t C = s.iou_predictions.numel(), HW = s.masks.numel() / C;
         for (int64_t m = 0; m < C; ++m) {
@@ -89,12 +89,12 @@ TEST(PrecisionFast, SegmentEverythingAgreesWithStrict) {
     evsam::load_state_dict(model, evsam::Checkpoint::open(root + "model.pt"), "tiny_l");
     const evsam::AmgConfig cfg = evsam_test::amg_config_from_json(fx["settings"]);
     const evsam::Image img = evsam::load_image(dir + fx["image"]["file"].get<std::string>());
-    auto generate = [&](evsam::CpuPrecision prec) {
+    auto generate = [&](evsam::Precision prec) {
         evsam::CpuPrecisionScope scope(prec);
         evsam::AutomaticMaskGenerator<float> gen(model, cfg);
         return gen.generate(img);
     };
-    const auto s = generate(evsam::CpuPrecision::strict), f = generate(evsam::CpuPrecision::fast);
+    const auto s = generate(evsam::Precision::strict), f = generate(evsam::Precision::fast);
     ASSERT_FALSE(s.empty());
     double sum = 0, worst = 1;
     for (const auto& r : s) {

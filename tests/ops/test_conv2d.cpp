@@ -75,8 +75,8 @@ TEST(Conv2d, FastMatchesNaiveDouble) {
 // precisions, on every case (Winograd, 1x1 in place, im2col, grouped; row tiles of small maps);
 // a changed weight tensor, or a reset, is packed anew.
 TEST(Conv2d, KeptPacksGiveTheBitsOfPerCallPacks) {
-    std::vector<evsam::CpuPrecision> precisions = {evsam::CpuPrecision::strict};
-    if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::CpuPrecision::fast);
+    std::vector<evsam::Precision> precisions = {evsam::Precision::strict};
+    if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::Precision::fast);
     std::vector<ConvCase> cases(std::begin(kCases), std::end(kCases));
     cases.push_back({1, 64, 8, 8, 100, 1, 1, 0, 1, 1});  // one column block: output channels cut in row tiles
     for (auto prec : precisions) {

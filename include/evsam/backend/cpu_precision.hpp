@@ -1,5 +1,5 @@
 // evsam: what this CPU can run (checked at run time: the headers may be built without -march), and
-// the CPU precision policy the GEMMs follow.
+// the precision policy (Precision: strict or fast) the CPU GEMMs follow.
 //
 //   strict (default): fp32, the reference: every GEMM in fp32, accumulated in fixed depth chunks;
 //   fast            : every GEMM and convolution GEMM rounds its operands to bfloat16 and accumulates
@@ -53,40 +53,41 @@ inline bool cpu_has_avx512_bf16() {
 #endif
 }
 
-enum class CpuPrecision { strict, fast };
+// The policy, one for both backends (cuda::Precision is this type; on CUDA, fast means TF32).
+enum class Precision { strict, fast };
 
-inline const char* cpu_precision_name(CpuPrecision p) { return p == CpuPrecision::strict ? "strict" : "fast"; }
+inline const char* precision_name(Precision p) { return p == Precision::strict ? "strict" : "fast"; }
 
-inline CpuPrecision cpu_precision_from_name(const std::string& s) {
-    if (s == "strict") return CpuPrecision::strict;
-    if (s == "fast") return CpuPrecision::fast;
-    throw Error("unknown precision '" + s + "' (expected strict or fast)");
+inline Precision precision_from_name(const std::string& s) {
+    if (s == "strict") return Precision::strict;
+    if (s == "fast") return Precision::fast;
+    throw Error("unknown --precision '" + s + "' (expected strict or fast)");
 }
 
 namespace detail {
-inline std::atomic<CpuPrecision>& cpu_precision_state() {
-    static std::atomic<CpuPrecision> p{CpuPrecision::strict};
+inline std::atomic<Precision>& cpu_precision_state() {
+    static std::atomic<Precision> p{Precision::strict};
     return p;
 }
 }  // namespace detail
 
-inline CpuPrecision cpu_precision() { return detail::cpu_precision_state().load(std::memory_order_relaxed); }
+inline Precision cpu_precision() { return detail::cpu_precision_state().load(std::memory_order_relaxed); }
 
-inline void set_cpu_precision(CpuPrecision p) {
-    if (p == CpuPrecision::fast && !cpu_has_avx512_bf16())
+inline void set_cpu_precision(Precision p) {
+    if (p == Precision::fast && !cpu_has_avx512_bf16())
         throw Error("precision fast needs a CPU with AVX512_BF16 (this one has none); use strict");
     detail::cpu_precision_state().store(p, std::memory_order_relaxed);
 }
 
 class CpuPrecisionScope {
 public:
-    explicit CpuPrecisionScope(CpuPrecision p) : prev_(cpu_precision()) { set_cpu_precision(p); }
+    explicit CpuPrecisionScope(Precision p) : prev_(cpu_precision()) { set_cpu_precision(p); }
     ~CpuPrecisionScope() { detail::cpu_precision_state().store(prev_, std::memory_order_relaxed); }
     CpuPrecisionScope(const CpuPrecisionScope&) = delete;
     CpuPrecisionScope& operator=(const CpuPrecisionScope&) = delete;
 
 private:
-    CpuPrecision prev_;
+    Precision prev_;
 };
 
 }  // namespace evsam

@@ -13,7 +13,7 @@
 // bf16 (the `fast` precision): the packs round A and B to bfloat16 (round to nearest even, as
 // VCVTNEPS2BF16), depth pairs interleaved, and the AVX512_BF16 kernel accumulates in fp32 with
 // VDPBF16PS: acc = (acc + a[2p+1] b[2p+1]) + a[2p] b[2p], each product exact in fp32, denormals
-// flushed. gemm_bf16_portable does the same arithmetic in C++ (the kernel's naive reference).
+// flushed. micro_bf16_portable does the same arithmetic in C++ (the kernel's naive reference).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -60,48 +60,28 @@ inline constexpr int64_t kKc = 256;  // depth block: a multiple of the chunk, so
 static_assert(kKc % kGemmDepthChunk == 0);
 
 // ---- packing ----------------------------------------------------------------------------------
+// One packer serves both operands: a panel of R rows of X (element (r, k) at X.p[r rs + k cs]), rows
+// [r0, r0 + nr) x depths [k0, k0 + kc) -> dst[k R + r] (fp32) or dst[((k/2) R + r) 2 + k%2] (bf16, kc
+// rounded up to even), zero beyond the matrix. A's row panels are panels of A (R = MR); B's column
+// panels are panels of B^T (R = NR): Kernel::pack_b transposes the operand's strides.
 
-// A rows [i0, i0 + mr) x depths [k0, k0 + kc) -> dst[k * MR + i] (fp32) or dst[((k/2) MR + i) 2 + k%2]
-// (bf16, kc rounded up to even), zero beyond the matrix.
-template <int64_t MR>
-void pack_a_f32(float* dst, const Operand& A, int64_t i0, int64_t mr, int64_t k0, int64_t kc) {
-    if (A.rs == 1 && mr == MR) {  // a transposed operand: MR rows contiguous at every depth
-        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * MR, A.p + (k0 + k) * A.cs + i0, MR * sizeof(float));
+template <int64_t R>
+void pack_f32(float* dst, const Operand& X, int64_t r0, int64_t nr, int64_t k0, int64_t kc) {
+    if (X.rs == 1 && nr == R) {  // the panel's R rows contiguous at every depth
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * R, X.p + (k0 + k) * X.cs + r0, R * sizeof(float));
         return;
     }
     for (int64_t k = 0; k < kc; ++k)
-        for (int64_t i = 0; i < MR; ++i) dst[k * MR + i] = i < mr ? A.at(i0 + i, k0 + k) : 0.0f;
+        for (int64_t r = 0; r < R; ++r) dst[k * R + r] = r < nr ? X.at(r0 + r, k0 + k) : 0.0f;
 }
-template <int64_t MR>
-void pack_a_bf16(uint16_t* dst, const Operand& A, int64_t i0, int64_t mr, int64_t k0, int64_t kc) {
+template <int64_t R>
+void pack_bf16(uint16_t* dst, const Operand& X, int64_t r0, int64_t nr, int64_t k0, int64_t kc) {
     const int64_t kp = (kc + 1) / 2;
     for (int64_t p = 0; p < kp; ++p)
-        for (int64_t i = 0; i < MR; ++i)
+        for (int64_t r = 0; r < R; ++r)
             for (int64_t h = 0; h < 2; ++h) {
                 const int64_t k = 2 * p + h;
-                dst[(p * MR + i) * 2 + h] = (i < mr && k < kc) ? to_bf16(A.at(i0 + i, k0 + k)) : uint16_t(0);
-            }
-}
-
-// B depths [k0, k0 + kc) x columns [j0, j0 + nr) -> dst[k * NR + j] / dst[((k/2) NR + j) 2 + k%2].
-template <int64_t NR>
-void pack_b_f32(float* dst, const Operand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nr) {
-    // B is (K x N) here: element (k, j) at p[k * rs + j * cs]
-    if (B.cs == 1 && nr == NR) {
-        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B.p + (k0 + k) * B.rs + j0, NR * sizeof(float));
-        return;
-    }
-    for (int64_t k = 0; k < kc; ++k)
-        for (int64_t j = 0; j < NR; ++j) dst[k * NR + j] = j < nr ? B.at(k0 + k, j0 + j) : 0.0f;
-}
-template <int64_t NR>
-void pack_b_bf16_scalar(uint16_t* dst, const Operand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nr) {
-    const int64_t kp = (kc + 1) / 2;
-    for (int64_t p = 0; p < kp; ++p)
-        for (int64_t j = 0; j < NR; ++j)
-            for (int64_t h = 0; h < 2; ++h) {
-                const int64_t k = 2 * p + h;
-                dst[(p * NR + j) * 2 + h] = (j < nr && k < kc) ? to_bf16(B.at(k0 + k, j0 + j)) : uint16_t(0);
+                dst[(p * R + r) * 2 + h] = (r < nr && k < kc) ? to_bf16(X.at(r0 + r, k0 + k)) : uint16_t(0);
             }
 }
 
@@ -136,38 +116,22 @@ __attribute__((target("avx512f"))) inline void transpose16(const float* src, int
     }
 }
 
-// Row-major A (unit column stride), 12-row panels: 16 depths at a time through transpose16.
-template <int64_t MR>
-__attribute__((target("avx512f"))) void pack_a_f32_avx512(float* dst, const Operand& A, int64_t i0, int64_t mr,
-                                                          int64_t k0, int64_t kc) {
-    static_assert(MR <= 16);
-    if (A.cs != 1) return pack_a_f32<MR>(dst, A, i0, mr, k0, kc);
-    const __mmask16 m = static_cast<__mmask16>((1u << MR) - 1);
-    int64_t k = 0;
-    for (; k + 16 <= kc; k += 16) {
-        __m512 o[16];
-        transpose16(A.p + i0 * A.rs + k0 + k, A.rs, mr, o);
-        for (int kk = 0; kk < 16; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * MR, m, o[kk]);
-    }
-    for (; k < kc; ++k)
-        for (int64_t i = 0; i < MR; ++i) dst[k * MR + i] = i < mr ? A.at(i0 + i, k0 + k) : 0.0f;
-}
-
-// B with unit row stride (a transposed operand: each column contiguous over the depths).
-template <int64_t NR>
-__attribute__((target("avx512f"))) void pack_b_f32_avx512(float* dst, const Operand& B, int64_t k0, int64_t kc,
-                                                          int64_t j0, int64_t nr) {
-    static_assert(NR % 16 == 0);
-    if (B.rs != 1 || B.cs == 1) return pack_b_f32<NR>(dst, B, k0, kc, j0, nr);
+// Rows of X contiguous over the depths (unit column stride: row-major A, a transposed B): 16 depths
+// of 16 rows at a time through transpose16; otherwise pack_f32.
+template <int64_t R>
+__attribute__((target("avx512f"))) void pack_f32_avx512(float* dst, const Operand& X, int64_t r0, int64_t nr,
+                                                        int64_t k0, int64_t kc) {
+    if (X.cs != 1) return pack_f32<R>(dst, X, r0, nr, k0, kc);
     int64_t k = 0;
     for (; k + 16 <= kc; k += 16)
-        for (int64_t jg = 0; jg < NR; jg += 16) {
-            __m512 o[16];  // o[kk]: depth k + kk of columns jg .. jg + 15
-            transpose16(B.p + (j0 + jg) * B.cs + k0 + k, B.cs, std::clamp<int64_t>(nr - jg, 0, 16), o);
-            for (int kk = 0; kk < 16; ++kk) _mm512_store_ps(dst + (k + kk) * NR + jg, o[kk]);
+        for (int64_t rg = 0; rg < R; rg += 16) {
+            const __mmask16 m = static_cast<__mmask16>((1u << std::min<int64_t>(16, R - rg)) - 1);
+            __m512 o[16];  // o[kk]: depth k + kk of rows rg .. rg + 15
+            transpose16(X.p + (r0 + rg) * X.rs + k0 + k, X.rs, std::clamp<int64_t>(nr - rg, 0, 16), o);
+            for (int kk = 0; kk < 16; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * R + rg, m, o[kk]);
         }
     for (; k < kc; ++k)
-        for (int64_t j = 0; j < NR; ++j) dst[k * NR + j] = j < nr ? B.at(k0 + k, j0 + j) : 0.0f;
+        for (int64_t r = 0; r < R; ++r) dst[k * R + r] = r < nr ? X.at(r0 + r, k0 + k) : 0.0f;
 }
 
 // bf16 versions: two depths per pair, rounded by VCVTNE2PS2BF16 and interleaved by VPERMW.
@@ -179,14 +143,6 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i bf16_pairs
     return _mm512_permutexvar_epi16(_mm512_load_si512(kBf16Interleave), h);
 }
 
-template <int64_t MR>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(uint16_t* dst, const Operand& A,
-                                                                               int64_t i0, int64_t mr, int64_t k0,
-                                                                               int64_t kc);
-template <int64_t NR>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_t_avx512(uint16_t* dst, const Operand& B,
-                                                                                 int64_t k0, int64_t kc, int64_t j0,
-                                                                                 int64_t nr);
 #endif
 
 // ---- micro-kernels: C[MR x NR] (row stride ldc) = or += A-panel B-panel over kc depths ----------
@@ -322,74 +278,50 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_bf16_av
     }
 }
 
-// B rows k0 + 2p, k0 + 2p + 1, 32 columns at a time: one VCVTNE2PS2BF16 per 16 columns of the
-// two rows and one VPERMW to interleave them into depth pairs.
-template <int64_t NR>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_avx512(uint16_t* dst, const Operand& B,
-                                                                               int64_t k0, int64_t kc, int64_t j0,
-                                                                               int64_t nr) {
-    static_assert(NR % 16 == 0);
-    if (B.cs != 1 || nr != NR) return pack_b_bf16_scalar<NR>(dst, B, k0, kc, j0, nr);
-    const __m512i idx = _mm512_load_si512(kBf16Interleave);
-    const int64_t kp = kc / 2;
-    for (int64_t p = 0; p < kp; ++p) {
-        const float* r0 = B.p + (k0 + 2 * p) * B.rs + j0;
-        const float* r1 = r0 + B.rs;
-        for (int64_t j = 0; j < NR; j += 16) {
-            const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(r1 + j), _mm512_loadu_ps(r0 + j));
-            _mm512_store_si512(dst + (p * NR + j) * 2, _mm512_permutexvar_epi16(idx, h));
+// bf16 panels. Depths contiguous over the rows (unit row stride: row-major B, full panels of a
+// multiple of 16 rows): per depth pair, one VCVTNE2PS2BF16 and one VPERMW per 16 rows. Rows
+// contiguous over the depths (unit column stride): transpose16, then the same per pair of depths.
+// Otherwise pack_bf16.
+template <int64_t R>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_bf16_avx512(uint16_t* dst, const Operand& X,
+                                                                             int64_t r0, int64_t nr, int64_t k0,
+                                                                             int64_t kc) {
+    if (R % 16 == 0 && X.rs == 1 && nr == R) {
+        const int64_t kp = kc / 2;
+        for (int64_t p = 0; p < kp; ++p) {
+            const float* d0 = X.p + (k0 + 2 * p) * X.cs + r0;
+            const float* d1 = d0 + X.cs;
+            for (int64_t r = 0; r < R; r += 16)
+                _mm512_storeu_si512(dst + (p * R + r) * 2,
+                                    bf16_pairs(_mm512_loadu_ps(d0 + r), _mm512_loadu_ps(d1 + r)));
         }
-    }
-    if (kc % 2) {  // the odd last depth, paired with zero
-        const float* r0 = B.p + (k0 + kc - 1) * B.rs + j0;
-        for (int64_t j = 0; j < NR; ++j) {
-            dst[(kp * NR + j) * 2] = to_bf16(r0[j]);
-            dst[(kp * NR + j) * 2 + 1] = 0;
+        if (kc % 2) {  // the odd last depth, paired with zero
+            const float* d0 = X.p + (k0 + kc - 1) * X.cs + r0;
+            for (int64_t r = 0; r < R; ++r) {
+                dst[(kp * R + r) * 2] = to_bf16(d0[r]);
+                dst[(kp * R + r) * 2 + 1] = 0;
+            }
         }
+        return;
     }
-}
-template <int64_t MR>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_bf16_avx512(uint16_t* dst, const Operand& A,
-                                                                               int64_t i0, int64_t mr, int64_t k0,
-                                                                               int64_t kc) {
-    static_assert(MR <= 16);
-    if (A.cs != 1) return pack_a_bf16<MR>(dst, A, i0, mr, k0, kc);
-    const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (2 * MR)) - 1);
-    int64_t k = 0;
-    for (; k + 16 <= kc; k += 16) {
-        __m512 o[16];
-        transpose16(A.p + i0 * A.rs + k0 + k, A.rs, mr, o);
-        for (int q = 0; q < 8; ++q)
-            _mm512_mask_storeu_epi16(dst + ((k / 2 + q) * MR) * 2, m, bf16_pairs(o[2 * q], o[2 * q + 1]));
-    }
-    if (k < kc) {  // the last depths (fewer than 16), through the scalar pack of an offset block
-        Operand sub{A.p, A.rs, A.cs};
-        pack_a_bf16<MR>(dst + (k / 2) * MR * 2, sub, i0, mr, k0 + k, kc - k);
-    }
-}
-
-template <int64_t NR>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_bf16_t_avx512(uint16_t* dst, const Operand& B,
-                                                                                 int64_t k0, int64_t kc, int64_t j0,
-                                                                                 int64_t nr) {
-    if (B.cs == 1) return pack_b_bf16_avx512<NR>(dst, B, k0, kc, j0, nr);
-    if (B.rs != 1) return pack_b_bf16_scalar<NR>(dst, B, k0, kc, j0, nr);
+    if (X.cs != 1) return pack_bf16<R>(dst, X, r0, nr, k0, kc);
     int64_t k = 0;
     for (; k + 16 <= kc; k += 16)
-        for (int64_t jg = 0; jg < NR; jg += 16) {
+        for (int64_t rg = 0; rg < R; rg += 16) {
+            const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (2 * std::min<int64_t>(16, R - rg))) - 1);
             __m512 o[16];
-            transpose16(B.p + (j0 + jg) * B.cs + k0 + k, B.cs, std::clamp<int64_t>(nr - jg, 0, 16), o);
+            transpose16(X.p + (r0 + rg) * X.rs + k0 + k, X.rs, std::clamp<int64_t>(nr - rg, 0, 16), o);
             for (int q = 0; q < 8; ++q)
-                _mm512_store_si512(dst + ((k / 2 + q) * NR + jg) * 2, bf16_pairs(o[2 * q], o[2 * q + 1]));
+                _mm512_mask_storeu_epi16(dst + ((k / 2 + q) * R + rg) * 2, m, bf16_pairs(o[2 * q], o[2 * q + 1]));
         }
-    if (k < kc) pack_b_bf16_scalar<NR>(dst + (k / 2) * NR * 2, B, k0 + k, kc - k, j0, nr);
+    if (k < kc) pack_bf16<R>(dst + (k / 2) * R * 2, X, r0, nr, k0 + k, kc - k);  // fewer than 16 depths left
 }
 #endif  // !__clang__
 #endif  // x86
 
 // ---- the driver -------------------------------------------------------------------------------
 
-// Kernel: MR, NR, the packed element type, its packers and its micro-kernel.
+// Kernel: MR, NR, the packed element type, its packers (for MR- and NR-row panels) and its micro-kernel.
 template <class Elem, int64_t MR_, int64_t NR_, void (*Micro)(int64_t, const Elem*, const Elem*, float*, int64_t, bool),
           void (*PackA)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
           void (*PackB)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t)>
@@ -404,7 +336,7 @@ struct Kernel {
         PackA(d, A, i0, mr, k0, kc);
     }
     static void pack_b(Elem* d, const Operand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nr) {
-        PackB(d, B, k0, kc, j0, nr);
+        PackB(d, Operand{B.p, B.cs, B.rs}, j0, nr, k0, kc);  // a panel of B^T
     }
 };
 
@@ -494,18 +426,16 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t a
     }
 }
 
-using PortableF32 = Kernel<float, 4, 16, micro_f32_portable<4, 16>, pack_a_f32<4>, pack_b_f32<16>>;
-using PortableBf16 = Kernel<uint16_t, 4, 16, micro_bf16_portable<4, 16>, pack_a_bf16<4>, pack_b_bf16_scalar<16>>;
+using PortableF32 = Kernel<float, 4, 16, micro_f32_portable<4, 16>, pack_f32<4>, pack_f32<16>>;
+using PortableBf16 = Kernel<uint16_t, 4, 16, micro_bf16_portable<4, 16>, pack_bf16<4>, pack_bf16<16>>;
 #if defined(EVSAM_GEMM_X86)
 #if !defined(__clang__)
-using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_a_f32_avx512<12>, pack_b_f32_avx512<32>>;
+using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_f32_avx512<12>, pack_f32_avx512<32>>;
+using Avx512Bf16 = Kernel<uint16_t, 12, 32, micro_bf16_avx512, pack_bf16_avx512<12>, pack_bf16_avx512<32>>;
 #else
-using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_a_f32<12>, pack_b_f32<32>>;
+using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_f32<12>, pack_f32<32>>;
 #endif
-using Avx2F32 = Kernel<float, 6, 16, micro_f32_avx2, pack_a_f32<6>, pack_b_f32<16>>;
-#if !defined(__clang__)
-using Avx512Bf16 = Kernel<uint16_t, 12, 32, micro_bf16_avx512, pack_a_bf16_avx512<12>, pack_b_bf16_t_avx512<32>>;
-#endif
+using Avx2F32 = Kernel<float, 6, 16, micro_f32_avx2, pack_f32<6>, pack_f32<16>>;
 #endif
 
 // Which kernel a product runs on: the fp32 ones by instruction set, bf16 native or emulated.
@@ -528,9 +458,7 @@ inline Kind kind_bf16(bool native) {
 }
 
 // The kernel the precision in force asks for: fp32 on the widest instruction set, or bf16.
-inline Kind current_kind() {
-    return cpu_precision() == CpuPrecision::fast ? kind_bf16(true) : kind_for(cpu_best_isa());
-}
+inline Kind current_kind() { return cpu_precision() == Precision::fast ? kind_bf16(true) : kind_for(cpu_best_isa()); }
 
 // f(kernel type) for the kernel of a kind.
 template <class F>
@@ -577,7 +505,7 @@ public:
                       bool accumulate) const {
         with_kernel(kind_, [&](auto kn) {
             using Kn = decltype(kn);
-            const auto& buf = const_cast<PackedLhs*>(this)->buffer<typename Kn::elem>();
+            const auto& buf = buffer<typename Kn::elem>();
             run<Kn>(m, N, K_, buf.data(), a_block_size<Kn>(M_), i0 / Kn::MR, Operand{nullptr, 0, 0}, B, Y, ldy,
                     accumulate);
         });
@@ -592,6 +520,10 @@ private:
             return f32_;
         else
             return bf16_;
+    }
+    template <class E>
+    const std::vector<E, AlignedAllocator<E>>& buffer() const {
+        return const_cast<PackedLhs*>(this)->buffer<E>();
     }
     Kind kind_ = Kind::f32_portable;
     int64_t M_ = 0, K_ = 0;

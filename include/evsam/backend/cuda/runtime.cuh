@@ -12,6 +12,7 @@
 #include <string>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/backend/cpu_precision.hpp"
 #include "evsam/backend/cuda/arena.hpp"
 #include "evsam/core/error.hpp"
 
@@ -38,14 +39,10 @@ namespace evsam::cuda {
 //   strict: fp32 everywhere, TF32 off (cuBLAS CUBLAS_COMPUTE_32F) -- held to the CPU's tolerance table;
 //   fast  : GEMMs and convolutions on TF32 tensor cores; LayerNorm, softmax and the linear-attention
 //           normaliser stay fp32 -- held to its own, declared tolerance (backend/tolerance.hpp).
-enum class Precision { strict, fast };
-
-inline const char* precision_name(Precision p) { return p == Precision::strict ? "strict" : "fast"; }
-inline Precision precision_from_name(const std::string& s) {
-    if (s == "strict") return Precision::strict;
-    if (s == "fast") return Precision::fast;
-    throw Error("unknown --precision '" + s + "' (expected strict or fast)");
-}
+// The policy type is the CPU's (backend/cpu_precision.hpp).
+using evsam::Precision;
+using evsam::precision_from_name;
+using evsam::precision_name;
 
 // Number of usable devices; 0 when there is no device or no driver (never throws).
 inline int device_count() noexcept {
