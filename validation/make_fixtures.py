@@ -2,12 +2,17 @@
 """Generate the test fixtures under tests/data/ from upstream EfficientViT-SAM.
 
 Modes (any number, in order):
-  schema   tests/data/schema/<v>.json: state_dict key/shape/dtype list of every variant
+  schema   tests/data/schema/<v>.json: state_dict key/shape/dtype list of every variant (EfficientViT-SAM
+           l0..xl1, and SAM's vit_b / vit_l / vit_h from segment_anything's sam_model_registry)
   ckpt     tests/data/ckpt/*: checkpoint-loader fixtures (skeletons, bad model
            checkpoints, generic tensor files, broken/malicious files, MANIFEST.json)
   tiny     tests/data/tiny/<config>/*: two tiny upstream models with seeded
            non-trivial weights, their input, embedding, per-module activations and
            decoder outputs (for C++ parity tests)
+  tiny_vit tests/data/tiny/tiny_vit/*: a tiny upstream SAM with ImageEncoderViT (windowed and global
+           blocks, the 64 -> 70 window padding, relative positions), its input, per-block activations
+           and embedding from upstream run in float64, upstream's fp32 embedding, and get_rel_pos on
+           interpolated tables
   tiny_b   tests/data/tiny/tiny_b/*: a tiny upstream EfficientViTBackbone (B series) with the
            same seeded init, its input and per-module activations; and
            tests/data/schema/backbone_b1.json (upstream b1 backbone state_dict keys/shapes)
@@ -148,10 +153,18 @@ def zip_prefix(path):
 
 # ------------------------------------------------------------------------- schema
 
+SAM_VIT_VARIANTS = ["vit_b", "vit_l", "vit_h"]  # segment_anything build_sam_vit_b / _l / _h
+
+
 def mode_schema(args):
+    from segment_anything import sam_model_registry
     out_dir = os.path.join(args.out, "schema")
-    for v in VARIANTS:
-        model = upstream.create_model(v)
+    for v in VARIANTS + SAM_VIT_VARIANTS:
+        if v in SAM_VIT_VARIANTS:
+            with torch.device("meta"):  # keys, shapes and dtypes only: ViT-H is 2.5 GB of weights
+                model = sam_model_registry[v](checkpoint=None)
+        else:
+            model = upstream.create_model(v)
         sd = model.state_dict()
         pnames = {n for n, _ in model.named_parameters()}
         entries = []
@@ -160,7 +173,7 @@ def mode_schema(args):
                             "kind": "param" if k in pnames else "buffer"})
         params = sum(p.numel() for p in model.parameters())
         write_json(os.path.join(out_dir, f"{v}.json"),
-                   {"model": v, "resolution": RESOLUTION[v], "params": params, "entries": entries})
+                   {"model": v, "resolution": RESOLUTION.get(v, 1024), "params": params, "entries": entries})
         print(f"schema {v}: {len(entries)} entries, {params} params")
         del model
 
@@ -618,6 +631,10 @@ def nontrivial_init(model, seed):
         for name, b in model.named_buffers():
             if name.endswith("positional_encoding_gaussian_matrix"):
                 b.copy_(randn(b.shape))
+        for name, p in model.named_parameters():  # SAM ViT: relative-position tables, absolute positions
+            if id(p) not in done and name.rsplit(".", 1)[-1] in ("rel_pos_h", "rel_pos_w", "pos_embed"):
+                p.copy_(randn(p.shape) * 0.5)
+                done.add(id(p))
     missing = [n for n, p in model.named_parameters() if id(p) not in done]
     assert not missing, f"parameters without init: {missing}"
 
@@ -819,31 +836,36 @@ SAM_CFG = dict(
 )
 
 
+def build_sam_mask_decoder():
+    """SAM's MaskDecoder at SAM_CFG's tiny sizes (every tiny model shares it)."""
+    from segment_anything.modeling import MaskDecoder, TwoWayTransformer
+    md = SAM_CFG["mask_decoder"]
+    return MaskDecoder(
+        num_multimask_outputs=md["num_multimask_outputs"],
+        transformer=TwoWayTransformer(depth=md["transformer"]["depth"], embedding_dim=md["transformer"]["embedding_dim"],
+                                      mlp_dim=md["transformer"]["mlp_dim"], num_heads=md["transformer"]["num_heads"]),
+        transformer_dim=md["transformer_dim"], iou_head_depth=md["iou_head_depth"],
+        iou_head_hidden_dim=md["iou_head_hidden_dim"])
+
+
 def build_tiny(cfg):
     from efficientvit.models.efficientvit.backbone import EfficientViTLargeBackbone
     from efficientvit.models.efficientvit.sam import EfficientViTSam, EfficientViTSamImageEncoder, SamNeck
     from efficientvit.models.nn import build_norm
     from efficientvit.models.nn.norm import set_norm_eps
-    from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransformer
+    from segment_anything.modeling import PromptEncoder
 
     backbone = EfficientViTLargeBackbone(**cfg["backbone"])
     neck = SamNeck(**cfg["neck"])
     enc = EfficientViTSamImageEncoder(backbone, neck)
     enc.norm = build_norm("ln2d", EMBED_DIM)
-    pe, md = SAM_CFG["prompt_encoder"], SAM_CFG["mask_decoder"]
+    pe = SAM_CFG["prompt_encoder"]
     model = EfficientViTSam(
         image_encoder=enc,
         prompt_encoder=PromptEncoder(embed_dim=pe["embed_dim"], image_embedding_size=tuple(pe["image_embedding_size"]),
                                      input_image_size=tuple(pe["input_image_size"]),
                                      mask_in_chans=pe["mask_in_chans"]),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=md["num_multimask_outputs"],
-            transformer=TwoWayTransformer(depth=md["transformer"]["depth"],
-                                          embedding_dim=md["transformer"]["embedding_dim"],
-                                          mlp_dim=md["transformer"]["mlp_dim"],
-                                          num_heads=md["transformer"]["num_heads"]),
-            transformer_dim=md["transformer_dim"], iou_head_depth=md["iou_head_depth"],
-            iou_head_hidden_dim=md["iou_head_hidden_dim"]),
+        mask_decoder=build_sam_mask_decoder(),
         image_size=(1024, cfg["resolution"]),
     )
     set_norm_eps(model, 1e-6)
@@ -978,9 +1000,119 @@ def mode_tiny(args):
               f"stages={[(s['hw'][0], s.get('attention', '')) for s in config['stages']]}")
 
 
+# ------------------------------------------------------------------------- tiny_vit
+
+# tiny_vit: SAM's ImageEncoderViT (segment_anything/modeling/image_encoder.py) at a 64x64 token grid,
+# like the real ones (1024 / 16): image 256, patch 4. Window 14 pads the grid to 70 (5x5 windows), as in
+# vit_b/l/h; blocks 1 and 3 are global (rel-pos tables of 2*64-1), 0 and 2 windowed (2*14-1). Embed 16,
+# 2 heads (head_dim 8), out_chans 32 for SAM's prompt encoder and mask decoder (SAM_CFG).
+TINY_VIT = dict(
+    seed=404,
+    image_encoder=dict(img_size=256, patch_size=4, in_chans=3, embed_dim=16, depth=4, num_heads=2, mlp_ratio=4.0,
+                       out_chans=EMBED_DIM, qkv_bias=True, use_abs_pos=True, use_rel_pos=True, window_size=14,
+                       global_attn_indexes=[1, 3]),
+)
+# get_rel_pos cases (q_size, k_size, table length): equal sizes and the table's own length, and the
+# linear interpolation (table longer or shorter than 2 max(q, k) - 1), and q != k (Expedit's grids).
+REL_POS_CASES = [(5, 5, 9), (4, 7, 9), (7, 4, 7), (3, 3, 11), (6, 6, 27), (10, 10, 19)]
+
+
+def build_tiny_vit(cfg):
+    from functools import partial
+    from segment_anything.modeling import ImageEncoderViT, PromptEncoder, Sam
+    e, pe = cfg["image_encoder"], SAM_CFG["prompt_encoder"]
+    grid = e["img_size"] // e["patch_size"]
+    return Sam(
+        image_encoder=ImageEncoderViT(norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), rel_pos_zero_init=True,
+                                      **e),
+        prompt_encoder=PromptEncoder(embed_dim=pe["embed_dim"], image_embedding_size=(grid, grid),
+                                     input_image_size=(e["img_size"], e["img_size"]),
+                                     mask_in_chans=pe["mask_in_chans"]),
+        mask_decoder=build_sam_mask_decoder(),
+        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375],
+    ).eval()
+
+
+def mode_tiny_vit(args):
+    from segment_anything.modeling.image_encoder import get_rel_pos
+    cfg = TINY_VIT
+    d = os.path.join(args.out, "tiny", "tiny_vit")
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(os.path.join(d, "act"))
+    torch.manual_seed(cfg["seed"])
+    model = build_tiny_vit(cfg)
+    nontrivial_init(model, cfg["seed"])
+    sd = model.state_dict()
+    path = os.path.join(d, "model.pt")
+    torch.save(sd, path)
+    check_roundtrip(path, sd)
+    R = cfg["image_encoder"]["img_size"]
+    x = torch.from_numpy(np.random.RandomState(cfg["seed"]).standard_normal((1, 3, R, R)).astype(np.float32))
+    save_npy(os.path.join(d, "input.npy"), x.numpy())
+
+    # Upstream in float64: the patch embedding, every block's output, the attention of a windowed
+    # block (inside its windows) and of a global one, and the embedding; and upstream's fp32 embedding.
+    enc64 = copy.deepcopy(model.image_encoder).double()
+    names = ["patch_embed", "blocks.0.attn", "blocks.1.attn"] + [f"blocks.{i}" for i in range(cfg["image_encoder"]["depth"])]
+    index, handles = collections.OrderedDict(), []
+    mods = dict(enc64.named_modules())
+    def hook(name):
+        def f(mod, inp, out):
+            arr = out.detach().numpy()
+            fname = f"act/{name}.npy"
+            save_npy(os.path.join(d, fname), arr)
+            index["image_encoder." + name] = {"file": fname, "shape": list(arr.shape), "std": float(arr.std())}
+        return f
+    for n in names:
+        handles.append(mods[n].register_forward_hook(hook(n)))
+    with torch.no_grad():
+        emb64 = enc64(x.double()).numpy()
+        emb32 = model.image_encoder(x).numpy()
+    for h in handles:
+        h.remove()
+    save_npy(os.path.join(d, "embedding64.npy"), emb64)
+    save_npy(os.path.join(d, "embedding32.npy"), emb32)
+    index["image_encoder"] = {"file": "embedding64.npy", "shape": list(emb64.shape), "std": float(emb64.std())}
+    write_json(os.path.join(d, "act", "index.json"), index)
+    assert 0.2 < emb64.std() < 5, emb64.std()
+    err32 = float(np.linalg.norm(emb32 - emb64) / np.linalg.norm(emb64))
+
+    cases = []
+    g = torch.Generator().manual_seed(cfg["seed"] + 1)
+    for i, (q, k, L) in enumerate(REL_POS_CASES):
+        table = torch.randn((L, 3), generator=g, dtype=torch.float64)
+        out = get_rel_pos(q, k, table)
+        save_npy(os.path.join(d, "rel_pos", f"table{i}.npy"), table.numpy())
+        save_npy(os.path.join(d, "rel_pos", f"out{i}.npy"), out.numpy())
+        cases.append({"q_size": q, "k_size": k, "length": L, "table": f"rel_pos/table{i}.npy",
+                      "out": f"rel_pos/out{i}.npy"})
+    write_json(os.path.join(d, "rel_pos", "cases.json"), cases)
+
+    write_json(os.path.join(d, "config.json"), collections.OrderedDict([
+        ("name", "tiny_vit"),
+        ("seed", cfg["seed"]),
+        ("image_encoder", collections.OrderedDict([("type", "ImageEncoderViT"), *cfg["image_encoder"].items(),
+                                                   ("norm_eps", 1e-6)])),
+        ("prompt_encoder", dict(SAM_CFG["prompt_encoder"], image_embedding_size=[R // 4, R // 4],
+                                input_image_size=[R, R])),
+        ("mask_decoder", SAM_CFG["mask_decoder"]),
+        ("pixel_mean", [123.675, 116.28, 103.53]), ("pixel_std", [58.395, 57.12, 57.375]),
+        ("notes", ["activations and embedding64.npy: upstream run in float64 (model.double()) on input.npy; "
+                   "embedding32.npy: upstream fp32",
+                   "nn.GELU is exact erf; LayerNorm eps 1e-6 (norm_layer=partial(nn.LayerNorm, eps=1e-6))"]),
+        ("params", sum(p.numel() for p in model.parameters())),
+        ("state_dict_entries", len(sd)),
+        ("torch_fp32_rel_l2_vs_fp64", err32),
+    ]))
+    total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(d) for f in fs)
+    print(f"tiny_vit: params={sum(p.numel() for p in model.parameters())} emb std={emb64.std():.3f} "
+          f"torch fp32 rel-L2 vs fp64 {err32:.3e} total={total / 1e6:.2f} MB")
+
+
 # ------------------------------------------------------------------------- tiny_b
 
-TINY_OTHER_MODES = ("tiny_b",)  # directories under tiny/ that mode tiny leaves alone
+TINY_OTHER_MODES = ("tiny_b", "tiny_vit")  # directories under tiny/ that mode tiny leaves alone
 TINY_CFG_OTHER_MODES = ("predictor", "amg")  # ... and under tiny/<config>/ (modes predictor, amg own those)
 
 # tiny_b: EfficientViT B-series backbone (EfficientViTBackbone: DSConv stem blocks, MBConv
@@ -2371,7 +2503,7 @@ def mode_full(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "predictor", "amg", "full", "all"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "amg", "full", "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -2385,9 +2517,9 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += ["schema", "ckpt", "tiny", "tiny_b", "predictor", "amg"] if m == "all" else [m]
+        modes += ["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "amg"] if m == "all" else [m]
     for m in modes:
-        {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b,
+        {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit,
          "predictor": mode_predictor, "amg": mode_amg, "full": mode_full}[m](args)
 
 

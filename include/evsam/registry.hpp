@@ -9,27 +9,30 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "evsam/core/checkpoint.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/sam/sam_vit.hpp"
 #include "evsam/nn/state_dict.hpp"
 
 namespace evsam {
 
 // One alternative per SAM encoder family; each names its encoder module (Config::Module<T, B>).
-using AnySamConfig = std::variant<EfficientViTSamConfig>;
+using AnySamConfig = std::variant<EfficientViTSamConfig, SamViTConfig>;
 
 struct ModelEntry {
     std::string name;                      // --model NAME, info's "model": "l0"
     std::string title;                     // what `evsam info` prints: "efficientvit-sam-l0"
-    std::function<AnySamConfig()> config;  // the upstream factory it mirrors (sam.py: efficientvit_sam_l0)
+    std::function<AnySamConfig()> config;  // the upstream factory it mirrors (sam.py: efficientvit_sam_l0,
+                                           // build_sam.py: build_sam_vit_b)
 };
 
 // Prefixes a model name may carry, as upstream's model zoos spell them ("efficientvit-sam-l0").
 inline const std::vector<std::string>& model_name_prefixes() {
-    static const std::vector<std::string> p = {"efficientvit-sam-", "efficientvit_sam_"};
+    static const std::vector<std::string> p = {"efficientvit-sam-", "efficientvit_sam_", "sam-", "sam_"};
     return p;
 }
 
@@ -40,6 +43,9 @@ inline const std::vector<ModelEntry>& model_registry() {
         {"l2", "efficientvit-sam-l2", [] { return AnySamConfig(efficientvit_sam_l2()); }},
         {"xl0", "efficientvit-sam-xl0", [] { return AnySamConfig(efficientvit_sam_xl0()); }},
         {"xl1", "efficientvit-sam-xl1", [] { return AnySamConfig(efficientvit_sam_xl1()); }},
+        {"vit_b", "sam-vit-b", [] { return AnySamConfig(sam_vit_b()); }},
+        {"vit_l", "sam-vit-l", [] { return AnySamConfig(sam_vit_l()); }},
+        {"vit_h", "sam-vit-h", [] { return AnySamConfig(sam_vit_h()); }},
     };
     return r;
 }
@@ -75,8 +81,13 @@ template <class T = float, class B = backend::cpu>
 std::unique_ptr<SamBase<T, B>> create_sam(const AnySamConfig& cfg) {
     return std::visit(
         [](const auto& c) -> std::unique_ptr<SamBase<T, B>> {
-            using Encoder = typename std::decay_t<decltype(c.image_encoder)>::template Module<T, B>;
-            return std::make_unique<Sam<Encoder, T, B>>(c);
+            using EncoderConfig = std::decay_t<decltype(c.image_encoder)>;
+            if constexpr (std::is_same_v<B, backend::cpu> || EncoderConfig::on_cuda) {
+                using Encoder = typename EncoderConfig::template Module<T, B>;
+                return std::make_unique<Sam<Encoder, T, B>>(c);
+            } else {
+                throw Error("model '" + c.name + "': its image encoder has no ops on this backend yet (CPU only)");
+            }
         },
         cfg);
 }
@@ -113,7 +124,7 @@ inline std::string detect_model(const Checkpoint& ckpt) {
             best_mm = mm;
         }
     }
-    throw Error(ckpt.path() + ": not an EfficientViT-SAM checkpoint of any known variant (closest is " + best + ": " +
+    throw Error(ckpt.path() + ": not a checkpoint of any known model (closest is " + best + ": " +
                 best_mm.describe() + ")");
 }
 

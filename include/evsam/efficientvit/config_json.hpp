@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/sam/config_json.hpp"
 
 namespace evsam {
 
@@ -29,18 +30,7 @@ inline EfficientViTSamConfig sam_config_from_json(const nlohmann::json& j) {
     c.image_encoder.neck.middle_op = n.at("middle_op").get<std::string>();
     c.image_encoder.neck.out_dim = n.at("out_dim").get<int64_t>();
     c.image_encoder.neck.act = act_from_name(n.value("act_func", std::string("gelu")));
-    const auto& p = j.at("prompt_encoder");
-    c.decoder.embed_dim = p.at("embed_dim").get<int64_t>();
-    c.decoder.image_embedding_size = p.at("image_embedding_size").at(0).get<int64_t>();
-    c.decoder.mask_in_chans = p.at("mask_in_chans").get<int64_t>();
-    const auto& d = j.at("mask_decoder");
-    c.decoder.num_multimask_outputs = d.at("num_multimask_outputs").get<int64_t>();
-    c.decoder.iou_head_depth = d.at("iou_head_depth").get<int64_t>();
-    c.decoder.iou_head_hidden_dim = d.at("iou_head_hidden_dim").get<int64_t>();
-    const auto& t = d.at("transformer");
-    c.decoder.transformer_depth = t.at("depth").get<int64_t>();
-    c.decoder.transformer_mlp_dim = t.at("mlp_dim").get<int64_t>();
-    c.decoder.transformer_heads = t.at("num_heads").get<int64_t>();
+    c.decoder = sam_decoder_config_from_json(j);
     return c;
 }
 

@@ -12,6 +12,7 @@ struct EfficientViTSamImageEncoder;
 struct EfficientViTSamImageEncoderConfig {
     LargeBackboneConfig backbone;
     SamNeckConfig neck;
+    static constexpr bool on_cuda = true;  // the CUDA backend has its ops (backend/cuda)
     template <class T, class B>
     using Module = EfficientViTSamImageEncoder<T, B>;
 };

@@ -49,6 +49,27 @@ void attention_forward_naive(T* out, const T* q, const T* k, const T* v, int64_t
     }
 }
 
+namespace detail {
+// softmax over each of the rows of blk (rows x n, contiguous): minus the row's max, the exps of the
+// whole block at once on SIMD vectors, then divided by the row's sum (simd::sum's fixed order).
+template <class T>
+void softmax_rows(T* blk, int64_t rows, int64_t n) {
+    using V = simd::vec<T>;
+    for (int64_t i = 0; i < rows; ++i) {
+        T* row = blk + i * n;
+        T mx = row[0];
+        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, row[j]);
+        for (int64_t j = 0; j < n; ++j) row[j] -= mx;
+    }
+    simd::map(blk, blk, rows * n, [](V x) { return xsimd::exp(x); });
+    for (int64_t i = 0; i < rows; ++i) {
+        T* row = blk + i * n;
+        const T sum = simd::sum(row, n);
+        for (int64_t j = 0; j < n; ++j) row[j] /= sum;
+    }
+}
+}  // namespace detail
+
 // The fast path: per (batch, head, block of kQBlock queries) two GEMMs (Eigen) on the strided
 // head slices, S = q k^T and out = softmax(S) v, with the softmax on SIMD vectors in between.
 // Blocks are fixed (determinism); the row max and sum run in a fixed sequential order.
@@ -80,18 +101,7 @@ void attention_forward(T* out, const T* q, const T* k, const T* v, int64_t B, in
                     // so short rows (image -> token: 7 keys) do not pay for a vector tail each
                     T* blk = S.data();
                     simd::map(blk, blk, nq * NK, [scale](V x) { return x * V(scale); });
-                    for (int64_t i = 0; i < nq; ++i) {
-                        T* row = blk + i * NK;
-                        T mx = row[0];
-                        for (int64_t j = 1; j < NK; ++j) mx = std::max(mx, row[j]);
-                        for (int64_t j = 0; j < NK; ++j) row[j] -= mx;
-                    }
-                    simd::map(blk, blk, nq * NK, [](V x) { return xsimd::exp(x); });
-                    for (int64_t i = 0; i < nq; ++i) {
-                        T* row = blk + i * NK;
-                        const T sum = simd::sum(row, NK);
-                        for (int64_t j = 0; j < NK; ++j) row[j] /= sum;
-                    }
+                    detail::softmax_rows(blk, nq, NK);
                     Eigen::Map<Mat, 0, Stride> O(out + (b * NQ + q0) * C + h * d, nq, d, Stride(C));
                     gemm(O, Sb, Vm);  // out = attn @ v
                 }
