@@ -3,7 +3,10 @@
 
 Modes (any number, in order):
   schema   tests/data/schema/<v>.json: state_dict key/shape/dtype list of every variant (EfficientViT-SAM
-           l0..xl1, and SAM's vit_b / vit_l / vit_h from segment_anything's sam_model_registry)
+           l0..xl1, and SAM's vit_b / vit_l / vit_h from segment_anything's sam_model_registry); and
+           tests/data/ckpt_vit/skeleton_vit_{b,l,h}.pt: each ViT's whole Sam state_dict as the official
+           files hold it (torch.save of a flat dict), float entry j every element (j + 1) / 1024, as
+           stride-0 views of one shared storage
   ckpt     tests/data/ckpt/*: checkpoint-loader fixtures (skeletons, bad model
            checkpoints, generic tensor files, broken/malicious files, MANIFEST.json)
   tiny     tests/data/tiny/<config>/*: two tiny upstream models with seeded
@@ -21,6 +24,8 @@ Modes (any number, in order):
            mask-input / border / batched prompt cases, masks + iou (+ low-res maps and decoder
            intermediates for some cases), listed in cases.json. Needs tiny's model.pt; mode
            tiny leaves <config>/predictor/ alone.
+  predictor_vit tests/data/tiny/tiny_vit/predictor/*: the same cases through upstream's SamPredictor on
+           the committed tiny_vit model (prompts in its 256 frame). Needs tiny_vit's model.pt.
   amg      tests/data/amg/*: upstream's automatic-mask-generator helpers (segment_anything.utils.amg:
            point grids, crop boxes, crop-edge filter, stability score, mask -> box, RLE / COCO RLE,
            remove_small_regions) and torchvision's batched_nms, on crafted inputs; and
@@ -175,6 +180,13 @@ def mode_schema(args):
         write_json(os.path.join(out_dir, f"{v}.json"),
                    {"model": v, "resolution": RESOLUTION.get(v, 1024), "params": params, "entries": entries})
         print(f"schema {v}: {len(entries)} entries, {params} params")
+        if v in SAM_VIT_VARIANTS:  # an official-layout checkpoint of it, in a few hundred KB
+            skel, K = skeleton_state_dict(sd, torch.float32)
+            path = os.path.join(args.out, "ckpt_vit", f"skeleton_{v}.pt")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            torch.save(skel, path)
+            check_roundtrip(path, skel)
+            print(f"ckpt_vit skeleton_{v}.pt: {os.path.getsize(path)} bytes")
         del model
 
 
@@ -1239,6 +1251,7 @@ PRED_PROFILE = {
                         "portrait_mask_single": ("prompt_encoder.dense", "prompt_encoder.mask_downscaling")},
                    dense_pe=True, mask_cases=True),
     "tiny_xl": dict(lowres={"portrait_point_single"}, big={}, dense_pe=False, mask_cases=False),
+    "tiny_vit": dict(lowres={"portrait_mask_single"}, big={}, dense_pe=False, mask_cases=True),
 }
 # (all cases run multimask true and false on the portrait image; on the landscape image only the
 # one-point case does, the others single-mask; mask-input cases are on the portrait image only)
@@ -1334,21 +1347,33 @@ def _digest(arr):
     return h.hexdigest()
 
 
-def mode_predictor(args):
+def mode_predictor(args, configs=PRED_CONFIGS):
     from PIL import Image
     from efficientvit.models.efficientvit.sam import EfficientViTSamPredictor
+    from segment_anything import SamPredictor
 
-    for cname in PRED_CONFIGS:
-        cfg, prof = TINY_CONFIGS[cname], PRED_PROFILE[cname]
+    for cname in configs:
+        prof = PRED_PROFILE[cname]
         cdir = os.path.join(args.out, "tiny", cname)
         d = os.path.join(cdir, "predictor")
         if os.path.isdir(d):
             shutil.rmtree(d)
         os.makedirs(os.path.join(d, "act"))
-        model = build_tiny(cfg)
+        vit = cname == "tiny_vit"  # SAM's own model and predictor (prompts in its img_size frame)
+        model = build_tiny_vit(TINY_VIT) if vit else build_tiny(TINY_CONFIGS[cname])
         model_path = os.path.join(cdir, "model.pt")
         model.load_state_dict(torch.load(model_path, map_location="cpu"))  # strict: same weights as tiny
-        predictor = EfficientViTSamPredictor(model)
+        predictor = SamPredictor(model) if vit else EfficientViTSamPredictor(model)
+        image_size = [model.image_encoder.img_size] * 2 if vit else list(model.image_size)
+        def predict_torch(**kw):  # SamPredictor.predict_torch takes point_coords/point_labels positionally
+            return predictor.predict_torch(**{"point_coords": None, "point_labels": None, **kw})
+
+        if vit:  # SamPredictor keeps ResizeLongestSide in .transform; EfficientViTSamPredictor wraps it
+            tf = predictor.transform
+            predictor.apply_coords = lambda c: tf.apply_coords(c, predictor.original_size)
+            predictor.apply_boxes = lambda b: tf.apply_boxes(b, predictor.original_size)
+            predictor.apply_coords_torch = lambda c: tf.apply_coords_torch(c, predictor.original_size)
+            predictor.apply_boxes_torch = lambda b: tf.apply_boxes_torch(b, predictor.original_size)
         written = {}  # digest -> relative path (files under d)
 
         def write(rel, arr):
@@ -1490,7 +1515,7 @@ def mode_predictor(args):
                     ("portrait_boxes_batch_single", "boxes_batch", dict(boxes=boxes_t), False),
                     ("portrait_points_batch_multi", "points_batch",
                      dict(point_coords=coords_t, point_labels=labels_t), True)):
-                masks, iou, low = predictor.predict_torch(**kw, multimask_output=mm, return_logits=True)
+                masks, iou, low = predict_torch(**kw, multimask_output=mm, return_logits=True)
                 entry = collections.OrderedDict([
                     ("name", name), ("kind", kind), ("image", fname), ("image_format", "RGB"), ("batched", True),
                     ("original_size", orig), ("input_size", inp),
@@ -1505,7 +1530,7 @@ def mode_predictor(args):
                 diffs = []
                 for b in range(masks.shape[0]):
                     kb = {k: v[b:b + 1] for k, v in kw.items()}
-                    mb, ib, lb = predictor.predict_torch(**kb, multimask_output=mm, return_logits=True)
+                    mb, ib, lb = predict_torch(**kb, multimask_output=mm, return_logits=True)
                     diffs.append(max(float((mb - masks[b:b + 1]).abs().max()), float((lb - low[b:b + 1]).abs().max())))
                 print(f"  {cname} {name}: max |batched - one at a time| = {max(diffs):.2e}")
                 record_case(name, entry, masks.numpy(), iou.numpy(), low.numpy(), None)
@@ -1514,7 +1539,7 @@ def mode_predictor(args):
             ("config", cname),
             ("model", "../model.pt"),
             ("model_sha256", sha256(model_path)),
-            ("image_size", list(model.image_size)),
+            ("image_size", image_size),
             ("mask_threshold", float(model.mask_threshold)),
             ("dense_pe", collections.OrderedDict([
                 ("file", "dense_pe.npy" if prof["dense_pe"] else None), ("shape", list(dense_pe.shape)),
@@ -2503,7 +2528,8 @@ def mode_full(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "amg", "full", "all"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "amg", "full",
+                                              "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -2517,9 +2543,13 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += ["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "amg"] if m == "all" else [m]
+        modes += (["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "amg"] if m == "all"
+                  else [m])
+    def mode_predictor_vit(a):
+        mode_predictor(a, ("tiny_vit",))
+
     for m in modes:
-        {"schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit,
+        {"predictor_vit": mode_predictor_vit, "schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit,
          "predictor": mode_predictor, "amg": mode_amg, "full": mode_full}[m](args)
 
 

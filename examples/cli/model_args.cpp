@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evsam/core/file_io.hpp"
-#include "evsam/efficientvit/config_json.hpp"
+#include "evsam/config_json.hpp"
 
 namespace evsam::tool {
 
@@ -15,16 +15,16 @@ LoadedCheckpoint open_with_config(const std::string& path, const std::string& co
     auto bytes = read_file(config_path);
     auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (j.is_discarded()) throw Error(config_path + ": not valid JSON");
-    EfficientViTSamConfig cfg;
+    AnySamConfig cfg;
     try {
-        cfg = sam_config_from_json(j);
+        cfg = any_sam_config_from_json(j);
     } catch (const nlohmann::json::exception& e) {
         throw Error(config_path + ": bad model configuration (" + e.what() + ")");
     }
     auto ckpt = Checkpoint::open(path);
     auto mm = compare_state_dict(sam_schema(cfg), ckpt);
     if (mm.count()) throw Error(path + ": checkpoint does not match " + config_path + ": " + mm.describe());
-    std::string name = cfg.name;
+    std::string name = config_name(cfg);
     return {std::move(ckpt), std::move(name), std::move(cfg)};
 }
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <evsam/backend/tolerance.hpp>
-#include <evsam/efficientvit/config_json.hpp>
+#include <evsam/config_json.hpp>
 #include <evsam/evsam.hpp>
 #include <fstream>
 
@@ -62,7 +62,8 @@ template <class T>
 void run_config(const std::string& cfg) {
     const std::string root = std::string(EVSAM_TEST_DATA) + "/tiny/" + cfg + "/", dir = root + "predictor/";
     json cases = read_json(dir + "cases.json");
-    evsam::EfficientViTSam<T> model(evsam::sam_config_from_json(read_json(root + "config.json")));
+    auto model_ptr = evsam::create_sam<T>(evsam::any_sam_config_from_json(read_json(root + "config.json")));
+    evsam::SamBase<T>& model = *model_ptr;
     evsam::load_state_dict(model, evsam::Checkpoint::open(root + "model.pt"), cfg);
     if (cases["dense_pe"].is_object() && cases["dense_pe"]["file"].is_string()) {
         auto r = evsam::compare(model.prompt_encoder.get_dense_pe(),
@@ -141,5 +142,9 @@ void run_config(const std::string& cfg) {
 TEST(PredictorTiny, LFloat) { run_config<float>("tiny_l"); }
 TEST(PredictorTiny, XLFloat) { run_config<float>("tiny_xl"); }
 TEST(PredictorTiny, LDouble) { run_config<double>("tiny_l"); }
+// SAM's own ViT: its pixel-range preprocessing, prompts in its own 256 frame (img_size), masks
+// upscaled to 256, cropped and resized, all through the same Predictor.
+TEST(PredictorTiny, ViTFloat) { run_config<float>("tiny_vit"); }
+TEST(PredictorTiny, ViTDouble) { run_config<double>("tiny_vit"); }
 
 }  // namespace

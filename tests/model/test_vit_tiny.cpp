@@ -42,6 +42,7 @@ evsam::Tensor<T> check_modules(evsam::Tolerance tol) {
     auto emb = base.encode(x, &trace);
     const json index = read_json(kDir + "act/index.json");
     int compared = 0;
+    std::string last;
     for (auto& [name, rec] : trace.records) {
         if (!index.contains(name)) continue;
         auto ref = evsam::npy_load_as<double>(kDir + index[name]["file"].template get<std::string>());
@@ -49,7 +50,9 @@ evsam::Tensor<T> check_modules(evsam::Tolerance tol) {
         EXPECT_TRUE(r.ok) << "first module out of tolerance: " << r.message;
         if (!r.ok) break;
         ++compared;
+        last = r.message;
     }
+    std::cout << "[ tiny_vit " << (std::is_same_v<T, float> ? "float" : "double") << " ] " << last << "\n";
     EXPECT_EQ(compared, static_cast<int>(index.size())) << "every recorded upstream module is compared";
     return emb;
 }

@@ -99,8 +99,9 @@ inline Tolerance tolerance_by_name(const std::string& name) {
     if (name == "mask-logits") return kTolMaskLogits;
     if (name == "iou") return kTolIoU;
     if (name == "cuda-fast") return kTolCudaFast;
+    if (name == "vit-double") return kTolViTDouble;
     throw Error("unknown tolerance '" + name +
-                "' (encoder-float, encoder-double, float-fixture, op-float, mask-logits, iou, cuda-fast)");
+                "' (encoder-float, encoder-double, float-fixture, op-float, mask-logits, iou, cuda-fast, vit-double)");
 }
 
 struct CompareResult {

@@ -99,7 +99,9 @@ void load_state_dict(Module<T, B>& m, const Checkpoint& ckpt, const std::string&
     struct V : ParamVisitor<T> {
         const Checkpoint* ck;
         void tensor(const std::string& n, Tensor<T>& t, const Shape&, ParamKind) override {
-            t = Checkpoint::to_tensor<T>(*ck->find(n));
+            const CheckpointTensor& c = *ck->find(n);
+            t = Checkpoint::to_tensor<T>(c);
+            ck->release(c);  // the file's pages go once copied: one copy of the weights resident
         }
         void index(const std::string& n, int64_t& v) override { Checkpoint::read<int64_t>(*ck->find(n), &v); }
         bool fold = true;

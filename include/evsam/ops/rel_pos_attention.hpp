@@ -150,9 +150,12 @@ void rel_pos_attention_forward(T* out, const T* qkv, const T* Rh, const T* Rw, i
                     }
                     for (int64_t r = 0; Rh && r < nq; ++r) {  // attn.view(B, qh, qw, kh, kw) + rel_h[..., None] + rel_w[..., None, :]
                         T* srow = Sb.data() + r * N;
-                        for (int64_t kh = 0; kh < H; ++kh)
-                            for (int64_t kw = 0; kw < W; ++kw)
-                                srow[kh * W + kw] = (srow[kh * W + kw] + relh(r, kh)) + relw(r, kw);
+                        const T* rw = relw.data() + r * W;
+                        for (int64_t kh = 0; kh < H; ++kh) {
+                            const T rh = relh(r, kh);
+                            T* s = srow + kh * W;
+                            for (int64_t kw = 0; kw < W; ++kw) s[kw] = (s[kw] + rh) + rw[kw];
+                        }
                     }
                     detail::softmax_rows(Sb.data(), nq, N);  // attn.softmax(dim=-1)
                     Eigen::Map<Mat, 0, Stride> O(out + (b * N + q0) * C + h * d, nq, d, Stride(C));

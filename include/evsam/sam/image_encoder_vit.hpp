@@ -20,9 +20,9 @@ struct ImageEncoderViTConfig {
     int64_t img_size = 1024, patch_size = 16, in_chans = 3, embed_dim = 768, depth = 12, num_heads = 12;
     double mlp_ratio = 4.0;
     int64_t out_chans = 256;
-    bool qkv_bias = true, use_abs_pos = true, use_rel_pos = true;
-    int64_t window_size = 14;
-    std::vector<int64_t> global_attn_indexes = {2, 5, 8, 11};
+    bool qkv_bias = true, use_abs_pos = true, use_rel_pos = false;  // ImageEncoderViT's defaults;
+    int64_t window_size = 0;                                        // build_sam's are sam_vit_encoder's
+    std::vector<int64_t> global_attn_indexes;
     double norm_eps = 1e-6;  // partial(torch.nn.LayerNorm, eps=1e-6); SAM's LayerNorm2d: 1e-6
     static constexpr bool on_cuda = false;  // no CUDA ops for it yet: create_sam refuses backend::cuda
     template <class T, class B>
@@ -112,7 +112,9 @@ struct ImageEncoderViT : Module<T, B> {
 // build_sam.py: _build_sam(encoder_embed_dim, encoder_depth, encoder_num_heads, encoder_global_attn_indexes)
 inline ImageEncoderViTConfig sam_vit_encoder(int64_t embed_dim, int64_t depth, int64_t heads,
                                              std::vector<int64_t> global_attn_indexes) {
-    ImageEncoderViTConfig c;
+    ImageEncoderViTConfig c;  // img_size 1024, patch 16, mlp_ratio 4, out_chans 256, qkv_bias
+    c.use_rel_pos = true;
+    c.window_size = 14;
     c.embed_dim = embed_dim;
     c.depth = depth;
     c.num_heads = heads;
