@@ -6,7 +6,7 @@
 #   2 ops       include/evsam/ops/        <op>_forward: naive + fast, cpu + cuda
 #   3 nn        include/evsam/nn/         Module, parameter visiting, load_state_dict, layers
 #   4 models    include/evsam/efficientvit/, include/evsam/sam/   (one folder per model family)
-#   5 registry  include/evsam/registry.hpp                         (every family's models by name)
+#   5 registry  include/evsam/registry.hpp, config_json.hpp        (every family's models by name, or from JSON)
 #   6 apps      include/evsam/predictor.hpp, amg.hpp, viz.hpp
 #   7 umbrella  include/evsam/evsam.hpp, evsam_cuda.cuh
 #   8 tool      examples/cli/
@@ -25,7 +25,7 @@ layer_of() {  # path -> rank, or -1 when the file is in no layer
     include/evsam/ops/*) echo 2 ;;
     include/evsam/nn/*) echo 3 ;;
     include/evsam/efficientvit/* | include/evsam/sam/*) echo 4 ;;
-    include/evsam/registry.hpp) echo 5 ;;
+    include/evsam/registry.hpp | include/evsam/config_json.hpp) echo 5 ;;
     include/evsam/predictor.hpp | include/evsam/amg.hpp | include/evsam/viz.hpp) echo 6 ;;
     include/evsam/evsam.hpp | include/evsam/evsam_cuda.cuh) echo 7 ;;
     examples/cli/*) echo 8 ;;
