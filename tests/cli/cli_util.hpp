@@ -40,6 +40,12 @@ inline RunResult run_evsam(const std::string& args) {
     return r;
 }
 
+// The last line of a command's stdout (`--json` prints its object there).
+inline std::string last_line(const std::string& out) {
+    const std::string trimmed = out.substr(0, out.find_last_not_of('\n') + 1);
+    return trimmed.substr(trimmed.find_last_of('\n') + 1);
+}
+
 // A failure must be: a normal exit with a non-zero code and exactly one line on stderr.
 inline ::testing::AssertionResult is_clean_error(const RunResult& r) {
     if (!r.exited) return ::testing::AssertionFailure() << "killed by a signal";

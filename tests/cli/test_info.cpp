@@ -22,9 +22,7 @@ const std::map<std::string, int64_t> kParams = {
 json info_json(const std::string& file, const std::string& extra = "") {
     auto r = run_evsam("info --weights " + kCkpt + file + " --json" + extra);
     EXPECT_TRUE(r.exited && r.code == 0) << r.err;
-    std::string last = r.out.substr(0, r.out.find_last_not_of('\n') + 1);
-    last = last.substr(last.find_last_of('\n') + 1);
-    return json::parse(last);
+    return json::parse(evsam_test::last_line(r.out));
 }
 
 TEST(CliInfo, AllVariantsReportModelParamsResolutionDtype) {

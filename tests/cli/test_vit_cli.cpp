@@ -23,10 +23,7 @@ json read_json_file(const std::string& path) {
     return json::parse(f);
 }
 
-json last_json_line(const std::string& out) {
-    std::string last = out.substr(0, out.find_last_not_of('\n') + 1);
-    return json::parse(last.substr(last.find_last_of('\n') + 1));
-}
+json last_json_line(const std::string& out) { return json::parse(evsam_test::last_line(out)); }
 
 // The variant is detected from the key shapes; params as upstream's module tree counts them.
 TEST(CliViT, InfoDetectsEachVariantOfAnOfficialLayoutCheckpoint) {

@@ -21,15 +21,6 @@ using nlohmann::json;
 
 const std::string kDir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_vit/";
 
-double rel_l2(const evsam::Tensor<double>& a, const evsam::Tensor<double>& ref) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < ref.numel(); ++i) {
-        num += (a[i] - ref[i]) * (a[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    return std::sqrt(num / den);
-}
-
 template <class T>
 evsam::Tensor<T> check_modules(evsam::Tolerance tol) {
     const auto cfg = evsam::sam_vit_config_from_json(read_json(kDir + "config.json"));
@@ -63,9 +54,8 @@ TEST(ViTTiny, FloatWithinUpstreamFp32sOwnError) {
     const auto emb = check_modules<float>(evsam::kTolEncoderFloat);
     const auto ref = evsam::npy_load_as<double>(kDir + "embedding64.npy");
     const auto torch32 = evsam::npy_load_as<double>(kDir + "embedding32.npy");
-    evsam::Tensor<double> ours(emb.shape());
-    for (int64_t i = 0; i < emb.numel(); ++i) ours[i] = emb[i];
-    const double e_ours = rel_l2(ours, ref), e_torch = rel_l2(torch32, ref);
+    const double e_ours = evsam::compare(emb, ref, evsam::kTolEncoderFloat).rel_l2;
+    const double e_torch = evsam::compare(torch32, ref, evsam::kTolEncoderFloat).rel_l2;
     std::cout << "[ tiny_vit ] embedding rel-L2 vs fp64: evsam float " << e_ours << ", PyTorch fp32 " << e_torch
               << " (ratio " << e_ours / e_torch << ")\n";
     EXPECT_LE(e_ours, evsam::kMaxViTFloatErrorRatio * e_torch);

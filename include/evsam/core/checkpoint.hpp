@@ -148,9 +148,15 @@ public:
             }
         }
     }
-    // Lets the memory of t's storage go (MappedFile::release); its values stay readable.
+    // Lets the memory of the bytes t spans in its storage go (MappedFile::release); its values stay
+    // readable. Only t's own span: tensors sharing a storage keep their pages until they are read.
     void release(const CheckpointTensor& t) const {
-        file_.release(t.storage, static_cast<size_t>(t.desc.storage_numel) * dtype_size(t.desc.dtype));
+        const TensorDesc& d = t.desc;
+        if (t.numel() == 0) return;
+        int64_t last = d.offset;  // the element furthest into the storage (strides are >= 0)
+        for (size_t i = 0; i < d.shape.size(); ++i) last += (d.shape[i] - 1) * d.stride[i];
+        const size_t es = dtype_size(d.dtype);
+        file_.release(t.storage + static_cast<size_t>(d.offset) * es, static_cast<size_t>(last - d.offset + 1) * es);
     }
     template <class T>
     static Tensor<T> to_tensor(const CheckpointTensor& t) {

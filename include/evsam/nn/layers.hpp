@@ -130,6 +130,14 @@ struct Linear : Module<T, B> {
         v.tensor(p + "weight", weight, {out_features, in_features}, ParamKind::parameter);
         if (has_bias) v.tensor(p + "bias", bias, {out_features}, ParamKind::parameter);
     }
+    // Its row of the module tree for an input (..., in_features): in_features MACs per output.
+    Shape describe(const Shape& in, ModuleTable& t, int depth) {
+        const size_t r = t.open(*this, "Linear", depth);
+        Shape out = in;
+        out.back() = out_features;
+        t.close(r, out, shape_numel(out) * in_features);
+        return out;
+    }
 };
 
 // torch.nn.Embedding: a learned table.

@@ -29,6 +29,46 @@ struct ImageEncoderViTConfig {
     using Module = ImageEncoderViT<T, B>;
 };
 
+// ImageEncoderViT.neck: nn.Sequential(Conv2d 1x1 (no bias), LayerNorm2d, Conv2d 3x3 pad 1 (no bias),
+// LayerNorm2d), its children named 0 .. 3 as in the state_dict.
+template <class T, class B = backend::cpu>
+struct ViTNeck : Module<T, B> {
+    Conv2d<T, B> c0;
+    LayerNorm2d<T, B> n1;
+    Conv2d<T, B> c2;
+    LayerNorm2d<T, B> n3;
+
+    ViTNeck(int64_t embed_dim, int64_t out_chans, double eps)
+        : c0(embed_dim, out_chans, 1, 1, 0, 1, 1, false),
+          n1(out_chans, eps),
+          c2(out_chans, out_chans, 3, 1, 1, 1, 1, false),
+          n3(out_chans, eps) {}
+    void visit(ParamVisitor<T>& v, const std::string& p) override {
+        this->set_name(p);
+        c0.visit(v, p + "0.");
+        n1.visit(v, p + "1.");
+        c2.visit(v, p + "2.");
+        n3.visit(v, p + "3.");
+    }
+    // x (N, embed_dim, h, w) -> (N, out_chans, h, w)
+    Tensor<T> forward(const Tensor<T>& x) const {
+        Tensor<T> y = c0.forward(x);
+        n1.forward_(y);
+        y = c2.forward(y);
+        n3.forward_(y);
+        return y;
+    }
+    Shape describe(const Shape& in, ModuleTable& t, int depth) {
+        const size_t r = t.open(*this, "Sequential", depth);
+        Shape o = c0.describe(in, t, depth + 1);
+        t.close(t.open(n1, "LayerNorm2d", depth + 1), o);
+        o = c2.describe(o, t, depth + 1);
+        t.close(t.open(n3, "LayerNorm2d", depth + 1), o);
+        t.close(r, o);
+        return o;
+    }
+};
+
 template <class T, class B>
 struct ImageEncoderViT : Module<T, B> {
     using Config = ImageEncoderViTConfig;
@@ -36,18 +76,12 @@ struct ImageEncoderViT : Module<T, B> {
     PatchEmbed<T, B> patch_embed;
     Tensor<T> pos_embed;  // (1, img/patch, img/patch, embed_dim) when use_abs_pos
     std::vector<ViTBlock<T, B>> blocks;
-    Conv2d<T, B> neck0;
-    LayerNorm2d<T, B> neck1;
-    Conv2d<T, B> neck2;
-    LayerNorm2d<T, B> neck3;
+    ViTNeck<T, B> neck;
 
     explicit ImageEncoderViT(const Config& c)
         : cfg(c),
           patch_embed(c.patch_size, c.in_chans, c.embed_dim),
-          neck0(c.embed_dim, c.out_chans, 1, 1, 0, 1, 1, false),
-          neck1(c.out_chans, c.norm_eps),
-          neck2(c.out_chans, c.out_chans, 3, 1, 1, 1, 1, false),
-          neck3(c.out_chans, c.norm_eps) {
+          neck(c.embed_dim, c.out_chans, c.norm_eps) {
         EVSAM_CHECK(c.patch_size > 0 && c.img_size % c.patch_size == 0,
                     "ImageEncoderViT: img_size " + std::to_string(c.img_size) + " is not a multiple of patch_size " +
                         std::to_string(c.patch_size));
@@ -66,10 +100,7 @@ struct ImageEncoderViT : Module<T, B> {
         if (cfg.use_abs_pos) v.tensor(p + "pos_embed", pos_embed, {1, grid(), grid(), cfg.embed_dim}, ParamKind::parameter);
         patch_embed.visit(v, p + "patch_embed.");
         for (size_t i = 0; i < blocks.size(); ++i) blocks[i].visit(v, p + "blocks." + std::to_string(i) + ".");
-        neck0.visit(v, p + "neck.0.");
-        neck1.visit(v, p + "neck.1.");
-        neck2.visit(v, p + "neck.2.");
-        neck3.visit(v, p + "neck.3.");
+        neck.visit(v, p + "neck.");
     }
     // x (N, 3, img_size, img_size) preprocessed -> (N, out_chans, grid, grid)
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const {
@@ -84,10 +115,7 @@ struct ImageEncoderViT : Module<T, B> {
         const int64_t N = t.size(0), g = t.size(1);
         Tensor<T> y({N, cfg.embed_dim, g, g}, Tensor<T>::uninitialized);
         npc_to_nchw_forward(y.data(), t.data(), N, cfg.embed_dim, g * g, B{});  // x.permute(0, 3, 1, 2)
-        Tensor<T> out = neck0.forward(y);                      // self.neck(...)
-        neck1.forward_(out);
-        out = neck2.forward(out);
-        neck3.forward_(out);
+        Tensor<T> out = neck.forward(y);                       // x = self.neck(...)
         this->trace(tr, out);
         return out;
     }
@@ -95,16 +123,7 @@ struct ImageEncoderViT : Module<T, B> {
         const size_t r = t.open(*this, "ImageEncoderViT", depth);
         Shape s = patch_embed.describe(in, t, depth + 1);
         for (auto& b : blocks) s = b.describe(s, t, depth + 1);
-        const Shape nchw{s[0], s[3], s[1], s[2]};
-        const size_t rn = t.open(*this, "Sequential", depth + 1);  // the neck's rows, named neck.N
-        t.rows[rn].name = this->name + ".neck";
-        t.rows[rn].params = 0;
-        Shape o = neck0.describe(nchw, t, depth + 2);
-        t.close(t.open(neck1, "LayerNorm2d", depth + 2), o);
-        o = neck2.describe(o, t, depth + 2);
-        t.close(t.open(neck3, "LayerNorm2d", depth + 2), o);
-        for (size_t j = rn + 1; j < t.rows.size(); ++j) t.rows[rn].params += t.rows[j].params;
-        t.close(rn, o);
+        const Shape o = neck.describe({s[0], s[3], s[1], s[2]}, t, depth + 1);  // NCHW after the permute
         t.close(r, o);
     }
 };

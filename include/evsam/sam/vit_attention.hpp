@@ -60,11 +60,9 @@ struct ViTAttention : Module<T, B> {
     // MACs as upstream's profilers count them: the two Linears and the two attention matmuls.
     Shape describe(const Shape& in, ModuleTable& t, int depth) {
         const size_t r = t.open(*this, "Attention", depth);
-        const int64_t tokens = in[1] * in[2], n = in[0] * tokens;
-        for (auto* l : {&qkv, &proj}) {
-            const size_t rl = t.open(*l, "Linear", depth + 1);
-            t.close(rl, {in[0], in[1], in[2], l->out_features}, n * l->in_features * l->out_features);
-        }
+        const int64_t tokens = in[1] * in[2];
+        qkv.describe(in, t, depth + 1);
+        proj.describe(in, t, depth + 1);  // its input, the heads recombined, has x's shape
         t.close(r, in, 2 * in[0] * tokens * tokens * dim);
         return in;
     }

@@ -66,12 +66,7 @@ struct ViTBlock : Module<T, B> {
         attn.describe(a, t, depth + 1);
         t.close(t.open(norm2, "LayerNorm", depth + 1), in);
         const size_t rm = t.open(mlp, "MLPBlock", depth + 1);
-        const int64_t n = in[0] * in[1] * in[2];
-        for (auto* l : {&mlp.lin1, &mlp.lin2}) {
-            const size_t rl = t.open(*l, "Linear", depth + 2);
-            t.close(rl, {in[0], in[1], in[2], l->out_features}, n * l->in_features * l->out_features);
-        }
-        t.close(rm, in);
+        t.close(rm, mlp.lin2.describe(mlp.lin1.describe(in, t, depth + 2), t, depth + 2));
         t.close(r, in);
         return in;
     }
