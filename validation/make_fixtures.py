@@ -26,6 +26,10 @@ Modes (any number, in order):
            tiny leaves <config>/predictor/ alone.
   predictor_vit tests/data/tiny/tiny_vit/predictor/*: the same cases through upstream's SamPredictor on
            the committed tiny_vit model (prompts in its 256 frame). Needs tiny_vit's model.pt.
+  hourglass tests/data/tiny/tiny_vit/hourglass/<case>/*: the committed tiny_vit model through Expedit-SAM's
+           HourglassImageEncoderViT (--expedit-src) clustered at two locations: each case's config, the
+           clustering, every later block, the reconstruction and the embedding from upstream in float64,
+           and upstream's fp32 embedding. Needs tiny_vit's model.pt.
   amg      tests/data/amg/*: upstream's automatic-mask-generator helpers (segment_anything.utils.amg:
            point grids, crop boxes, crop-edge filter, stability score, mask -> box, RLE / COCO RLE,
            remove_small_regions) and torchvision's batched_nms, on crafted inputs; and
@@ -34,7 +38,7 @@ Modes (any number, in order):
   full     (not committed) --full-dir DIR --variant V: a full-size checkpoint with
            the same non-trivial seeded init, and with --image PNG its preprocessed
            input, per-module activations and embedding
-  all      schema ckpt tiny tiny_b predictor amg
+  all      schema ckpt tiny tiny_b tiny_vit predictor predictor_vit hourglass amg
 
 Nothing from upstream is copied here: the models are built from the upstream
 checkouts named by --efficientvit-src/--sam-src (or EFFICIENTVIT_SRC/SAM_SRC).
@@ -1029,14 +1033,17 @@ TINY_VIT = dict(
 REL_POS_CASES = [(5, 5, 9), (4, 7, 9), (7, 4, 7), (3, 3, 11), (6, 6, 27), (10, 10, 19)]
 
 
-def build_tiny_vit(cfg):
+def build_tiny_vit(cfg, hourglass=None, hourglass_module=None):
+    """hourglass: HourglassImageEncoderViT's hourglass_* keyword arguments (Expedit-SAM's
+    hourglass_module, upstream.hourglass_module) instead of ImageEncoderViT."""
     from functools import partial
     from segment_anything.modeling import ImageEncoderViT, PromptEncoder, Sam
     e, pe = cfg["image_encoder"], SAM_CFG["prompt_encoder"]
     grid = e["img_size"] // e["patch_size"]
+    enc = (ImageEncoderViT if hourglass is None else
+           partial(hourglass_module.HourglassImageEncoderViT, **hourglass))
     return Sam(
-        image_encoder=ImageEncoderViT(norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), rel_pos_zero_init=True,
-                                      **e),
+        image_encoder=enc(norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), rel_pos_zero_init=True, **e),
         prompt_encoder=PromptEncoder(embed_dim=pe["embed_dim"], image_embedding_size=(grid, grid),
                                      input_image_size=(e["img_size"], e["img_size"]),
                                      mask_in_chans=pe["mask_in_chans"]),
@@ -1120,6 +1127,75 @@ def mode_tiny_vit(args):
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(d) for f in fs)
     print(f"tiny_vit: params={sum(p.numel() for p in model.parameters())} emb std={emb64.std():.3f} "
           f"torch fp32 rel-L2 vs fp64 {err32:.3e} total={total / 1e6:.2f} MB")
+
+
+# ------------------------------------------------------------------------- hourglass
+
+# Expedit-SAM's hourglass (HourglassImageEncoderViT) on the committed tiny_vit model, clustered at two
+# locations: before global block 1 (its 50x50 grid's rel-pos tables interpolated from 127 to 99, then
+# windowed block 2 at window 10 from a 14-window table) with upstream's default knobs, and before
+# windowed block 2 (window 9, grid 45) with every other knob changed and a temperature that makes the
+# soft assignments nearly hard.
+HOURGLASS_CASES = [
+    ("loc1_k100", dict(hourglass_clustering_location=1, hourglass_num_cluster=100)),
+    ("loc2_k81", dict(hourglass_clustering_location=2, hourglass_num_cluster=81, hourglass_cluster_iters=3,
+                      hourglass_temperture=0.5, hourglass_cluster_window_size=3, hourglass_reconstruction_k=10)),
+]
+
+
+def mode_hourglass(args):
+    hg = upstream.hourglass_module(args.expedit_src)
+    root = os.path.join(args.out, "tiny", "tiny_vit")
+    sd = torch.load(os.path.join(root, "model.pt"), map_location="cpu")
+    base = json.load(open(os.path.join(root, "config.json")))
+    x = torch.from_numpy(np.load(os.path.join(root, "input.npy")))
+    out_root = os.path.join(root, "hourglass")
+    if os.path.isdir(out_root):
+        shutil.rmtree(out_root)
+    for cname, kw in HOURGLASS_CASES:
+        d = os.path.join(out_root, cname)
+        os.makedirs(os.path.join(d, "act"))
+        model = build_tiny_vit(TINY_VIT, kw, hg)
+        model.load_state_dict(sd, strict=True)
+        enc64 = copy.deepcopy(model.image_encoder).double()
+        loc = kw["hourglass_clustering_location"]
+        names = (["token_clustering_block"] + [f"blocks.{i}" for i in range(loc, TINY_VIT["image_encoder"]["depth"])]
+                 + ["token_reconstruction_block"])
+        index, handles = collections.OrderedDict(), []
+        mods = dict(enc64.named_modules())
+
+        def hook(name):
+            def f(mod, inp, out):
+                arr = (out[0] if isinstance(out, tuple) else out).detach().numpy()
+                fname = f"act/{name}.npy"
+                save_npy(os.path.join(d, fname), arr)
+                index["image_encoder." + name] = {"file": fname, "shape": list(arr.shape), "std": float(arr.std())}
+            return f
+        for n in names:
+            handles.append(mods[n].register_forward_hook(hook(n)))
+        with torch.no_grad():
+            emb64 = enc64(x.double()).numpy()
+            emb32 = model.image_encoder(x).numpy()
+        for h in handles:
+            h.remove()
+        assert list(index) == ["image_encoder." + n for n in names], list(index)
+        save_npy(os.path.join(d, "embedding64.npy"), emb64)
+        save_npy(os.path.join(d, "embedding32.npy"), emb32)
+        index["image_encoder"] = {"file": "embedding64.npy", "shape": list(emb64.shape), "std": float(emb64.std())}
+        write_json(os.path.join(d, "act", "index.json"), index)
+        err32 = float(np.linalg.norm(emb32 - emb64) / np.linalg.norm(emb64))
+        cfg = collections.OrderedDict(base)
+        cfg["name"] = f"tiny_vit_hourglass_{cname}"
+        cfg["image_encoder"] = collections.OrderedDict(list(base["image_encoder"].items()) + list(kw.items()))
+        cfg["image_encoder"]["type"] = "HourglassImageEncoderViT"
+        cfg["notes"] = ["tiny_vit's model.pt and input.npy through Expedit-SAM's HourglassImageEncoderViT "
+                        "(hourglass_image_encoder.py) with these hourglass_* arguments",
+                        "act/ and embedding64.npy: upstream in float64; embedding32.npy: upstream fp32"]
+        cfg["torch_fp32_rel_l2_vs_fp64"] = err32
+        write_json(os.path.join(d, "config.json"), cfg)
+        total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(d) for f in fs)
+        print(f"hourglass {cname}: emb std={emb64.std():.3f} torch fp32 rel-L2 vs fp64 {err32:.3e} "
+              f"modules={len(index)} total={total / 1e6:.2f} MB")
 
 
 # ------------------------------------------------------------------------- tiny_b
@@ -2528,8 +2604,9 @@ def mode_full(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "amg", "full",
-                                              "all"])
+    upstream.add_expedit_arg(ap)
+    ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit",
+                                              "hourglass", "amg", "full", "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -2543,13 +2620,14 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += (["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "amg"] if m == "all"
+        modes += (["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "hourglass", "amg"]
+                  if m == "all"
                   else [m])
     def mode_predictor_vit(a):
         mode_predictor(a, ("tiny_vit",))
 
     for m in modes:
-        {"predictor_vit": mode_predictor_vit, "schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit,
+        {"predictor_vit": mode_predictor_vit, "schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit, "hourglass": mode_hourglass,
          "predictor": mode_predictor, "amg": mode_amg, "full": mode_full}[m](args)
 
 

@@ -109,3 +109,33 @@ def create_model(name: str):
     from efficientvit.sam_model_zoo import create_efficientvit_sam_model
     full = name if name.startswith("efficientvit-sam-") else f"efficientvit-sam-{name}"
     return create_efficientvit_sam_model(full, pretrained=False).eval()
+
+
+def add_expedit_arg(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--expedit-src", default=os.environ.get("EXPEDIT_SRC"),
+                    help="checkout of Expedit-LargeScale-Vision-Transformer/Expedit-SAM (or env EXPEDIT_SRC)")
+
+
+def hourglass_module(expedit_src: str):
+    """Expedit-SAM's segment_anything/modeling/hourglass_image_encoder.py (HourglassImageEncoderViT,
+    TokenClusteringBlock, TokenReconstructionBlock), loaded from its checkout as a submodule of SAM's
+    own segment_anything.modeling (call after setup()).
+
+    Expedit-SAM ships a whole fork of the segment_anything package under the same name, so the two
+    cannot both be imported. Its hourglass module imports only `.image_encoder` (window_partition,
+    window_unpartition, add_decomposed_rel_pos, ImageEncoderViT, Block, Attention) and `.common`;
+    the fork's image_encoder.py differs from facebookresearch/segment-anything's in docstrings only
+    (`diff` the two files), so the module runs on SAM's, unchanged."""
+    import importlib.util
+    path = os.path.join(expedit_src or "", "segment_anything", "modeling", "hourglass_image_encoder.py")
+    if not os.path.isfile(path):
+        sys.exit(f"error: --expedit-src must name an Expedit-SAM checkout (no {path})")
+    name = "segment_anything.modeling.hourglass_image_encoder"
+    if name in sys.modules:
+        return sys.modules[name]
+    import segment_anything.modeling  # noqa: F401  (the parent package: SAM's)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -35,6 +35,9 @@ inline constexpr Tolerance kTolViTDouble{0, 0, 1e-9};
 // ... and the float build: its embedding's relative L2 against fp64 at most this multiple of
 // upstream fp32's own (the fixture's embedding32.npy against embedding64.npy).
 inline constexpr double kMaxViTFloatErrorRatio = 1.5;
+// Expedit-SAM's hourglass (sam/image_encoder_vit.hpp with HourglassConfig on): the float embedding's
+// relative L2 against fp64 at most this multiple of upstream fp32's own. PROVISIONAL until measured.
+inline constexpr double kMaxHourglassFloatErrorRatio = 1.5;
 // The double build against upstream float32 fixtures: bounded by fp32 rounding in the fixture.
 inline constexpr Tolerance kTolFloatFixture{1e-4, 1e-4};
 // A fast op against its naive reference in float (summation order differs).

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "evsam/backend/cpu_precision.hpp"
 #include "evsam/core/error.hpp"
@@ -47,9 +48,9 @@ inline constexpr bool direct_access_v = (Eigen::internal::traits<std::remove_cv_
 }
 
 // Y = A B (accumulate: Y += A B), A (M x K), B (K x N), Y (M x N): Eigen matrices, maps, blocks or
-// their transposes.
+// their transposes; float products on `kind`'s kernel.
 template <class Dst, class Lhs, class Rhs>
-void gemm(Dst&& Y, const Lhs& A, const Rhs& B, bool accumulate = false) {
+void gemm_on(gemm_kernel::Kind kind, Dst&& Y, const Lhs& A, const Rhs& B, bool accumulate = false) {
     using Scalar = typename std::remove_reference_t<Dst>::Scalar;
     if constexpr (std::is_same_v<Scalar, float> && detail::direct_access_v<Dst> && detail::direct_access_v<Lhs> &&
                   detail::direct_access_v<Rhs>) {
@@ -70,10 +71,24 @@ void gemm(Dst&& Y, const Lhs& A, const Rhs& B, bool accumulate = false) {
         } else {
             return gemm_reference(Y, A, B, accumulate);
         }
-        gemm_kernel::gemm(gemm_kernel::current_kind(), m, n, K, a, b, y, ldy, accumulate);
+        gemm_kernel::gemm(kind, m, n, K, a, b, y, ldy, accumulate);
     } else {
         gemm_reference(Y, A, B, accumulate);
     }
+}
+
+// ... under the precision in force (fp32, or bf16 operands under `fast`)
+template <class Dst, class Lhs, class Rhs>
+void gemm(Dst&& Y, const Lhs& A, const Rhs& B, bool accumulate = false) {
+    gemm_on(gemm_kernel::current_kind(), std::forward<Dst>(Y), A, B, accumulate);
+}
+
+// ... always in fp32, whatever the precision: for the products whose results are thresholded or
+// compared (Expedit's token clustering: soft k-means distances, top-k weights), where bf16
+// operands would move the decisions themselves.
+template <class Dst, class Lhs, class Rhs>
+void gemm_fp32(Dst&& Y, const Lhs& A, const Rhs& B, bool accumulate = false) {
+    gemm_on(gemm_kernel::kind_for(cpu_best_isa()), std::forward<Dst>(Y), A, B, accumulate);
 }
 
 // The left operand of many products (a layer's weights over the column blocks of an image), packed

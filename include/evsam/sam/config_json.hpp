@@ -1,6 +1,7 @@
 // evsam: SAM model configurations from JSON (validation/make_fixtures.py writes one per tiny
 // fixture model): the prompt encoder's and mask decoder's sizes, shared by every family, and
-// SamViTConfig (its "image_encoder" holds ImageEncoderViT's constructor arguments).
+// SamViTConfig (its "image_encoder" holds ImageEncoderViT's constructor arguments, and optionally
+// HourglassImageEncoderViT's hourglass_* ones).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,6 +46,14 @@ inline SamViTConfig sam_vit_config_from_json(const nlohmann::json& j) {
     v.window_size = e.value("window_size", int64_t(0));
     v.global_attn_indexes = e.value("global_attn_indexes", std::vector<int64_t>{});
     v.norm_eps = e.value("norm_eps", 1e-6);
+    // HourglassImageEncoderViT's keyword arguments (Expedit-SAM), when the configuration has them
+    HourglassConfig& h = v.hourglass;
+    h.clustering_location = e.value("hourglass_clustering_location", h.clustering_location);
+    h.num_cluster = e.value("hourglass_num_cluster", h.num_cluster);
+    h.cluster_iters = e.value("hourglass_cluster_iters", h.cluster_iters);
+    h.temperture = e.value("hourglass_temperture", h.temperture);
+    h.cluster_window_size = e.value("hourglass_cluster_window_size", h.cluster_window_size);
+    h.reconstruction_k = e.value("hourglass_reconstruction_k", h.reconstruction_k);
     SamViTConfig c = build_sam_vit(j.value("name", std::string("custom")), v);
     c.decoder = sam_decoder_config_from_json(j);
     return c;

@@ -35,8 +35,11 @@ struct ViTBlock : Module<T, B> {
         mlp.visit(v, p + "mlp.");
     }
     // x (B, H, W, dim) -> (B, H, W, dim)
-    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
-        const int64_t Bn = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3), S = window_size;
+    Tensor<T> forward(const Tensor<T>& x, Trace<T>* tr = nullptr) const { return forward(x, window_size, tr); }
+    // ... at window S instead of the block's own (Expedit-SAM's HourglassBlock after the clustering:
+    // window sqrt(num_cluster), its rel-pos tables still those of window_size, interpolated)
+    Tensor<T> forward(const Tensor<T>& x, int64_t S, Trace<T>* tr = nullptr) const {
+        const int64_t Bn = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
         Tensor<T> h = x;                                      // shortcut = x
         norm1.forward_(h);                                    // x = self.norm1(x)
         if (S > 0) {                                          // x, pad_hw = window_partition(x, self.window_size)
@@ -55,12 +58,12 @@ struct ViTBlock : Module<T, B> {
         this->trace(tr, h);
         return h;
     }
-    Shape describe(const Shape& in, ModuleTable& t, int depth) {
+    Shape describe(const Shape& in, ModuleTable& t, int depth) { return describe(in, window_size, t, depth); }
+    Shape describe(const Shape& in, int64_t S, ModuleTable& t, int depth) {
         const size_t r = t.open(*this, "Block", depth);
         t.close(t.open(norm1, "LayerNorm", depth + 1), in);
         Shape a = in;
-        if (window_size > 0) {
-            const int64_t S = window_size;
+        if (S > 0) {
             a = {in[0] * (window_padded(in[1], S) / S) * (window_padded(in[2], S) / S), S, S, in[3]};
         }
         attn.describe(a, t, depth + 1);
