@@ -21,6 +21,8 @@ int run(const Args& a) {
     set_threads(a);
     const Image img = a.has("image") ? load_image(a.str("image")) : bench_test_image();
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    apply_hourglass_flags(a, lc, "bench");
+    const std::string hourglass = hourglass_summary(lc.cfg);
     if (be.cuda) {  // the encoder on the GPU: batches of --batch copies of the image
         if (a.has("amg")) throw Error("bench --backend cuda: --amg needs the decoder on CUDA, which is not there yet");
         const auto x = preprocess_image<float>(img.data.data(), img.height, img.width, config_transform(lc.cfg));
@@ -50,6 +52,7 @@ int run(const Args& a) {
     std::printf("model %s  image %lldx%lld  threads %d  repeat %d  precision %s\n", lc.model.c_str(),
                 static_cast<long long>(img.width), static_cast<long long>(img.height), threads, repeat,
                 be.opt.precision.c_str());
+    if (!hourglass.empty()) std::printf("hourglass   %s\n", hourglass.c_str());
     std::printf("encoder_s   %.4f\ndecoder_s   %.4f\n", r.encoder_s, r.decoder_s);
     if (r.amg_s >= 0) std::printf("amg_s       %.4f  (%lld masks)\n", r.amg_s, static_cast<long long>(r.amg_masks));
     std::printf("peak_rss_mb %.1f\n", r.peak_rss_mb);
@@ -61,6 +64,12 @@ int run(const Args& a) {
                                  {"encoder_s", r.encoder_s},
                                  {"decoder_s", r.decoder_s},
                                  {"precision", be.opt.precision}};
+        if (!hourglass.empty()) {
+            const auto& h = std::get<SamViTConfig>(lc.cfg).image_encoder.hourglass;
+            j["hourglass"] = {{"location", h.clustering_location}, {"clusters", h.num_cluster},
+                              {"iters", h.cluster_iters},          {"temperature", h.temperture},
+                              {"window", h.cluster_window_size},   {"k", h.reconstruction_k}};
+        }
         if (r.amg_s >= 0) {
             j["amg_s"] = r.amg_s;
             j["amg_masks"] = r.amg_masks;
@@ -83,6 +92,7 @@ Command bench_command() {
                                toggle("amg", "also time segment everything (32x32 grid)"),
                                toggle("json", "also print one JSON object as the last line")};
     for (auto& b : backend_flag_specs()) f.push_back(b);
+    for (auto& h : hourglass_flag_specs()) f.push_back(h);
     return {"bench",
             "median encoder_s, decoder_s (1-point multimask), amg_s (32x32, with --amg) and peak_rss_mb; on cuda: "
             "encoder_s per batch, images_per_s, peak_device_mb",

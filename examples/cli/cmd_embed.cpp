@@ -64,6 +64,7 @@ int run(const Args& a) {
     if (dtype == "double" && be.opt.precision == "fast") throw Error("embed: --precision fast needs --dtype float");
     set_threads(a);
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    apply_hourglass_flags(a, lc, "embed");
     return dtype == "double" ? run_embed<double>(a, lc, be) : run_embed<float>(a, lc, be);
 }
 
@@ -79,6 +80,7 @@ Command embed_command() {
                                dtype_flag(),
                                threads_flag()};
     for (auto& b : backend_flag_specs()) f.push_back(b);
+    for (auto& h : hourglass_flag_specs()) f.push_back(h);
     f.push_back(value("trace-dir", "DIR", "every module's output as DIR/<state_dict name>.npy, and trace.json"));
     return {"embed", "the (1,256,64,64) image embedding; --trace-dir dumps every module's output", f, run};
 }

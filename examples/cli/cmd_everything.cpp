@@ -62,6 +62,7 @@ int run(const Args& a) {
     }
     Image img = load_image(a.str("image"));
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    apply_hourglass_flags(a, lc, "everything");
     auto model = create_sam<float, backend::cpu>(lc.cfg);
     load_state_dict(*model, lc.ckpt, lc.model);
     AutomaticMaskGenerator<float> gen(*model, cfg);
@@ -154,6 +155,7 @@ Command everything_command() {
         threads_flag(),
         value("dtype", "float|double", "compute type (the generator runs the float model)")};
     for (auto& b : backend_flag_specs()) f.push_back(b);
+    for (auto& h : hourglass_flag_specs()) f.push_back(h);
     return {"everything", "segment everything (SAM's automatic mask generator, with upstream's defaults)", f, run};
 }
 

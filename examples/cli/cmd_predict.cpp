@@ -46,12 +46,17 @@ int run(const Args& a) {
     set_threads(a);
     for (const char* f : {"out-masks", "out-iou", "out-lowres", "overlay"})  // fail before any work
         if (a.has(f)) detail::check_write_target(a.str(f));
+    auto open = [&a] {
+        auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+        apply_hourglass_flags(a, lc, "predict");
+        return lc;
+    };
     if (dtype == "double") {
         auto prompt = parse_prompt<double>(a);  // prompts first: a bad prompt fails before loading weights
-        return run_predict<double>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
+        return run_predict<double>(a, open(), prompt);
     }
     auto prompt = parse_prompt<float>(a);
-    return run_predict<float>(a, open_checkpoint(a.str("weights"), a.str("model"), a.str("config")), prompt);
+    return run_predict<float>(a, open(), prompt);
 }
 
 }  // namespace

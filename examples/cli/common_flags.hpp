@@ -27,4 +27,15 @@ inline std::vector<FlagSpec> backend_flag_specs() {
             value("batch", "N", "images per CUDA encoder call")};
 }
 
+// Expedit-SAM's hourglass on SAM's ViT models (HourglassImageEncoderViT's hourglass_* arguments; the
+// defaults are its class defaults). Off unless --hourglass-location is given.
+inline std::vector<FlagSpec> hourglass_flag_specs() {
+    return {value("hourglass-location", "L", "Expedit-SAM: cluster the tokens before ViT block L (default: off)"),
+            value("hourglass-clusters", "K", "clusters per window, a perfect square (default 100)"),
+            value("hourglass-iters", "N", "soft k-means iterations (default 5)"),
+            value("hourglass-temperature", "T", "temperature of the clustering and reconstruction (default 0.01)"),
+            value("hourglass-window", "W", "odd neighbourhood of initial clusters a token may join (default 5)"),
+            value("hourglass-k", "K", "nearest centres per reconstructed token (default 20)")};
+}
+
 }  // namespace evsam::tool

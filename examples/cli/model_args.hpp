@@ -28,4 +28,11 @@ struct BackendChoice {
 };
 BackendChoice backend_flags(const Args& a, const std::string& cmd, bool cuda_supported);
 
+// --hourglass-* (hourglass_flag_specs): Expedit-SAM's knobs into lc's ViT configuration. None given:
+// nothing changes. Refused, with the flag's name, on a model that is not SAM's ViT, without
+// --hourglass-location, or out of range for the model (location past its last block, ...).
+void apply_hourglass_flags(const Args& a, LoadedCheckpoint& lc, const std::string& cmd);
+// "" when the hourglass is off, else "location L clusters K iters N temperature T window W k K".
+std::string hourglass_summary(const AnySamConfig& cfg);
+
 }  // namespace evsam::tool

@@ -41,6 +41,7 @@ inline std::vector<FlagSpec> predict_flag_specs() {
         dtype_flag(),
         threads_flag()};
     for (auto& b : backend_flag_specs()) f.push_back(b);
+    for (auto& h : hourglass_flag_specs()) f.push_back(h);
     return f;
 }
 
