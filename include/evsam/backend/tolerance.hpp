@@ -36,7 +36,10 @@ inline constexpr Tolerance kTolViTDouble{0, 0, 1e-9};
 // upstream fp32's own (the fixture's embedding32.npy against embedding64.npy).
 inline constexpr double kMaxViTFloatErrorRatio = 1.5;
 // Expedit-SAM's hourglass (sam/image_encoder_vit.hpp with HourglassConfig on): the float embedding's
-// relative L2 against fp64 at most this multiple of upstream fp32's own. PROVISIONAL until measured.
+// relative L2 against fp64 at most this multiple of upstream fp32's own, which on this ill-conditioned
+// path (top-k thresholds, nearly hard assignments) ranges from rounding (8.5e-7, tiny_vit loc1_k100)
+// to flipped decisions (3.5e-4, loc2_k81; measured 0.86x and 1.00x: validation/README.md). The
+// double build is held to kTolViTDouble.
 inline constexpr double kMaxHourglassFloatErrorRatio = 1.5;
 // The double build against upstream float32 fixtures: bounded by fp32 rounding in the fixture.
 inline constexpr Tolerance kTolFloatFixture{1e-4, 1e-4};
