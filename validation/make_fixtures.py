@@ -1052,6 +1052,29 @@ def build_tiny_vit(cfg, hourglass=None, hourglass_module=None):
     ).eval()
 
 
+def run_vit_recorded(enc64, enc32, x, names, d):
+    """enc64 on x in float64, saving the outputs of the modules `names` (the first of a tuple) as
+    d/act/<name>.npy, and enc32 in fp32: (index of the saved modules, emb64, emb32)."""
+    index, handles = collections.OrderedDict(), []
+    mods = dict(enc64.named_modules())
+
+    def hook(name):
+        def f(mod, inp, out):
+            arr = (out[0] if isinstance(out, tuple) else out).detach().numpy()
+            fname = f"act/{name}.npy"
+            save_npy(os.path.join(d, fname), arr)
+            index["image_encoder." + name] = {"file": fname, "shape": list(arr.shape), "std": float(arr.std())}
+        return f
+    for n in names:
+        handles.append(mods[n].register_forward_hook(hook(n)))
+    with torch.no_grad():
+        emb64 = enc64(x.double()).numpy()
+        emb32 = enc32(x).numpy()
+    for h in handles:
+        h.remove()
+    return index, emb64, emb32
+
+
 def mode_tiny_vit(args):
     from segment_anything.modeling.image_encoder import get_rel_pos
     cfg = TINY_VIT
@@ -1074,22 +1097,7 @@ def mode_tiny_vit(args):
     # block (inside its windows) and of a global one, and the embedding; and upstream's fp32 embedding.
     enc64 = copy.deepcopy(model.image_encoder).double()
     names = ["patch_embed", "blocks.0.attn", "blocks.1.attn"] + [f"blocks.{i}" for i in range(cfg["image_encoder"]["depth"])]
-    index, handles = collections.OrderedDict(), []
-    mods = dict(enc64.named_modules())
-    def hook(name):
-        def f(mod, inp, out):
-            arr = out.detach().numpy()
-            fname = f"act/{name}.npy"
-            save_npy(os.path.join(d, fname), arr)
-            index["image_encoder." + name] = {"file": fname, "shape": list(arr.shape), "std": float(arr.std())}
-        return f
-    for n in names:
-        handles.append(mods[n].register_forward_hook(hook(n)))
-    with torch.no_grad():
-        emb64 = enc64(x.double()).numpy()
-        emb32 = model.image_encoder(x).numpy()
-    for h in handles:
-        h.remove()
+    index, emb64, emb32 = run_vit_recorded(enc64, model.image_encoder, x, names, d)
     save_npy(os.path.join(d, "embedding64.npy"), emb64)
     save_npy(os.path.join(d, "embedding32.npy"), emb32)
     index["image_encoder"] = {"file": "embedding64.npy", "shape": list(emb64.shape), "std": float(emb64.std())}
@@ -1161,23 +1169,7 @@ def mode_hourglass(args):
         loc = kw["hourglass_clustering_location"]
         names = (["token_clustering_block"] + [f"blocks.{i}" for i in range(loc, TINY_VIT["image_encoder"]["depth"])]
                  + ["token_reconstruction_block"])
-        index, handles = collections.OrderedDict(), []
-        mods = dict(enc64.named_modules())
-
-        def hook(name):
-            def f(mod, inp, out):
-                arr = (out[0] if isinstance(out, tuple) else out).detach().numpy()
-                fname = f"act/{name}.npy"
-                save_npy(os.path.join(d, fname), arr)
-                index["image_encoder." + name] = {"file": fname, "shape": list(arr.shape), "std": float(arr.std())}
-            return f
-        for n in names:
-            handles.append(mods[n].register_forward_hook(hook(n)))
-        with torch.no_grad():
-            emb64 = enc64(x.double()).numpy()
-            emb32 = model.image_encoder(x).numpy()
-        for h in handles:
-            h.remove()
+        index, emb64, emb32 = run_vit_recorded(enc64, model.image_encoder, x, names, d)
         assert list(index) == ["image_encoder." + n for n in names], list(index)
         save_npy(os.path.join(d, "embedding64.npy"), emb64)
         save_npy(os.path.join(d, "embedding32.npy"), emb32)
