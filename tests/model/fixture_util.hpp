@@ -1,7 +1,12 @@
-// Shared by the model tests: reading JSON fixtures.
+// Shared by the model tests: reading JSON fixtures, and a trace against upstream's recorded modules.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <evsam/amg.hpp>
+#include <evsam/backend/tolerance.hpp>
 #include <evsam/core/error.hpp>
+#include <evsam/core/npy.hpp>
+#include <evsam/nn/module.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +17,27 @@ inline nlohmann::json read_json(const std::string& path) {
     std::ifstream f(path);
     if (!f) throw evsam::Error("missing fixture " + path);
     return nlohmann::json::parse(f);
+}
+
+// Every module of `trace` that dir/act/index.json records, in execution order, against upstream's
+// float64 output within `tol`; stops at (and names) the first out of tolerance. Returns the last
+// comparison's message; fails the test unless every recorded module was compared.
+template <class T>
+std::string expect_trace_matches(const evsam::Trace<T>& trace, const std::string& dir, evsam::Tolerance tol) {
+    const nlohmann::json index = read_json(dir + "act/index.json");
+    int compared = 0;
+    std::string last;
+    for (auto& [name, rec] : trace.records) {
+        if (!index.contains(name)) continue;
+        auto ref = evsam::npy_load_as<double>(dir + index[name]["file"].template get<std::string>());
+        auto r = evsam::compare(rec, ref, tol, name);
+        EXPECT_TRUE(r.ok) << dir << ": first module out of tolerance: " << r.message;
+        if (!r.ok) break;
+        ++compared;
+        last = r.message;
+    }
+    EXPECT_EQ(compared, static_cast<int>(index.size())) << dir << ": every recorded upstream module is compared";
+    return last;
 }
 
 // The generator's settings as validation/make_fixtures.py amg writes them (upstream's knob names).

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <vector>
 
@@ -69,19 +70,19 @@ void cluster_init_centres(T* c, const T* x, int64_t S, int64_t C, int64_t g) {
         }
 }
 
-// The initial label of every token of an S x S window, and whether cluster k may take token p.
+// Whether cluster k may take token p of an S x S window: its initial label (nearest-interpolated
+// arange) within r of k on the g x g grid. A K x L table, the same for every window and iteration.
 struct ClusterMask {
-    int64_t g, r;
-    std::vector<int64_t> label;  // (L,)
-    ClusterMask(int64_t S, int64_t g_, int64_t r_) : g(g_), r(r_), label(static_cast<size_t>(S * S)) {
-        for (int64_t y = 0; y < S; ++y)
-            for (int64_t x = 0; x < S; ++x)
-                label[static_cast<size_t>(y * S + x)] = nearest_source_index(y, g, S) * g + nearest_source_index(x, g, S);
+    int64_t L;
+    std::vector<unsigned char> table;  // (K, L)
+    ClusterMask(int64_t S, int64_t g, int64_t r) : L(S * S), table(static_cast<size_t>(g * g * S * S)) {
+        for (int64_t p = 0; p < L; ++p) {
+            const int64_t l = nearest_source_index(p / S, g, S) * g + nearest_source_index(p % S, g, S);
+            for (int64_t k = 0; k < g * g; ++k)
+                table[static_cast<size_t>(k * L + p)] = std::abs(l % g - k % g) <= r && std::abs(l / g - k / g) <= r;
+        }
     }
-    bool allowed(int64_t k, int64_t p) const {
-        const int64_t l = label[static_cast<size_t>(p)];
-        return std::abs(l % g - k % g) <= r && std::abs(l / g - k / g) <= r;
-    }
+    bool allowed(int64_t k, int64_t p) const { return table[static_cast<size_t>(k * L + p)] != 0; }
 };
 
 // softmax over the allowed clusters of column p of A (K x L, row-major) holding -D * temperature;

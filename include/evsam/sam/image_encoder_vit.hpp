@@ -205,14 +205,14 @@ struct ImageEncoderViT : Module<T, B> {
         const int64_t nw = Bn * (st.Hp / S) * (st.Wp / S);
         Tensor<T> win({nw, S, S, C}, Tensor<T>::uninitialized);
         window_partition_forward(win.data(), x.data(), Bn, H, W, C, S, B{});  // x, pad_hw = window_partition(x, S)
-        st.feat_before_pooling = win;                                          // feat_before_pooling=x.view(...)
-        st.feat_before_pooling.reshape_({nw, S * S, C});
         Tensor<T> c = token_clustering_block.forward(win, tr);                // x, hard_labels = ...(x)
-        st.feat_after_pooling = c;                                             // feat_after_pooling=x.view(Bnw, -1, C)
-        st.feat_after_pooling.reshape_({nw, g * g, C});
         const int64_t h = st.Hp / S * g, w = st.Wp / S * g;
         Tensor<T> out({Bn, h, w, C}, Tensor<T>::uninitialized);
         window_unpartition_forward(out.data(), c.data(), Bn, h, w, C, g, B{});  // window_unpartition(x, ws_new, (h, w), (h, w))
+        st.feat_before_pooling = std::move(win);  // update_state(feat_before_pooling=x.view(-1, S * S, C))
+        st.feat_before_pooling.reshape_({nw, S * S, C});
+        st.feat_after_pooling = std::move(c);     // update_state(feat_after_pooling=x.view(Bnw, -1, C))
+        st.feat_after_pooling.reshape_({nw, g * g, C});
         return out;
     }
     // HourglassImageEncoderViT.reconstruct: x (B, h, w, C) -> (B, H, W, C)
