@@ -58,20 +58,12 @@ def main():
         xin = os.path.join(args.work, "input.npy")
         np.save(xin, x.numpy())
         enc = sam.image_encoder
-        e = dict(depth=len(enc.blocks), embed_dim=enc.patch_embed.proj.out_channels,
-                 num_heads=enc.blocks[0].attn.num_heads)
         for s in [None] + args.settings:
             if s is None:
                 model, flags, label = enc, [], "-"
             else:
                 L, K = (int(u) for u in s.split(","))
-                from functools import partial
-                model = hg.HourglassImageEncoderViT(
-                    depth=e["depth"], embed_dim=e["embed_dim"], img_size=1024, mlp_ratio=4,
-                    norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=e["num_heads"], patch_size=16,
-                    qkv_bias=True, use_rel_pos=True, global_attn_indexes=sam_global(v), window_size=14, out_chans=256,
-                    hourglass_clustering_location=L, hourglass_num_cluster=K).eval()
-                model.load_state_dict(enc.state_dict())
+                model = upstream.hourglass_encoder(hg, enc, L, K)
                 flags, label = ["--hourglass-location", str(L), "--hourglass-clusters", str(K)], s
             with torch.no_grad():
                 r32 = model(x).numpy().astype(np.float64)
@@ -89,10 +81,6 @@ def main():
             print(f"{v:6s} {label:>7s} {rel(outs['float']):14.3e} {rel(r32):14.3e} "
                   f"{rel(outs['float']) / rel(r32):6.2f} {mx(outs['float']):12.3e} {mx(r32):12.3e} {d64:>21s}",
                   flush=True)
-
-
-def sam_global(v):
-    return {"vit_b": [2, 5, 8, 11], "vit_l": [5, 11, 17, 23], "vit_h": [7, 15, 23, 31]}[v]
 
 
 if __name__ == "__main__":

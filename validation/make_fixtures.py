@@ -29,7 +29,10 @@ Modes (any number, in order):
   hourglass tests/data/tiny/tiny_vit/hourglass/<case>/*: the committed tiny_vit model through Expedit-SAM's
            HourglassImageEncoderViT (--expedit-src) clustered at two locations: each case's config, the
            clustering, every later block, the reconstruction and the embedding from upstream in float64,
-           and upstream's fp32 embedding. Needs tiny_vit's model.pt.
+           and upstream's fp32 embedding. Needs tiny_vit's model.pt. Leaves each case's predictor/ alone.
+  predictor_hourglass tests/data/tiny/tiny_vit/hourglass/loc1_k100/predictor/*: predictor_vit's cases
+           through upstream's SamPredictor on a Sam whose image encoder is that hourglass case's
+           HourglassImageEncoderViT (tiny_vit's model.pt). Needs --expedit-src.
   amg      tests/data/amg/*: upstream's automatic-mask-generator helpers (segment_anything.utils.amg:
            point grids, crop boxes, crop-edge filter, stability score, mask -> box, RLE / COCO RLE,
            remove_small_regions) and torchvision's batched_nms, on crafted inputs; and
@@ -1158,10 +1161,11 @@ def mode_hourglass(args):
     base = json.load(open(os.path.join(root, "config.json")))
     x = torch.from_numpy(np.load(os.path.join(root, "input.npy")))
     out_root = os.path.join(root, "hourglass")
-    if os.path.isdir(out_root):
-        shutil.rmtree(out_root)
     for cname, kw in HOURGLASS_CASES:
         d = os.path.join(out_root, cname)
+        for f in (os.listdir(d) if os.path.isdir(d) else []):  # predictor/ is mode predictor_hourglass's
+            if f != "predictor":
+                shutil.rmtree(os.path.join(d, f)) if os.path.isdir(os.path.join(d, f)) else os.remove(os.path.join(d, f))
         os.makedirs(os.path.join(d, "act"))
         model = build_tiny_vit(TINY_VIT, kw, hg)
         model.load_state_dict(sd, strict=True)
@@ -1320,7 +1324,11 @@ PRED_PROFILE = {
                    dense_pe=True, mask_cases=True),
     "tiny_xl": dict(lowres={"portrait_point_single"}, big={}, dense_pe=False, mask_cases=False),
     "tiny_vit": dict(lowres={"portrait_mask_single"}, big={}, dense_pe=False, mask_cases=True),
+    "tiny_vit_hourglass": dict(lowres={"portrait_mask_single"}, big={}, dense_pe=False, mask_cases=True),
 }
+# predictor_hourglass: tiny_vit's model through Expedit-SAM's HourglassImageEncoderViT (this
+# HOURGLASS_CASES entry) inside upstream's SamPredictor; written to tiny/tiny_vit/hourglass/<case>/predictor
+PRED_HOURGLASS_CASE = "loc1_k100"
 # (all cases run multimask true and false on the portrait image; on the landscape image only the
 # one-point case does, the others single-mask; mask-input cases are on the portrait image only)
 PRED_TUPLE_KEYS = {"prompt_encoder": ("sparse", "dense"), "mask_decoder": ("low_res_masks", "iou_predictions"),
@@ -1422,14 +1430,20 @@ def mode_predictor(args, configs=PRED_CONFIGS):
 
     for cname in configs:
         prof = PRED_PROFILE[cname]
-        cdir = os.path.join(args.out, "tiny", cname)
+        hourglass = cname == "tiny_vit_hourglass"
+        cdir = os.path.join(args.out, "tiny", "tiny_vit", "hourglass", PRED_HOURGLASS_CASE) if hourglass else \
+            os.path.join(args.out, "tiny", cname)
         d = os.path.join(cdir, "predictor")
         if os.path.isdir(d):
             shutil.rmtree(d)
         os.makedirs(os.path.join(d, "act"))
-        vit = cname == "tiny_vit"  # SAM's own model and predictor (prompts in its img_size frame)
-        model = build_tiny_vit(TINY_VIT) if vit else build_tiny(TINY_CONFIGS[cname])
-        model_path = os.path.join(cdir, "model.pt")
+        vit = cname in ("tiny_vit", "tiny_vit_hourglass")  # SAM's own predictor (prompts in its img_size frame)
+        if hourglass:
+            model = build_tiny_vit(TINY_VIT, dict(HOURGLASS_CASES)[PRED_HOURGLASS_CASE],
+                                   upstream.hourglass_module(args.expedit_src))
+        else:
+            model = build_tiny_vit(TINY_VIT) if vit else build_tiny(TINY_CONFIGS[cname])
+        model_path = os.path.join(args.out, "tiny", "tiny_vit" if hourglass else cname, "model.pt")
         model.load_state_dict(torch.load(model_path, map_location="cpu"))  # strict: same weights as tiny
         predictor = SamPredictor(model) if vit else EfficientViTSamPredictor(model)
         image_size = [model.image_encoder.img_size] * 2 if vit else list(model.image_size)
@@ -1605,7 +1619,7 @@ def mode_predictor(args, configs=PRED_CONFIGS):
 
         write_json(os.path.join(d, "cases.json"), collections.OrderedDict([
             ("config", cname),
-            ("model", "../model.pt"),
+            ("model", os.path.relpath(model_path, d)),
             ("model_sha256", sha256(model_path)),
             ("image_size", image_size),
             ("mask_threshold", float(model.mask_threshold)),
@@ -2598,7 +2612,7 @@ def main():
     upstream.add_args(ap)
     upstream.add_expedit_arg(ap)
     ap.add_argument("modes", nargs="+", choices=["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit",
-                                              "hourglass", "amg", "full", "all"])
+                                              "hourglass", "predictor_hourglass", "amg", "full", "all"])
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data"), help="fixture root (default tests/data)")
     ap.add_argument("--full-dir", help="full mode: output directory (not committed)")
     ap.add_argument("--variant", default="l0", choices=VARIANTS, help="full mode: which variant")
@@ -2612,14 +2626,18 @@ def main():
     torch.use_deterministic_algorithms(True)
     modes = []
     for m in args.modes:
-        modes += (["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "hourglass", "amg"]
+        modes += (["schema", "ckpt", "tiny", "tiny_b", "tiny_vit", "predictor", "predictor_vit", "hourglass",
+                   "predictor_hourglass", "amg"]
                   if m == "all"
                   else [m])
     def mode_predictor_vit(a):
         mode_predictor(a, ("tiny_vit",))
 
+    def mode_predictor_hourglass(a):
+        mode_predictor(a, ("tiny_vit_hourglass",))
+
     for m in modes:
-        {"predictor_vit": mode_predictor_vit, "schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit, "hourglass": mode_hourglass,
+        {"predictor_vit": mode_predictor_vit, "schema": mode_schema, "ckpt": mode_ckpt, "tiny": mode_tiny, "tiny_b": mode_tiny_b, "tiny_vit": mode_tiny_vit, "hourglass": mode_hourglass, "predictor_hourglass": mode_predictor_hourglass,
          "predictor": mode_predictor, "amg": mode_amg, "full": mode_full}[m](args)
 
 

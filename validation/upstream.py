@@ -139,3 +139,21 @@ def hourglass_module(expedit_src: str):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def hourglass_encoder(hg, encoder, location: int, num_cluster: int, **kw):
+    """Expedit-SAM's HourglassImageEncoderViT with the shape of SAM's plain `encoder` (an
+    ImageEncoderViT: depth, width, heads and global blocks read off it) and its weights, clustering
+    before block `location` into `num_cluster` tokens per window; other hourglass_* knobs through kw
+    (upstream's class defaults otherwise). hg is hourglass_module()'s result."""
+    from functools import partial
+    import torch
+    model = hg.HourglassImageEncoderViT(
+        depth=len(encoder.blocks), embed_dim=encoder.patch_embed.proj.out_channels, img_size=encoder.img_size,
+        mlp_ratio=4, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=encoder.blocks[0].attn.num_heads,
+        patch_size=16, qkv_bias=True, use_rel_pos=True,
+        global_attn_indexes=[i for i, b in enumerate(encoder.blocks) if b.window_size == 0], window_size=14,
+        out_chans=256, hourglass_clustering_location=location, hourglass_num_cluster=num_cluster,
+        **{f"hourglass_{k}": v for k, v in kw.items()}).eval()
+    model.load_state_dict(encoder.state_dict())
+    return model

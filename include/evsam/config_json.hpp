@@ -12,8 +12,10 @@
 namespace evsam {
 
 inline AnySamConfig any_sam_config_from_json(const nlohmann::json& j) {
-    const bool vit = j.is_object() && j.contains("image_encoder") && j["image_encoder"].is_object() &&
-                     j["image_encoder"].value("type", std::string()) == "ImageEncoderViT";
+    const std::string type = j.is_object() && j.contains("image_encoder") && j["image_encoder"].is_object()
+                                 ? j["image_encoder"].value("type", std::string())
+                                 : std::string();
+    const bool vit = type == "ImageEncoderViT" || type == "HourglassImageEncoderViT";  // Expedit-SAM's
     if (vit) return sam_vit_config_from_json(j);
     return sam_config_from_json(j);
 }

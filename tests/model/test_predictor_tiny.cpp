@@ -1,5 +1,6 @@
 // The whole predictor path from a PNG file against upstream's EfficientViTSamPredictor on the
-// tiny models (tests/data/tiny/<cfg>/predictor, made by validation/make_fixtures.py predictor):
+// tiny models (tests/data/tiny/<cfg>/predictor, made by validation/make_fixtures.py predictor,
+// predictor_vit and predictor_hourglass; cases.json names the checkpoint):
 // every prompt type, RGB and BGR, single and multimask, batched boxes and point sets, plus the
 // decoder's intermediate activations (the first one out of tolerance is named).
 #include <gtest/gtest.h>
@@ -64,7 +65,7 @@ void run_config(const std::string& cfg) {
     json cases = read_json(dir + "cases.json");
     auto model_ptr = evsam::create_sam<T>(evsam::any_sam_config_from_json(read_json(root + "config.json")));
     evsam::SamBase<T>& model = *model_ptr;
-    evsam::load_state_dict(model, evsam::Checkpoint::open(root + "model.pt"), cfg);
+    evsam::load_state_dict(model, evsam::Checkpoint::open(dir + cases["model"].get<std::string>()), cfg);
     if (cases["dense_pe"].is_object() && cases["dense_pe"]["file"].is_string()) {
         auto r = evsam::compare(model.prompt_encoder.get_dense_pe(),
                                 evsam::npy_load_as<double>(dir + cases["dense_pe"]["file"].get<std::string>()),
@@ -146,5 +147,9 @@ TEST(PredictorTiny, LDouble) { run_config<double>("tiny_l"); }
 // upscaled to 256, cropped and resized, all through the same Predictor.
 TEST(PredictorTiny, ViTFloat) { run_config<float>("tiny_vit"); }
 TEST(PredictorTiny, ViTDouble) { run_config<double>("tiny_vit"); }
+// The same model with Expedit-SAM's hourglass (clustered before global block 1, upstream's default
+// knobs) inside upstream's SamPredictor: the Predictor takes it with no special case.
+TEST(PredictorTiny, ViTHourglassFloat) { run_config<float>("tiny_vit/hourglass/loc1_k100"); }
+TEST(PredictorTiny, ViTHourglassDouble) { run_config<double>("tiny_vit/hourglass/loc1_k100"); }
 
 }  // namespace
