@@ -4,7 +4,12 @@
 //
 // Adding a model: one entry in model_registry(). A new encoder family also adds its config type
 // to AnySamConfig and its encoder's headers (see README: How the code is laid out).
+//
+// EfficientViT's ImageNet classifiers and Cityscapes/ADE20K segmenters have their own tables
+// (cls_registry, seg_registry); resolve_model() takes any name of all three, detect_any_model()
+// recognises a checkpoint of any of them.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -15,6 +20,7 @@
 
 #include "evsam/core/checkpoint.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/efficientvit/seg.hpp"
 #include "evsam/sam/sam_vit.hpp"
 #include "evsam/nn/state_dict.hpp"
 
@@ -124,7 +130,173 @@ inline std::string detect_model(const Checkpoint& ckpt) {
             best_mm = mm;
         }
     }
-    throw Error(ckpt.path() + ": not a checkpoint of any known model (closest is " + best + ": " +
+    throw Error(ckpt.path() + ": not a checkpoint of any known model (closest is " + best + ": " + best_mm.describe() +
+                ")");
+}
+
+// ------------------------------------------------------------------ classifiers and segmenters
+
+// EfficientViT's classifiers (cls_model_zoo.py) by architecture: the zoo key is "efficientvit-" +
+// the title's tail, and "-rNNN" picks a checkpoint's resolution. The L classifiers are "cls-l1" ..
+// "cls-l3" here, since bare "l1" / "l2" are EfficientViT-SAM's models (a contract of the tool).
+struct ClsEntry {
+    std::string name;   // "b1", "cls-l2"
+    std::string title;  // "efficientvit-b1", "efficientvit-l2"
+    std::function<EfficientViTClsConfig()> config;
+};
+inline const std::vector<ClsEntry>& cls_registry() {
+    static const std::vector<ClsEntry> r = {
+        {"b0", "efficientvit-b0", [] { return efficientvit_cls_b("b0"); }},
+        {"b1", "efficientvit-b1", [] { return efficientvit_cls_b("b1"); }},
+        {"b2", "efficientvit-b2", [] { return efficientvit_cls_b("b2"); }},
+        {"b3", "efficientvit-b3", [] { return efficientvit_cls_b("b3"); }},
+        {"cls-l1", "efficientvit-l1", [] { return efficientvit_cls_l("l1"); }},
+        {"cls-l2", "efficientvit-l2", [] { return efficientvit_cls_l("l2"); }},
+        {"cls-l3", "efficientvit-l3", [] { return efficientvit_cls_l("l3"); }},
+    };
+    return r;
+}
+
+// EfficientViT's segmenters (seg_model_zoo.py): "seg-<b0..b3|l1|l2>-<cityscapes|ade20k>".
+struct SegEntry {
+    std::string name;   // "seg-b1-cityscapes"
+    std::string title;  // "efficientvit-seg-b1-cityscapes"
+    std::function<EfficientViTSegConfig()> config;
+};
+inline const std::vector<SegEntry>& seg_registry() {
+    static const std::vector<SegEntry> r = [] {
+        std::vector<SegEntry> v;
+        for (const char* d : {"cityscapes", "ade20k"})
+            for (const char* b : {"b0", "b1", "b2", "b3", "l1", "l2"}) {
+                if (std::string(b) == "b0" && std::string(d) == "ade20k") continue;
+                const std::string name = std::string("seg-") + b + "-" + d;
+                v.push_back({name, "efficientvit-" + name,
+                             [b = std::string(b), d = std::string(d)] { return efficientvit_seg(b, d); }});
+            }
+        return v;
+    }();
+    return r;
+}
+
+enum class ModelKind { sam, cls, seg };
+
+// A model of any of the three tables, as a name resolves: its kind, its table name, and for a
+// classifier the resolution its name gave ("-r288"; 0 when none).
+struct ModelRef {
+    ModelKind kind = ModelKind::sam;
+    std::string name;
+    int64_t resolution = 0;
+};
+
+inline const ClsEntry& find_cls(const std::string& name) {
+    for (const auto& e : cls_registry())
+        if (e.name == name) return e;
+    throw Error("unknown classifier '" + name + "'");
+}
+inline const SegEntry& find_seg(const std::string& name) {
+    for (const auto& e : seg_registry())
+        if (e.name == name) return e;
+    throw Error("unknown segmenter '" + name + "'");
+}
+
+// Every name resolve_model() takes, for error messages: SAM's models, then the zoo keys.
+inline std::string all_model_names() {
+    std::string s;
+    for (const auto& e : model_registry()) s += (s.empty() ? "" : ", ") + e.name;
+    for (const auto& e : cls_registry()) {
+        const std::string key = e.title.substr(std::string("efficientvit-").size());
+        for (int64_t r : e.config().resolutions) s += ", " + key + "-r" + std::to_string(r);
+    }
+    for (const auto& e : seg_registry()) s += ", " + e.name;
+    return s;
+}
+
+// Any model name: SAM's ("l0", "vit_h", "efficientvit-sam-xl1"), a classifier by upstream's zoo key
+// with or without "efficientvit-" ("b1-r224", "efficientvit-l3-r384", "b2"; "cls-l1" is the L1
+// classifier, bare "l1" / "l2" are EfficientViT-SAM's), or a segmenter ("seg-l2-ade20k",
+// "efficientvit-seg-b1-cityscapes"). A "-rNNN" suffix must be a resolution the zoo has a checkpoint
+// for. Throws naming every model there is.
+inline ModelRef resolve_model(const std::string& given) {
+    try {  // SAM's names first: bare l1 / l2 stay SAM's
+        return {ModelKind::sam, find_model(given).name, 0};
+    } catch (const Error&) {
+    }
+    std::string n = given;
+    bool zoo_prefix = false;
+    for (const char* pre : {"efficientvit-", "efficientvit_"})
+        if (n.rfind(pre, 0) == 0) {
+            n = n.substr(std::string(pre).size());
+            zoo_prefix = true;
+        }
+    if (n.rfind("seg-", 0) == 0)
+        for (const auto& e : seg_registry())
+            if (e.name == n) return {ModelKind::seg, e.name, 0};
+    int64_t res = 0;
+    const size_t r = n.rfind("-r");
+    if (r != std::string::npos && r + 2 < n.size() && n.find_first_not_of("0123456789", r + 2) == std::string::npos &&
+        n.size() - r <= 7) {
+        res = std::stoll(n.substr(r + 2));
+        n = n.substr(0, r);
+    }
+    std::string arch = n;
+    if (n == "l1" || n == "l2" || n == "l3") {
+        // "efficientvit-l1", "l1-r224", "l3": a classifier (bare l1 / l2 were SAM's, above)
+        if (zoo_prefix || res || n == "l3") arch = "cls-" + n;
+    }
+    for (const auto& e : cls_registry())
+        if (e.name == arch) {
+            if (res) {
+                const auto rs = e.config().resolutions;
+                if (std::find(rs.begin(), rs.end(), res) == rs.end()) {
+                    std::string have;
+                    for (int64_t x : rs) have += (have.empty() ? "" : ", ") + std::to_string(x);
+                    throw Error("unknown model '" + given + "': upstream's zoo has " + e.title + " at " + have +
+                                " (any other size: --resolution)");
+                }
+            }
+            return {ModelKind::cls, e.name, res};
+        }
+    throw Error("unknown model '" + given + "' (expected one of " + all_model_names() + ")");
+}
+
+// What `evsam info` prints as the model: "efficientvit-sam-l0", "efficientvit-b1", ...
+inline std::string model_title(const ModelRef& m) {
+    switch (m.kind) {
+        case ModelKind::cls: return find_cls(m.name).title;
+        case ModelKind::seg: return find_seg(m.name).title;
+        default: return find_model(m.name).title;
+    }
+}
+
+// The state_dict a checkpoint of this model must hold.
+inline std::vector<SchemaEntry> model_schema(const ModelRef& m) {
+    switch (m.kind) {
+        case ModelKind::cls: return state_dict_schema(*create_cls<float>(find_cls(m.name).config()));
+        case ModelKind::seg: return state_dict_schema(*create_seg<float>(find_seg(m.name).config()));
+        default: return sam_schema(find_model(m.name).config());
+    }
+}
+
+// Which model of any table a checkpoint is: the one whose schema it matches exactly. Throws when
+// none does, naming the closest model and its mismatches.
+inline ModelRef detect_any_model(const Checkpoint& ckpt) {
+    std::vector<ModelRef> all;
+    for (const auto& e : model_registry()) all.push_back({ModelKind::sam, e.name, 0});
+    for (const auto& e : cls_registry()) all.push_back({ModelKind::cls, e.name, 0});
+    for (const auto& e : seg_registry()) all.push_back({ModelKind::seg, e.name, 0});
+    const ModelRef* best = nullptr;
+    StateDictMismatch best_mm;
+    size_t best_n = SIZE_MAX;
+    for (const auto& m : all) {
+        auto mm = compare_state_dict(model_schema(m), ckpt);
+        if (mm.count() == 0) return m;
+        if (mm.count() < best_n) {
+            best_n = mm.count();
+            best = &m;
+            best_mm = mm;
+        }
+    }
+    throw Error(ckpt.path() + ": not a checkpoint of any known model (closest is " + model_title(*best) + ": " +
                 best_mm.describe() + ")");
 }
 

@@ -1,16 +1,23 @@
-// evsam: Pillow's BILINEAR resampling of 8-bit images, ported bit-exactly.
+// evsam: Pillow's BILINEAR and BICUBIC resampling of 8-bit images, ported bit-exactly.
 //
 // Upstream EfficientViT-SAM resizes the input photo with
 //   torchvision.transforms.functional.resize(to_pil_image(image), target_size)
 // (efficientvit/models/efficientvit/sam.py, SamResize.apply_image). For a PIL
 // input torchvision calls PIL.Image.resize(size, BILINEAR), which always
-// antialiases: the triangle filter is widened by the downscale factor. This
-// header ports the C code that does the work, Pillow src/libImaging/Resample.c
-// (verified bit-exact against Pillow 9.4.0; up to Pillow 12.x the 8-bit path
-// has only been refactored, with the same arithmetic):
+// antialiases: the filter is widened by the downscale factor. Upstream's
+// classification evaluation (applications/efficientvit_cls/eval_efficientvit_cls_model.py)
+// resizes with transforms.Resize(..., interpolation=BICUBIC) on a PIL image, i.e.
+// PIL.Image.resize(size, BICUBIC), the same code with another filter (see
+// core/tv_transforms.hpp for the whole transform). This header ports the C code
+// that does the work, Pillow src/libImaging/Resample.c (BILINEAR verified
+// bit-exact against Pillow 9.4.0, BILINEAR and BICUBIC against Pillow 13.0.0;
+// between those versions the 8-bit path was only refactored, same arithmetic):
 //
-//   ImagingResample         -> pil_resize_bilinear_u8 (BILINEAR filter only)
-//   ImagingResampleInner    -> pil_resize_bilinear_u8 (two passes, row range)
+//   ImagingResample         -> pil_resize_u8 (filter choice: PilFilter)
+//   ImagingResampleInner    -> pil_resize_u8 (which passes run, row range, copy)
+//                              and pil::vertical_first (their order, see below)
+//   bilinear_filter         -> pil::bilinear_filter  (struct filter BILINEAR, support 1)
+//   bicubic_filter          -> pil::bicubic_filter   (struct filter BICUBIC, a = -0.5, support 2)
 //   precompute_coeffs       -> pil::precompute_coeffs
 //   normalize_coeffs_8bpc   -> pil::normalize_coeffs_8bpc
 //   clip8                   -> pil::clip8
@@ -25,10 +32,26 @@
 // which is what Pillow does for modes L, RGB, RGBX and CMYK. Note that
 // PIL.Image.resize on an "RGBA"/"LA" image premultiplies alpha first (converts
 // to "RGBa"/"La", resizes, converts back); that conversion is NOT ported here,
-// so C = 4 matches Pillow's RGBX/CMYK, not RGBA. Upstream SAM only ever feeds RGB.
+// so C = 4 matches Pillow's RGBX/CMYK, not RGBA. Upstream only ever feeds RGB.
+//
+// Pass order. The arithmetic of each pass is the same in every Pillow since 4.x,
+// but which pass runs first changed, and with it the bits (the passes round to
+// 8 bits in between):
+//   Pillow <= 12.2: always the horizontal pass first;
+//   Pillow 12.3:    Image.resize runs the vertical pass first for tall images,
+//                   H > 100 * W, whose height shrinks (Python, PR #9524);
+//   Pillow 13.0:    ImagingResampleInner runs the vertical pass first when the
+//                   height shrinks by more than twice as many pixels as the width,
+//                   newH < H and H - newH > 2 * (W - newW) (C, PR #9549; the rule is
+//                   the one 13.0.0 follows, established on ~7000 size pairs, see
+//                   validation/make_resize_fixtures.py).
+// PilPassOrder picks one; the default, PilPassOrder::horizontal_first, keeps the
+// bits of the Pillow 9.4 fixtures that SAM's preprocessing was checked against.
+
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -38,6 +61,18 @@
 #include "evsam/core/tensor.hpp"
 
 namespace evsam {
+
+// The resampling filters ported here (Pillow's Image.Resampling.BILINEAR and
+// .BICUBIC; BOX, HAMMING and LANCZOS are not ported).
+enum class PilFilter { bilinear, bicubic };
+
+// Which Pillow release's pass order to follow (see the top of this file).
+enum class PilPassOrder {
+    horizontal_first,  // Pillow <= 12.2 (and the default)
+    pillow_12_3,       // vertical first when H > 100 * W and newH < H
+    pillow_13,         // vertical first when newH < H and H - newH > 2 * (W - newW)
+};
+
 namespace pil {
 
 // Resample.c: `#define PRECISION_BITS (32 - 8 - 2)` -- fixed-point coefficients
@@ -52,14 +87,41 @@ inline double bilinear_filter(double x) {
 }
 constexpr double kBilinearSupport = 1.0;
 
-// Defensive: the filter argument is rounded to double before bilinear_filter
-// uses it, so that no compiler may fuse `1.0 - t * ss` into one FMA (allowed
-// under GCC's default -ffp-contract=fast when FMA is enabled). That would give
+// Defensive: the filter argument and the filters' intermediate products are
+// rounded to double one operation at a time, so that no compiler may fuse
+// `1.0 - t * ss` or the cubic's `p * x + q` into one FMA (allowed under GCC's
+// default -ffp-contract=fast when FMA is enabled; evsam's CMake target passes
+// -ffp-contract=off, a consumer may not). A fused operation would give
 // different coefficients from Pillow's own (non-FMA) build. The volatile store
 // forces the rounding; it costs nothing measurable (coefficients only).
 inline double rounded(double v) {
     volatile double r = v;
     return r;
+}
+
+// Resample.c: bicubic_filter, with `#define a -0.5` and
+// `static struct filter BICUBIC = {bicubic_filter, 2.0};` (Keys' cubic convolution):
+//   |x| < 1: ((a + 2) x - (a + 3)) x x + 1,   1 <= |x| < 2: (((x - 5) x + 8) x - 4) a.
+// Evaluated in Pillow's order, each product rounded on its own (see rounded()).
+inline double bicubic_filter(double x) {
+    constexpr double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) {
+        const double p = rounded((a + 2.0) * x) - (a + 3.0);  // (a + 2.0) * x - (a + 3.0)
+        return rounded(rounded(p * x) * x) + 1;               // ... * x * x + 1
+    }
+    if (x < 2.0) {
+        const double q = rounded((x - 5) * x) + 8;  // (x - 5) * x + 8
+        return (rounded(q * x) - 4) * a;            // (... * x - 4) * a
+    }
+    return 0.0;
+}
+constexpr double kBicubicSupport = 2.0;
+
+// Resample.c: `struct filter` -- the filter's support and its function.
+inline double filter_support(PilFilter f) { return f == PilFilter::bicubic ? kBicubicSupport : kBilinearSupport; }
+inline double filter_weight(PilFilter f, double x) {
+    return f == PilFilter::bicubic ? bicubic_filter(x) : bilinear_filter(x);
 }
 
 // Output of precompute_coeffs: for each output pixel xx, the first source index
@@ -74,7 +136,7 @@ struct Coeffs {
 // Resample.c: precompute_coeffs(inSize, in0, in1, outSize, filterp, ...).
 // in0/in1 is the source box on this axis; Image.resize passes the full image,
 // i.e. in0 = 0, in1 = inSize, as C floats.
-inline Coeffs precompute_coeffs(int inSize, float in0, float in1, int outSize) {
+inline Coeffs precompute_coeffs(int inSize, float in0, float in1, int outSize, PilFilter filter = PilFilter::bilinear) {
     Coeffs c;
     // "prepare for horizontal stretch": scale = (double)(in1 - in0) / outSize,
     // and the filter is stretched by the scale when downsampling (antialias).
@@ -82,7 +144,7 @@ inline Coeffs precompute_coeffs(int inSize, float in0, float in1, int outSize) {
     double filterscale = scale;
     if (filterscale < 1.0) filterscale = 1.0;
     // "determine support size (length of resampling filter)"
-    const double support = kBilinearSupport * filterscale;
+    const double support = filter_support(filter) * filterscale;
     // "maximum number of coeffs"
     const int ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
     // Pillow's overflow check: outSize > INT_MAX / (ksize * sizeof(double)).
@@ -95,7 +157,7 @@ inline Coeffs precompute_coeffs(int inSize, float in0, float in1, int outSize) {
     for (int xx = 0; xx < outSize; xx++) {
         const double center = in0 + (xx + 0.5) * scale;
         double ww = 0.0;
-        const double ss = 1.0 / filterscale;
+        const double ss = 1.0 / filterscale;  // Pillow: inv_filterscale
         // "Round the value": C truncation of (center -/+ support + 0.5), then clamp.
         int xmin = static_cast<int>(center - support + 0.5);
         if (xmin < 0) xmin = 0;
@@ -104,8 +166,8 @@ inline Coeffs precompute_coeffs(int inSize, float in0, float in1, int outSize) {
         xmax -= xmin;  // from here on xmax is a count
         double* k = &c.kk[static_cast<size_t>(xx) * static_cast<size_t>(ksize)];
         for (int x = 0; x < xmax; x++) {
-            // Pillow: filterp->filter((x + xmin - center + 0.5) * ss)
-            const double w = bilinear_filter(rounded((x + xmin - center + 0.5) * ss));
+            // Pillow: filterp->filter((x + xmin - center + 0.5) * inv_filterscale)
+            const double w = filter_weight(filter, rounded((x + xmin - center + 0.5) * ss));
             k[x] = w;
             ww += w;
         }
@@ -141,6 +203,13 @@ inline uint8_t clip8(int32_t in) {
     return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
+// GCC 12+ may warn -Wmaybe-uninitialized on px[ch] below when everything is
+// inlined into a caller whose source is a small local array (it cannot see that
+// bounds[] keeps x + xmin inside the row). A false positive, silenced here only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // Resample.c: ImagingResampleHorizontal_8bpc. Writes outH rows of outW pixels
 // into out (HWC); out row yy is computed from source row yy + offset.
 inline void resample_horizontal_8bpc(uint8_t* out, int outH, int outW, const uint8_t* in, int inW, int C, int offset,
@@ -164,6 +233,9 @@ inline void resample_horizontal_8bpc(uint8_t* out, int outH, int outW, const uin
         }
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // Resample.c: ImagingResampleVertical_8bpc. Writes outH rows of outW pixels;
 // out row yy reads the rows bounds[2*yy] .. +bounds[2*yy+1]-1 of in (whose
@@ -185,22 +257,45 @@ inline void resample_vertical_8bpc(uint8_t* out, int outH, int outW, const uint8
     }
 }
 
-}  // namespace pil
-
-// PIL.Image.resize((newW, newH), Image.BILINEAR) on an HWC uint8 image with C
-// channels (1..4), src (H*W*C bytes) -> dst (newH*newW*C bytes, must not overlap).
-// Mirrors _imaging.c _resize (size checks, copy when the size is unchanged) and
-// Resample.c ImagingResampleInner.
-inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
-                                   int64_t newW) {
+// The size checks of _imaging.c _resize ("height and width must be > 0") and of
+// Storage.c ImagingNewPrologueSubtype (width <= INT_MAX / 4 - 1, its "linesize
+// overflow check") plus what a C++ caller needs on top: C in 1..4, a non-empty
+// source, every side an int (Pillow's sizes are C ints) and no byte count
+// overflowing ptrdiff_t. Throws evsam::Error with a one-line message naming the sizes.
+inline void check_resize_sizes(int64_t H, int64_t W, int64_t C, int64_t newH, int64_t newW) {
     EVSAM_CHECK(C >= 1 && C <= 4, "pil_resize: channels must be 1..4, got " + std::to_string(C));
-    // _imaging.c _resize: "height and width must be > 0"
     EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " + std::to_string(newH) +
                                             "x" + std::to_string(newW) + ")");
     EVSAM_CHECK(H >= 1 && W >= 1, "pil_resize: empty source image " + std::to_string(H) + "x" + std::to_string(W));
-    constexpr int64_t kMax = std::numeric_limits<int>::max();
-    EVSAM_CHECK(H <= kMax && W <= kMax && newH <= kMax && newW <= kMax && W * C <= kMax && newW * C <= kMax,
-                "pil_resize: image too large");
+    constexpr int64_t kMaxSide = std::numeric_limits<int>::max();
+    constexpr int64_t kMaxBytes = std::numeric_limits<std::ptrdiff_t>::max();
+    constexpr int64_t kMaxWidth = kMaxSide / 4 - 1;
+    const bool fits = H <= kMaxSide && W <= kMaxWidth && newH <= kMaxSide && newW <= kMaxWidth &&
+                      H <= kMaxBytes / W / C && newH <= kMaxBytes / newW / C &&  // source, destination
+                      H <= kMaxBytes / newW / C && newH <= kMaxBytes / W / C;    // either intermediate
+    EVSAM_CHECK(fits, "pil_resize: image too large (" + std::to_string(H) + "x" + std::to_string(W) + " -> " +
+                          std::to_string(newH) + "x" + std::to_string(newW) + ", " + std::to_string(C) + " channels)");
+}
+
+// True when the given Pillow release runs the vertical pass first (both passes needed).
+inline bool vertical_first(PilPassOrder order, int64_t H, int64_t W, int64_t newH, int64_t newW) {
+    switch (order) {
+        case PilPassOrder::pillow_12_3: return H > W * 100 && newH < H;  // Image.resize, Pillow 12.3
+        case PilPassOrder::pillow_13: return newH < H && H - newH > 2 * (W - newW);
+        default: return false;
+    }
+}
+
+}  // namespace pil
+
+// PIL.Image.resize((newW, newH), filter) on an HWC uint8 image with C channels
+// (1..4), src (H*W*C bytes) -> dst (newH*newW*C bytes, must not overlap).
+// Mirrors _imaging.c _resize (size checks, copy when the size is unchanged),
+// Resample.c ImagingResample (the filter) and ImagingResampleInner (the passes,
+// in the order of the Pillow release `order` names).
+inline void pil_resize_u8(uint8_t* dst, const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH, int64_t newW,
+                          PilFilter filter, PilPassOrder order = PilPassOrder::horizontal_first) {
+    pil::check_resize_sizes(H, W, C, newH, newW);
     const int c = static_cast<int>(C);
     const int inW = static_cast<int>(W), inH = static_cast<int>(H);
     const int xsize = static_cast<int>(newW), ysize = static_cast<int>(newH);
@@ -217,11 +312,18 @@ inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, 
     const bool need_horizontal = xsize != inW || box[0] != 0.0f || box[2] != static_cast<float>(xsize);
     const bool need_vertical = ysize != inH || box[1] != 0.0f || box[3] != static_cast<float>(ysize);
 
-    const pil::Coeffs horiz = pil::precompute_coeffs(inW, box[0], box[2], xsize);
-    pil::Coeffs vert = pil::precompute_coeffs(inH, box[1], box[3], ysize);
+    pil::Coeffs vert = pil::precompute_coeffs(inH, box[1], box[3], ysize, filter);
+    if (need_horizontal && need_vertical && pil::vertical_first(order, H, W, newH, newW)) {
+        // Vertical pass over every column into ysize x W, then the horizontal pass.
+        const pil::Coeffs horiz = pil::precompute_coeffs(inW, box[0], box[2], xsize, filter);
+        std::vector<uint8_t> tmp(static_cast<size_t>(ysize) * inW * c);
+        pil::resample_vertical_8bpc(tmp.data(), ysize, inW, src, c, vert);
+        pil::resample_horizontal_8bpc(dst, ysize, xsize, tmp.data(), inW, c, 0, horiz);
+        return;
+    }
 
-    // "First used row in the source image" / "Last used row in the source image":
-    // the horizontal pass only processes the source rows the vertical pass reads.
+    // Horizontal pass first. "First used row in the source image" / "Last used row
+    // in the source image": it only processes the source rows the vertical pass reads.
     const int ybox_first = vert.bounds[0];
     const int ybox_last =
         vert.bounds[static_cast<size_t>(ysize) * 2 - 2] + vert.bounds[static_cast<size_t>(ysize) * 2 - 1];
@@ -230,6 +332,8 @@ inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, 
     int curW = inW;
     std::vector<uint8_t> tmp;
     if (need_horizontal) {
+        // The horizontal coefficients are computed only when that pass runs.
+        const pil::Coeffs horiz = pil::precompute_coeffs(inW, box[0], box[2], xsize, filter);
         // "Shift bounds for vertical pass"
         for (int i = 0; i < ysize; i++) vert.bounds[static_cast<size_t>(i) * 2] -= ybox_first;
         const int tmpH = ybox_last - ybox_first;
@@ -248,23 +352,51 @@ inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, 
 }
 
 // Convenience: returns the newH*newW*C resized bytes.
-inline std::vector<uint8_t> pil_resize_bilinear_u8(const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
-                                                   int64_t newW) {
-    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " + std::to_string(newH) +
-                                            "x" + std::to_string(newW) + ")");
+inline std::vector<uint8_t> pil_resize_u8(const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
+                                          int64_t newW, PilFilter filter,
+                                          PilPassOrder order = PilPassOrder::horizontal_first) {
+    pil::check_resize_sizes(H, W, C, newH, newW);
     std::vector<uint8_t> out(static_cast<size_t>(newH * newW * C));
-    pil_resize_bilinear_u8(out.data(), src, H, W, C, newH, newW);
+    pil_resize_u8(out.data(), src, H, W, C, newH, newW, filter, order);
     return out;
 }
 
 // Convenience: an (H, W, C) uint8 tensor -> (newH, newW, C).
-inline Tensor<uint8_t> pil_resize_bilinear_u8(const Tensor<uint8_t>& img, int64_t newH, int64_t newW) {
+inline Tensor<uint8_t> pil_resize_u8(const Tensor<uint8_t>& img, int64_t newH, int64_t newW, PilFilter filter,
+                                     PilPassOrder order = PilPassOrder::horizontal_first) {
     EVSAM_CHECK(img.dim() == 3, "pil_resize: expected an (H, W, C) image, got " + shape_str(img.shape()));
-    EVSAM_CHECK(newH >= 1 && newW >= 1, "pil_resize: height and width must be > 0 (requested " + std::to_string(newH) +
-                                            "x" + std::to_string(newW) + ")");
+    pil::check_resize_sizes(img.size(0), img.size(1), img.size(2), newH, newW);
     Tensor<uint8_t> out({newH, newW, img.size(2)});
-    pil_resize_bilinear_u8(out.data(), img.data(), img.size(0), img.size(1), img.size(2), newH, newW);
+    pil_resize_u8(out.data(), img.data(), img.size(0), img.size(1), img.size(2), newH, newW, filter, order);
     return out;
+}
+
+// PIL.Image.resize((newW, newH), Image.BILINEAR): SAM's and EfficientViT-SAM's resize.
+inline void pil_resize_bilinear_u8(uint8_t* dst, const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
+                                   int64_t newW) {
+    pil_resize_u8(dst, src, H, W, C, newH, newW, PilFilter::bilinear);
+}
+inline std::vector<uint8_t> pil_resize_bilinear_u8(const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
+                                                   int64_t newW) {
+    return pil_resize_u8(src, H, W, C, newH, newW, PilFilter::bilinear);
+}
+inline Tensor<uint8_t> pil_resize_bilinear_u8(const Tensor<uint8_t>& img, int64_t newH, int64_t newW) {
+    return pil_resize_u8(img, newH, newW, PilFilter::bilinear);
+}
+
+// PIL.Image.resize((newW, newH), Image.BICUBIC): the classification models' resize
+// (torchvision Resize(..., InterpolationMode.BICUBIC) on a PIL image).
+inline void pil_resize_bicubic_u8(uint8_t* dst, const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
+                                  int64_t newW, PilPassOrder order = PilPassOrder::horizontal_first) {
+    pil_resize_u8(dst, src, H, W, C, newH, newW, PilFilter::bicubic, order);
+}
+inline std::vector<uint8_t> pil_resize_bicubic_u8(const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t newH,
+                                                  int64_t newW, PilPassOrder order = PilPassOrder::horizontal_first) {
+    return pil_resize_u8(src, H, W, C, newH, newW, PilFilter::bicubic, order);
+}
+inline Tensor<uint8_t> pil_resize_bicubic_u8(const Tensor<uint8_t>& img, int64_t newH, int64_t newW,
+                                             PilPassOrder order = PilPassOrder::horizontal_first) {
+    return pil_resize_u8(img, newH, newW, PilFilter::bicubic, order);
 }
 
 }  // namespace evsam

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "evsam/efficientvit/feature_dict.hpp"
 #include "evsam/nn/efficientvit_block.hpp"
 #include "evsam/nn/fused_mb_conv.hpp"
 #include "evsam/nn/mb_conv.hpp"
@@ -31,6 +32,7 @@ struct LargeBackboneConfig {
 
 template <class T, class B = backend::cpu>
 struct EfficientViTLargeBackbone : Module<T, B> {
+    using Config = LargeBackboneConfig;
     LargeBackboneConfig cfg;
     std::vector<int64_t> width_list;
     std::vector<OpSequential<T, B>> stages;
@@ -123,6 +125,16 @@ struct EfficientViTLargeBackbone : Module<T, B> {
             cur = &out.back();
         }
         return out;
+    }
+    // upstream's output_dict: "input", "stage0" ... "stageK", "stage_final" (what the cls/seg heads read).
+    FeatureDict<T> forward_dict(const Tensor<T>& x, Trace<T>* tr = nullptr) const {
+        std::vector<Tensor<T>> stage = forward(x, tr);
+        FeatureDict<T> d;
+        d.reserve(stage.size() + 2);
+        d.emplace_back("input", x);
+        for (size_t i = 0; i < stage.size(); ++i) d.emplace_back("stage" + std::to_string(i), std::move(stage[i]));
+        d.emplace_back("stage_final", d.back().second);
+        return d;
     }
 };
 

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "evsam/efficientvit/feature_dict.hpp"
 #include "evsam/nn/ds_conv.hpp"
 #include "evsam/nn/efficientvit_block.hpp"
 #include "evsam/nn/lite_mla.hpp"
@@ -70,7 +71,8 @@ inline std::vector<std::string> backbone_b_names() { return {"b0", "b1", "b2", "
 
 template <class T, class B = backend::cpu>
 struct EfficientViTBackbone : Module<T, B> {
-    using Outputs = std::vector<std::pair<std::string, Tensor<T>>>;  // upstream's output_dict, in order
+    using Config = BackboneConfig;
+    using Outputs = FeatureDict<T>;  // upstream's output_dict, in order
 
     BackboneConfig cfg;
     std::vector<int64_t> width_list;
@@ -116,9 +118,7 @@ struct EfficientViTBackbone : Module<T, B> {
             stages.push_back(std::move(stage));
             width_list.push_back(in);
         }
-        // set_norm_eps(model, eps)
-        set_norm_eps(input_stem, cfg.norm_eps);
-        for (auto& st : stages) set_norm_eps(st, cfg.norm_eps);
+        set_norm_eps(*this, cfg.norm_eps);  // set_norm_eps(model, eps)
     }
 
     // backbone.py: EfficientViTBackbone.build_local_block
@@ -157,35 +157,12 @@ struct EfficientViTBackbone : Module<T, B> {
             for (auto& [key, t] : out) tr->record(this->name.empty() ? key : this->name + "." + key, t);
         return out;
     }
-
-private:
-    // efficientvit/models/nn/norm.py: set_norm_eps over the blocks this backbone builds.
-    static void set_bn_eps(ConvLayer<T, B>& c, double eps) {
-        if (c.norm) c.norm->eps = eps;
-    }
-    static void set_norm_eps(Block<T, B>& m, double eps) {
-        if (auto* c = dynamic_cast<ConvLayer<T, B>*>(&m)) {
-            set_bn_eps(*c, eps);
-        } else if (auto* d = dynamic_cast<DSConv<T, B>*>(&m)) {
-            set_bn_eps(d->depth_conv, eps);
-            set_bn_eps(d->point_conv, eps);
-        } else if (auto* mb = dynamic_cast<MBConv<T, B>*>(&m)) {
-            set_bn_eps(mb->inverted_conv, eps);
-            set_bn_eps(mb->depth_conv, eps);
-            set_bn_eps(mb->point_conv, eps);
-        } else if (auto* la = dynamic_cast<LiteMLA<T, B>*>(&m)) {
-            set_bn_eps(la->qkv, eps);
-            set_bn_eps(la->proj, eps);
-        } else if (auto* r = dynamic_cast<ResidualBlock<T, B>*>(&m)) {
-            set_norm_eps(*r->main, eps);
-        } else if (auto* e = dynamic_cast<EfficientViTBlock<T, B>*>(&m)) {
-            set_norm_eps(e->context_module, eps);
-            set_norm_eps(e->local_module, eps);
-        } else if (auto* s = dynamic_cast<OpSequential<T, B>*>(&m)) {
-            for (auto& op : s->op_list) set_norm_eps(*op, eps);
-        } else {
-            throw Error("EfficientViTBackbone: set_norm_eps does not know a block type");
-        }
+    FeatureDict<T> forward_dict(const Tensor<T>& x, Trace<T>* tr = nullptr) const { return forward(x, tr); }
+    // The module tree: the stem and each stage (their rows are stage0, stage1, ...).
+    void describe(const Shape& in, ModuleTable& t, int depth) {
+        std::vector<Block<T, B>*> s{&input_stem};
+        for (auto& stage : stages) s.push_back(&stage);
+        describe_sequence(*this, "EfficientViTBackbone", in, t, depth, s);
     }
 };
 

@@ -33,6 +33,8 @@ struct ParamVisitor {
     // Inference-only tensors a module derives from its weights (ConvLayer's folded BatchNorm bias):
     // not in the state_dict, but a device backend must copy them too (upload_weights).
     virtual void derived(Tensor<T>&) {}
+    // Every normalisation layer's eps (BatchNorm2d, LayerNorm, LayerNorm2d), for set_norm_eps.
+    virtual void norm_eps(double&) {}
 };
 
 // Records module outputs under their state_dict-style names
@@ -103,6 +105,13 @@ struct ModuleTable {
             if (rows[j].depth == rows[i].depth + 1) macs += rows[j].macs;
         rows[i].out = std::move(out);
         rows[i].macs = macs;
+    }
+    // The output shapes of row i's direct children, in order (a backbone's stages).
+    std::vector<Shape> children_out(size_t i) const {
+        std::vector<Shape> s;
+        for (size_t j = i + 1; j < rows.size() && rows[j].depth > rows[i].depth; ++j)
+            if (rows[j].depth == rows[i].depth + 1) s.push_back(rows[j].out);
+        return s;
     }
 };
 

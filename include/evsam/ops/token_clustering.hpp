@@ -36,12 +36,9 @@
 
 #include "evsam/backend/backend.hpp"
 #include "evsam/ops/gemm.hpp"
+#include "evsam/ops/pool.hpp"
 
 namespace evsam {
-
-// adaptive_avg_pool2d's bin [start, end) of output i of `out` over `in` (torch: floor, ceil).
-inline int64_t adaptive_pool_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
-inline int64_t adaptive_pool_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
 // F.interpolate(mode="nearest")'s source index of output i (torch's nearest_idx, its float scale).
 inline int64_t nearest_source_index(int64_t i, int64_t in, int64_t out) {

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Fixtures for EfficientViT's classification and segmentation models (issue 16), from upstream's
+own classes (efficientvit/models/efficientvit/cls.py, seg.py) and model zoos (cls_model_zoo.py,
+seg_model_zoo.py).
+
+  schema  tests/data/schema/cls_seg.json and tests/data/ckpt_cls_seg/skeleton_<name>.pt (see SKELETONS): every architecture of both zoos (b0..b3 and l1..l3
+          classifiers; the eleven segmenters), each built by upstream's factory with the zoo's
+          norm eps: parameter count, state_dict entry count, and an FNV-1a 64 hash of its keys,
+          shapes, dtypes and kinds in order ("name|d0,d1|float32|param\\n" each); the full entry
+          list for one model per head config (cls b1, cls l1, seg b1 cityscapes / ade20k,
+          seg l1 cityscapes / ade20k).
+  tiny    tests/data/tiny/cls_seg/<case>/: a tiny model for every head config (ClsHead on a B and
+          an L backbone; SegHead with MBConv + final_expand, MBConv without, FusedMBConv with
+          expand 1, FusedMBConv + final_expand), seeded non-trivial weights saved with
+          torch.save(model.state_dict()), an input, the modules' outputs with upstream run in
+          float64 (model.double(): act/*.npy, logits64.npy) and upstream fp32's logits
+          (logits32.npy).
+
+  venv/bin/python validation/make_cls_seg_fixtures.py --efficientvit-src ../efficientvit \\
+      --sam-src ../segment-anything schema tiny
+"""
+import argparse
+import collections
+import copy
+import os
+import shutil
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import upstream  # noqa: E402
+import make_fixtures as mf  # noqa: E402  (helpers: nontrivial_init, save_npy, write_json, check_roundtrip)
+
+import torch  # noqa: E402
+
+# evsam's names for upstream's zoo architectures (the zoo keys without "efficientvit-" and "-rNNN").
+CLS_ARCH = collections.OrderedDict([("b0", "b0"), ("b1", "b1"), ("b2", "b2"), ("b3", "b3"),
+                                    ("cls-l1", "l1"), ("cls-l2", "l2"), ("cls-l3", "l3")])
+SEG_ARCH = [("b0", "cityscapes"), ("b1", "cityscapes"), ("b2", "cityscapes"), ("b3", "cityscapes"),
+            ("l1", "cityscapes"), ("l2", "cityscapes"), ("b1", "ade20k"), ("b2", "ade20k"), ("b3", "ade20k"),
+            ("l1", "ade20k"), ("l2", "ade20k")]
+# Skeleton checkpoints (tests/data/ckpt_cls_seg) for detection: upstream's load_state_dict_from_file
+# unwraps {"state_dict": ...}, so one of them is wrapped.
+SKELETONS = {"b1": "wrapped", "cls-l3": "flat", "seg-b0-cityscapes": "flat", "seg-l2-ade20k": "flat"}
+FULL_ENTRIES = {"b1", "cls-l1", "seg-b1-cityscapes", "seg-b1-ade20k", "seg-l1-cityscapes", "seg-l1-ade20k"}
+
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h ^= b
+        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def schema_lines(model):
+    pnames = {n for n, _ in model.named_parameters()}
+    out = []
+    for k, t in model.state_dict().items():
+        out.append(f"{k}|{','.join(str(s) for s in t.shape)}|{mf.DTYPE_NAME[t.dtype]}|"
+                   f"{'param' if k in pnames else 'buffer'}")
+    return out
+
+
+def eps_of(model):
+    eps = {m.eps for m in model.modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.modules.batchnorm._BatchNorm))}
+    assert len(eps) == 1, eps
+    return eps.pop()
+
+
+def mode_schema(args):
+    from efficientvit.cls_model_zoo import create_efficientvit_cls_model
+    from efficientvit.seg_model_zoo import create_efficientvit_seg_model
+    models = collections.OrderedDict()
+    built = [(name, f"efficientvit-{v}", create_efficientvit_cls_model) for name, v in CLS_ARCH.items()]
+    built += [(f"seg-{v}-{d}", f"efficientvit-seg-{v}-{d}", create_efficientvit_seg_model) for v, d in SEG_ARCH]
+    for name, zoo, create in built:
+        m = create(zoo, pretrained=False)
+        lines = schema_lines(m)
+        e = collections.OrderedDict([
+            ("zoo", zoo), ("norm_eps", eps_of(m)),
+            ("params", sum(p.numel() for p in m.parameters())), ("entries", len(lines)),
+            ("fnv1a64", "%016x" % fnv1a64("".join(x + "\n" for x in lines).encode()))])
+        if name in FULL_ENTRIES:
+            e["lines"] = lines
+        models[name] = e
+        if name in SKELETONS:  # same keys, shapes and dtypes, every float a view of one small storage
+            sd, _ = mf.skeleton_state_dict(m.state_dict(), torch.float32)
+            obj = {"state_dict": sd} if SKELETONS[name] == "wrapped" else sd
+            path = os.path.join(args.out, "ckpt_cls_seg", f"skeleton_{name}.pt")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            torch.save(obj, path)
+            print(f"  {path}: {os.path.getsize(path)} bytes ({SKELETONS[name]})")
+        print(f"schema {name}: {e['params']} params, {len(lines)} entries, eps {e['norm_eps']}")
+    mf.write_json(os.path.join(args.out, "schema", "cls_seg.json"), collections.OrderedDict([
+        ("notes", ["built by upstream's create_efficientvit_cls_model / create_efficientvit_seg_model "
+                   "(pretrained=False), which set_norm_eps the zoo's eps",
+                   "fnv1a64: FNV-1a 64 over the concatenated lines 'name|shape|dtype|param-or-buffer\\n' "
+                   "of model.state_dict() in order; 'lines' is that list for one model per head config"]),
+        ("models", models)]))
+
+
+# ------------------------------------------------------------------------------ tiny models
+
+TINY_B_BACKBONE = mf.TINY_B["backbone"]  # widths 8,16,16,32,32, dim 8, hswish
+TINY_L_BACKBONE = mf.TINY_CONFIGS["tiny_l"]["backbone"]  # widths 8,16,16,32,32, qkv_dim 8, gelu
+SEG_IN = dict(fid_list=["stage4", "stage3", "stage2"], in_channel_list=[32, 32, 16], stride_list=[32, 16, 8],
+              head_stride=8)
+TINY_CASES = collections.OrderedDict([
+    # ClsHead on the tiny B backbone, a batch of 2 at 48x48 (stage 3 3x3 = 9 > dim 8: linear
+    # attention; stage 4 2x2: quadratic)
+    ("cls_b", dict(kind="cls", backbone="b", seed=401, input=[2, 3, 48, 48], norm_eps=1e-5,
+                   head=dict(in_channels=32, width_list=[24, 20], n_classes=10, act_func="hswish"))),
+    # ClsHead on the tiny L backbone at 80x80 (stage 4 3x3 = 9 > 8: linear), gelu, eps 1e-7
+    ("cls_l", dict(kind="cls", backbone="l", seed=402, input=[1, 3, 80, 80], norm_eps=1e-7,
+                   head=dict(in_channels=32, width_list=[24, 20], n_classes=10, act_func="gelu"))),
+    # SegHead as the B Cityscapes heads: MBConv middle, final_expand (op_list.0 conv + act, op_list.1 classifier)
+    ("seg_b_city", dict(kind="seg", backbone="b", seed=403, input=[1, 3, 64, 96], norm_eps=1e-5,
+                        head=dict(SEG_IN, head_width=8, head_depth=2, expand_ratio=2, middle_op="mbconv",
+                                  final_expand=2, n_classes=5, act_func="hswish"))),
+    # as the B ADE20K heads: no final_expand (the classifier is op_list.0)
+    ("seg_b_ade", dict(kind="seg", backbone="b", seed=404, input=[1, 3, 64, 96], norm_eps=1e-5,
+                       head=dict(SEG_IN, head_width=8, head_depth=1, expand_ratio=4, middle_op="mbconv",
+                                 final_expand=None, n_classes=7, act_func="hswish"))),
+    # as the L Cityscapes heads: FusedMBConv with expand 1, no final_expand, gelu
+    ("seg_l_city", dict(kind="seg", backbone="l", seed=405, input=[1, 3, 64, 96], norm_eps=1e-7,
+                        head=dict(SEG_IN, head_width=8, head_depth=2, expand_ratio=1, middle_op="fmbconv",
+                                  final_expand=None, n_classes=5, act_func="gelu"))),
+    # as the L ADE20K heads: FusedMBConv with expand 4, final_expand
+    ("seg_l_ade", dict(kind="seg", backbone="l", seed=406, input=[1, 3, 64, 96], norm_eps=1e-7,
+                       head=dict(SEG_IN, head_width=8, head_depth=1, expand_ratio=4, middle_op="fmbconv",
+                                 final_expand=3, n_classes=7, act_func="gelu"))),
+])
+
+
+def build_tiny(case):
+    from efficientvit.models.efficientvit import backbone as bb
+    from efficientvit.models.efficientvit.cls import ClsHead, EfficientViTCls
+    from efficientvit.models.efficientvit.seg import EfficientViTSeg, SegHead
+    from efficientvit.models.nn.norm import set_norm_eps
+    backbone = (bb.EfficientViTBackbone(**TINY_B_BACKBONE) if case["backbone"] == "b"
+                else bb.EfficientViTLargeBackbone(**TINY_L_BACKBONE))
+    if case["kind"] == "cls":
+        model = EfficientViTCls(backbone, ClsHead(**case["head"]))
+    else:
+        model = EfficientViTSeg(backbone, SegHead(**case["head"]))
+    set_norm_eps(model, case["norm_eps"])
+    return model.eval()
+
+
+def recorded_names(model, case):
+    """The modules whose float64 outputs are saved: backbone.stages.1 on (the stem and the first
+    stage are the largest maps, and the next stage reads them), and every head op."""
+    names = [n for n, _ in model.named_modules() if n.startswith("backbone.stages.") and n.count(".") == 2]
+    names = [n for n in names if n != "backbone.stages.0"]
+    head = [n for n, _ in model.named_modules()
+            if n.startswith("head.") and (n.count(".") == 2 or n.startswith("head.middle.op_list.") and n.count(".") == 3)]
+    return names + [n for n in head if not n.endswith(".op_list") and n != "head.middle.op_list"] + ["head.middle"] * (case["kind"] == "seg")
+
+
+def mode_tiny(args):
+    root = os.path.join(args.out, "tiny", "cls_seg")
+    for name, case in TINY_CASES.items():
+        d = os.path.join(root, name)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        os.makedirs(os.path.join(d, "act"))
+        torch.manual_seed(case["seed"])
+        model = build_tiny(case)
+        mf.nontrivial_init(model, case["seed"])
+        sd = model.state_dict()
+        path = os.path.join(d, "model.pt")
+        torch.save(sd, path)
+        mf.check_roundtrip(path, sd)
+        x = torch.from_numpy(np.random.RandomState(case["seed"]).standard_normal(case["input"]).astype(np.float32))
+        mf.save_npy(os.path.join(d, "input.npy"), x.numpy())
+
+        m64 = copy.deepcopy(model).double()
+        mods = dict(m64.named_modules())
+        index, handles = collections.OrderedDict(), []
+
+        def hook(n):
+            def f(mod, inp, out):
+                arr = out.detach().numpy()
+                rel = f"act/{n}.npy"
+                mf.save_npy(os.path.join(d, rel), arr)
+                index[n] = {"file": rel, "shape": list(arr.shape), "std": float(arr.std())}
+            return f
+        for n in dict.fromkeys(recorded_names(model, case)):
+            handles.append(mods[n].register_forward_hook(hook(n)))
+        with torch.no_grad():
+            out64 = m64(x.double()).numpy()
+            out32 = model(x).numpy()
+        for h in handles:
+            h.remove()
+        mf.save_npy(os.path.join(d, "logits64.npy"), out64)
+        mf.save_npy(os.path.join(d, "logits32.npy"), out32)
+        mf.write_json(os.path.join(d, "act", "index.json"), index)
+        err32 = float(np.linalg.norm(out32 - out64) / np.linalg.norm(out64))
+        assert 0.05 < out64.std() < 50, out64.std()
+        bcfg = TINY_B_BACKBONE if case["backbone"] == "b" else TINY_L_BACKBONE
+        mf.write_json(os.path.join(d, "config.json"), collections.OrderedDict([
+            ("name", name), ("kind", case["kind"]), ("seed", case["seed"]), ("input_shape", case["input"]),
+            ("backbone", collections.OrderedDict([
+                ("type", "EfficientViTBackbone" if case["backbone"] == "b" else "EfficientViTLargeBackbone"),
+                *bcfg.items()])),
+            ("head", collections.OrderedDict([("type", "ClsHead" if case["kind"] == "cls" else "SegHead"),
+                                              *case["head"].items()])),
+            ("norm_eps", case["norm_eps"]),
+            ("notes", ["act/*.npy and logits64.npy: upstream in float64 (copy.deepcopy(model).double()) on "
+                       "input.npy; logits32.npy: upstream fp32",
+                       "set_norm_eps(model, norm_eps) as the zoos do (1e-5 B, 1e-7 L)"]),
+            ("params", sum(p.numel() for p in model.parameters())),
+            ("state_dict_entries", len(sd)),
+            ("logits_shape", list(out64.shape)),
+            ("torch_fp32_rel_l2_vs_fp64", err32),
+        ]))
+        total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(d) for f in fs)
+        print(f"tiny {name}: logits {tuple(out64.shape)} std {out64.std():.3f}, torch fp32 rel-L2 {err32:.2e}, "
+              f"{len(index)} modules, {total / 1e3:.0f} kB")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    upstream.add_args(ap)
+    ap.add_argument("modes", nargs="+", choices=["schema", "tiny"])
+    ap.add_argument("--out", default=os.path.join(mf.REPO, "tests", "data"), help="fixture root (default tests/data)")
+    args = ap.parse_args()
+    upstream.setup(args.efficientvit_src, args.sam_src)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    for m in args.modes:
+        {"schema": mode_schema, "tiny": mode_tiny}[m](args)
+
+
+if __name__ == "__main__":
+    main()
