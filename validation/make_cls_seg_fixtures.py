@@ -15,9 +15,12 @@ seg_model_zoo.py).
           torch.save(model.state_dict()), an input, the modules' outputs with upstream run in
           float64 (model.double(): act/*.npy, logits64.npy) and upstream fp32's logits
           (logits32.npy).
+  cli     for the tool's tests: labels64.npy in each segmenter case (upstream's eval step on the
+          float64 logits: bicubic resize to the input's size, argmax), and tests/data/tiny/cls_seg/
+          preprocess: upstream's eval transforms of the classifiers and segmenters on two images.
 
   venv/bin/python validation/make_cls_seg_fixtures.py --efficientvit-src ../efficientvit \\
-      --sam-src ../segment-anything schema tiny
+      --sam-src ../segment-anything schema tiny cli
 """
 import argparse
 import collections
@@ -222,17 +225,113 @@ def mode_tiny(args):
               f"{len(index)} modules, {total / 1e3:.0f} kB")
 
 
+# ------------------------------------------------------------------------------ cli
+
+# Upstream's evaluation preprocessing on two synthetic images, as `evsam preprocess --model NAME`
+# must reproduce it bit for bit. The tensors are large (a Cityscapes input is 1024 x 2048), so each
+# is recorded by its exact sums (math.fsum of the values and of their squares) and 64 values at fixed
+# flat indices; any wrong pixel moves the sums by about 1e-2.
+PRE_IMAGES = collections.OrderedDict([("landscape", (53, 37, 21)), ("portrait", (37, 53, 22))])  # (W, H, seed)
+PRE_CASES = [  # (model, extra evsam flags, how upstream sizes it)
+    ("b1-r224", "", dict(kind="cls", R=224, crop_ratio=0.95)),
+    ("l3-r384", "", dict(kind="cls", R=384, crop_ratio=1.0)),
+    ("b2", "--resolution 48 --crop-ratio 0.9", dict(kind="cls", R=48, crop_ratio=0.9)),
+    ("seg-b1-ade20k", "", dict(kind="seg", dataset="ade20k")),
+    ("seg-b0-cityscapes", "", dict(kind="seg", dataset="cityscapes")),
+]
+
+
+def upstream_cls_input(path, R, crop_ratio):
+    """applications/efficientvit_cls/eval_efficientvit_cls_model.py's transform on one image."""
+    import math
+    from PIL import Image
+    from torchvision import transforms
+    from torchvision.transforms.functional import InterpolationMode
+    t = transforms.Compose([
+        transforms.Resize(int(math.ceil(R / crop_ratio)), interpolation=InterpolationMode.BICUBIC),
+        transforms.CenterCrop(R), transforms.ToTensor(),
+        transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    return t(Image.open(path).convert("RGB")).unsqueeze(0).numpy()
+
+
+def upstream_seg_input(path, dataset):
+    """eval_efficientvit_seg_model.py's dataset transform (Resize with cv2.INTER_CUBIC, its ToTensor and
+    Normalize), re-stated from its source: the module needs the dataset's files to be built."""
+    import math
+    import cv2
+    import torchvision.transforms.functional as F
+    from PIL import Image
+    image = np.array(Image.open(path).convert("RGB"))
+    h, w = image.shape[:2]
+    if dataset == "cityscapes":
+        th, tw = 1024, 2048
+    else:  # ADE20KDataset.__getitem__ with crop_size 512
+        if h < w:
+            th, tw = 512, math.ceil(w / h * 512 / 32) * 32
+        else:
+            th, tw = math.ceil(h / w * 512 / 32) * 32, 512
+    if (h, w) != (th, tw):
+        image = cv2.resize(image, dsize=(tw, th), interpolation=cv2.INTER_CUBIC)
+    x = torch.as_tensor(image.transpose((2, 0, 1)), dtype=torch.float32).div(255.0)
+    x = F.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    return x.unsqueeze(0).numpy()
+
+
+def mode_cli(args):
+    import math
+    import cv2
+    import torch.nn.functional as F
+    from PIL import Image
+    root = os.path.join(args.out, "tiny", "cls_seg")
+    # labels: upstream's eval step on the tiny segmenters' float64 logits, at the input's size
+    for name, case in TINY_CASES.items():
+        if case["kind"] != "seg":
+            continue
+        d = os.path.join(root, name)
+        out64 = torch.from_numpy(np.load(os.path.join(d, "logits64.npy")))
+        H, W = case["input"][2:]
+        pred = torch.argmax(F.interpolate(out64, size=(H, W), mode="bicubic", align_corners=False), dim=1)
+        mf.save_npy(os.path.join(d, "labels64.npy"), pred[0].numpy().astype(np.uint8))
+    # preprocessing
+    d = os.path.join(root, "preprocess")
+    os.makedirs(d, exist_ok=True)
+    cv2.ipp.setUseIPP(False)  # OpenCV's own INTER_CUBIC: x86 wheels use IPP otherwise (see core/cv_resize.hpp)
+    images = {}
+    for name, (w, h, seed) in PRE_IMAGES.items():
+        path = os.path.join(d, f"{name}_{w}x{h}.png")
+        Image.fromarray(mf.synth_image(w, h, seed)).save(path)
+        images[name] = path
+    cases = []
+    for model, flags, how in PRE_CASES:
+        for iname, path in images.items():
+            x = (upstream_cls_input(path, how["R"], how["crop_ratio"]) if how["kind"] == "cls"
+                 else upstream_seg_input(path, how["dataset"]))
+            flat = x.astype(np.float64).ravel()
+            idx = [int(i) for i in np.linspace(0, flat.size - 1, 64).round()]
+            cases.append(collections.OrderedDict([
+                ("model", model), ("flags", flags), ("image", os.path.basename(path)), ("shape", list(x.shape)),
+                ("fsum", math.fsum(flat)), ("fsum_sq", math.fsum(flat * flat)),
+                ("sample_index", idx), ("sample", [float(flat[i]) for i in idx])]))
+            print(f"preprocess {model} {flags} {os.path.basename(path)}: {tuple(x.shape)}")
+    mf.write_json(os.path.join(d, "cases.json"), collections.OrderedDict([
+        ("notes", ["upstream's eval transforms (see make_cls_seg_fixtures.py: upstream_cls_input, "
+                   "upstream_seg_input) on the PNGs here; cv2.ipp.setUseIPP(False), i.e. OpenCV's own "
+                   "INTER_CUBIC without IPP; torchvision %s, Pillow %s, OpenCV %s" % (
+                       __import__("torchvision").__version__, Image.__version__, cv2.__version__)]),
+        ("cases", cases)]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "tiny"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "tiny", "cli"])
     ap.add_argument("--out", default=os.path.join(mf.REPO, "tests", "data"), help="fixture root (default tests/data)")
     args = ap.parse_args()
     upstream.setup(args.efficientvit_src, args.sam_src)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     for m in args.modes:
-        {"schema": mode_schema, "tiny": mode_tiny}[m](args)
+        {"schema": mode_schema, "tiny": mode_tiny, "cli": mode_cli}[m](args)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,32 @@ ModuleTable module_table(const AnySamConfig& cfg) {
         cfg);
 }
 
+// The checkpoint's storage: the "dtype", "format", "wrapped", "tensors" and "weights" fields.
+void checkpoint_json(nlohmann::ordered_json& j, const Checkpoint& ckpt, const std::string& path) {
+    j["dtype"] = ckpt.float_dtype();
+    j["format"] = ckpt.format();
+    j["wrapped"] = ckpt.wrapped();
+    j["tensors"] = ckpt.tensors().size();
+    j["weights"] = path;
+}
+void print_checkpoint(const Checkpoint& ckpt, int64_t buffers) {
+    std::cout << "dtype       " << ckpt.float_dtype() << "\n"
+              << "format      " << ckpt.format() << (ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "") << "\n"
+              << "tensors     " << ckpt.tensors().size() << " (" << buffers << " buffers)\n";
+}
+// The module tree's rows as the "modules" array.
+nlohmann::ordered_json modules_json(const ModuleTable& table) {
+    nlohmann::ordered_json mods = nlohmann::ordered_json::array();
+    for (auto& r : table.rows)
+        mods.push_back({{"name", r.name},
+                        {"type", r.type},
+                        {"depth", r.depth},
+                        {"output", r.out},
+                        {"params", r.params},
+                        {"macs", r.macs}});
+    return mods;
+}
+
 void print_tree(const ModuleTable& t) {
     std::printf("%-58s %-28s %-20s %10s %10s\n", "module", "type", "output", "params", "MACs");
     std::vector<std::string> parents;
@@ -58,8 +84,93 @@ void print_tree(const ModuleTable& t) {
     }
 }
 
+// info for an EfficientViT classifier or segmenter: the same fields as for SAM models, with the
+// input size its evaluation uses (classifiers: R x R; Cityscapes 1024 x 2048; ADE20K: the short side
+// 512, shown for a 512 x 512 image) and "macs" for the whole model at that size.
+int run_zoo(const Args& a, const ModelRef& m, std::unique_ptr<LoadedZooCheckpoint> lc) {
+    nlohmann::ordered_json j;
+    const std::vector<SchemaEntry> schema = model_schema(m);
+    int64_t buffers = 0;
+    for (auto& e : schema) buffers += e.kind == ParamKind::buffer;
+    Shape in;
+    std::unique_ptr<Module<float, backend::cpu>> model;
+    ModuleTable table;
+    if (m.kind == ModelKind::cls) {
+        const EfficientViTClsConfig cfg = find_cls(m.name).config();
+        const int64_t R = m.resolution ? m.resolution : cfg.resolutions.front();
+        in = {1, 3, R, R};
+        auto c = create_cls<float>(cfg);
+        assign_names(*c);
+        if (a.has("model")) c->describe(in, table);
+        j["model"] = m.name;
+        j["kind"] = "classifier";
+        j["params"] = count_parameters(schema);
+        j["resolution"] = R;
+        nlohmann::ordered_json rs = nlohmann::ordered_json::array();
+        for (int64_t r : cfg.resolutions) rs.push_back(r);
+        j["zoo_resolutions"] = rs;
+        j["crop_ratio"] = cfg.crop_ratio;
+        j["classes"] = cfg.head.n_classes;
+    } else {
+        const EfficientViTSegConfig cfg = find_seg(m.name).config();
+        in = cfg.dataset == "cityscapes" ? Shape{1, 3, 1024, 2048} : Shape{1, 3, 512, 512};
+        auto c = create_seg<float>(cfg);
+        assign_names(*c);
+        if (a.has("model")) c->describe(in, table);
+        j["model"] = m.name;
+        j["kind"] = "segmenter";
+        j["params"] = count_parameters(schema);
+        j["dataset"] = cfg.dataset;
+        j["classes"] = cfg.head.n_classes;
+    }
+    j["input"] = in;
+    if (lc) checkpoint_json(j, lc->ckpt, a.str("weights"));
+    j["buffers"] = buffers;
+    if (a.has("model")) {
+        j["macs"] = table.rows[0].macs;
+        j["modules"] = modules_json(table);
+    }
+    if (a.has("json")) {
+        std::cout << j.dump() << "\n";
+        return 0;
+    }
+    std::cout << "model       " << model_title(m) << " (" << j["kind"].get<std::string>() << ", "
+              << j["classes"].get<int64_t>() << " classes)\n"
+              << "params      " << j["params"].get<int64_t>() << "\n"
+              << "input       " << shape_str(in) << "\n";
+    if (lc) print_checkpoint(lc->ckpt, buffers);
+    if (a.has("model")) {
+        std::cout << "model       " << human(table.rows[0].macs) << " MACs at " << shape_str(in) << "\n\n";
+        std::cout.flush();
+        print_tree(table);
+    }
+    return 0;
+}
+
 int run(const Args& a) {
     if (!a.has("weights") && !a.has("model")) throw Error("info: give --weights FILE, --model NAME, or both");
+    {  // an EfficientViT classifier or segmenter (by name, or detected)
+        ModelRef m;
+        bool zoo = false;
+        if (a.has("model")) {
+            m = resolve_model(a.str("model"));
+            zoo = m.kind != ModelKind::sam;
+        } else {
+            try {
+                m = detect_any_model(Checkpoint::open(a.str("weights")));
+                zoo = m.kind != ModelKind::sam;
+            } catch (const Error&) {
+            }
+        }
+        if (zoo) {
+            std::unique_ptr<LoadedZooCheckpoint> lc;
+            if (a.has("weights"))
+                lc = std::make_unique<LoadedZooCheckpoint>(
+                    open_zoo_checkpoint(a.str("weights"), a.str("model"), "", m.kind, "info"));
+            if (lc) m = ModelRef{lc->model.kind, lc->model.name, m.resolution};
+            return run_zoo(a, m, std::move(lc));
+        }
+    }
     nlohmann::ordered_json j;
     std::string model;
     int64_t params = 0, buffers = 0;
@@ -82,27 +193,13 @@ int run(const Args& a) {
     j["params"] = params;
     j["resolution"] = tf.resolution;
     j["prompt_frame"] = tf.prompt_frame;
-    if (lc) {
-        j["dtype"] = lc->ckpt.float_dtype();
-        j["format"] = lc->ckpt.format();
-        j["wrapped"] = lc->ckpt.wrapped();
-        j["tensors"] = lc->ckpt.tensors().size();
-        j["weights"] = a.str("weights");
-    }
+    if (lc) checkpoint_json(j, lc->ckpt, a.str("weights"));
     j["buffers"] = buffers;
     ModuleTable table;
     if (a.has("model")) {
         table = module_table(cfg);
         j["encoder_macs"] = table.rows[0].macs;
-        nlohmann::ordered_json mods = nlohmann::ordered_json::array();
-        for (auto& r : table.rows)
-            mods.push_back({{"name", r.name},
-                            {"type", r.type},
-                            {"depth", r.depth},
-                            {"output", r.out},
-                            {"params", r.params},
-                            {"macs", r.macs}});
-        j["modules"] = mods;
+        j["modules"] = modules_json(table);
     }
     if (a.has("json")) {
         std::cout << j.dump() << "\n";
@@ -112,11 +209,7 @@ int run(const Args& a) {
               << "params      " << params << "\n"
               << "resolution  " << tf.resolution << "x" << tf.resolution << " (prompts in the " << tf.prompt_frame
               << " frame)\n";
-    if (lc)
-        std::cout << "dtype       " << lc->ckpt.float_dtype() << "\n"
-                  << "format      " << lc->ckpt.format()
-                  << (lc->ckpt.wrapped() ? " ({\"state_dict\": ...} wrapped)" : "") << "\n"
-                  << "tensors     " << lc->ckpt.tensors().size() << " (" << buffers << " buffers)\n";
+    if (lc) print_checkpoint(lc->ckpt, buffers);
     if (a.has("model")) {
         std::cout << "encoder     " << human(table.rows[0].macs) << " MACs at " << tf.resolution << "x" << tf.resolution
                   << "\n\n";

@@ -23,6 +23,8 @@ Command predict_command();
 Command everything_command();
 Command compare_command();
 Command bench_command();
+Command classify_command();
+Command segment_command();
 
 // --threads N (every model command takes it): the OpenMP thread count.
 void set_threads(const Args& a);

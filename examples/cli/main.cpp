@@ -25,7 +25,7 @@ namespace {
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {info_command(),    preprocess_command(), embed_command(),
                                                predict_command(), everything_command(), bench_command(),
-                                               compare_command()};
+                                               compare_command(), classify_command(),   segment_command()};
     return table;
 }
 
@@ -49,6 +49,16 @@ std::string usage() {
         for (; i < reg.size() && config_transform(reg[i].config()).resolution == r; ++i) u += reg[i].name + " ";
         u += "(" + std::to_string(r) + "x" + std::to_string(r) + (first ? " encoder input)" : ")");
     }
+    u += "\nclassifiers (evsam classify; upstream's zoo keys, \"efficientvit-\" optional):";
+    for (const auto& e : cls_registry()) {
+        const std::string key = e.title.substr(std::string("efficientvit-").size());
+        u += " " + key + "-r{";
+        const auto rs = e.config().resolutions;
+        for (size_t i = 0; i < rs.size(); ++i) u += (i ? "," : "") + std::to_string(rs[i]);
+        u += "}";
+    }
+    u += "\nsegmenters (evsam segment):";
+    for (const auto& e : seg_registry()) u += " " + e.name;
     u += "\nrun 'evsam <command> --help' for a command's flags\n";
     return u;
 }

@@ -40,7 +40,30 @@ LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& mod
         return open_with_config(path, config_path);
     }
     auto ckpt = Checkpoint::open(path);
-    const std::string model = model_flag.empty() ? detect_model(ckpt) : find_model(model_flag).name;
+    if (!model_flag.empty()) {  // a classifier's or segmenter's name: say which command runs it
+        const ModelRef m = resolve_model(model_flag);
+        if (m.kind != ModelKind::sam)
+            throw Error("--model " + model_flag + " is " + model_title(m) + ", not a SAM model: use " +
+                        command_for(m.kind));
+    }
+    std::string model;
+    if (model_flag.empty()) {
+        try {
+            model = detect_model(ckpt);
+        } catch (const Error&) {
+            ModelRef other;
+            try {
+                other = detect_any_model(ckpt);
+            } catch (const Error&) {
+                other.kind = ModelKind::sam;
+            }
+            if (other.kind == ModelKind::sam) throw;  // the SAM detection's message (closest SAM model) stands
+            throw Error(path + ": checkpoint is " + model_title(other) + ", not a SAM model: use " +
+                        command_for(other.kind));
+        }
+    } else {
+        model = find_model(model_flag).name;
+    }
     AnySamConfig cfg = find_model(model).config();
     auto mm = compare_state_dict(sam_schema(cfg), ckpt);
     if (mm.count()) {
@@ -54,6 +77,68 @@ LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& mod
         throw Error(path + ": checkpoint does not match --model " + model + ": " + mm.describe());
     }
     return {std::move(ckpt), model, std::move(cfg)};
+}
+
+std::string command_for(ModelKind k) {
+    switch (k) {
+        case ModelKind::cls: return "evsam classify";
+        case ModelKind::seg: return "evsam segment";
+        default: return "evsam embed / predict / everything";
+    }
+}
+
+LoadedZooCheckpoint open_zoo_checkpoint(const std::string& path, const std::string& model_flag,
+                                        const std::string& config_path, ModelKind want, const std::string& cmd) {
+    const char* what = want == ModelKind::cls ? "a classifier" : "a segmenter";
+    LoadedZooCheckpoint lc{Checkpoint::open(path), {}, {}, {}, {}};
+    std::vector<SchemaEntry> schema;
+    if (!config_path.empty()) {
+        if (!model_flag.empty()) throw Error(cmd + ": give --model or --config, not both");
+        auto bytes = read_file(config_path);
+        auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+        if (j.is_discarded()) throw Error(config_path + ": not valid JSON");
+        try {
+            if (want == ModelKind::cls) {
+                lc.cls = cls_config_from_json(j);
+                schema = state_dict_schema(*create_cls<float>(*lc.cls));
+            } else {
+                lc.seg = seg_config_from_json(j);
+                schema = state_dict_schema(*create_seg<float>(*lc.seg));
+            }
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(config_path + ": bad model configuration (" + e.what() + ")");
+        }
+        lc.model = {want, "custom", 0};
+        lc.title = config_path;
+        auto mm = compare_state_dict(schema, lc.ckpt);
+        if (mm.count()) throw Error(path + ": checkpoint does not match " + config_path + ": " + mm.describe());
+        return lc;
+    }
+    if (!model_flag.empty()) {
+        lc.model = resolve_model(model_flag);
+        if (lc.model.kind != want)
+            throw Error(cmd + ": --model " + model_flag + " is " + model_title(lc.model) + ", not " + what + ": use " +
+                        command_for(lc.model.kind));
+        auto mm = compare_state_dict(model_schema(lc.model), lc.ckpt);
+        if (mm.count()) {
+            std::string actual;
+            try {
+                actual = model_title(detect_any_model(lc.ckpt));
+            } catch (const Error&) {
+            }
+            if (!actual.empty()) throw Error(path + ": checkpoint is " + actual + ", not --model " + model_flag);
+            throw Error(path + ": checkpoint does not match --model " + model_flag + ": " + mm.describe());
+        }
+    } else {
+        lc.model = detect_any_model(lc.ckpt);
+        if (lc.model.kind != want)
+            throw Error(path + ": checkpoint is " + model_title(lc.model) + ", not " + what + ": use " +
+                        command_for(lc.model.kind));
+    }
+    if (want == ModelKind::cls) lc.cls = find_cls(lc.model.name).config();
+    if (want == ModelKind::seg) lc.seg = find_seg(lc.model.name).config();
+    lc.title = model_title(lc.model);
+    return lc;
 }
 
 BackendChoice backend_flags(const Args& a, const std::string& cmd, bool cuda_supported) {
@@ -82,8 +167,7 @@ void apply_hourglass_flags(const Args& a, LoadedCheckpoint& lc, const std::strin
     if (!a.has("hourglass-location"))
         throw Error(cmd + ": --" + given + " needs --hourglass-location (the hourglass is off without it)");
     auto* vit = std::get_if<SamViTConfig>(&lc.cfg);
-    if (!vit)
-        throw Error(cmd + ": --hourglass-* apply to SAM's ViT models (vit_b, vit_l, vit_h), not " + lc.model);
+    if (!vit) throw Error(cmd + ": --hourglass-* apply to SAM's ViT models (vit_b, vit_l, vit_h), not " + lc.model);
     HourglassConfig h;
     h.clustering_location = a.integer("hourglass-location", h.clustering_location, 0, INT32_MAX);
     h.num_cluster = a.integer("hourglass-clusters", h.num_cluster, 1, INT32_MAX);

@@ -1,6 +1,7 @@
 // evsam tool: the flags every model command shares: the checkpoint and its model (--weights,
 // --model, --config) and the backend (--backend, --precision, --batch).
 #pragma once
+#include <optional>
 #include <string>
 
 #include "args.hpp"
@@ -20,6 +21,22 @@ struct LoadedCheckpoint {
 };
 LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag,
                                  const std::string& config_path = "");
+
+// An EfficientViT classifier's or segmenter's checkpoint (kind cls or seg) with its model resolved:
+// --model wins, else detected from keys and shapes; --config: a model in JSON (as
+// validation/make_cls_seg_fixtures.py writes). The whole state_dict was checked against it. A
+// checkpoint or --model of another kind is refused naming the command that runs it.
+struct LoadedZooCheckpoint {
+    Checkpoint ckpt;
+    ModelRef model;                            // kind, registry name ("custom" with --config), -rNNN
+    std::optional<EfficientViTClsConfig> cls;  // kind cls
+    std::optional<EfficientViTSegConfig> seg;  // kind seg
+    std::string title;                         // "efficientvit-b1", or the --config path
+};
+LoadedZooCheckpoint open_zoo_checkpoint(const std::string& path, const std::string& model_flag,
+                                        const std::string& config_path, ModelKind want, const std::string& cmd);
+// The command that runs a model of this kind ("evsam classify", ...).
+std::string command_for(ModelKind k);
 
 // --backend cpu|cuda [--precision strict|fast] [--batch N].
 struct BackendChoice {
