@@ -18,9 +18,11 @@ seg_model_zoo.py).
   cli     for the tool's tests: labels64.npy in each segmenter case (upstream's eval step on the
           float64 logits: bicubic resize to the input's size, argmax), and tests/data/tiny/cls_seg/
           preprocess: upstream's eval transforms of the classifiers and segmenters on two images.
+  eval    tests/data/tiny/cls_seg/eval: tiny ImageNet / Cityscapes / ADE20K datasets in upstream's
+          layouts, two tiny segmenters, and upstream's top-1/top-5 and mIoU on them (see mode_eval).
 
   venv/bin/python validation/make_cls_seg_fixtures.py --efficientvit-src ../efficientvit \\
-      --sam-src ../segment-anything schema tiny cli
+      --sam-src ../segment-anything schema tiny cli eval
 """
 import argparse
 import collections
@@ -321,17 +323,172 @@ def mode_cli(args):
         ("cases", cases)]))
 
 
+# ------------------------------------------------------------------------------ eval
+
+# Tiny datasets in upstream's layouts, and upstream's metrics on them (eval-cls / eval-seg):
+#   imagenet/val/<synset>/*.png   ImageFolder (10 classes: the cls_l model), PNGs (decoded bit-exactly
+#                                 by both Pillow and evsam)
+#   cityscapes/leftImg8bit/val/<city>/<x>_leftImg8bit.png + gtFine/val/<city>/<x>_gtFine_labelIds.png
+#   ade20k/images/validation/<x>.jpg + annotations/validation/<x>.png: the images are grayscale JPEGs
+#                                 of flat 8x8 blocks (quality 100), which every JPEG decoder returns
+#                                 exactly (DC-only blocks, no colour conversion); asserted below
+# The models: cls_l for ImageNet; eval_city (19 classes) and eval_ade (150), tiny segmenters made
+# here like the tiny cases. Upstream's dataset classes, SegIOU and accuracy() are imported from its
+# eval scripts; the AverageMeter bookkeeping of their main() is re-stated (sum of val * n).
+EVAL_SEG_MODELS = collections.OrderedDict([
+    ("eval_city", dict(kind="seg", backbone="b", seed=407, input=[1, 3, 32, 64], norm_eps=1e-5, dataset="cityscapes",
+                       head=dict(SEG_IN, head_width=8, head_depth=1, expand_ratio=2, middle_op="mbconv",
+                                 final_expand=2, n_classes=19, act_func="hswish"))),
+    ("eval_ade", dict(kind="seg", backbone="l", seed=408, input=[1, 3, 32, 64], norm_eps=1e-7, dataset="ade20k",
+                      head=dict(SEG_IN, head_width=8, head_depth=1, expand_ratio=4, middle_op="fmbconv",
+                                final_expand=3, n_classes=150, act_func="gelu"))),
+])
+EVAL_CROP = 32  # --crop_size: Cityscapes inputs 32 x 64, ADE20K short side 32
+
+
+def load_eval_script(args, rel):
+    import importlib.util
+    import types
+    sys.modules.setdefault("tqdm", types.SimpleNamespace(tqdm=None))  # not installed; the scripts' main() uses it
+    spec = importlib.util.spec_from_file_location("evsam_eval_" + os.path.basename(rel)[:-3],
+                                                  os.path.join(args.efficientvit_src, rel))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def blocky_gray(w, h, seed):
+    rs = np.random.RandomState(seed)
+    blocks = rs.randint(16, 240, size=((h + 7) // 8, (w + 7) // 8)).astype(np.uint8)
+    return np.kron(blocks, np.ones((8, 8), np.uint8))[:h, :w]
+
+
+def mode_eval(args):
+    from PIL import Image
+    root = os.path.join(args.out, "tiny", "cls_seg", "eval")
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    expected = collections.OrderedDict()
+    # --- ImageNet (ImageFolder) with cls_l, at R = 64, crop_ratio 0.9
+    cls_mod = load_eval_script(args, "applications/efficientvit_cls/eval_efficientvit_cls_model.py")
+    from torchvision import datasets, transforms
+    from torchvision.transforms.functional import InterpolationMode
+    import math
+    val = os.path.join(root, "imagenet", "val")
+    k = 0
+    for c in range(10):
+        d = os.path.join(val, "n%08d" % (1440764 + 1000 * c))
+        os.makedirs(d)
+        for i in range(2 if c % 3 else 3):
+            w, h = 40 + 7 * ((k * 5) % 9), 36 + 5 * ((k * 3) % 11)
+            Image.fromarray(mf.synth_image(w, h, 500 + k)).save(os.path.join(d, f"img_{k:03d}.png"))
+            k += 1
+    R, crop = 64, 0.9
+    ds = datasets.ImageFolder(val, transforms.Compose([
+        transforms.Resize(int(math.ceil(R / crop)), interpolation=InterpolationMode.BICUBIC),
+        transforms.CenterCrop(R), transforms.ToTensor(),
+        transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])]))
+    case = TINY_CASES["cls_l"]
+    model = build_tiny(case)
+    model.load_state_dict(torch.load(os.path.join(args.out, "tiny", "cls_seg", "cls_l", "model.pt")))
+    top1_sum = top5_sum = n = 0
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=False)
+    with torch.no_grad():
+        for images, labels in loader:
+            acc1, acc5 = cls_mod.accuracy(model(images), labels, topk=(1, 5))
+            top1_sum += acc1[0].item() * images.size(0)  # AverageMeter.update(val, n)
+            top5_sum += acc5[0].item() * images.size(0)
+            n += images.size(0)
+    expected["imagenet"] = collections.OrderedDict([
+        ("model", "cls_l"), ("resolution", R), ("crop_ratio", crop), ("images", n),
+        ("top1", top1_sum / n), ("top5", top5_sum / n)])
+    print(f"eval imagenet: {n} images, top1 {top1_sum / n:.3f} top5 {top5_sum / n:.3f}")
+
+    # --- segmentation
+    seg_mod = load_eval_script(args, "applications/efficientvit_seg/eval_efficientvit_seg_model.py")
+    from efficientvit.models.utils import resize
+    rs = np.random.RandomState(9)
+    city = os.path.join(root, "cityscapes")
+    for ci, cname in enumerate(["aachen", "bonn"]):
+        for j in range(2):
+            stem = f"{cname}_{j:06d}_000019"
+            w, h = 96 + 16 * j, 48 + 8 * ci
+            img_d, gt_d = os.path.join(city, "leftImg8bit", "val", cname), os.path.join(city, "gtFine", "val", cname)
+            os.makedirs(img_d, exist_ok=True)
+            os.makedirs(gt_d, exist_ok=True)
+            Image.fromarray(mf.synth_image(w, h, 600 + 2 * ci + j)).save(os.path.join(img_d, stem + "_leftImg8bit.png"))
+            lab = np.kron(rs.randint(0, 34, size=((h + 7) // 8, (w + 7) // 8)), np.ones((8, 8), np.int64))[:h, :w]
+            Image.fromarray(lab.astype(np.uint8), mode="L").save(os.path.join(gt_d, stem + "_gtFine_labelIds.png"))
+    ade = os.path.join(root, "ade20k")
+    for j, (w, h) in enumerate([(56, 40), (40, 64), (48, 48)]):
+        img_d, gt_d = os.path.join(ade, "images", "validation"), os.path.join(ade, "annotations", "validation")
+        os.makedirs(img_d, exist_ok=True)
+        os.makedirs(gt_d, exist_ok=True)
+        g = blocky_gray(w, h, 700 + j)
+        path = os.path.join(img_d, f"ADE_val_{j + 1:08d}.jpg")
+        Image.fromarray(g, mode="L").save(path, quality=100)
+        assert (np.array(Image.open(path).convert("L")) == g).all(), "JPEG blocks not decoded exactly"
+        lab = np.kron(rs.randint(0, 151, size=((h + 7) // 8, (w + 7) // 8)), np.ones((8, 8), np.int64))[:h, :w]
+        Image.fromarray(lab.astype(np.uint8), mode="L").save(os.path.join(gt_d, f"ADE_val_{j + 1:08d}.png"))
+    for name, case in EVAL_SEG_MODELS.items():
+        d = os.path.join(root, name)
+        os.makedirs(d)
+        torch.manual_seed(case["seed"])
+        model = build_tiny(case)
+        mf.nontrivial_init(model, case["seed"])
+        torch.save(model.state_dict(), os.path.join(d, "model.pt"))
+        bcfg = TINY_B_BACKBONE if case["backbone"] == "b" else TINY_L_BACKBONE
+        mf.write_json(os.path.join(d, "config.json"), collections.OrderedDict([
+            ("name", name), ("kind", "seg"), ("dataset", case["dataset"]),
+            ("backbone", collections.OrderedDict([
+                ("type", "EfficientViTBackbone" if case["backbone"] == "b" else "EfficientViTLargeBackbone"),
+                *bcfg.items()])),
+            ("head", collections.OrderedDict([("type", "SegHead"), *case["head"].items()])),
+            ("norm_eps", case["norm_eps"])]))
+        if case["dataset"] == "cityscapes":
+            dataset = seg_mod.CityscapesDataset(os.path.join(city, "leftImg8bit", "val"), (EVAL_CROP, EVAL_CROP * 2))
+        else:
+            dataset = seg_mod.ADE20KDataset(os.path.join(ade, "images", "validation"), crop_size=EVAL_CROP)
+        iou = seg_mod.SegIOU(len(dataset.classes))
+        inter = union = 0
+        with torch.no_grad():
+            for i in range(len(dataset)):  # batch_size 1, as upstream's default
+                fd = dataset[i]
+                images, mask = fd["data"].unsqueeze(0), fd["label"].unsqueeze(0)
+                output = model(images)
+                if output.shape[-2:] != mask.shape[-2:]:
+                    output = resize(output, size=mask.shape[-2:])
+                output = torch.argmax(output, dim=1)
+                # upstream runs this on CUDA, whose histc takes int64; the CPU's needs floats (the class
+                # ids 1..C fall into one bin each either way)
+                stats = iou(output.double(), mask.double())
+                inter = inter + stats["i"]  # AverageMeter.update(val) with n = 1: a running sum
+                union = union + stats["u"]
+        miou = (inter / union).cpu().mean().item() * 100
+        expected[case["dataset"]] = collections.OrderedDict([
+            ("model", name), ("crop_size", EVAL_CROP), ("images", len(dataset)),
+            ("miou", None if math.isnan(miou) else miou),
+            ("intersection", [int(v) for v in inter.tolist()]), ("union", [int(v) for v in union.tolist()])])
+        print(f"eval {case['dataset']}: {len(dataset)} images, mIoU {miou:.3f} "
+              f"({int((union > 0).sum())}/{len(union)} classes present)")
+    mf.write_json(os.path.join(root, "expected.json"), collections.OrderedDict([
+        ("notes", ["upstream's eval scripts' datasets, accuracy() / SegIOU and their main() loops on the tiny "
+                   "datasets here, models cls_l (../cls_l), eval_city, eval_ade; miou null when a class never "
+                   "occurs (upstream's mean over classes is nan then)"]),
+        *expected.items()]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     upstream.add_args(ap)
-    ap.add_argument("modes", nargs="+", choices=["schema", "tiny", "cli"])
+    ap.add_argument("modes", nargs="+", choices=["schema", "tiny", "cli", "eval"])
     ap.add_argument("--out", default=os.path.join(mf.REPO, "tests", "data"), help="fixture root (default tests/data)")
     args = ap.parse_args()
     upstream.setup(args.efficientvit_src, args.sam_src)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     for m in args.modes:
-        {"schema": mode_schema, "tiny": mode_tiny, "cli": mode_cli}[m](args)
+        {"schema": mode_schema, "tiny": mode_tiny, "cli": mode_cli, "eval": mode_eval}[m](args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ Command compare_command();
 Command bench_command();
 Command classify_command();
 Command segment_command();
+Command eval_cls_command();
+Command eval_seg_command();
 
 // --threads N (every model command takes it): the OpenMP thread count.
 void set_threads(const Args& a);

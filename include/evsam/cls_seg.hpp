@@ -15,6 +15,7 @@
 // exactly EfficientViT-SAM's 123.675 / 255, ..., so ImageTransform's unit_range table serves both.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -49,16 +50,19 @@ Tensor<T> classify_preprocess(const uint8_t* rgb, int64_t H, int64_t W, int64_t 
     return imagenet_normalize<T>(crop.data(), R, R);
 }
 
-// The segmenter's input size for an H x W image (height, width).
-inline std::pair<int64_t, int64_t> segment_input_size(const std::string& dataset, int64_t H, int64_t W) {
-    if (dataset == "cityscapes") return cityscapes_eval_size(1024);
-    if (dataset == "ade20k") return ade20k_eval_size(H, W, 512);
+// The segmenter's input size for an H x W image (height, width); crop_size is the eval script's
+// --crop_size (0: its default, 1024 for Cityscapes, 512 for ADE20K).
+inline std::pair<int64_t, int64_t> segment_input_size(const std::string& dataset, int64_t H, int64_t W,
+                                                      int64_t crop_size = 0) {
+    if (dataset == "cityscapes") return cityscapes_eval_size(crop_size ? crop_size : 1024);
+    if (dataset == "ade20k") return ade20k_eval_size(H, W, crop_size ? crop_size : 512);
     throw Error("segment: no evaluation transform for dataset '" + dataset + "' (cityscapes or ade20k)");
 }
 
 template <class T>
-Tensor<T> segment_preprocess(const uint8_t* rgb, int64_t H, int64_t W, const std::string& dataset) {
-    const auto [h, w] = segment_input_size(dataset, H, W);
+Tensor<T> segment_preprocess(const uint8_t* rgb, int64_t H, int64_t W, const std::string& dataset,
+                             int64_t crop_size = 0) {
+    const auto [h, w] = segment_input_size(dataset, H, W, crop_size);
     if (h == H && w == W) return imagenet_normalize<T>(rgb, H, W);
     const std::vector<uint8_t> resized = cv_resize_cubic_u8(rgb, H, W, 3, h, w);
     return imagenet_normalize<T>(resized.data(), h, w);
@@ -137,6 +141,47 @@ std::vector<ClassScore> top_k(const Tensor<T>& logits, int64_t n, int64_t k) {
         out.push_back({c, std::exp(static_cast<double>(row[c]) - mx) / sum, static_cast<double>(row[c])});
     }
     return out;
+}
+
+// eval_efficientvit_seg_model.py: SegIOU(num_classes, ignore_index=-1) on one prediction, added to
+// the running sums (AverageMeter.update). pred: class ids; target: class ids, -1 ignored. As upstream:
+//   outputs = (pred + 1) * (target != -1); targets = (target + 1) * (target != -1)
+//   intersections = outputs * (outputs == targets); each histogrammed over 1..C (others dropped)
+//   unions = outputs + targets - intersections
+inline void seg_iou_update(std::vector<int64_t>& inter, std::vector<int64_t>& uni, const int32_t* pred,
+                           const int32_t* target, int64_t n, int64_t C) {
+    inter.resize(static_cast<size_t>(C), 0);
+    uni.resize(static_cast<size_t>(C), 0);
+    std::vector<int64_t> out_h(static_cast<size_t>(C), 0), tgt_h(static_cast<size_t>(C), 0),
+        int_h(static_cast<size_t>(C), 0);
+    for (int64_t i = 0; i < n; ++i) {
+        if (target[i] == -1) continue;
+        const int64_t o = int64_t(pred[i]) + 1, t = int64_t(target[i]) + 1;
+        if (o >= 1 && o <= C) ++out_h[static_cast<size_t>(o - 1)];
+        if (t >= 1 && t <= C) ++tgt_h[static_cast<size_t>(t - 1)];
+        if (o == t && o >= 1 && o <= C) ++int_h[static_cast<size_t>(o - 1)];
+    }
+    for (size_t c = 0; c < static_cast<size_t>(C); ++c) {
+        inter[c] += int_h[c];
+        uni[c] += out_h[c] + tgt_h[c] - int_h[c];
+    }
+}
+
+// The Cityscapes labelId -> trainId map of eval_efficientvit_seg_model.py (CityscapesDataset.label_map):
+// ids 0..33, -1 for the ids not evaluated.
+inline const std::array<int32_t, 34>& cityscapes_label_map() {
+    static const std::array<int32_t, 34> m = {-1, -1, -1, -1, -1, -1, -1, 0,  1,  -1, -1, 2,  3,  4,  -1, -1, -1,
+                                              5,  -1, 6,  7,  8,  9,  10, 11, 12, 13, 14, 15, -1, -1, 16, 17, 18};
+    return m;
+}
+
+// Whether class `label` is among the k largest logits of row n (eval_efficientvit_cls_model.py's
+// accuracy(): output.topk(k) then a match with the target).
+template <class T>
+bool in_top_k(const Tensor<T>& logits, int64_t n, int64_t label, int64_t k) {
+    for (const auto& s : top_k(logits, n, k))
+        if (s.index == label) return true;
+    return false;
 }
 
 }  // namespace evsam
