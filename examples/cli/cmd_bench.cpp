@@ -2,10 +2,13 @@
 // cuda, the encoder per batch of --batch images.
 #include <omp.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "bench.hpp"
+#include "evsam/cls_seg.hpp"
 #include "command.hpp"
 #include "evsam/core/image_io.hpp"
 #include "evsam/nn/state_dict.hpp"
@@ -15,7 +18,73 @@ namespace evsam::tool {
 
 namespace {
 
+// An EfficientViT classifier or segmenter: the median forward time at its evaluation input size
+// (classifiers R x R, Cityscapes 1024 x 2048, ADE20K the --image's size rule or 512 x 512).
+int run_zoo(const Args& a, ModelKind kind) {
+    if (a.has("amg") || a.has("backend") || a.has("batch") || a.has("config"))
+        throw Error("bench: --amg, --backend, --batch and --config apply to SAM models only");
+    const BackendChoice be = backend_flags(a, "bench", false);
+    const int repeat = static_cast<int>(a.integer("repeat", 3, 1, 1000));
+    set_threads(a);
+    const auto lc = open_zoo_checkpoint(a.str("weights"), a.str("model"), "", kind, "bench");
+    std::unique_ptr<BackboneHeadModel<EfficientViTClsConfig, float, backend::cpu>> cls;
+    std::unique_ptr<BackboneHeadModel<EfficientViTSegConfig, float, backend::cpu>> seg;
+    Shape in;
+    if (kind == ModelKind::cls) {
+        const int64_t R = a.has("resolution")
+                              ? a.integer("resolution", 224, 32, 4096)
+                              : (lc.model.resolution ? lc.model.resolution : lc.cls->resolutions.front());
+        in = {1, 3, R, R};
+        cls = create_cls<float>(*lc.cls);
+        load_state_dict(*cls, lc.ckpt, lc.title);
+    } else {
+        if (a.has("resolution")) throw Error("bench: --resolution applies to classifiers");
+        const auto [h, w] = a.has("image") ? segment_input_size(lc.seg->dataset, image_info(a.str("image")).height,
+                                                                image_info(a.str("image")).width)
+                                           : segment_input_size(lc.seg->dataset, 512, 512);
+        in = {1, 3, h, w};
+        seg = create_seg<float>(*lc.seg);
+        load_state_dict(*seg, lc.ckpt, lc.title);
+    }
+    Tensor<float> x(in);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+    auto forward = [&] { return cls ? cls->forward(x) : seg->forward(x); };
+    forward();  // warm-up
+    std::vector<double> t;
+    for (int i = 0; i < repeat; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        forward();
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const double fwd = median(t), rss = peak_rss_mb();
+    const int threads = omp_get_max_threads();
+    std::printf("model %s  input %s  threads %d  repeat %d  precision %s\n", lc.model.name.c_str(),
+                shape_str(in).c_str(), threads, repeat, be.opt.precision.c_str());
+    std::printf("forward_s   %.4f\npeak_rss_mb %.1f\n", fwd, rss);
+    if (a.has("json")) {
+        nlohmann::ordered_json j{{"model", lc.model.name}, {"threads", threads},
+                                 {"repeat", repeat},       {"input", in},
+                                 {"forward_s", fwd},       {"precision", be.opt.precision},
+                                 {"peak_rss_mb", rss}};
+        std::printf("%s\n", j.dump().c_str());
+    }
+    return 0;
+}
+
 int run(const Args& a) {
+    if (!a.has("config")) {  // a classifier or segmenter, by --model or detected
+        ModelRef m;
+        if (a.has("model")) {
+            m = resolve_model(a.str("model"));
+        } else {
+            try {
+                m = detect_any_model(Checkpoint::open(a.str("weights")));
+            } catch (const Error&) {
+            }
+        }
+        if (m.kind != ModelKind::sam) return run_zoo(a, m.kind);
+    }
+    if (a.has("resolution")) throw Error("bench: --resolution applies to classifiers");
     const BackendChoice be = backend_flags(a, "bench", true);
     const int repeat = static_cast<int>(a.integer("repeat", 3, 1, 1000));
     set_threads(a);
@@ -93,9 +162,11 @@ Command bench_command() {
                                toggle("json", "also print one JSON object as the last line")};
     for (auto& b : backend_flag_specs()) f.push_back(b);
     for (auto& h : hourglass_flag_specs()) f.push_back(h);
+    f.push_back(value("resolution", "R", "classifiers: input resolution (default: the name's -rNNN, else 224)"));
     return {"bench",
             "median encoder_s, decoder_s (1-point multimask), amg_s (32x32, with --amg) and peak_rss_mb; on cuda: "
-            "encoder_s per batch, images_per_s, peak_device_mb",
+            "encoder_s per batch, images_per_s, peak_device_mb; for a classifier or segmenter: forward_s at its "
+            "evaluation input size",
             f, run};
 }
 

@@ -146,8 +146,9 @@ TEST(ClsSegSchema, EveryZooModelMatchesUpstream) {
         char hex[17];
         std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(all)));
         EXPECT_EQ(hex, e.at("fnv1a64").get<std::string>()) << name;
-        if (e.contains("lines"))
+        if (e.contains("lines")) {
             for (size_t i = 0; i < lines.size(); ++i) ASSERT_EQ(lines[i], e["lines"][i].get<std::string>()) << name;
+        }
         const double eps = ref.kind == evsam::ModelKind::cls ? evsam::find_cls(ref.name).config().norm_eps
                                                              : evsam::find_seg(ref.name).config().norm_eps;
         EXPECT_EQ(eps, e.at("norm_eps").get<double>()) << name;

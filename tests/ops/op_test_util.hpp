@@ -28,8 +28,8 @@ evsam::Tolerance op_tol() {
     return std::is_same_v<T, float> ? evsam::kTolOpFloat : evsam::kTolOpDouble;
 }
 
-template <class T>
-::testing::AssertionResult close(const evsam::Tensor<T>& got, const evsam::Tensor<T>& ref, const std::string& what) {
+template <class T, class R = T>
+::testing::AssertionResult close(const evsam::Tensor<T>& got, const evsam::Tensor<R>& ref, const std::string& what) {
     const auto r = evsam::compare(got, ref, op_tol<T>(), what);
     if (r.ok) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << r.message;

@@ -2,7 +2,8 @@
 // Size letters: M rows (tokens x batch), IN input features, OUT output features.
 //   linear_forward_naive : the reference loop.
 //   linear_forward       : Eigen GEMM on fixed blocks of kRowBlock rows, split across
-//                          threads (block size fixed: bit-identical for any thread count).
+//                          threads (block size fixed: bit-identical for any thread count); a few
+//                          rows through a large weight: linear_forward_gemv, blocks of outputs.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -23,9 +24,37 @@ void linear_forward_naive(T* out, const T* in, const T* weight, const T* bias, i
         }
 }
 
+// A few rows through a large weight (a classifier head on one image: 1 x 3072 -> 3200): one GEMM
+// would run on one thread and repack the whole weight every call. Instead each fixed block of
+// kOutBlock outputs is a matrix-vector product per row, the blocks split across threads (fixed
+// blocks: bit-identical for any thread count).
+template <class T>
+void linear_forward_gemv(T* out, const T* in, const T* weight, const T* bias, int64_t M, int64_t IN, int64_t OUT) {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+    constexpr int64_t kOutBlock = 64;
+    const int64_t nblk = (OUT + kOutBlock - 1) / kOutBlock;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nblk; ++b) {
+        const int64_t o0 = b * kOutBlock, no = std::min(kOutBlock, OUT - o0);
+        Eigen::Map<const Mat> W(weight + o0 * IN, no, IN);
+        for (int64_t m = 0; m < M; ++m) {
+            Eigen::Map<const Vec> x(in + m * IN, IN);
+            Eigen::Map<Vec> y(out + m * OUT + o0, no);
+            y.noalias() = W * x;
+            if (bias)
+                for (int64_t o = 0; o < no; ++o) y[o] += bias[o0 + o];
+        }
+    }
+}
+// linear_forward takes the GEMV path for at most this many rows through a weight of at least
+// kGemvMinWeight elements (SAM's decoder MLPs, 256 x 256, stay on the GEMM path).
+constexpr int64_t kGemvMaxRows = 8, kGemvMinWeight = int64_t(1) << 20;
+
 template <class T>
 void linear_forward(T* out, const T* in, const T* weight, const T* bias, int64_t M, int64_t IN, int64_t OUT,
                     backend::cpu) {
+    if (M <= kGemvMaxRows && IN * OUT >= kGemvMinWeight) return linear_forward_gemv(out, in, weight, bias, M, IN, OUT);
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     constexpr int64_t kRowBlock = 256;  // rows per GEMM: the weight is packed once per block
     const int64_t nblk = (M + kRowBlock - 1) / kRowBlock;
