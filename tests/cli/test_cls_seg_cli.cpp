@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <evsam/backend/tolerance.hpp>
+#include <evsam/class_tables.hpp>
 #include <evsam/core/image_io.hpp>
 #include <evsam/core/npy.hpp>
 #include <fstream>
@@ -128,6 +129,47 @@ TEST(PreprocessCli, ClassifierAndSegmenterTransforms) {
             ASSERT_EQ(static_cast<double>(x.data()[c["sample_index"][k].get<int64_t>()]), c["sample"][k].get<double>())
                 << model << " " << image << " sample " << k;
         std::remove(out.c_str());
+    }
+}
+
+// classify --image: upstream's eval transform then the model; the same logits, bit for bit, as
+// preprocess --model (any classifier: the transform depends on R and the crop ratio only) + --input.
+TEST(ClassifyCli, ImageEqualsPreprocessThenInput) {
+    const std::string img = kRoot + "preprocess/portrait_37x53.png", x = tmp("cls_x.npy"), a = tmp("cls_a.npy"),
+                      b = tmp("cls_b.npy");
+    auto r = run_evsam("classify " + model_args("cls_l") + " --image " + img +
+                       " --resolution 64 --crop-ratio 0.9 --logits " + a);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("(crop ratio 0.9)"), std::string::npos) << r.out;
+    r = run_evsam("preprocess --model b2 --resolution 64 --crop-ratio 0.9 --image " + img + " --out " + x);
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run_evsam("classify " + model_args("cls_l") + " --input " + x + " --logits " + b);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(evsam_test::slurp(a), evsam_test::slurp(b));
+}
+
+// segment --image on a model that names its dataset (eval_ade: ADE20K, 150 classes): labels at the
+// image's size, and the overlay is upstream's get_canvas: trunc(colour * 0.5 + pixel * 0.5).
+TEST(SegmentCli, ImageLabelsAndOverlay) {
+    const std::string m = kRoot + "eval/eval_ade/", img = kRoot + "preprocess/landscape_53x37.png";
+    const std::string out = tmp("ade.png"), ov = tmp("ade_overlay.png"), L = tmp("ade_logits.npy");
+    auto r = run_evsam("segment --weights " + m + "model.pt --config " + m + "config.json --image " + img + " --out " +
+                       out + " --overlay " + ov + " --logits " + L + " --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const json j = json::parse(last_line(r.out));
+    EXPECT_EQ(j["input_size"], json::array({512, 736}));  // ADE20K: short side 512, long side ceil to 32
+    EXPECT_EQ(j["logits_size"], json::array({64, 92}));
+    EXPECT_EQ(evsam::npy_load_as<float>(L).shape(), (evsam::Shape{1, 150, 64, 92}));
+    const evsam::Image labels = evsam::load_image(out), overlay = evsam::load_image(ov), src = evsam::load_image(img);
+    ASSERT_EQ(labels.height, 37);
+    ASSERT_EQ(labels.width, 53);
+    ASSERT_EQ(overlay.height, 37);
+    const auto& colors = evsam::ade20k_colors();
+    for (size_t i = 0; i < src.data.size(); ++i) {
+        const int k = labels.data[i / 3 * 3];
+        ASSERT_LT(k, 150);
+        const double v = colors[static_cast<size_t>(k)][i % 3] * 0.5 + src.data[i] * 0.5;
+        ASSERT_EQ(overlay.data[i], static_cast<uint8_t>(v)) << "pixel " << i / 3;
     }
 }
 
