@@ -23,3 +23,5 @@
 #include "evsam/registry.hpp"
 #include "evsam/amg.hpp"
 #include "evsam/predictor.hpp"
+#include "evsam/cls_seg.hpp"
+#include "evsam/class_tables.hpp"
