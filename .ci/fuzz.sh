@@ -6,7 +6,8 @@
 # 60 s or an allocation over 2.5 GB. Findings are left under $BUILD/artifacts/<harness>/; copy
 # each to tests/fuzz/crashes/<harness>/ (replayed by test_core's FuzzRegressions.*) and fix it.
 #
-# Measured on 2 shared, busy cores: 440 s with the default 60 s (build 133 s, then 5 x ~61 s).
+# Measured on 2 shared, busy cores: 440 s with 60 s per harness (build 133 s, then 5 x ~61 s); with
+# the default 30 s about 290 s.
 #
 #   FUZZ_SECONDS=30        seconds per harness (30 since 2026-12-04: CI stays inside its 60 min;
 #                          run with 60 or more by hand after parser changes)
