@@ -41,7 +41,11 @@ LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& mod
     }
     auto ckpt = Checkpoint::open(path);
     if (!model_flag.empty()) {  // a classifier's or segmenter's name: say which command runs it
-        const ModelRef m = resolve_model(model_flag);
+        ModelRef m;             // (an unknown name: find_model below says so, listing SAM's models)
+        try {
+            m = resolve_model(model_flag);
+        } catch (const Error&) {
+        }
         if (m.kind != ModelKind::sam)
             throw Error("--model " + model_flag + " is " + model_title(m) + ", not a SAM model: use " +
                         command_for(m.kind));
