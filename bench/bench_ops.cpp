@@ -252,8 +252,7 @@ void bm_gemm(State& st, int64_t n, GemmMode mode) {
         st.SkipWithError("no AVX512_BF16 on this CPU");
         return;
     }
-    evsam::CpuPrecisionScope prec(mode == GemmMode::own_bf16_split ? evsam::Precision::fast
-                                                                   : evsam::Precision::strict);
+    evsam::CpuPrecisionScope prec(mode == GemmMode::own_bf16_split ? evsam::Precision::fast : evsam::Precision::strict);
     Eigen::setNbThreads(mode == GemmMode::eigen_mt ? g_threads : 1);
     for (auto _ : st) {
         if (split) {
@@ -334,6 +333,11 @@ void register_all() {
     conv_group("conv1x1_256to1024_32x16", {256, 32, 16, 1024, 1, 1, 1}, naive_fast, kMillisecond);
     conv_group("conv1x1_256to1024_64x64", {256, 64, 64, 1024, 1, 1, 1}, {{"fast", ConvImpl::fast}}, kMillisecond);
     conv_group("conv1x1_512to1536_16x16", {512, 16, 16, 1536, 1, 1, 1}, naive_fast, kMillisecond);
+    // The L classifiers at 224: MBConv expand 512->3072 and project 3072->512 on stage 5's 7x7 map
+    // (49 columns), expand 256->1024 on stage 4's 14x14 (196 columns): one pixel block, row tiles.
+    conv_group("conv1x1_512to3072_7x7", {512, 7, 7, 3072, 1, 1, 1}, {{"fast", ConvImpl::fast}}, kMicrosecond);
+    conv_group("conv1x1_3072to512_7x7", {3072, 7, 7, 512, 1, 1, 1}, {{"fast", ConvImpl::fast}}, kMicrosecond);
+    conv_group("conv1x1_256to1024_14x14", {256, 14, 14, 1024, 1, 1, 1}, {{"fast", ConvImpl::fast}}, kMicrosecond);
     // Depthwise (SIMD direct), real shapes.
     conv_group("dwconv3x3s1_1024_64x64", {1024, 64, 64, 1024, 3, 1, 1024}, naive_fast, kMillisecond);
     conv_group("dwconv3x3s2_1024_64x64", {1024, 64, 64, 1024, 3, 2, 1024}, naive_fast, kMillisecond);

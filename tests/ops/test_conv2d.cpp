@@ -52,6 +52,10 @@ const ConvCase kCases[] = {
     {2, 7, 19, 37, 7, 5, 2, 2, 1, 7, evsam::Act::hswish},     // depthwise 5x5 stride 2, odd width
     {1, 4, 18, 18, 4, 3, 2, 1, 1, 4, evsam::Act::gelu_tanh},  // depthwise 3x3 stride 2, even size
     {1, 4, 13, 17, 4, 3, 1, 2, 2, 4, evsam::Act::silu},       // depthwise dilated: the generic path
+    {1, 6, 9, 40, 6, 3, 2, 0, 1, 6},                          // depthwise stride 2, no padding, wide rows
+    {1, 3, 20, 45, 3, 7, 2, 3, 1, 3},                         // depthwise 7x7 stride 2, odd padding 3
+    {1, 5, 7, 7, 5, 3, 1, 1, 1, 5, evsam::Act::gelu_tanh},    // depthwise on a 7x7 map (the L classifiers')
+    {1, 4, 14, 14, 4, 3, 2, 1, 1, 4},                         // depthwise stride 2 to 7x7
     {1, 3, 21, 19, 8, 3, 3, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 3 im2col, fused GELU
     {1, 16, 7, 45, 24, 1, 1, 0, 1, 1, evsam::Act::gelu_erf},  // pointwise, fused exact GELU
     {1, 8, 9, 9, 8, 1, 2, 0, 1, 1, evsam::Act::relu},         // 1x1 stride 2: im2col, not in place

@@ -2,7 +2,8 @@
 // GELU: EfficientViT uses approximate="tanh"; SAM uses the exact erf form.
 //
 //   act_apply(a, x)              : the scalar reference formula (one element).
-//   act_apply(a, simd::vec<T> x) : the same formula on a SIMD vector (xsimd's tanh/erf/exp).
+//   act_apply(a, simd::vec<T> x) : the same function on a SIMD vector (xsimd's erf/exp; tanh-GELU
+//                                  through the identity 0.5 (1 + tanh u) = sigmoid(2u)).
 //   activation_forward_naive     : the reference loop; activation_forward: the fast one.
 #pragma once
 #include <cmath>
@@ -40,9 +41,12 @@ inline simd::vec<T> act_apply(Act a, simd::vec<T> x) {
         case Act::relu6: return xsimd::min(xsimd::max(x, V(T(0))), V(T(6)));
         case Act::hswish: return x * xsimd::min(xsimd::max(x + V(T(3)), V(T(0))), V(T(6))) / V(T(6));
         case Act::silu: return x / (V(T(1)) + xsimd::exp(-x));
-        case Act::gelu_tanh: {
-            const V k(T(0.7978845608028654));
-            return V(T(0.5)) * x * (V(T(1)) + xsimd::tanh(k * (x + V(T(0.044715)) * x * x * x)));
+        case Act::gelu_tanh: {  // the same function as x sigmoid(2u): 0.5 (1 + tanh u) = 1 / (1 + e^-2u)
+            // One exp and a division instead of tanh's exp, division and polynomial: 1.46x faster
+            // (float, AVX-512, in cache), and no cancellation in 1 + tanh u where tanh u is near -1.
+            // Against a long-double reference on [-12, 12]: relative L2 1.2e-8 (tanh form: 1.0e-8).
+            const V m2k(T(-2 * 0.7978845608028654));
+            return x / (V(T(1)) + xsimd::exp(m2k * (x + V(T(0.044715)) * x * x * x)));
         }
         case Act::gelu_erf: return V(T(0.5)) * x * (V(T(1)) + xsimd::erf(x * V(T(0.7071067811865476))));
     }

@@ -9,8 +9,9 @@
 //                          groups == 1 -> im2col + GEMM (Eigen; 1x1 convs read the input in
 //                          place); depthwise (G == C == OC) -> SIMD direct loops over a padded
 //                          copy of each channel; other grouped convs -> one GEMM per group.
-// Work is split into fixed-size column blocks (kColBlock output pixels), never
-// by thread count, so the result is bit-identical whatever the number of threads.
+// Work is split into column blocks of output pixels and row tiles of output channels; no output's
+// reduction is ever split, so the result is bit-identical whatever the number of threads (float:
+// the cut follows the thread count, for balance; double: it depends on the shapes only).
 #pragma once
 #include <algorithm>
 #include <array>
@@ -18,6 +19,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -64,7 +67,7 @@ void conv2d_forward_naive(T* out, const T* in, const T* weight, const T* bias, i
 
 namespace detail {
 
-constexpr int64_t kColBlock = 256;  // output pixels per GEMM block (fixed: determinism)
+constexpr int64_t kColBlock = 256;  // output pixels per GEMM block
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }  // b > 0
 
@@ -90,10 +93,61 @@ void conv2d_depthwise_generic(T* out, const T* in, const T* weight, const T* bia
     }
 }
 
-// Depthwise, stride 1 or 2, no dilation (every depthwise conv in EfficientViT-SAM), SIMD along x.
-// Each channel is copied once into a zero-padded plane whose rows are wide enough for whole vectors,
-// so the inner loop is branch-free: acc = bias; acc = fma(x, w[ky][kx], acc) in (ky, kx) order.
-// Stride 2 splits the padded plane into its even and odd columns, so the loads stay contiguous.
+// A row split into its even and odd columns: ev[j] = src[2j], od[j] = src[2j + 1], 32 columns at a
+// time with AVX-512 where the build has it; returns the first column it left to the caller's loop.
+template <class T>
+int64_t split_even_odd(T* ev, T* od, const T* src, int64_t W) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        int64_t x = 0;
+        for (; x + 32 <= W; x += 32) {
+            const __m512 a = _mm512_loadu_ps(src + x), b = _mm512_loadu_ps(src + x + 16);
+            _mm512_storeu_ps(ev + x / 2, _mm512_permutex2var_ps(a, ie, b));
+            _mm512_storeu_ps(od + x / 2, _mm512_permutex2var_ps(a, io, b));
+        }
+        if (x < W) {  // the last 1 .. 31 columns, masked
+            const int64_t n = W - x;
+            auto mask = [](int64_t k) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(k, 0, 16)) - 1); };
+            const __m512 a = _mm512_maskz_loadu_ps(mask(n), src + x),
+                         b = _mm512_maskz_loadu_ps(mask(n - 16), src + x + 16);
+            _mm512_mask_storeu_ps(ev + x / 2, mask((n + 1) / 2), _mm512_permutex2var_ps(a, ie, b));
+            _mm512_mask_storeu_ps(od + x / 2, mask(n / 2), _mm512_permutex2var_ps(a, io, b));
+        }
+        return W;
+    }
+#endif
+    (void)ev, (void)od, (void)src, (void)W;
+    return 0;
+}
+
+// dst[0 .. n) = src[0 .. n): for the short rows of small maps, whole vectors and one masked one
+// with AVX-512 (std::copy's call costs more than a 7-value row).
+template <class T>
+void copy_row(T* dst, const T* src, int64_t n) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+        if (i < n) {
+            const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+            _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+        }
+        return;
+    }
+#endif
+    std::copy(src, src + n, dst);
+}
+
+// Depthwise, stride 1 or 2, no dilation (every depthwise conv in the EfficientViT models), SIMD
+// over the output pixels. Each channel is copied once into zero-padded planes: stride 1, the padded
+// image (Hp x Wp); stride 2, its four (row parity, column parity) sub-images, so that output pixel
+// (oy, ox) reads plane (ky & 1, kx & 1) at (oy + ky / 2, ox + kx / 2) for every stride. Within a
+// plane of width Wq the output is computed at q = oy Wq + ox for every q < OH Wq at once (the q with
+// ox >= OW are computed and dropped), so a 7x7 map costs 4 vectors of 16, not 7 half-empty rows.
+// acc = bias; acc = fma(x, w[ky][kx], acc) in (ky, kx) order, as the naive conv adds.
+constexpr int64_t kDwVectors = 4;
 template <class T>
 void conv2d_depthwise(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t K, int64_t stride, int64_t pad, int64_t dilation, Act act) {
@@ -102,49 +156,61 @@ void conv2d_depthwise(T* out, const T* in, const T* weight, const T* bias, int64
     using V = simd::vec<T>;
     constexpr int64_t VW = simd::width<T>;
     const int64_t OH = conv_out_size(H, K, stride, pad, 1), OW = conv_out_size(W, K, stride, pad, 1);
-    const int64_t OWr = (OW + VW - 1) / VW * VW;
-    const int64_t Hp = H + 2 * pad;
-    const int64_t Wq = OWr + K;  // columns of each plane (stride 1: one plane; stride 2: even, odd)
-    const int64_t planes = stride;
+    const int64_t Hp = H + 2 * pad, Wp = W + 2 * pad;
+    const int64_t Hq = (Hp + stride - 1) / stride, Wq = (Wp + stride - 1) / stride;  // each plane
+    const int64_t nq = (OH * Wq + VW - 1) / VW * VW;                                 // outputs computed
+    const int64_t kq = (K - 1) / stride;                                             // plane offset reach
+    // a plane holds Hq Wq values and what the last vectors read past them
+    const int64_t plane = (std::max(Hq * Wq, nq + kq * Wq + kq) + 15) / 16 * 16;
+    const int64_t planes = stride * stride;
+    std::vector<int64_t> tap(static_cast<size_t>(K * K));  // where tap (ky, kx) reads, from q
+    for (int64_t ky = 0; ky < K; ++ky)
+        for (int64_t kx = 0; kx < K; ++kx)
+            tap[static_cast<size_t>(ky * K + kx)] =
+                ((ky % stride) * stride + kx % stride) * plane + (ky / stride) * Wq + kx / stride;
 #pragma omp parallel
     {
-        const int64_t row_at = (planes * Hp * Wq + 15) / 16 * 16;  // 64-byte aligned output row
-        std::vector<T, AlignedAllocator<T>> buf(static_cast<size_t>(row_at + OWr));
-        T* row = buf.data() + row_at;
+        std::vector<T, AlignedAllocator<T>> buf(static_cast<size_t>(planes * plane + nq));
+        T* row = buf.data() + planes * plane;  // the outputs, nq of them
 #pragma omp for schedule(static)
         for (int64_t nc = 0; nc < N * C; ++nc) {
             const int64_t c = nc % C;
             const T* src = in + nc * H * W;
             const T* wk = weight + c * K * K;
             T* dst = out + nc * OH * OW;
-            std::fill(buf.begin(), buf.begin() + planes * Hp * Wq, T(0));
+            std::fill(buf.begin(), buf.begin() + planes * plane, T(0));
             for (int64_t iy = 0; iy < H; ++iy) {
                 const T* s = src + iy * W;
+                const int64_t y = iy + pad;
                 if (stride == 1) {
-                    std::copy(s, s + W, buf.data() + (iy + pad) * Wq + pad);
-                } else {
-                    for (int64_t ix = 0; ix < W; ++ix) {
-                        const int64_t x = ix + pad;
-                        buf[static_cast<size_t>(((x & 1) * Hp + iy + pad) * Wq + (x >> 1))] = s[ix];
-                    }
+                    copy_row(buf.data() + y * Wq + pad, s, W);
+                    continue;
                 }
+                // padded column x = ix + pad: plane x & 1, column x >> 1
+                T* p0 = buf.data() + (y & 1) * 2 * plane + (y >> 1) * Wq;  // column parity 0
+                T* p1 = p0 + plane;                                        // column parity 1
+                T* ev = pad % 2 ? p1 + pad / 2 : p0 + pad / 2;             // ix even
+                T* od = pad % 2 ? p0 + pad / 2 + 1 : p1 + pad / 2;         // ix odd
+                for (int64_t ix = split_even_odd(ev, od, s, W); ix < W; ++ix) (ix % 2 ? od : ev)[ix / 2] = s[ix];
             }
             const V b(bias ? bias[c] : T(0));
-            for (int64_t oy = 0; oy < OH; ++oy) {
-                for (int64_t ox = 0; ox < OWr; ox += VW) {
-                    V acc = b;
-                    for (int64_t ky = 0; ky < K; ++ky) {
-                        const int64_t r = oy * stride + ky;
-                        for (int64_t kx = 0; kx < K; ++kx) {
-                            const T* p = stride == 1 ? buf.data() + r * Wq + ox + kx
-                                                     : buf.data() + ((kx & 1) * Hp + r) * Wq + ox + (kx >> 1);
-                            acc = xsimd::fma(V::load_unaligned(p), V(wk[ky * K + kx]), acc);
-                        }
-                    }
-                    act_apply(act, acc).store_aligned(row + ox);
+            // kDwVectors output vectors at a time: independent FMA chains, each tap's weight loaded once
+            auto outputs = [&](int64_t q, auto nv) {
+                constexpr int64_t NV = decltype(nv)::value;
+                V acc[NV];
+                for (int64_t j = 0; j < NV; ++j) acc[j] = b;
+                for (int64_t t = 0; t < K * K; ++t) {
+                    const V w(wk[t]);
+                    const T* p = buf.data() + tap[static_cast<size_t>(t)] + q;
+                    for (int64_t j = 0; j < NV; ++j) acc[j] = xsimd::fma(V::load_unaligned(p + j * VW), w, acc[j]);
                 }
-                std::copy(row, row + OW, dst + oy * OW);
-            }
+                for (int64_t j = 0; j < NV; ++j) act_apply(act, acc[j]).store_aligned(row + q + j * VW);
+            };
+            int64_t q = 0;
+            for (; q + kDwVectors * VW <= nq; q += kDwVectors * VW)
+                outputs(q, std::integral_constant<int64_t, kDwVectors>{});
+            for (; q < nq; q += VW) outputs(q, std::integral_constant<int64_t, 1>{});
+            for (int64_t oy = 0; oy < OH; ++oy) copy_row(dst + oy * OW, row + oy * Wq, OW);
         }
     }
 }
@@ -184,16 +250,78 @@ void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_
             }
 }
 
-// How a GEMM conv is cut into tasks: blocks of kColBlock output pixels, and, when that gives
-// fewer than kMinTasks tasks (small late-stage maps: 16x16 is one block), row tiles of output
-// channels too. The cut depends only on the shapes, never on the thread count, and no output
-// element's reduction is split, so results are identical for any number of threads.
+// How a GEMM conv is cut into tasks: blocks of kColBlock output pixels, and row tiles of output
+// channels when the blocks alone would leave threads idle. No output element's reduction is ever
+// split, and evsam's float kernels give every element the same bits whatever tile it lands in, so
+// for float the cut may follow the thread count: row tiles whenever the blocks are fewer than
+// kMinTasks per thread, enough of them that every thread gets the same number of tasks, each a
+// run of whole packed panels (row_align rows) spread as evenly as they go. Double (Eigen's GEMM,
+// whose bits could follow a tile's shape) keeps a cut that depends on the shapes only: fewer than
+// kMinTasks blocks are cut into tiles of a multiple of 2 row_align rows.
 constexpr int64_t kMinTasks = 8;
-inline int64_t conv_row_tile(int64_t col_tasks, int64_t OCg) {
-    if (col_tasks >= kMinTasks) return OCg;
-    const int64_t splits = (kMinTasks + col_tasks - 1) / col_tasks;
-    constexpr int64_t a = 2 * GemmLhs<float>::row_align();  // tiles start on a packed panel
-    return std::max<int64_t>(a, ((OCg + splits - 1) / splits + a - 1) / a * a);
+struct ConvRowTiles {
+    int64_t n = 1;     // tiles
+    int64_t rows = 0;  // double: rows per tile (the last one shorter); float: 0, tiles of whole panels
+    int64_t OCg = 0;
+    // rows [begin(t), begin(t + 1)) of the group's output channels
+    int64_t begin(int64_t t) const {
+        constexpr int64_t a = GemmLhs<float>::row_align();
+        if (rows) return std::min(OCg, t * rows);
+        const int64_t panels = (OCg + a - 1) / a;
+        return std::min(OCg, t * panels / n * a);
+    }
+};
+inline int64_t gcd64(int64_t a, int64_t b) { return b ? gcd64(b, a % b) : a; }
+template <class T>
+ConvRowTiles conv_row_tiles(int64_t col_tasks, int64_t OCg, int64_t threads) {
+    constexpr int64_t a = GemmLhs<float>::row_align();
+    if constexpr (!std::is_same_v<T, float>) {
+        if (col_tasks >= kMinTasks) return {1, OCg, OCg};
+        const int64_t splits = (kMinTasks + col_tasks - 1) / col_tasks;
+        const int64_t rows = std::max<int64_t>(2 * a, ((OCg + splits - 1) / splits + 2 * a - 1) / (2 * a) * (2 * a));
+        return {(OCg + rows - 1) / rows, rows, OCg};
+    } else {
+        threads = std::max<int64_t>(1, threads);
+        if (col_tasks >= kMinTasks * threads) return {1, OCg, OCg};
+        // the fewest tiles with col_tasks * n a multiple of the threads and at least kMinTasks tasks
+        const int64_t n0 = threads / gcd64(col_tasks, threads);
+        const int64_t want = std::max(kMinTasks, threads);
+        const int64_t n = std::min(n0 * ((want + col_tasks * n0 - 1) / (col_tasks * n0)), (OCg + a - 1) / a);
+        return {std::max<int64_t>(1, n), 0, OCg};
+    }
+}
+
+// The column blocks of a group's P output pixels: double, blocks of kColBlock (the last shorter);
+// float, about as many blocks, of whole 32-pixel column panels spread as evenly as they go, and,
+// when the N G groups' blocks are enough tasks but do not split evenly over the threads, the fewest
+// more blocks that do.
+struct ConvColBlocks {
+    int64_t n = 1;      // blocks
+    int64_t width = 0;  // double: kColBlock; float: 0, runs of whole panels
+    int64_t P = 0;
+    static constexpr int64_t kPanel = 32;
+    int64_t begin(int64_t b) const {
+        if (width) return std::min(P, b * width);
+        const int64_t panels = (P + kPanel - 1) / kPanel;
+        return std::min(P, b * panels / n * kPanel);
+    }
+    int64_t max_width() const { return width ? width : ((P + kPanel - 1) / kPanel + n - 1) / n * kPanel; }
+};
+template <class T>
+ConvColBlocks conv_col_blocks(int64_t NG, int64_t P, int64_t threads) {
+    int64_t n = (P + kColBlock - 1) / kColBlock;
+    if constexpr (!std::is_same_v<T, float>) {
+        return {n, kColBlock, P};
+    } else {
+        const int64_t panels = (P + ConvColBlocks::kPanel - 1) / ConvColBlocks::kPanel;
+        if (threads > 1 && NG * n >= kMinTasks)
+            for (int64_t m = n; m < n + threads && m <= panels; ++m)
+                if ((NG * m) % threads == 0) {
+                    n = m;
+                    break;
+                }
+        return {n, 0, P};
+    }
 }
 
 // A convolution's weights as the fast paths use them: per group, packed for the GEMM; or, for
@@ -250,6 +378,9 @@ ConvPrepared<T> gemm_conv_weights(const T* weight, int64_t OC, int64_t R, int64_
 // Grouped / dense: per (image, group, block of output pixels, tile of output channels), build the
 // im2col block (Cg*K*K rows x cols; skipped for 1x1 stride-1 convs, which read the input in place)
 // and multiply the group's (rows x Cg*K*K) weight tile straight into the output, then the epilogue.
+// When the output channels are cut into row tiles (small maps), the tiles of a column block share
+// one im2col block and one pack of it (float), made in parallel first, instead of each tile making
+// its own: the products and their bits are the same.
 template <class T>
 void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                  int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
@@ -258,34 +389,86 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     using Stride = Eigen::OuterStride<>;
     const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
     const int64_t P = OH * OW, Cg = C / G, OCg = OC / G, R = Cg * K * K;
-    const int64_t nblk = (P + kColBlock - 1) / kColBlock;
-    const int64_t rows = conv_row_tile(N * G * nblk, OCg), ntile = (OCg + rows - 1) / rows;
+#ifdef _OPENMP
+    const int64_t threads = omp_get_max_threads();
+#else
+    const int64_t threads = 1;
+#endif
+    const ConvColBlocks blocks = conv_col_blocks<T>(N * G, P, threads);
+    const int64_t nblk = blocks.n, ncol = N * G * nblk;
+    const ConvRowTiles tiles = conv_row_tiles<T>(ncol, OCg, threads);
+    const int64_t ntile = tiles.n;
     const bool pointwise = K == 1 && stride == 1 && pad == 0;
     std::optional<ConvPrepared<T>> local;  // packed here when the layer keeps no packs
     if (!prepared) prepared = &local.emplace(gemm_conv_weights(weight, OC, R, G));
+    // column block c = (n G + g) nblk + b: its input, output and pixel range
+    auto block = [&](int64_t c) {
+        const int64_t n = c / (G * nblk), g = c / nblk % G, p0 = blocks.begin(c % nblk);
+        return std::make_tuple(n, g, p0, blocks.begin(c % nblk + 1) - p0, in + (n * C + g * Cg) * H * W);
+    };
+    constexpr bool share = std::is_same_v<T, float>;
+    const bool shared = share && ntile > 1;
+    std::vector<std::vector<T, AlignedAllocator<T>>> cols(shared && !pointwise ? static_cast<size_t>(ncol) : 0);
+    std::vector<gemm_kernel::PackedRhs> rhs(shared ? static_cast<size_t>(ncol) : 0);
+    for (int64_t c = 0; c < static_cast<int64_t>(rhs.size()); ++c) {
+        const auto [n, g, p0, np, gin] = block(c);
+        rhs[static_cast<size_t>(c)].reset(prepared->lhs[static_cast<size_t>(g)].kind(), R, np);
+        if (!pointwise) cols[static_cast<size_t>(c)].resize(static_cast<size_t>(R * np));
+    }
+    int64_t ptasks = 0;  // pack tasks of the widest block
+    for (const auto& B : rhs) ptasks = std::max(ptasks, B.tasks());
 #pragma omp parallel
     {
-        std::vector<T, AlignedAllocator<T>> col(pointwise ? 0 : static_cast<size_t>(R * kColBlock));
-#pragma omp for collapse(4) schedule(static)
-        for (int64_t n = 0; n < N; ++n)
-            for (int64_t g = 0; g < G; ++g)
-                for (int64_t b = 0; b < nblk; ++b)
-                    for (int64_t t = 0; t < ntile; ++t) {
-                        const int64_t p0 = b * kColBlock, np = std::min(kColBlock, P - p0);
-                        const int64_t o0 = t * rows, no = std::min(rows, OCg - o0);
-                        const T* gin = in + (n * C + g * Cg) * H * W;
-                        T* gout = out + (n * OC + g * OCg + o0) * P + p0;
-                        const GemmLhs<T>& Wm = prepared->lhs[static_cast<size_t>(g)];
-                        Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
-                        if (pointwise) {
-                            Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
-                        } else {
-                            im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
-                            Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np));
-                        }
+        std::vector<T, AlignedAllocator<T>> col(pointwise || shared ? 0 : static_cast<size_t>(R * blocks.max_width()));
+        if (shared) {
+            if (!pointwise) {
+#pragma omp for schedule(static)
+                for (int64_t c = 0; c < ncol; ++c) {
+                    const auto [n, g, p0, np, gin] = block(c);
+                    im2col_block(cols[static_cast<size_t>(c)].data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0,
+                                 np);
+                }
+            }
+#pragma omp for collapse(2) schedule(static)
+            for (int64_t c = 0; c < ncol; ++c)
+                for (int64_t t = 0; t < ptasks; ++t) {
+                    if constexpr (share) {
+                        auto& B = rhs[static_cast<size_t>(c)];
+                        if (t >= B.tasks()) continue;
+                        const auto [n, g, p0, np, gin] = block(c);
+                        if (pointwise)
+                            B.pack(t, {gin + p0, H * W, 1});
+                        else
+                            B.pack(t, {cols[static_cast<size_t>(c)].data(), np, 1});
+                    }
+                }
+        }
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t c = 0; c < ncol; ++c)
+            for (int64_t t = 0; t < ntile; ++t) {
+                const auto [n, g, p0, np, gin] = block(c);
+                const int64_t o0 = tiles.begin(t), no = tiles.begin(t + 1) - o0;
+                if (no <= 0) continue;
+                T* gout = out + (n * OC + g * OCg + o0) * P + p0;
+                const GemmLhs<T>& Wm = prepared->lhs[static_cast<size_t>(g)];
+                Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
+                if constexpr (share) {
+                    if (shared) {
+                        Wm.product_rows(o0, Y, rhs[static_cast<size_t>(c)]);
                         for (int64_t o = 0; o < no; ++o)
                             bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
+                        continue;
                     }
+                }
+                if (pointwise) {
+                    Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
+                } else {
+                    im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
+                    Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np));
+                }
+                for (int64_t o = 0; o < no; ++o)
+                    bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
+            }
     }
 }
 
@@ -317,28 +500,8 @@ inline bool winograd_applies(int64_t C, int64_t OC, int64_t K, int64_t stride, i
     return K == 3 && stride == 1 && pad == 1 && dilation == 1 && G == 1 && C >= 8 && OC >= 8;
 }
 
-// The input transform's row split (padded column x + 1 to its even/odd plane: O[j] = src[2j],
-// E[j + 1] = src[2j + 1]) and the output's merge (row[2i] = even[i], row[2i + 1] = odd[i]), 32
-// columns at a time with AVX-512 where the build has it. deinterleave_row returns the first column
-// it left to the scalar loop; interleave_store returns false when it did nothing.
-template <class T>
-int64_t deinterleave_row(T* E, T* O, const T* src, int64_t W) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
-        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        int64_t x = 0;
-        for (; x + 32 <= W; x += 32) {
-            const __m512 a = _mm512_loadu_ps(src + x), b = _mm512_loadu_ps(src + x + 16);
-            _mm512_storeu_ps(O + x / 2, _mm512_permutex2var_ps(a, ie, b));
-            _mm512_storeu_ps(E + x / 2 + 1, _mm512_permutex2var_ps(a, io, b));
-        }
-        return x;
-    }
-#endif
-    (void)E, (void)O, (void)src, (void)W;
-    return 0;
-}
+// The output's merge for Winograd (row[2i] = even[i], row[2i + 1] = odd[i]), 32 columns at a time
+// with AVX-512 where the build has it; interleave_store returns false when it did nothing.
 template <int64_t VW, class T>
 bool interleave_store(T* row, const T* even, const T* odd) {
 #if defined(__AVX512F__)
@@ -429,7 +592,7 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                             if (y < 0 || y >= H) continue;
                             T* E = eo.data() + r * EW;
                             T* O = eo.data() + (4 + r) * EW;
-                            const int64_t x0 = deinterleave_row(E, O, src + y * W, W);
+                            const int64_t x0 = split_even_odd(O, E + 1, src + y * W, W);  // padded x + 1
                             for (int64_t x = x0; x < W; ++x) (((x + 1) & 1) ? O : E)[(x + 1) >> 1] = src[y * W + x];
                         }
                         for (int64_t k = 0; k < cnt; k += VW) {

@@ -121,6 +121,13 @@ public:
         using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
         gemm(Y, Eigen::Map<const Mat, 0, Stride>(p_ + i0 * rs_, Y.rows(), K_, Stride(rs_, cs_)), B, accumulate);
     }
+    // Y = A[i0 : i0 + Y.rows()] B for a right operand packed once for this kernel (float only):
+    // several row tiles, on several threads, share one pack of B.
+    template <class Dst>
+    void product_rows(int64_t i0, Dst&& Y, const gemm_kernel::PackedRhs& B, bool accumulate = false) const {
+        static_assert(std::is_same_v<T, float>, "a packed right operand is float");
+        packed_.product_rows(i0, Y.rows(), B, Y.data(), Y.rowStride(), accumulate);
+    }
     static constexpr int64_t row_align() { return gemm_kernel::PackedLhs::row_align(); }
     // float: the pack is all the products need (on direct-access operands), so the source may go
     bool holds_pack() const { return std::is_same_v<T, float>; }

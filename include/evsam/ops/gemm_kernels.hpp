@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -185,6 +186,8 @@ void micro_bf16_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, flo
 #if defined(__x86_64__) && defined(__GNUC__)
 #define EVSAM_GEMM_X86 1
 
+inline constexpr int64_t kPrefetchA = 768;  // A's elements (floats, bf16 pairs) ahead: 3 KiB
+
 __attribute__((target("avx512f,fma"))) inline void micro_f32_avx512(int64_t kc, const float* Ap, const float* Bp,
                                                                     float* C, int64_t ldc, bool first) {
     constexpr int MR = 12;
@@ -195,6 +198,7 @@ __attribute__((target("avx512f,fma"))) inline void micro_f32_avx512(int64_t kc, 
         const float* a = Ap + c0 * MR;
         const float* b = Bp + c0 * 32;
         for (int64_t k = 0; k < n; ++k, a += MR, b += 32) {
+            _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchA), _MM_HINT_T0);
             const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
             for (int i = 0; i < MR; ++i) {
                 const __m512 ai = _mm512_set1_ps(a[i]);
@@ -225,6 +229,7 @@ __attribute__((target("avx2,fma"))) inline void micro_f32_avx2(int64_t kc, const
         const float* a = Ap + c0 * MR;
         const float* b = Bp + c0 * 16;
         for (int64_t k = 0; k < n; ++k, a += MR, b += 16) {
+            _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchA), _MM_HINT_T0);
             const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
             for (int i = 0; i < MR; ++i) {
                 const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -258,6 +263,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void micro_bf16_av
         const int32_t* a = reinterpret_cast<const int32_t*>(Ap) + c0 * MR;  // one (even, odd) pair per int32
         const uint16_t* b = Bp + c0 * 64;
         for (int64_t p = 0; p < n; ++p, a += MR, b += 64) {
+            _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchA), _MM_HINT_T0);
             const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 32);
             for (int i = 0; i < MR; ++i) {
                 const __m512bh ai = (__m512bh)_mm512_set1_epi32(a[i]);
@@ -346,19 +352,27 @@ T* scratch(std::vector<T, AlignedAllocator<T>>& v, size_t n) {
     return v.data();
 }
 
-// A packed for every depth block: block kb (depths kb kKc ...) at kb * a_block_size(M), panel ip of
-// it at ip MR kcp.
-template <class Kn>
-int64_t a_block_size(int64_t M) {
-    return (M + Kn::MR - 1) / Kn::MR * Kn::MR * kKc;
+// An operand packed for every depth block, in panels of R rows (A: R = MR, row panels; B: R = NR,
+// column panels): block kb (depths kb kKc ...) at kb * packed_block_size<R>(rows), panel p of it at
+// p R kcp, kcp the block's depth rounded up to the element's pair.
+template <int64_t R>
+int64_t packed_block_size(int64_t rows) {
+    return (rows + R - 1) / R * R * kKc;
 }
-// The size of all of A packed: every depth block but the last is full.
-template <class Kn>
-int64_t a_packed_size(int64_t M, int64_t K) {
+// The size of all of it: every depth block but the last is full.
+template <int64_t R, int64_t Pair>
+int64_t packed_size(int64_t rows, int64_t K) {
     if (K <= 0) return 0;
     const int64_t nkb = (K + kKc - 1) / kKc, last = K - (nkb - 1) * kKc;
-    return (nkb - 1) * a_block_size<Kn>(M) +
-           (M + Kn::MR - 1) / Kn::MR * Kn::MR * ((last + Kn::pair - 1) / Kn::pair * Kn::pair);
+    return (nkb - 1) * packed_block_size<R>(rows) + (rows + R - 1) / R * R * ((last + Pair - 1) / Pair * Pair);
+}
+template <class Kn>
+int64_t a_block_size(int64_t M) {
+    return packed_block_size<Kn::MR>(M);
+}
+template <class Kn>
+int64_t a_packed_size(int64_t M, int64_t K) {
+    return packed_size<Kn::MR, Kn::pair>(M, K);
 }
 template <class Kn>
 void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) {
@@ -375,11 +389,51 @@ void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) 
     }
 }
 
+// The macro-kernel's loop order: kMcPanels row panels of A (192 rows x kKc depths, 192 KiB: they
+// stay in L2) at a time, every column panel of B over them; or, for at most kFewPanels column panels
+// (a small map's few pixels: B's panels stay in L1/L2), each A panel once, straight through every
+// B panel. A layer's weights are then read from memory once per product, in order, and the
+// micro-kernel prefetches kPrefetchA floats ahead in the packed A (the next panels): on small maps
+// (the L classifiers' 7x7 and 14x14 stages) the products wait on the weights, not on the FMAs.
+// The order changes no result: each output's sum runs the same micro-kernel steps either way.
+inline constexpr int64_t kMcPanels = 16;
+inline constexpr int64_t kFewPanels = 4;
+// One depth block of kc depths: Y (M x nc, row stride ldy) = or += (first: =) the packed row panels
+// Ab (panel ip at ip MR kcp) times the packed column panels Bb (panel jp at jp NR kcp).
+template <class Kn>
+void macro_block(int64_t M, int64_t nc, int64_t kc, const typename Kn::elem* Ab, const typename Kn::elem* Bb, float* Y,
+                 int64_t ldy, bool first) {
+    constexpr int64_t MR = Kn::MR, NR = Kn::NR;
+    const int64_t kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
+    const int64_t mpanels = (M + MR - 1) / MR, npanels = (nc + NR - 1) / NR;
+    alignas(64) float tile[MR * NR];
+    auto micro = [&](int64_t ip, int64_t jp) {
+        const int64_t ii = ip * MR, mr = std::min(MR, M - ii), jj = jp * NR, nr = std::min(NR, nc - jj);
+        float* y = Y + ii * ldy + jj;
+        if (mr == MR && nr == NR) return Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, y, ldy, first);
+        if (!first)
+            for (int64_t i = 0; i < mr; ++i) std::copy(y + i * ldy, y + i * ldy + nr, tile + i * NR);
+        Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, tile, NR, first);
+        for (int64_t i = 0; i < mr; ++i) std::copy(tile + i * NR, tile + i * NR + nr, y + i * ldy);
+    };
+    if (npanels <= kFewPanels) {  // few columns (small maps): each A panel once, for every B panel in turn
+        for (int64_t ip = 0; ip < mpanels; ++ip)
+            for (int64_t jp = 0; jp < npanels; ++jp) micro(ip, jp);
+        return;
+    }
+    // kMcPanels row panels of A at a time: that block stays in L2 while every column panel goes by
+    for (int64_t ic = 0; ic < mpanels; ic += kMcPanels)
+        for (int64_t jp = 0; jp < npanels; ++jp)
+            for (int64_t ip = ic; ip < std::min(mpanels, ic + kMcPanels); ++ip) micro(ip, jp);
+}
+
 // Y (row stride ldy, unit column stride) = or += A B. Ap: A already packed by pack_a_all (for a
-// matrix whose depth blocks are ablock apart; A's rows start at its panel panel0), or null.
+// matrix whose depth blocks are ablock apart; A's rows start at its panel panel0), or null. Bp: B
+// already packed (as PackedRhs does, depth blocks bblock apart), or null.
 template <class Kn>
 void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t ablock, int64_t panel0, const Operand& A,
-         const Operand& B, float* Y, int64_t ldy, bool accumulate) {
+         const Operand& B, float* Y, int64_t ldy, bool accumulate, const typename Kn::elem* Bpre = nullptr,
+         int64_t bblock = 0) {
     using E = typename Kn::elem;
     constexpr int64_t MR = Kn::MR, NR = Kn::NR, NC = 16 * NR;
     if (M <= 0 || N <= 0) return;
@@ -389,7 +443,6 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t a
         return;
     }
     thread_local std::vector<E, AlignedAllocator<E>> abuf, bbuf;
-    const int64_t mpanels = (M + MR - 1) / MR;
     if (!Ap) {
         ablock = a_block_size<Kn>(M);
         panel0 = 0;
@@ -397,31 +450,22 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t a
         pack_a_all<Kn>(buf, A, M, K);
         Ap = buf;
     }
-    E* Bp = scratch(bbuf, static_cast<size_t>(NC * kKc));
-    alignas(64) float tile[MR * NR];
+    E* Bp = Bpre ? nullptr : scratch(bbuf, static_cast<size_t>(NC * kKc));
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {
         const int64_t kc = std::min(kKc, K - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
         const bool first = k0 == 0 && !accumulate;
         const E* Ab = Ap + (k0 / kKc) * ablock + panel0 * MR * kcp;
         for (int64_t j0 = 0; j0 < N; j0 += NC) {
-            const int64_t nc = std::min(NC, N - j0), npanels = (nc + NR - 1) / NR;
-            for (int64_t jp = 0; jp < npanels; ++jp)
-                Kn::pack_b(Bp + jp * NR * kcp, B, k0, kc, j0 + jp * NR, std::min(NR, nc - jp * NR));
-            for (int64_t jp = 0; jp < npanels; ++jp) {
-                const int64_t jj = j0 + jp * NR, nr = std::min(NR, N - jj);
-                for (int64_t ip = 0; ip < mpanels; ++ip) {
-                    const int64_t ii = ip * MR, mr = std::min(MR, M - ii);
-                    float* y = Y + ii * ldy + jj;
-                    if (mr == MR && nr == NR) {
-                        Kn::micro(kc, Ab + ip * MR * kcp, Bp + jp * NR * kcp, y, ldy, first);
-                        continue;
-                    }
-                    if (!first)
-                        for (int64_t i = 0; i < mr; ++i) std::copy(y + i * ldy, y + i * ldy + nr, tile + i * NR);
-                    Kn::micro(kc, Ab + ip * MR * kcp, Bp + jp * NR * kcp, tile, NR, first);
-                    for (int64_t i = 0; i < mr; ++i) std::copy(tile + i * NR, tile + i * NR + nr, y + i * ldy);
-                }
+            const int64_t nc = std::min(NC, N - j0);
+            const E* Bb;
+            if (Bpre) {
+                Bb = Bpre + (k0 / kKc) * bblock + j0 * kcp;
+            } else {
+                for (int64_t jp = 0; jp < (nc + NR - 1) / NR; ++jp)
+                    Kn::pack_b(Bp + jp * NR * kcp, B, k0, kc, j0 + jp * NR, std::min(NR, nc - jp * NR));
+                Bb = Bp;
             }
+            macro_block<Kn>(M, nc, kc, Ab, Bb, Y + j0, ldy, first);
         }
     }
 }
@@ -481,6 +525,19 @@ inline void gemm(Kind kind, int64_t M, int64_t N, int64_t K, const Operand& A, c
     with_kernel(kind, [&](auto kn) { run<decltype(kn)>(M, N, K, nullptr, 0, 0, A, B, Y, ldy, accumulate); });
 }
 
+// A packed operand's storage: fp32 or bf16 elements, whichever its kernel packs.
+struct PackBuffers {
+    std::vector<float, AlignedAllocator<float>> f32;
+    std::vector<uint16_t, AlignedAllocator<uint16_t>> bf16;
+    template <class E>
+    std::vector<E, AlignedAllocator<E>>& get() {
+        if constexpr (std::is_same_v<E, float>)
+            return f32;
+        else
+            return bf16;
+    }
+};
+
 // The left operand of many products (a layer's weights across the blocks of an image), packed once.
 class PackedLhs {
 public:
@@ -510,16 +567,15 @@ public:
                     accumulate);
         });
     }
+    // ... times a right operand packed once for this kernel (PackedRhs::reset with kind())
+    void product_rows(int64_t i0, int64_t m, const class PackedRhs& B, float* Y, int64_t ldy, bool accumulate) const;
     // Every kernel's MR divides this: product_rows may start at any multiple of it.
     static constexpr int64_t row_align() { return 12; }
 
 private:
     template <class E>
     std::vector<E, AlignedAllocator<E>>& buffer() {
-        if constexpr (std::is_same_v<E, float>)
-            return f32_;
-        else
-            return bf16_;
+        return bufs_.get<E>();
     }
     template <class E>
     const std::vector<E, AlignedAllocator<E>>& buffer() const {
@@ -527,9 +583,64 @@ private:
     }
     Kind kind_ = Kind::f32_portable;
     int64_t M_ = 0, K_ = 0;
-    std::vector<float, AlignedAllocator<float>> f32_;
-    std::vector<uint16_t, AlignedAllocator<uint16_t>> bf16_;
+    PackBuffers bufs_;
 };
+
+// The right operand (K x N) of several products (an activation block that several row tiles of a
+// layer's weights multiply, each on its own thread), packed once into column panels for one kernel:
+// reset() sizes it, then pack(t, B) for every t < tasks() (in parallel: tasks write disjoint panels).
+class PackedRhs {
+public:
+    void reset(Kind kind, int64_t K, int64_t N) {
+        kind_ = kind;
+        K_ = K;
+        N_ = N;
+        with_kernel(kind, [&](auto kn) {
+            using Kn = decltype(kn);
+            scratch(buffer<typename Kn::elem>(), static_cast<size_t>(packed_size<Kn::NR, Kn::pair>(N, K)));
+            npanels_ = (N + Kn::NR - 1) / Kn::NR;
+        });
+    }
+    Kind kind() const { return kind_; }
+    int64_t depth() const { return K_; }
+    int64_t cols() const { return N_; }
+    int64_t tasks() const { return (K_ + kKc - 1) / kKc * npanels_; }
+    // task t: column panel t % panels of depth block t / panels
+    void pack(int64_t t, const Operand& B) {
+        with_kernel(kind_, [&](auto kn) {
+            using Kn = decltype(kn);
+            const int64_t k0 = (t / npanels_) * kKc, jp = t % npanels_;
+            const int64_t kc = std::min(kKc, K_ - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
+            typename Kn::elem* blk = buffer<typename Kn::elem>().data() + (k0 / kKc) * packed_block_size<Kn::NR>(N_);
+            Kn::pack_b(blk + jp * Kn::NR * kcp, B, k0, kc, jp * Kn::NR, std::min(Kn::NR, N_ - jp * Kn::NR));
+        });
+    }
+    template <class E>
+    const E* data() const {
+        return const_cast<PackedRhs*>(this)->buffer<E>().data();
+    }
+
+private:
+    template <class E>
+    std::vector<E, AlignedAllocator<E>>& buffer() {
+        return bufs_.get<E>();
+    }
+    Kind kind_ = Kind::f32_portable;
+    int64_t K_ = 0, N_ = 0, npanels_ = 0;
+    PackBuffers bufs_;
+};
+
+inline void PackedLhs::product_rows(int64_t i0, int64_t m, const PackedRhs& B, float* Y, int64_t ldy,
+                                    bool accumulate) const {
+    if (B.kind() != kind_ || B.depth() != K_)
+        throw std::logic_error("PackedLhs: the right operand was packed for another kernel or depth");
+    with_kernel(kind_, [&](auto kn) {
+        using Kn = decltype(kn);
+        using E = typename Kn::elem;
+        run<Kn>(m, B.cols(), K_, buffer<E>().data(), a_block_size<Kn>(M_), i0 / Kn::MR, Operand{nullptr, 0, 0},
+                Operand{nullptr, 0, 0}, Y, ldy, accumulate, B.data<E>(), packed_block_size<Kn::NR>(B.cols()));
+    });
+}
 
 }  // namespace gemm_kernel
 }  // namespace evsam
