@@ -215,39 +215,40 @@ void conv2d_depthwise(T* out, const T* in, const T* weight, const T* bias, int64
     }
 }
 
-// im2col for one group and a block of np output pixels starting at p0: row (ci, ky, kx) of col holds
-// in[ci, oy*s - pad + ky*d, ox*s - pad + kx*d] for each pixel (oy, ox), zero outside the image.
+// im2col for one group and a block of np output pixels starting at p0: row r = (ci, ky, kx) of the
+// im2col matrix holds in[ci, oy*s - pad + ky*d, ox*s - pad + kx*d] for each pixel (oy, ox), zero
+// outside the image; rows [r0, r1) of it (all of them by default) go to col, np values apart.
 // Pixels are walked one output row segment at a time, with the valid x range computed, not tested.
 template <class T>
 void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_t OW, int64_t K, int64_t stride,
-                  int64_t pad, int64_t dilation, int64_t p0, int64_t np) {
-    for (int64_t ci = 0; ci < Cg; ++ci)
-        for (int64_t ky = 0; ky < K; ++ky)
-            for (int64_t kx = 0; kx < K; ++kx) {
-                T* row = col + ((ci * K + ky) * K + kx) * np;
-                const T* src = gin + ci * H * W;
-                for (int64_t j = 0, p = p0; j < np;) {
-                    const int64_t oy = p / OW, ox0 = p % OW, seg = std::min(OW - ox0, np - j);
-                    const int64_t iy = oy * stride - pad + ky * dilation;
-                    T* r = row + j;
-                    if (iy < 0 || iy >= H) {
-                        std::fill(r, r + seg, T(0));
-                    } else {
-                        const int64_t off = kx * dilation - pad;  // ix = (ox0 + t) * stride + off
-                        const int64_t lo = std::clamp(ceil_div(-off, stride) - ox0, int64_t(0), seg);
-                        const int64_t hi = std::clamp(ceil_div(W - off, stride) - ox0, lo, seg);
-                        const T* s = src + iy * W + ox0 * stride + off;
-                        std::fill(r, r + lo, T(0));
-                        if (stride == 1)
-                            std::copy(s + lo, s + hi, r + lo);
-                        else
-                            for (int64_t t = lo; t < hi; ++t) r[t] = s[t * stride];
-                        std::fill(r + hi, r + seg, T(0));
-                    }
-                    j += seg;
-                    p += seg;
-                }
+                  int64_t pad, int64_t dilation, int64_t p0, int64_t np, int64_t r0 = 0, int64_t r1 = -1) {
+    if (r1 < 0) r1 = Cg * K * K;
+    for (int64_t rr = r0; rr < r1; ++rr) {
+        const int64_t ci = rr / (K * K), ky = rr / K % K, kx = rr % K;
+        T* row = col + (rr - r0) * np;
+        const T* src = gin + ci * H * W;
+        for (int64_t j = 0, p = p0; j < np;) {
+            const int64_t oy = p / OW, ox0 = p % OW, seg = std::min(OW - ox0, np - j);
+            const int64_t iy = oy * stride - pad + ky * dilation;
+            T* r = row + j;
+            if (iy < 0 || iy >= H) {
+                std::fill(r, r + seg, T(0));
+            } else {
+                const int64_t off = kx * dilation - pad;  // ix = (ox0 + t) * stride + off
+                const int64_t lo = std::clamp(ceil_div(-off, stride) - ox0, int64_t(0), seg);
+                const int64_t hi = std::clamp(ceil_div(W - off, stride) - ox0, lo, seg);
+                const T* s = src + iy * W + ox0 * stride + off;
+                std::fill(r, r + lo, T(0));
+                if (stride == 1)
+                    std::copy(s + lo, s + hi, r + lo);
+                else
+                    for (int64_t t = lo; t < hi; ++t) r[t] = s[t * stride];
+                std::fill(r + hi, r + seg, T(0));
             }
+            j += seg;
+            p += seg;
+        }
+    }
 }
 
 // How a GEMM conv is cut into tasks: blocks of kColBlock output pixels, and row tiles of output
@@ -408,40 +409,41 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     };
     constexpr bool share = std::is_same_v<T, float>;
     const bool shared = share && ntile > 1;
-    std::vector<std::vector<T, AlignedAllocator<T>>> cols(shared && !pointwise ? static_cast<size_t>(ncol) : 0);
-    std::vector<gemm_kernel::PackedRhs> rhs(shared ? static_cast<size_t>(ncol) : 0);
-    for (int64_t c = 0; c < static_cast<int64_t>(rhs.size()); ++c) {
-        const auto [n, g, p0, np, gin] = block(c);
-        rhs[static_cast<size_t>(c)].reset(prepared->lhs[static_cast<size_t>(g)].kind(), R, np);
-        if (!pointwise) cols[static_cast<size_t>(c)].resize(static_cast<size_t>(R * np));
-    }
+    // the shared packs: kept by the calling thread from call to call (no allocation, no page faults
+    // on the next forward), as the GEMM keeps its own scratch
+    thread_local std::vector<gemm_kernel::PackedRhs> rhs_pool;
+    if (shared && rhs_pool.size() < static_cast<size_t>(ncol)) rhs_pool.resize(static_cast<size_t>(ncol));
+    auto* rhs = rhs_pool.data();
     int64_t ptasks = 0;  // pack tasks of the widest block
-    for (const auto& B : rhs) ptasks = std::max(ptasks, B.tasks());
+    for (int64_t c = 0; shared && c < ncol; ++c) {
+        const auto [n, g, p0, np, gin] = block(c);
+        rhs[c].reset(prepared->lhs[static_cast<size_t>(g)].kind(), R, np);
+        ptasks = std::max(ptasks, rhs[c].tasks());
+    }
 #pragma omp parallel
     {
-        std::vector<T, AlignedAllocator<T>> col(pointwise || shared ? 0 : static_cast<size_t>(R * blocks.max_width()));
-        if (shared) {
-            if (!pointwise) {
-#pragma omp for schedule(static)
-                for (int64_t c = 0; c < ncol; ++c) {
-                    const auto [n, g, p0, np, gin] = block(c);
-                    im2col_block(cols[static_cast<size_t>(c)].data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0,
-                                 np);
-                }
-            }
+        thread_local std::vector<T, AlignedAllocator<T>> col;  // this thread's im2col block or piece
+        if (!pointwise)
+            col.resize(std::max(col.size(), static_cast<size_t>(shared ? gemm_kernel::kKc * gemm_kernel::kMaxNR
+                                                                       : R * blocks.max_width())));
+        if constexpr (share) {
+            if (shared) {
 #pragma omp for collapse(2) schedule(static)
-            for (int64_t c = 0; c < ncol; ++c)
-                for (int64_t t = 0; t < ptasks; ++t) {
-                    if constexpr (share) {
-                        auto& B = rhs[static_cast<size_t>(c)];
+                for (int64_t c = 0; c < ncol; ++c)
+                    for (int64_t t = 0; t < ptasks; ++t) {
+                        auto& B = rhs[c];
                         if (t >= B.tasks()) continue;
                         const auto [n, g, p0, np, gin] = block(c);
-                        if (pointwise)
+                        if (pointwise) {
                             B.pack(t, {gin + p0, H * W, 1});
-                        else
-                            B.pack(t, {cols[static_cast<size_t>(c)].data(), np, 1});
+                        } else {  // this task's piece of the block's im2col matrix, then its pack
+                            const auto k = B.task(t);
+                            im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0 + k.j0, k.nc, k.k0,
+                                         k.k0 + k.kc);
+                            B.pack_piece(t, {col.data(), k.nc, 1});
+                        }
                     }
-                }
+            }
         }
 #pragma omp for collapse(2) schedule(static)
         for (int64_t c = 0; c < ncol; ++c)
@@ -454,7 +456,7 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
                 Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
                 if constexpr (share) {
                     if (shared) {
-                        Wm.product_rows(o0, Y, rhs[static_cast<size_t>(c)]);
+                        Wm.product_rows(o0, Y, rhs[c]);
                         for (int64_t o = 0; o < no; ++o)
                             bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
                         continue;

@@ -57,7 +57,8 @@ inline float from_bf16(uint16_t h) {
     return x;
 }
 
-inline constexpr int64_t kKc = 256;  // depth block: a multiple of the chunk, so chunks start at k = 64 j
+inline constexpr int64_t kMaxNR = 32;  // the widest column panel of any kernel
+inline constexpr int64_t kKc = 256;    // depth block: a multiple of the chunk, so chunks start at k = 64 j
 static_assert(kKc % kGemmDepthChunk == 0);
 
 // ---- packing ----------------------------------------------------------------------------------
@@ -332,6 +333,7 @@ template <class Elem, int64_t MR_, int64_t NR_, void (*Micro)(int64_t, const Ele
           void (*PackA)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
           void (*PackB)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t)>
 struct Kernel {
+    static_assert(NR_ <= kMaxNR);
     using elem = Elem;
     static constexpr int64_t MR = MR_, NR = NR_;
     static constexpr int64_t pair = std::is_same_v<Elem, uint16_t> ? 2 : 1;
@@ -598,6 +600,7 @@ public:
         with_kernel(kind, [&](auto kn) {
             using Kn = decltype(kn);
             scratch(buffer<typename Kn::elem>(), static_cast<size_t>(packed_size<Kn::NR, Kn::pair>(N, K)));
+            nr_ = Kn::NR;
             npanels_ = (N + Kn::NR - 1) / Kn::NR;
         });
     }
@@ -605,14 +608,27 @@ public:
     int64_t depth() const { return K_; }
     int64_t cols() const { return N_; }
     int64_t tasks() const { return (K_ + kKc - 1) / kKc * npanels_; }
-    // task t: column panel t % panels of depth block t / panels
+    // task t: column panel t % panels of depth block t / panels, depths [k0, k0 + kc) x columns [j0, j0 + nc)
+    struct Task {
+        int64_t k0, kc, j0, nc;
+    };
+    Task task(int64_t t) const {
+        const int64_t k0 = (t / npanels_) * kKc, j0 = (t % npanels_) * nr_;
+        return {k0, std::min(kKc, K_ - k0), j0, std::min(nr_, N_ - j0)};
+    }
+    // task t, from B (K x N)
     void pack(int64_t t, const Operand& B) {
+        const Task k = task(t);
+        pack_piece(t, {B.p + k.k0 * B.rs + k.j0 * B.cs, B.rs, B.cs});
+    }
+    // task t, from its own piece of B: element (k, j) of `piece` is B(k0 + k, j0 + j)
+    void pack_piece(int64_t t, const Operand& piece) {
         with_kernel(kind_, [&](auto kn) {
             using Kn = decltype(kn);
-            const int64_t k0 = (t / npanels_) * kKc, jp = t % npanels_;
-            const int64_t kc = std::min(kKc, K_ - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
-            typename Kn::elem* blk = buffer<typename Kn::elem>().data() + (k0 / kKc) * packed_block_size<Kn::NR>(N_);
-            Kn::pack_b(blk + jp * Kn::NR * kcp, B, k0, kc, jp * Kn::NR, std::min(Kn::NR, N_ - jp * Kn::NR));
+            const Task k = task(t);
+            const int64_t kcp = (k.kc + Kn::pair - 1) / Kn::pair * Kn::pair;
+            typename Kn::elem* blk = buffer<typename Kn::elem>().data() + (k.k0 / kKc) * packed_block_size<Kn::NR>(N_);
+            Kn::pack_b(blk + k.j0 * kcp, piece, 0, k.kc, 0, k.nc);
         });
     }
     template <class E>
@@ -626,7 +642,7 @@ private:
         return bufs_.get<E>();
     }
     Kind kind_ = Kind::f32_portable;
-    int64_t K_ = 0, N_ = 0, npanels_ = 0;
+    int64_t K_ = 0, N_ = 0, nr_ = 1, npanels_ = 0;
     PackBuffers bufs_;
 };
 
