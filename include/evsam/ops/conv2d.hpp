@@ -255,11 +255,13 @@ void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_
 // channels when the blocks alone would leave threads idle. No output element's reduction is ever
 // split, and evsam's float kernels give every element the same bits whatever tile it lands in, so
 // for float the cut may follow the thread count: row tiles whenever the blocks are fewer than
-// kMinTasks per thread, enough of them that every thread gets the same number of tasks, each a
-// run of whole packed panels (row_align rows) spread as evenly as they go. Double (Eigen's GEMM,
+// kMinTasks (or than the threads) or do not split evenly over the threads, enough of them that
+// every thread gets the same number of tasks, each a run of whole packed panels (row_align rows)
+// spread as evenly as they go. Double (Eigen's GEMM,
 // whose bits could follow a tile's shape) keeps a cut that depends on the shapes only: fewer than
 // kMinTasks blocks are cut into tiles of a multiple of 2 row_align rows.
 constexpr int64_t kMinTasks = 8;
+constexpr int64_t kKeepPackBytes = int64_t{32} << 20;
 struct ConvRowTiles {
     int64_t n = 1;     // tiles
     int64_t rows = 0;  // double: rows per tile (the last one shorter); float: 0, tiles of whole panels
@@ -283,7 +285,7 @@ ConvRowTiles conv_row_tiles(int64_t col_tasks, int64_t OCg, int64_t threads) {
         return {(OCg + rows - 1) / rows, rows, OCg};
     } else {
         threads = std::max<int64_t>(1, threads);
-        if (col_tasks >= kMinTasks * threads) return {1, OCg, OCg};
+        if (col_tasks >= std::max(kMinTasks, threads) && col_tasks % threads == 0) return {1, OCg, OCg};
         // the fewest tiles with col_tasks * n a multiple of the threads and at least kMinTasks tasks
         const int64_t n0 = threads / gcd64(col_tasks, threads);
         const int64_t want = std::max(kMinTasks, threads);
@@ -412,6 +414,13 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     // the shared packs: kept by the calling thread from call to call (no allocation, no page faults
     // on the next forward), as the GEMM keeps its own scratch
     thread_local std::vector<gemm_kernel::PackedRhs> rhs_pool;
+    struct Release {  // ... up to kKeepPackBytes of them (a big pack is freed after its call)
+        std::vector<gemm_kernel::PackedRhs>& pool;
+        int64_t bytes;
+        ~Release() {
+            if (bytes > kKeepPackBytes) std::vector<gemm_kernel::PackedRhs>().swap(pool);
+        }
+    } release{rhs_pool, shared ? int64_t(sizeof(T)) * R * P * N * G : 0};
     if (shared && rhs_pool.size() < static_cast<size_t>(ncol)) rhs_pool.resize(static_cast<size_t>(ncol));
     auto* rhs = rhs_pool.data();
     int64_t ptasks = 0;  // pack tasks of the widest block
