@@ -17,25 +17,36 @@ namespace evsam::tool {
 namespace {
 
 template <class T>
-int run_predict(const Args& a, const LoadedCheckpoint& lc, const Prompt<T>& prompt) {
+int run_predict(const Args& a, const LoadedCheckpoint& lc, const std::vector<Prompt<T>>& prompts) {
     Image img = load_image(a.str("image"));
     auto model = create_sam<T, backend::cpu>(lc.cfg);
     load_state_dict(*model, lc.ckpt, lc.model);
     Predictor<T> predictor(*model);
     predictor.set_image(img);
-    const bool logits = a.has("logits");
-    auto pred = predictor.predict(prompt, !a.has("single-mask"), logits);
+    const bool logits = a.has("logits"), batch = prompts.size() > 1;
+    // one prompt set: (C, H, W) as predict returns it; several (one per --box): (B, C, H, W)
+    BatchPrediction<T> pred = predictor.predict_batch(prompts, !a.has("single-mask"), logits);
+    if (!batch)
+        for (Tensor<T>* t : {&pred.masks, &pred.iou_predictions, &pred.low_res_logits})
+            t->reshape_(Shape(t->shape().begin() + 1, t->shape().end()));
     if (logits)
         npy_save(a.str("out-masks"), pred.masks.template cast<float>());
     else
         npy_save(a.str("out-masks"), pred.masks.template cast<uint8_t>());
     if (a.has("out-iou")) npy_save(a.str("out-iou"), pred.iou_predictions.template cast<float>());
     if (a.has("out-lowres")) npy_save(a.str("out-lowres"), pred.low_res_logits.template cast<float>());
-    if (a.has("overlay"))
-        save_png(a.str("overlay"), viz::overlay(img, pred.masks, prompt.points, prompt.labels, prompt.box));
-    for (int64_t i = 0; i < pred.iou_predictions.numel(); ++i)
-        std::fprintf(stderr, "evsam: mask %lld predicted IoU %.4f\n", static_cast<long long>(i),
+    if (a.has("overlay")) {
+        const int64_t H = img.height, W = img.width;
+        Tensor<T> all = pred.masks;  // every prompt's masks, each in its own colour
+        all.reshape_({all.numel() / (H * W), H, W});
+        save_png(a.str("overlay"), viz::overlay(img, all, prompts[0].points, prompts[0].labels, parse_boxes(a)));
+    }
+    const int64_t C = pred.iou_predictions.size(pred.iou_predictions.dim() - 1);
+    for (int64_t i = 0; i < pred.iou_predictions.numel(); ++i) {
+        const std::string box = batch ? "box " + std::to_string(i / C) + " " : "";
+        std::fprintf(stderr, "evsam: %smask %lld predicted IoU %.4f\n", box.c_str(), static_cast<long long>(i % C),
                      static_cast<double>(pred.iou_predictions[i]));
+    }
     return 0;
 }
 
@@ -52,18 +63,19 @@ int run(const Args& a) {
         return lc;
     };
     if (dtype == "double") {
-        auto prompt = parse_prompt<double>(a);  // prompts first: a bad prompt fails before loading weights
-        return run_predict<double>(a, open(), prompt);
+        auto prompts = parse_prompts<double>(a);  // prompts first: a bad prompt fails before loading weights
+        return run_predict<double>(a, open(), prompts);
     }
-    auto prompt = parse_prompt<float>(a);
-    return run_predict<float>(a, open(), prompt);
+    auto prompts = parse_prompts<float>(a);
+    return run_predict<float>(a, open(), prompts);
 }
 
 }  // namespace
 
 Command predict_command() {
     return {"predict",
-            "masks at the original size (uint8 0/1, or float32 logits with --logits); 3 masks unless --single-mask",
+            "masks at the original size (uint8 0/1, or float32 logits with --logits); 3 masks unless --single-mask; "
+            "several --box: one prompt set each, outputs (B, ...)",
             predict_flag_specs(), run};
 }
 

@@ -2,13 +2,15 @@
 // tool and the flag fuzzer (tests/fuzz/fuzz_args.cpp) run the same code.
 //
 //   --point X,Y[,LABEL]   repeatable; finite numbers; LABEL 1 (foreground, the default) or 0 (background)
-//   --box X0,Y0,X1,Y1     finite, with X1 >= X0 and Y1 >= Y0
+//   --box X0,Y0,X1,Y1     repeatable; finite, with X1 >= X0 and Y1 >= Y0; several boxes are a batch of
+//                         prompt sets (one per box, each with every --point), as predict_torch(boxes=...)
 //   --mask-input L.npy    a (1, 256, 256) or (256, 256) map of finite low-res logits
 //
 // At least one of them must be given. Every violation is an evsam::Error with a one-line message
 // naming the flag and the value. Coordinates are original-image pixels and are NOT clipped to the
 // image: points outside it are used as given, as upstream's predictor does.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -30,13 +32,16 @@ inline std::vector<FlagSpec> predict_flag_specs() {
         config_flag(),
         required("image", "IMG", "image: PNG, JPEG or BMP"),
         repeated("point", "X,Y[,LABEL]", "a point in image pixels; LABEL 1 = foreground (the default), 0 = background"),
-        value("box", "X0,Y0,X1,Y1", "a box in image pixels"),
+        repeated("box", "X0,Y0,X1,Y1",
+                 "a box in image pixels (repeatable: each box is one prompt of a batch, with any --point; "
+                 "outputs then gain a leading B)"),
         value("mask-input", "L.npy", "a (1,256,256) low-res logit map, e.g. one mask of an earlier --out-lowres"),
         toggle("single-mask", "one mask instead of three (upstream's multimask_output=False)"),
         toggle("logits", "write float32 logits instead of 0/1 masks"),
-        required("out-masks", "M.npy", "masks (C,H,W) at the original size: uint8 0/1, or float32 logits"),
-        value("out-iou", "Q.npy", "the predicted IoU of each mask (C,)"),
-        value("out-lowres", "L.npy", "the low-res logits (C,256,256)"),
+        required("out-masks", "M.npy",
+                 "masks (C,H,W) at the original size (B,C,H,W with several --box): uint8 0/1, or float32 logits"),
+        value("out-iou", "Q.npy", "the predicted IoU of each mask (C,), or (B,C)"),
+        value("out-lowres", "L.npy", "the low-res logits (C,256,256), or (B,C,256,256)"),
         value("overlay", "OUT.png", "the image with the masks tinted and the prompts drawn"),
         dtype_flag(),
         threads_flag()};
@@ -45,7 +50,19 @@ inline std::vector<FlagSpec> predict_flag_specs() {
     return f;
 }
 
-// --point and --box into p (text only: no file is read).
+// Every --box, in command-line order (text only).
+inline std::vector<std::array<double, 4>> parse_boxes(const Args& a) {
+    std::vector<std::array<double, 4>> boxes;
+    for (const std::string& text : a.all("box")) {
+        const std::vector<double> v = a.number_list(text, "--box", 4, 4);
+        if (v[2] < v[0] || v[3] < v[1])
+            throw Error("predict: --box '" + text + "' must be X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0");
+        boxes.push_back({v[0], v[1], v[2], v[3]});
+    }
+    return boxes;
+}
+
+// --point and the (first) --box into p (text only: no file is read).
 template <class T>
 void parse_points_and_box(const Args& a, Prompt<T>& p) {
     for (const std::string& text : a.all("point")) {
@@ -59,12 +76,8 @@ void parse_points_and_box(const Args& a, Prompt<T>& p) {
         p.points.push_back({v[0], v[1]});
         p.labels.push_back(label);
     }
-    if (a.has("box")) {
-        const std::vector<double> v = a.number_list(a.str("box"), "--box", 4, 4);
-        if (v[2] < v[0] || v[3] < v[1])
-            throw Error("predict: --box '" + a.str("box") + "' must be X0,Y0,X1,Y1 with X1 >= X0 and Y1 >= Y0");
-        p.box = std::array<double, 4>{v[0], v[1], v[2], v[3]};
-    }
+    const auto boxes = parse_boxes(a);
+    if (!boxes.empty()) p.box = boxes.front();
 }
 
 // --mask-input: a low-res logit map of finite values, (1, 256, 256) or (256, 256).
@@ -85,14 +98,20 @@ void require_some_prompt(const Prompt<T>& p) {
         throw Error("predict: give at least one --point, a --box or a --mask-input");
 }
 
-// All of predict's prompt flags into a Prompt.
+// All of predict's prompt flags into prompt sets: one, or one per --box when there are several
+// (each with every --point; a --mask-input belongs to one prompt, so it takes a single box).
 template <class T>
-Prompt<T> parse_prompt(const Args& a) {
+std::vector<Prompt<T>> parse_prompts(const Args& a) {
     Prompt<T> p;
     parse_points_and_box(a, p);
+    const auto boxes = parse_boxes(a);
+    if (boxes.size() > 1 && a.has("mask-input"))
+        throw Error("predict: --mask-input takes one prompt set, not " + std::to_string(boxes.size()) + " --box");
     if (a.has("mask-input")) p.mask_input = load_mask_input<T>(a.str("mask-input"));
     require_some_prompt(p);
-    return p;
+    std::vector<Prompt<T>> ps(std::max<size_t>(1, boxes.size()), p);
+    for (size_t b = 0; b < boxes.size(); ++b) ps[b].box = boxes[b];
+    return ps;
 }
 
 }  // namespace evsam::tool

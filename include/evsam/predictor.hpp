@@ -8,11 +8,13 @@
 //                      frame) -> prompt encoder -> mask decoder -> postprocess:
 //                      bilinear to 1024x1024, crop to input_size, bilinear to (H, W),
 //                      threshold at 0 unless logits are asked for.
+//   predict_batch    : several prompt sets (e.g. one box each) in one decoder pass.
 //   predict_torch    : the batched form (B prompts against one image embedding, in one
 //                      decoder pass), with prompts already in the 1024 frame.
 //
 // A Predictor only reads the model, so several Predictors may share one model across threads.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <vector>
@@ -114,39 +116,7 @@ public:
     // tr, if given, records the prompt encoder's and mask decoder's intermediate outputs.
     Prediction<T> predict(const Prompt<T>& p, bool multimask_output = true, bool return_logits = false,
                           Trace<T>* tr = nullptr) const {
-        require_image();
-        EVSAM_CHECK(p.points.size() == p.labels.size(), "predict: " + std::to_string(p.points.size()) + " points but " +
-                                                            std::to_string(p.labels.size()) + " labels");
-        Tensor<T> coords, labels, box, mask;
-        const int64_t N = static_cast<int64_t>(p.points.size());
-        if (N > 0) {
-            coords = Tensor<T>({1, N, 2});
-            labels = Tensor<T>({1, N});
-            for (int64_t i = 0; i < N; ++i) {
-                auto c = apply_coords(p.points[i][0], p.points[i][1]);
-                coords[2 * i] = c[0];
-                coords[2 * i + 1] = c[1];
-                EVSAM_CHECK(p.labels[i] == 0 || p.labels[i] == 1,
-                            "predict: point label must be 1 (foreground) or 0 (background), got " +
-                                std::to_string(p.labels[i]));
-                labels[i] = static_cast<T>(p.labels[i]);
-            }
-        }
-        if (p.box) {  // apply_boxes: both corners through apply_coords
-            box = Tensor<T>({1, 4});
-            auto a = apply_coords((*p.box)[0], (*p.box)[1]), b = apply_coords((*p.box)[2], (*p.box)[3]);
-            box[0] = a[0], box[1] = a[1], box[2] = b[0], box[3] = b[1];
-        }
-        if (!p.mask_input.empty()) {
-            const int64_t s = 4 * model_.prompt_encoder.image_embedding_size;
-            EVSAM_CHECK(p.mask_input.numel() == s * s && (p.mask_input.dim() == 2 || p.mask_input.dim() == 3),
-                        "predict: mask_input must be (1, " + std::to_string(s) + ", " + std::to_string(s) + ") or (" +
-                            std::to_string(s) + ", " + std::to_string(s) + "), got " + shape_str(p.mask_input.shape()));
-            mask = p.mask_input;
-            mask.reshape_({1, 1, s, s});
-        }
-        BatchPrediction<T> r = predict_torch(N ? &coords : nullptr, N ? &labels : nullptr, p.box ? &box : nullptr,
-                                             mask.empty() ? nullptr : &mask, multimask_output, return_logits, -1, tr);
+        BatchPrediction<T> r = predict_batch({p}, multimask_output, return_logits, tr);
         // masks[0], iou_predictions[0], low_res_masks[0]
         auto drop_batch = [](Tensor<T> t) {
             Shape s(t.shape().begin() + 1, t.shape().end());
@@ -155,6 +125,60 @@ public:
         };
         return {drop_batch(std::move(r.masks)), drop_batch(std::move(r.iou_predictions)),
                 drop_batch(std::move(r.low_res_logits))};
+    }
+
+    // predict_batch: B prompt sets in original-image pixels, one decoder pass (predict_torch with
+    // the prompts mapped to the 1024 frame as predict does): e.g. one box per object, as upstream's
+    // predict_torch(boxes=...). The sets must agree in kind: the same number of points, a box in
+    // all or none, a mask input in all or none. masks (B, C, H, W), iou (B, C), low-res (B, C, 256, 256).
+    BatchPrediction<T> predict_batch(const std::vector<Prompt<T>>& ps, bool multimask_output = true,
+                                     bool return_logits = false, Trace<T>* tr = nullptr) const {
+        require_image();
+        EVSAM_CHECK(!ps.empty(), "predict: no prompt");
+        const int64_t Bn = static_cast<int64_t>(ps.size()), N = static_cast<int64_t>(ps[0].points.size());
+        const bool has_box = ps[0].box.has_value(), has_mask = !ps[0].mask_input.empty();
+        for (const auto& p : ps) {
+            EVSAM_CHECK(p.points.size() == p.labels.size(), "predict: " + std::to_string(p.points.size()) +
+                                                                " points but " + std::to_string(p.labels.size()) +
+                                                                " labels");
+            EVSAM_CHECK(static_cast<int64_t>(p.points.size()) == N && p.box.has_value() == has_box &&
+                            p.mask_input.empty() != has_mask,
+                        "predict: the prompts of a batch must have the same number of points, and a box or a "
+                        "mask input in all of them or in none");
+        }
+        Tensor<T> coords, labels, box, mask;
+        if (N > 0) {
+            coords = Tensor<T>({Bn, N, 2});
+            labels = Tensor<T>({Bn, N});
+        }
+        if (has_box) box = Tensor<T>({Bn, 4});
+        const int64_t s = 4 * model_.prompt_encoder.image_embedding_size;
+        if (has_mask) mask = Tensor<T>({Bn, 1, s, s});
+        for (int64_t b = 0; b < Bn; ++b) {
+            const Prompt<T>& p = ps[static_cast<size_t>(b)];
+            for (int64_t i = 0; i < N; ++i) {
+                auto c = apply_coords(p.points[i][0], p.points[i][1]);
+                coords[(b * N + i) * 2] = c[0];
+                coords[(b * N + i) * 2 + 1] = c[1];
+                EVSAM_CHECK(p.labels[i] == 0 || p.labels[i] == 1,
+                            "predict: point label must be 1 (foreground) or 0 (background), got " +
+                                std::to_string(p.labels[i]));
+                labels[b * N + i] = static_cast<T>(p.labels[i]);
+            }
+            if (has_box) {  // apply_boxes: both corners through apply_coords
+                auto c0 = apply_coords((*p.box)[0], (*p.box)[1]), c1 = apply_coords((*p.box)[2], (*p.box)[3]);
+                box[b * 4] = c0[0], box[b * 4 + 1] = c0[1], box[b * 4 + 2] = c1[0], box[b * 4 + 3] = c1[1];
+            }
+            if (has_mask) {
+                EVSAM_CHECK(p.mask_input.numel() == s * s && (p.mask_input.dim() == 2 || p.mask_input.dim() == 3),
+                            "predict: mask_input must be (1, " + std::to_string(s) + ", " + std::to_string(s) +
+                                ") or (" + std::to_string(s) + ", " + std::to_string(s) + "), got " +
+                                shape_str(p.mask_input.shape()));
+                std::copy(p.mask_input.data(), p.mask_input.data() + s * s, mask.data() + b * s * s);
+            }
+        }
+        return predict_torch(N ? &coords : nullptr, N ? &labels : nullptr, has_box ? &box : nullptr,
+                             has_mask ? &mask : nullptr, multimask_output, return_logits, -1, tr);
     }
 
     // predict_torch: B prompts at once, already in the 1024 frame: coords (B, N, 2) with labels

@@ -1,6 +1,6 @@
 // evsam: overlays for looking at results (`evsam predict --overlay`, `evsam everything --overlay`).
-//   overlay(image, masks, points, labels, box): the predictor's masks, each tinted in its own
-//     colour, with the prompts drawn (foreground points green, background points red, box blue);
+//   overlay(image, masks, points, labels, box or boxes): the predictor's masks, each tinted in its
+//     own colour, with the prompts drawn (foreground points green, background points red, boxes blue);
 //   overlay(image, records): every mask of the automatic mask generator in its own colour,
 //     largest first, so small masks stay visible.
 #pragma once
@@ -24,10 +24,10 @@ inline const std::array<std::array<uint8_t, 3>, 6>& palette() {
     return p;
 }
 
-// masks: (C, H, W), a pixel is inside where the value > 0 (binary masks or logits).
+// masks: (C, H, W), a pixel is inside where the value > 0 (binary masks or logits); every box drawn.
 template <class T>
 Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::array<double, 2>>& points,
-              const std::vector<int>& labels, const std::optional<std::array<double, 4>>& box) {
+              const std::vector<int>& labels, const std::vector<std::array<double, 4>>& boxes) {
     Image out = img;
     const int64_t H = img.height, W = img.width, C = masks.dim() == 3 ? masks.size(0) : 0;
     for (int64_t c = 0; c < C; ++c) {
@@ -43,9 +43,9 @@ Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::a
         for (int k = 0; k < 3; ++k) out.data[static_cast<size_t>((y * W + x) * 3 + k)] = col[k];
     };
     const int64_t r = std::max<int64_t>(3, std::min(H, W) / 80), t = std::max<int64_t>(1, r / 3);
-    if (box) {
-        const int64_t x0 = std::lround((*box)[0]), y0 = std::lround((*box)[1]), x1 = std::lround((*box)[2]),
-                      y1 = std::lround((*box)[3]);
+    for (const auto& box : boxes) {
+        const int64_t x0 = std::lround(box[0]), y0 = std::lround(box[1]), x1 = std::lround(box[2]),
+                      y1 = std::lround(box[3]);
         // Prompt coordinates are not clipped (upstream uses them as given, up to +-1e9): walk only
         // the part of each edge that lies inside the image, not billions of invisible pixels.
         for (int64_t d = 0; d < t; ++d) {
@@ -69,6 +69,14 @@ Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::a
             }
     }
     return out;
+}
+
+// ... with at most one box (a single prompt set)
+template <class T>
+Image overlay(const Image& img, const Tensor<T>& masks, const std::vector<std::array<double, 2>>& points,
+              const std::vector<int>& labels, const std::optional<std::array<double, 4>>& box) {
+    return overlay(img, masks, points, labels,
+                   box ? std::vector<std::array<double, 4>>{*box} : std::vector<std::array<double, 4>>{});
 }
 
 // Every record's mask painted in its own colour (largest first, so small masks stay visible).

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include <evsam/evsam.hpp>
 
 #include "cli_util.hpp"
@@ -81,6 +83,50 @@ TEST(CliPredict, BadPromptsAreOneLineErrorsAndWriteNothing) {
     EXPECT_NE(r.err.find("label"), std::string::npos) << r.err;
     r = run_evsam(base() + " --box 10,10,5,20 --out-masks " + out);
     EXPECT_NE(r.err.find("X1 >= X0"), std::string::npos) << r.err;
+}
+
+// Several --box: one prompt set per box (each with every --point), outputs with a leading B, each
+// slice the single-box run's bit for bit; a --mask-input cannot go with several boxes.
+TEST(CliPredict, SeveralBoxesAreABatch) {
+    auto r =
+        run_evsam(base() + " --point 30,20 --box 2,3,50,40 --box 10,5,30,30 --out-masks " + tmp("mb.npy") +
+                  " --out-iou " + tmp("qb.npy") + " --out-lowres " + tmp("lb.npy") + " --overlay " + tmp("ob.png"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto mb = evsam::npy_load_exact<uint8_t>(tmp("mb.npy"));
+    auto qb = evsam::npy_load_exact<float>(tmp("qb.npy"));
+    auto lb = evsam::npy_load_exact<float>(tmp("lb.npy"));
+    ASSERT_EQ(mb.shape(), (evsam::Shape{2, 3, 45, 61}));
+    ASSERT_EQ(qb.shape(), (evsam::Shape{2, 3}));
+    ASSERT_EQ(lb.shape(), (evsam::Shape{2, 3, 256, 256}));
+    EXPECT_EQ(evsam::load_image(tmp("ob.png")).width, 61);
+    const char* boxes[] = {"2,3,50,40", "10,5,30,30"};
+    for (int64_t b = 0; b < 2; ++b) {
+        SCOPED_TRACE(boxes[b]);
+        r = run_evsam(base() + " --point 30,20 --box " + boxes[b] + " --out-masks " + tmp("m1.npy") + " --out-iou " +
+                      tmp("q1.npy") + " --out-lowres " + tmp("l1.npy"));
+        ASSERT_EQ(r.code, 0) << r.err;
+        auto m = evsam::npy_load_exact<uint8_t>(tmp("m1.npy"));
+        auto q = evsam::npy_load_exact<float>(tmp("q1.npy"));
+        auto l = evsam::npy_load_exact<float>(tmp("l1.npy"));
+        ASSERT_EQ(m.shape(), (evsam::Shape{3, 45, 61}));
+        EXPECT_TRUE(std::equal(m.begin(), m.end(), mb.data() + b * m.numel()));
+        EXPECT_TRUE(std::equal(q.begin(), q.end(), qb.data() + b * 3));
+        EXPECT_TRUE(std::equal(l.begin(), l.end(), lb.data() + b * l.numel()));
+    }
+    r = run_evsam(base() + " --box 2,3,50,40 --box 10,5,30,30 --single-mask --out-masks " + tmp("ms.npy"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(evsam::npy_load_exact<uint8_t>(tmp("ms.npy")).shape(), (evsam::Shape{2, 1, 45, 61}));
+
+    evsam::npy_save(tmp("mi.npy"), evsam::Tensor<float>({1, 256, 256}));
+    const std::string out = tmp("mbad.npy");
+    std::remove(out.c_str());
+    for (std::string p : {"--box 2,3,50,40 --box 10,5,30,30 --mask-input " + tmp("mi.npy"),
+                          std::string("--box 2,3,50,40 --box 10,5,3,30"), std::string("--box 2,3,50,40 --box 1,2")}) {
+        SCOPED_TRACE(p);
+        r = run_evsam(base() + " " + p + " --out-masks " + out);
+        EXPECT_TRUE(is_clean_error(r));
+        EXPECT_FALSE(exists(out));
+    }
 }
 
 // Points outside the image are used as given (upstream behaviour), not rejected.

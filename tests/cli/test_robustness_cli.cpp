@@ -292,7 +292,10 @@ TEST(CliRobustness, BadPromptsNameTheProblem) {
         {"--box 10,10,20,5", {"with X1 >= X0 and Y1 >= Y0"}},
         {"--point 1,2 --box", {"--box needs a value"}},
         {"--point=", {"--point has an empty value"}},
-        {"--box 1,2,3,4 --box 1,2,3,4", {"--box given twice"}},
+        {"--point 1,2 --dtype float", {"--dtype given twice"}},  // --box repeats (a batch); --dtype does not
+        {"--box 1,2,3,4 --box 1,2,3,4 --mask-input /nonexistent.npy",
+         {"--mask-input takes one prompt set, not 2 --box"}},
+        {"--box 1,2,3,4 --box 1,2,3", {"--box '1,2,3' needs 4 comma-separated numbers, got 3"}},
         {"", {"give at least one --point, a --box or a --mask-input"}},
     };
     for (auto& c : cases)

@@ -5,6 +5,7 @@
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -49,6 +50,56 @@ TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
     EXPECT_THROW(batch.predict_torch(&coords, &labels, nullptr, nullptr), evsam::Error);  // index needed for 2 images
     evsam::Predictor<float> unset(model);
     EXPECT_THROW(unset.predict(evsam::Prompt<float>{}), evsam::Error);
+}
+
+// predict_batch: B prompt sets in one decoder pass give, prompt for prompt, what predict gives for
+// each alone (bit for bit: the batch is B independent decoder rows), and a batch whose sets differ
+// in kind is refused.
+TEST(PredictorBatch, PredictBatchEqualsOnePromptAtATime) {
+    const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
+    std::ifstream f(dir + "config.json");
+    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(nlohmann::json::parse(f)));
+    evsam::load_state_dict(model, evsam::Checkpoint::open(dir + "model.pt"), "tiny_l");
+    evsam::Image img;
+    img.width = 61, img.height = 45;
+    img.data.resize(61 * 45 * 3);
+    for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = static_cast<uint8_t>((i * 37 + i / 61) % 251);
+    evsam::Predictor<float> pred(model);
+    pred.set_image(img);
+    std::vector<evsam::Prompt<float>> ps(3);
+    const std::array<std::array<double, 4>, 3> boxes = {{{2, 3, 50, 40}, {10, 5, 30, 30}, {0, 0, 60.5, 44.5}}};
+    for (size_t b = 0; b < ps.size(); ++b) {
+        ps[b].points = {{30.0 - 7.0 * static_cast<double>(b), 20.0}, {5.0, 5.0}};
+        ps[b].labels = {1, static_cast<int>(b % 2)};
+        ps[b].box = boxes[b];
+    }
+    for (bool logits : {false, true}) {
+        const auto all = pred.predict_batch(ps, true, logits);
+        ASSERT_EQ(all.masks.shape(), (evsam::Shape{3, 3, 45, 61}));
+        ASSERT_EQ(all.iou_predictions.shape(), (evsam::Shape{3, 3}));
+        ASSERT_EQ(all.low_res_logits.shape(), (evsam::Shape{3, 3, 256, 256}));
+        for (size_t b = 0; b < ps.size(); ++b) {
+            const auto one = pred.predict(ps[b], true, logits);
+            const int64_t nb = static_cast<int64_t>(b);
+            EXPECT_EQ(0, std::memcmp(one.masks.data(), all.masks.data() + nb * one.masks.numel(),
+                                     sizeof(float) * static_cast<size_t>(one.masks.numel())))
+                << b;
+            EXPECT_EQ(0,
+                      std::memcmp(one.iou_predictions.data(), all.iou_predictions.data() + nb * 3, sizeof(float) * 3))
+                << b;
+            EXPECT_EQ(
+                0, std::memcmp(one.low_res_logits.data(), all.low_res_logits.data() + nb * one.low_res_logits.numel(),
+                               sizeof(float) * static_cast<size_t>(one.low_res_logits.numel())))
+                << b;
+        }
+    }
+    auto mixed = ps;
+    mixed[1].box.reset();  // a box in some sets only
+    EXPECT_THROW(pred.predict_batch(mixed), evsam::Error);
+    mixed = ps;
+    mixed[2].points.pop_back(), mixed[2].labels.pop_back();  // a different number of points
+    EXPECT_THROW(pred.predict_batch(mixed), evsam::Error);
+    EXPECT_THROW(pred.predict_batch({}), evsam::Error);
 }
 
 // The decoder's fast path (MaskDecoder::prepare once per image, then the factored forward with
