@@ -39,7 +39,10 @@ int run_predict(const Args& a, const LoadedCheckpoint& lc, const std::vector<Pro
         const int64_t H = img.height, W = img.width;
         Tensor<T> all = pred.masks;  // every prompt's masks, each in its own colour
         all.reshape_({all.numel() / (H * W), H, W});
-        save_png(a.str("overlay"), viz::overlay(img, all, prompts[0].points, prompts[0].labels, parse_boxes(a)));
+        std::vector<std::array<double, 4>> boxes;
+        for (const auto& p : prompts)
+            if (p.box) boxes.push_back(*p.box);
+        save_png(a.str("overlay"), viz::overlay(img, all, prompts[0].points, prompts[0].labels, boxes));
     }
     const int64_t C = pred.iou_predictions.size(pred.iou_predictions.dim() - 1);
     for (int64_t i = 0; i < pred.iou_predictions.numel(); ++i) {

@@ -194,6 +194,49 @@ TEST(GemmKernels, PackedLhsGivesTheSameBits) {
     EXPECT_TRUE(evsam_test::bitwise_equal(y2, y1));
 }
 
+// A right operand packed once (PackedRhs: an activation block that several row tiles share, as the
+// conv does on small maps) gives the bits of the unpacked product, tile by tile, for every kernel:
+// depths over several blocks (kKc = 256), ragged columns, packed whole (pack) or from each task's
+// own piece (pack_piece, as the conv's im2col pieces).
+TEST(GemmKernels, PackedRhsGivesTheSameBits) {
+    const int64_t M = 50, K = 600, N = 75;
+    const auto a = evsam_test::random_tensor<float>({M, K}, 11), b = evsam_test::random_tensor<float>({K, N}, 12);
+    Eigen::Map<const Mat> B(b.data(), K, N);
+    std::vector<evsam::gemm_kernel::Kind> kinds = f32_kinds();
+    kinds.push_back(evsam::gemm_kernel::kind_bf16(false));
+    for (auto kind : kinds) {
+        SCOPED_TRACE(static_cast<int>(kind));
+        const evsam::gemm_kernel::PackedLhs L(kind, {a.data(), K, 1}, M, K);
+        evsam::Tensor<float> ref({M, N});
+        L.product({b.data(), N, 1}, N, ref.data(), N, false);
+        for (bool pieces : {false, true}) {
+            evsam::gemm_kernel::PackedRhs R;
+            R.reset(kind, K, N);
+            ASSERT_EQ(R.tasks() % 3, 0);  // three depth blocks (600 = 256 + 256 + 88), each of 3 to 5 panels
+            ASSERT_GE(R.tasks(), 9);
+            for (int64_t t = 0; t < R.tasks(); ++t) {
+                if (!pieces) {
+                    R.pack(t, {b.data(), N, 1});
+                    continue;
+                }
+                const auto k = R.task(t);  // a copy of just this task's piece, row stride nc
+                std::vector<float> piece(static_cast<size_t>(k.kc * k.nc));
+                for (int64_t i = 0; i < k.kc; ++i)
+                    for (int64_t j = 0; j < k.nc; ++j) piece[static_cast<size_t>(i * k.nc + j)] = B(k.k0 + i, k.j0 + j);
+                R.pack_piece(t, {piece.data(), k.nc, 1});
+            }
+            evsam::Tensor<float> y({M, N});
+            for (int64_t i0 : {int64_t{0}, int64_t{24}})  // two row tiles, the second from a panel boundary
+                L.product_rows(i0, i0 ? M - i0 : 24, R, y.data() + i0 * N, N, false);
+            EXPECT_TRUE(evsam_test::bitwise_equal(y, ref)) << (pieces ? "pack_piece" : "pack");
+        }
+        evsam::gemm_kernel::PackedRhs other;  // packed for another depth: refused
+        other.reset(kind, K - 1, N);
+        evsam::Tensor<float> y({M, N});
+        EXPECT_THROW(L.product_rows(0, M, other, y.data(), N, false), std::logic_error);
+    }
+}
+
 // bf16 (the fast precision): the AVX512_BF16 kernel and the portable emulation agree bit for bit; the
 // result is the exact product of the bf16-rounded operands to fp32 accuracy; against the fp32
 // product its relative L2 error is that of bf16's rounding (unit roundoff 2^-9 per operand).

@@ -257,9 +257,9 @@ void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_
 // for float the cut may follow the thread count: row tiles whenever the blocks are fewer than
 // kMinTasks (or than the threads) or do not split evenly over the threads, enough of them that
 // every thread gets the same number of tasks, each a run of whole packed panels (row_align rows)
-// spread as evenly as they go. Double (Eigen's GEMM,
-// whose bits could follow a tile's shape) keeps a cut that depends on the shapes only: fewer than
-// kMinTasks blocks are cut into tiles of a multiple of 2 row_align rows.
+// spread as evenly as they go. Double (Eigen's GEMM, whose bits could follow a tile's shape) keeps
+// a cut that depends on the shapes only: fewer than kMinTasks blocks are cut into tiles of a
+// multiple of 2 row_align rows.
 constexpr int64_t kMinTasks = 8;
 constexpr int64_t kKeepPackBytes = int64_t{32} << 20;
 struct ConvRowTiles {
@@ -382,8 +382,9 @@ ConvPrepared<T> gemm_conv_weights(const T* weight, int64_t OC, int64_t R, int64_
 // im2col block (Cg*K*K rows x cols; skipped for 1x1 stride-1 convs, which read the input in place)
 // and multiply the group's (rows x Cg*K*K) weight tile straight into the output, then the epilogue.
 // When the output channels are cut into row tiles (small maps), the tiles of a column block share
-// one im2col block and one pack of it (float), made in parallel first, instead of each tile making
-// its own: the products and their bits are the same.
+// one pack of its im2col matrix (float: PackedRhs), made first in parallel task by task (each task
+// packs from the input in place, or from its own kKc x 32 im2col piece), instead of each tile
+// building and packing its own: the products and their bits are the same.
 template <class T>
 void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                  int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
