@@ -8,6 +8,7 @@
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/npy.hpp"
 #include "evsam/nn/state_dict.hpp"
+#include "embedding_meta.hpp"
 #include "model_args.hpp"
 
 namespace evsam::tool {
@@ -19,8 +20,11 @@ template <class T>
 int run_embed(const Args& a, const LoadedCheckpoint& lc, const BackendChoice& be) {
     const ImageTransform& tf = config_transform(lc.cfg);
     Tensor<T> x;
+    EmbeddingMeta meta = embedding_meta_of(lc.model, hourglass_summary(lc.cfg),
+                                           a.choice("dtype", "float", {"float", "double"}), a.str("weights"));
     if (a.has("image")) {
         Image img = load_image(a.str("image"));
+        meta.height = img.height, meta.width = img.width;
         x = preprocess_image<T>(img.data.data(), img.height, img.width, tf);
     } else {
         const Shape want{1, 3, tf.resolution, tf.resolution};
@@ -54,6 +58,7 @@ int run_embed(const Args& a, const LoadedCheckpoint& lc, const BackendChoice& be
         write_file_atomic(a.str("trace-dir") + "/trace.json", text.data(), text.size());
     }
     npy_save(a.str("out"), emb);
+    save_embedding_meta(a.str("out") + ".json", meta);  // what predict --embedding checks
     return 0;
 }
 
@@ -63,6 +68,7 @@ int run(const Args& a) {
     const BackendChoice be = backend_flags(a, "embed", true);
     if (dtype == "double" && be.opt.precision == "fast") throw Error("embed: --precision fast needs --dtype float");
     set_threads(a);
+    for (const std::string& f : {a.str("out"), a.str("out") + ".json"}) detail::check_write_target(f);
     auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
     apply_hourglass_flags(a, lc, "embed");
     return dtype == "double" ? run_embed<double>(a, lc, be) : run_embed<float>(a, lc, be);
@@ -76,7 +82,9 @@ Command embed_command() {
                                config_flag(),
                                value("image", "IMG", "image: PNG, JPEG or BMP (preprocessed first)"),
                                value("input", "X.npy", "a preprocessed (1,3,R,R) tensor, e.g. from evsam preprocess"),
-                               required("out", "E.npy", "the (1,256,64,64) image embedding"),
+                               required("out", "E.npy",
+                                        "the (1,256,64,64) image embedding, and E.npy.json: its model and image "
+                                        "size, which predict --embedding checks"),
                                dtype_flag(),
                                threads_flag()};
     for (auto& b : backend_flag_specs()) f.push_back(b);

@@ -14,6 +14,7 @@
 #include "evsam/core/image_io.hpp"
 #include "evsam/nn/state_dict.hpp"
 #include "evsam/viz.hpp"
+#include "amg_args.hpp"
 #include "model_args.hpp"
 
 namespace evsam::tool {
@@ -34,17 +35,13 @@ std::string py_float(double v) {
 
 int run(const Args& a) {
     AmgConfig cfg;
-    cfg.points_per_side = a.integer("points-per-side", 32, 1, 1024);
-    cfg.points_per_batch = a.integer("points-per-batch", 64, 1, 65536);
-    cfg.pred_iou_thresh = a.real("pred-iou-thresh", 0.88, -1e9, 1e9);
-    cfg.stability_score_thresh = a.real("stability-score-thresh", 0.95, -1e9, 1e9);
-    cfg.stability_score_offset = a.real("stability-score-offset", 1.0, -1e9, 1e9);
-    cfg.box_nms_thresh = a.real("box-nms-thresh", 0.7, 0, 1);
-    cfg.crop_n_layers = a.integer("crop-n-layers", 0, 0, 6);
-    cfg.crop_nms_thresh = a.real("crop-nms-thresh", 0.7, 0, 1);
-    cfg.crop_overlap_ratio = a.real("crop-overlap-ratio", 512.0 / 1500.0, 0, 1);
-    cfg.crop_n_points_downscale_factor = a.integer("crop-n-points-downscale-factor", 1, 1, 1024);
-    cfg.min_mask_region_area = a.integer("min-mask-region-area", 0, 0, INT64_MAX);
+    for (const AmgKnob& k : amg_knobs()) {
+        const std::string f = amg_flag_name(k);
+        if (k.integer)
+            k.whole(cfg) = a.integer(f, k.whole(cfg), static_cast<int64_t>(k.lo), static_cast<int64_t>(k.hi));
+        else
+            k.real(cfg) = a.real(f, k.real(cfg), k.lo, k.hi);
+    }
     const std::string mode = a.choice("output-mode", "binary_mask", {"binary_mask", "uncompressed_rle", "coco_rle"});
     cfg.output_mode = mode == "binary_mask" ? AmgOutputMode::binary_mask
                       : mode == "coco_rle"  ? AmgOutputMode::coco_rle
@@ -105,22 +102,7 @@ int run(const Args& a) {
             throw;
         }
     } else {
-        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-        for (const auto& r : recs) {
-            nlohmann::ordered_json seg;
-            seg["size"] = {r.rle.h, r.rle.w};
-            if (mode == "coco_rle")
-                seg["counts"] = amg::coco_rle_string(r.rle);
-            else
-                seg["counts"] = r.rle.counts;
-            arr.push_back({{"segmentation", seg},
-                           {"area", r.area},
-                           {"bbox", r.bbox},
-                           {"predicted_iou", r.predicted_iou},
-                           {"point_coords", {{r.point_coords[0], r.point_coords[1]}}},
-                           {"stability_score", r.stability_score},
-                           {"crop_box", r.crop_box}});
-        }
+        const nlohmann::ordered_json arr = amg_records_json(recs, mode == "coco_rle");
         const std::string text = arr.dump() + "\n";
         write_file_atomic(out, text.data(), text.size());
     }
@@ -133,27 +115,15 @@ int run(const Args& a) {
 
 Command everything_command() {
     std::vector<FlagSpec> f = {
-        weights_flag(),
-        model_flag(),
-        config_flag(),
-        required("image", "IMG", "image: PNG, JPEG or BMP"),
-        required("out", "RECORDS.json|DIR", "the records as JSON (RLE modes), or a new folder of PNGs + metadata.csv"),
-        value("points-per-side", "N", "the point grid is N x N (default 32)"),
-        value("points-per-batch", "N", "points per decoder pass (default 64)"),
-        value("pred-iou-thresh", "F", "keep masks whose predicted IoU is above F (default 0.88)"),
-        value("stability-score-thresh", "F", "keep masks whose stability score is at least F (default 0.95)"),
-        value("stability-score-offset", "F", "the logit offset of the stability score (default 1.0)"),
-        value("box-nms-thresh", "F", "box NMS IoU threshold within a crop (default 0.7)"),
-        value("crop-n-layers", "N", "crop layers (default 0: the whole image only)"),
-        value("crop-nms-thresh", "F", "box NMS IoU threshold across crops (default 0.7)"),
-        value("crop-overlap-ratio", "F", "overlap of neighbouring crops (default 512/1500)"),
-        value("crop-n-points-downscale-factor", "N", "points per side divided by N^layer in crop layers (default 1)"),
-        value("min-mask-region-area", "N", "fill holes and drop islands smaller than N pixels (default 0: off)"),
-        value("output-mode", "binary_mask|uncompressed_rle|coco_rle",
-              "the records' segmentation format (default binary_mask)"),
-        value("overlay", "OUT.png", "the image with every mask painted in its own colour"),
-        threads_flag(),
-        value("dtype", "float|double", "compute type (the generator runs the float model)")};
+        weights_flag(), model_flag(), config_flag(), required("image", "IMG", "image: PNG, JPEG or BMP"),
+        required("out", "RECORDS.json|DIR", "the records as JSON (RLE modes), or a new folder of PNGs + metadata.csv")};
+    for (const AmgKnob& k : amg_knobs()) f.push_back(value(amg_flag_name(k), k.integer ? "N" : "F", k.doc));
+    for (FlagSpec s :
+         {value("output-mode", "binary_mask|uncompressed_rle|coco_rle",
+                "the records' segmentation format (default binary_mask)"),
+          value("overlay", "OUT.png", "the image with every mask painted in its own colour"), threads_flag(),
+          value("dtype", "float|double", "compute type (the generator runs the float model)")})
+        f.push_back(s);
     for (auto& b : backend_flag_specs()) f.push_back(b);
     for (auto& h : hourglass_flag_specs()) f.push_back(h);
     return {"everything", "segment everything (SAM's automatic mask generator, with upstream's defaults)", f, run};

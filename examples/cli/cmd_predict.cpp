@@ -9,6 +9,7 @@
 #include "evsam/nn/state_dict.hpp"
 #include "evsam/predictor.hpp"
 #include "evsam/viz.hpp"
+#include "embedding_meta.hpp"
 #include "model_args.hpp"
 #include "prompt_args.hpp"
 
@@ -22,7 +23,16 @@ int run_predict(const Args& a, const LoadedCheckpoint& lc, const std::vector<Pro
     auto model = create_sam<T, backend::cpu>(lc.cfg);
     load_state_dict(*model, lc.ckpt, lc.model);
     Predictor<T> predictor(*model);
-    predictor.set_image(img);
+    if (a.has("embedding")) {  // evsam embed's output instead of running the encoder, once checked
+        const std::string e = a.str("embedding");
+        const EmbeddingMeta want =
+            embedding_meta_of(lc.model, hourglass_summary(lc.cfg), a.choice("dtype", "float", {"float", "double"}),
+                              a.str("weights"), img.height, img.width);
+        check_embedding_meta(e, load_embedding_meta(e), want);
+        predictor.set_image_embedding(npy_load_as<T>(e), img.height, img.width);
+    } else {
+        predictor.set_image(img);
+    }
     const bool logits = a.has("logits"), batch = prompts.size() > 1;
     // one prompt set: (C, H, W) as predict returns it; several (one per --box): (B, C, H, W)
     BatchPrediction<T> pred = predictor.predict_batch(prompts, !a.has("single-mask"), logits);

@@ -31,6 +31,9 @@ inline std::vector<FlagSpec> predict_flag_specs() {
         model_flag(),
         config_flag(),
         required("image", "IMG", "image: PNG, JPEG or BMP"),
+        value("embedding", "E.npy",
+              "the image's embedding from 'evsam embed --image' (checked against E.npy.json: same model, "
+              "weights, --dtype and image size), instead of running the encoder"),
         repeated("point", "X,Y[,LABEL]", "a point in image pixels; LABEL 1 = foreground (the default), 0 = background"),
         repeated("box", "X0,Y0,X1,Y1",
                  "a box in image pixels (repeatable: each box is one prompt of a batch, with any --point; "

@@ -71,15 +71,22 @@ public:
                     "point_grids must have one grid per crop layer");
     }
 
-    std::vector<MaskRecord> generate(const Image& image, const Progress& progress = nullptr) {
+    // image_set, if given, is a Predictor on which this image is already set (e.g. a server's cached
+    // embedding): the whole-image crop then uses it instead of encoding the image again. Same records.
+    std::vector<MaskRecord> generate(const Image& image, const Progress& progress = nullptr,
+                                     const Predictor<T, B>* image_set = nullptr) {
         const int64_t H = image.height, W = image.width;
         std::vector<amg::Box> crop_boxes;
         std::vector<int64_t> layer_idxs;
         amg::generate_crop_boxes(H, W, cfg_.crop_n_layers, cfg_.crop_overlap_ratio, crop_boxes, layer_idxs);
         std::vector<Item> data;
         for (size_t c = 0; c < crop_boxes.size(); ++c) {
+            const bool whole = crop_boxes[c] == amg::Box{0, 0, W, H};
+            if (image_set && whole)
+                EVSAM_CHECK(image_set->original_size() == std::make_pair(H, W),
+                            "generate: the predictor given holds an image of another size");
             auto crop = process_crop(image, crop_boxes[c], layer_idxs[c], H, W, static_cast<int64_t>(c),
-                                     static_cast<int64_t>(crop_boxes.size()), progress);
+                                     static_cast<int64_t>(crop_boxes.size()), progress, whole ? image_set : nullptr);
             data.insert(data.end(), std::make_move_iterator(crop.begin()), std::make_move_iterator(crop.end()));
         }
         if (crop_boxes.size() > 1) {  // prefer masks from smaller crops: score = 1 / crop area
@@ -140,15 +147,19 @@ private:
     }
 
     std::vector<Item> process_crop(const Image& image, const amg::Box& cb, int64_t layer, int64_t H, int64_t W,
-                                   int64_t crop_i, int64_t n_crops, const Progress& progress) {
+                                   int64_t crop_i, int64_t n_crops, const Progress& progress,
+                                   const Predictor<T, B>* image_set) {
         const int64_t x0 = cb[0], y0 = cb[1], cw = cb[2] - cb[0], ch = cb[3] - cb[1];
-        Image crop;  // cropped_im = image[y0:y1, x0:x1, :]
-        crop.height = ch, crop.width = cw;
-        crop.data.resize(static_cast<size_t>(ch * cw * 3));
-        for (int64_t y = 0; y < ch; ++y)
-            std::copy(image.data.begin() + ((y0 + y) * W + x0) * 3, image.data.begin() + ((y0 + y) * W + x0 + cw) * 3,
-                      crop.data.begin() + y * cw * 3);
-        predictor_.set_image(crop);
+        if (!image_set) {
+            Image crop;  // cropped_im = image[y0:y1, x0:x1, :]
+            crop.height = ch, crop.width = cw;
+            crop.data.resize(static_cast<size_t>(ch * cw * 3));
+            for (int64_t y = 0; y < ch; ++y)
+                std::copy(image.data.begin() + ((y0 + y) * W + x0) * 3,
+                          image.data.begin() + ((y0 + y) * W + x0 + cw) * 3, crop.data.begin() + y * cw * 3);
+            predictor_.set_image(crop);
+        }
+        const Predictor<T, B>& pred = image_set ? *image_set : predictor_;
         const auto& grid = point_grids_[static_cast<size_t>(layer)];
         std::vector<std::array<double, 2>> points;  // points_for_image = grid * [w, h]
         for (auto& g : grid) points.push_back({g[0] * static_cast<double>(cw), g[1] * static_cast<double>(ch)});
@@ -160,7 +171,7 @@ private:
             const size_t p1 = std::min(points.size(), p0 + static_cast<size_t>(cfg_.points_per_batch));
             std::vector<std::array<double, 2>> batch(points.begin() + static_cast<std::ptrdiff_t>(p0),
                                                      points.begin() + static_cast<std::ptrdiff_t>(p1));
-            auto items = process_batch(batch, ch, cw, cb, H, W);
+            auto items = process_batch(pred, batch, ch, cw, cb, H, W);
             data.insert(data.end(), std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
         }
         if (progress) progress(crop_i, n_crops, nb, nb);
@@ -175,17 +186,17 @@ private:
         return filter(std::move(data), amg::nms(crop_frame, scores, cfg_.box_nms_thresh));
     }
 
-    std::vector<Item> process_batch(const std::vector<std::array<double, 2>>& points, int64_t ch, int64_t cw,
-                                    const amg::Box& cb, int64_t H, int64_t W) {
+    std::vector<Item> process_batch(const Predictor<T, B>& pred, const std::vector<std::array<double, 2>>& points,
+                                    int64_t ch, int64_t cw, const amg::Box& cb, int64_t H, int64_t W) {
         const int64_t n = static_cast<int64_t>(points.size());
         Tensor<T> coords({n, 1, 2}), labels({n, 1}, T(1));
         for (int64_t i = 0; i < n; ++i) {  // transform.apply_coords(points, im_size)
-            auto c = predictor_.apply_coords(points[static_cast<size_t>(i)][0], points[static_cast<size_t>(i)][1]);
+            auto c = pred.apply_coords(points[static_cast<size_t>(i)][0], points[static_cast<size_t>(i)][1]);
             coords[2 * i] = c[0], coords[2 * i + 1] = c[1];
         }
         // predict_torch(..., return_logits=True); only the masks that pass the IoU filter are then
         // upscaled to the crop size (upstream upscales all of them first: same values, more work)
-        auto out = predictor_.predict_torch_low_res(&coords, &labels, nullptr, nullptr, /*multimask_output=*/true);
+        auto out = pred.predict_torch_low_res(&coords, &labels, nullptr, nullptr, /*multimask_output=*/true);
         const Tensor<T>& low = out.low_res_logits;
         const int64_t C = low.size(1), LP = low.size(2) * low.size(3), P = ch * cw;  // flatten(0, 1): point-major
         std::vector<Item> items;
@@ -195,7 +206,7 @@ private:
             const float iou = static_cast<float>(out.iou_predictions[k]);
             if (cfg_.pred_iou_thresh > 0.0 && !(iou > static_cast<float>(cfg_.pred_iou_thresh))) continue;
             std::copy(low.data() + k * LP, low.data() + (k + 1) * LP, one.data());
-            const Tensor<T> mask = predictor_.postprocess_masks(one);  // (1, 1, ch, cw) logits
+            const Tensor<T> mask = pred.postprocess_masks(one);  // (1, 1, ch, cw) logits
             const T* logits = mask.data();
             const float stab = amg::calculate_stability_score(logits, 1, P, Predictor<T, B>::mask_threshold,
                                                               cfg_.stability_score_offset)[0];

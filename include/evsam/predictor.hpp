@@ -4,6 +4,7 @@
 //   set_image(rgb)   : preprocess (Pillow-exact resize to R, normalise, pad) and run the
 //                      image encoder once; remembers original_size (H, W) and input_size,
 //                      the image resized so its long side is 1024 (the prompt frame).
+//   set_image_embedding: the same from an embedding computed earlier (`evsam embed`).
 //   predict(prompt)  : prompts in original-image pixels -> apply_coords (to the 1024
 //                      frame) -> prompt encoder -> mask decoder -> postprocess:
 //                      bilinear to 1024x1024, crop to input_size, bilinear to (H, W),
@@ -93,6 +94,21 @@ public:
         input_size_ = get_preprocess_shape(x.size(2), x.size(3), model_.transform.prompt_frame);
         features_ = model_.encode(x);
         for (int64_t i = 0; i < x.size(0); ++i) prepared_.push_back(prepare(fn::narrow<B>(features_, 0, i, 1)));
+    }
+    // set_image_embedding: an embedding computed earlier (e.g. `evsam embed`) for an image of H x W,
+    // instead of running the encoder: (1, 256, e, e), e the prompt encoder's image_embedding_size.
+    // As set_image, but the caller vouches that it is this model's embedding of such an image.
+    void set_image_embedding(const Tensor<T>& features, int64_t H, int64_t W) {
+        EVSAM_CHECK(H > 0 && W > 0, "set_image_embedding: empty image");
+        const int64_t e = model_.prompt_encoder.image_embedding_size;
+        const Shape want{1, model_.prompt_encoder.embed_dim, e, e};
+        EVSAM_CHECK(features.shape() == want, "set_image_embedding: expected an embedding of shape " + shape_str(want) +
+                                                  ", got " + shape_str(features.shape()));
+        reset_image();
+        original_size_ = {H, W};
+        input_size_ = get_preprocess_shape(H, W, model_.transform.prompt_frame);
+        features_ = features;
+        prepared_.push_back(prepare(features_));
     }
     void reset_image() {
         features_ = Tensor<T>();

@@ -136,3 +136,51 @@ TEST(CliPredict, PointsOutsideTheImageAreAccepted) {
 }
 
 }  // namespace
+
+namespace {
+
+// predict --embedding: evsam embed's output gives the same bits as encoding again, and an embedding
+// of another model, weights, compute type or image size is refused with one line, writing nothing.
+TEST(CliPredict, EmbeddingFromEmbedGivesTheSameMasks) {
+    const std::string tiny_l = kTiny + "model.pt --config " + kTiny + "config.json";
+    auto r = run_evsam("embed --weights " + tiny_l + " --image " + kImg + " --out " + tmp("e.npy"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_TRUE(exists(tmp("e.npy.json")));
+    const std::string prompts = " --point 30,20 --point 5,5,0 --box 2,3,50,40 --logits";
+    r = run_evsam(base() + prompts + " --out-masks " + tmp("enc.npy") + " --out-iou " + tmp("enc_q.npy"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run_evsam(base() + prompts + " --embedding " + tmp("e.npy") + " --out-masks " + tmp("emb.npy") + " --out-iou " +
+                  tmp("emb_q.npy"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto a = evsam::npy_load_exact<float>(tmp("enc.npy")), b = evsam::npy_load_exact<float>(tmp("emb.npy"));
+    ASSERT_EQ(a.shape(), b.shape());
+    for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+    auto qa = evsam::npy_load_exact<float>(tmp("enc_q.npy")), qb = evsam::npy_load_exact<float>(tmp("emb_q.npy"));
+    for (int64_t i = 0; i < qa.numel(); ++i) ASSERT_EQ(qa[i], qb[i]) << i;
+
+    // refusals, each naming what differs; the output is not written
+    auto refused = [&](const std::string& args, const std::string& why) {
+        std::remove(tmp("bad.npy").c_str());
+        auto rr = run_evsam(args + " --point 30,20 --out-masks " + tmp("bad.npy"));
+        EXPECT_TRUE(is_clean_error(rr)) << args;
+        EXPECT_NE(rr.err.find(why), std::string::npos) << rr.err;
+        EXPECT_FALSE(exists(tmp("bad.npy"))) << args;
+    };
+    const std::string other_img = std::string(EVSAM_TEST_DATA) + "/preprocess/in_small_48x64_r512.png";
+    refused("predict --weights " + tiny_l + " --image " + other_img + " --embedding " + tmp("e.npy"),
+            "an embedding of a 61x45 image, but --image is 64x48");
+    refused(base() + " --dtype double --embedding " + tmp("e.npy"), "embedded in float");
+    const std::string tiny_xl = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_xl/";
+    refused("predict --weights " + tiny_xl + "model.pt --config " + tiny_xl + "config.json --image " + kImg +
+                " --embedding " + tmp("e.npy"),
+            "not of");
+    std::rename(tmp("e.npy.json").c_str(), tmp("e_moved.json").c_str());
+    refused(base() + " --embedding " + tmp("e.npy"), "e.npy.json: not found");
+    // from a preprocessed tensor: the image size is unknown
+    evsam::npy_save(tmp("x.npy"), evsam::Tensor<float>({1, 3, 80, 80}));  // tiny_l's input is 80 x 80
+    r = run_evsam("embed --weights " + tiny_l + " --input " + tmp("x.npy") + " --out " + tmp("e.npy"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    refused(base() + " --embedding " + tmp("e.npy"), "image size is unknown");
+}
+
+}  // namespace
