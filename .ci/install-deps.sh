@@ -2,6 +2,9 @@
 # Installs everything evsam needs to build and test, from Debian packages only.
 #   libeigen3-dev libxsimd-dev libstb-dev libomp-dev nlohmann-json3-dev : the library
 #   libgtest-dev libbenchmark-dev cmake g++                             : tests and benchmarks
+#   libcpp-httplib-dev                                                  : evsam serve (issue 18)
+#   chromium chromium-driver                                            : serve's browser test (headless,
+#     driven over WebDriver by tests/serve/test_serve_browser.cpp; nothing is downloaded at test time)
 #   clang libclang-rt-14-dev llvm pkg-config                            : .ci/fuzz.sh and .ci/sanitize.sh
 #     (clang-14 does not depend on libclang-rt-14-dev, which holds libFuzzer and the ASan/UBSan/TSan
 #     runtimes; llvm gives llvm-symbolizer for readable sanitizer stacks; libomp-dev brings LLVM's
@@ -11,7 +14,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS="cmake g++ make libeigen3-dev libxsimd-dev libstb-dev libomp-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
-      clang libclang-rt-14-dev llvm pkg-config"
+      libcpp-httplib-dev chromium chromium-driver clang libclang-rt-14-dev llvm pkg-config"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -275,11 +275,14 @@ private:
         if (body->empty()) throw HttpError(400, "empty body: send the image bytes (PNG, JPEG or BMP)");
         if (detail::image_format_of(p, body->size()).empty())
             throw HttpError(415, "not an image: PNG, JPEG or BMP bytes expected");
-        const ImageInfo info = image_info_from_memory(p, body->size(), "upload");
-        if (info.width * info.height > opt_.max_pixels)
-            throw HttpError(413, "the image declares " + std::to_string(info.width) + "x" +
-                                     std::to_string(info.height) + " pixels, more than --max-pixels " +
-                                     std::to_string(opt_.max_pixels));
+        auto [w, h] = serve::declared_size(p, body->size());  // PNG and BMP: before any decoder looks
+        if (w == 0) {
+            const ImageInfo info = image_info_from_memory(p, body->size(), "upload");
+            w = info.width, h = info.height;
+        }
+        if (w * h > opt_.max_pixels)
+            throw HttpError(413, "the image declares " + std::to_string(w) + "x" + std::to_string(h) +
+                                     " pixels, more than --max-pixels " + std::to_string(opt_.max_pixels));
         Image img = load_image_from_memory(p, body->size(), "upload");
         // the id: SHA-256 of the decoded pixels and their size (the same picture as PNG or BMP is one image)
         const int64_t hw[2] = {img.height, img.width};
