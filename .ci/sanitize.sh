@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sanitizer runs of the test suite (issue 7), with clang:
-#   1. ASan + UBSan: the GoogleTest suite (test_core, test_ops, test_nn, test_model, test_cli and the
-#      evsam tool the cli tests run; no examples, no benchmarks) built into build-asan and run by
+#   1. ASan + UBSan: the GoogleTest suite (test_core, test_ops, test_nn, test_model, test_cli,
+#      test_serve and the evsam tool they run, evsam serve included; no examples, no benchmarks) built into build-asan and run by
 #      ctest, except the full-size smoke tests (label slow: minutes under ASan) and the install test
 #      (cmake_import, which builds a downstream project and checks nothing a sanitizer could).
 #   2. TSan: tests/model/test_threads.cpp alone (several Predictors on one shared model in
-#      different threads), built into build-tsan. OpenMP regions are followed by LLVM's Archer
+#      different threads) and tests/serve/test_serve_util.cpp (evsam serve's cache, compute queue
+#      and metrics under concurrent callers), built into build-tsan. OpenMP regions are followed by LLVM's Archer
 #      tool (libarcher, shipped with libomp) so TSan sees OpenMP's synchronisation.
 # Any sanitizer report fails the run: reports exit with code 86, which no test expects (the cli
 # tests expect exit 1 for bad input, which is also what ASan would use by default).
@@ -33,7 +34,7 @@ if [[ " $STEPS " == *" asan "* ]]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="$FLAGS" \
     -DEVSAM_BUILD_TESTS=ON -DEVSAM_BUILD_EXAMPLES=ON -DEVSAM_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan --target test_core test_ops test_nn test_model test_cli -j"$JOBS"  # test_cli pulls in evsam_cli
+  cmake --build build-asan --target test_core test_ops test_nn test_model test_cli test_serve -j"$JOBS"  # test_cli pulls in evsam_cli
   t1=$(date +%s)
   echo "sanitize.sh: ASan/UBSan build $((t1 - t0)) s"
   ASAN_OPTIONS="exitcode=86:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1" \
@@ -57,5 +58,10 @@ if [[ " $STEPS " == *" tsan "* ]]; then
   OMP_TOOL_LIBRARIES="$ARCHER" ARCHER_OPTIONS="verbose=0" \
     build-tsan/test_threads
   echo "sanitize.sh: TSan test $(( $(date +%s) - t4 )) s"
+  # evsam serve's shared state: the LRU cache, the compute queue, the metrics (tests/serve/test_serve_util.cpp)
+  clang++ -std=c++17 -O1 -g -fsanitize=thread -fopenmp -Iinclude -Iexamples/cli $(pkg-config --cflags eigen3) \
+    tests/serve/test_serve_util.cpp -lgtest -lgtest_main -pthread -o build-tsan/test_serve_util
+  TSAN_OPTIONS="exitcode=86:halt_on_error=1:second_deadlock_stack=1" build-tsan/test_serve_util
+  echo "sanitize.sh: TSan serve test done"
 fi
 echo "sanitize.sh: total $(( $(date +%s) - t0 )) s"

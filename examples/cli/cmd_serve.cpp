@@ -15,7 +15,9 @@
 // Nothing a request sends is written to or read from the file system. SIGINT/SIGTERM stop
 // accepting, finish the requests in flight and exit 0.
 #include <omp.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 
 #include <chrono>
@@ -429,6 +431,24 @@ thread_local Clock::time_point App::request_start_;
 
 httplib::Server* g_server = nullptr;
 
+// cpp-httplib 0.11 listens with a backlog of 5 and keeps its socket private: 16 clients connecting
+// at once overflowed it, and the kernel's SYN retransmit made some wait a full second. Linux takes
+// a second listen() on a listening socket as a new backlog, so find ours (listening, this port).
+void widen_listen_backlog(int port) {
+    for (int fd = 3; fd < 1024; ++fd) {
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        sockaddr_storage addr{};
+        socklen_t alen = sizeof addr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+        const int p = addr.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                      : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                                   : -1;
+        if (p == port) ::listen(fd, SOMAXCONN);
+    }
+}
+
 int run(const Args& a) {
     Options o;
     o.threads = static_cast<int>(a.integer("threads", omp_get_max_threads(), 1, 1024));
@@ -480,6 +500,7 @@ int run(const Args& a) {
 
     const int bound = port == 0 ? svr.bind_to_any_port(host) : (svr.bind_to_port(host, port) ? port : -1);
     if (bound < 0) throw Error("serve: cannot listen on " + host + ":" + std::to_string(port));
+    widen_listen_backlog(bound);
     std::printf("evsam: serving %s at http://%s:%d/ (threads %d, cache %zu images, %zu workers)\n", model_name.c_str(),
                 host.c_str(), bound, o.threads, o.cache_images, o.workers);
     std::fflush(stdout);
