@@ -33,8 +33,9 @@ double median(std::vector<double> v) { return evsam_test::LoadStats::pct(std::mo
 int main(int argc, char** argv) {
     const std::string weights = flag(argc, argv, "--weights", "");
     if (weights.empty()) {
-        std::fprintf(stderr, "usage: serve_latency --weights W.pt [--image IMG] [--threads N] [--requests N] "
-                             "[--clients N] [--per-client N]\n");
+        std::fprintf(stderr,
+                     "usage: serve_latency --weights W.pt [--image IMG] [--threads N] [--requests N] "
+                     "[--clients N] [--per-client N]\n");
         return 2;
     }
     const std::string image = flag(argc, argv, "--image", EVSAM_SOURCE_DIR "/examples/data/chelsea.png");
@@ -60,17 +61,20 @@ int main(int argc, char** argv) {
                 const auto t0 = std::chrono::steady_clock::now();
                 auto r = pred.predict_batch(req.prompts, req.multimask, false);
                 if (round > 0)
-                    inproc.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                    inproc.push_back(
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
             }
         // baseline 2: one evsam predict
         const auto t0 = std::chrono::steady_clock::now();
-        const std::string cmd = std::string(EVSAM_BIN_DIR) + "/evsam predict --weights " + weights + " --image " + image +
-                                " --point " + std::to_string(img.width / 2) + "," + std::to_string(img.height / 2) +
-                                " --threads " + std::to_string(threads) + " --out-masks /tmp/serve_latency_m.npy";
+        const std::string cmd = std::string(EVSAM_BIN_DIR) + "/evsam predict --weights " + weights + " --image " +
+                                image + " --point " + std::to_string(img.width / 2) + "," +
+                                std::to_string(img.height / 2) + " --threads " + std::to_string(threads) +
+                                " --out-masks /tmp/serve_latency_m.npy";
         if (std::system(cmd.c_str()) != 0) throw std::runtime_error("evsam predict failed");
-        const double one_shot = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double one_shot =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
-        evsam_test::ServeProcess srv({}, weights, "", threads);
+        evsam_test::ServeProcess srv(std::vector<std::string>{}, weights, std::string(), threads);
         auto c = srv.client();
         const auto up = evsam_test::upload(c, evsam_test::read_bytes(image));
         const std::string id = up["image_id"];
@@ -89,9 +93,10 @@ int main(int argc, char** argv) {
         const double p99 = evsam_test::LoadStats::pct(many.server_ms, 99);
         const double p99d = evsam_test::LoadStats::pct(many.decode_ms, 99);
         std::printf("target: server p50, 1 client %.1f ms <= 40 ms: %s\n", p50, p50 <= 40 ? "met" : "NOT met");
-        std::printf("target: server p99, %d clients %.1f ms <= 2 x %.1f ms: %s (the model's own time, decode p99 "
-                    "%.1f ms: %s)\n",
-                    clients, p99, p50, p99 <= 2 * p50 ? "met" : "NOT met", p99d, p99d <= 2 * p50 ? "met" : "NOT met");
+        std::printf(
+            "target: server p99, %d clients %.1f ms <= 2 x %.1f ms: %s (the model's own time, decode p99 "
+            "%.1f ms: %s)\n",
+            clients, p99, p50, p99 <= 2 * p50 ? "met" : "NOT met", p99d, p99d <= 2 * p50 ? "met" : "NOT met");
         return many.errors || many.mismatches || one.errors || one.mismatches ? 1 : 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "serve_latency: error: %s\n", e.what());

@@ -17,7 +17,8 @@ namespace evsam::tool {
 struct AmgKnob {
     const char* name;
     bool integer;
-    double lo, hi;
+    double lo, hi;                              // for reals
+    int64_t ilo, ihi;                           // for integers
     std::function<double&(AmgConfig&)> real;    // for reals
     std::function<int64_t&(AmgConfig&)> whole;  // for integers
     const char* doc;
@@ -26,10 +27,10 @@ struct AmgKnob {
 inline const std::vector<AmgKnob>& amg_knobs() {
     using C = AmgConfig;
     auto I = [](const char* n, int64_t lo, int64_t hi, int64_t C::*m, const char* doc) {
-        return AmgKnob{n, true, double(lo), double(hi), nullptr, [m](C& c) -> int64_t& { return c.*m; }, doc};
+        return AmgKnob{n, true, 0, 0, lo, hi, nullptr, [m](C& c) -> int64_t& { return c.*m; }, doc};
     };
     auto R = [](const char* n, double lo, double hi, double C::*m, const char* doc) {
-        return AmgKnob{n, false, lo, hi, [m](C& c) -> double& { return c.*m; }, nullptr, doc};
+        return AmgKnob{n, false, lo, hi, 0, 0, [m](C& c) -> double& { return c.*m; }, nullptr, doc};
     };
     static const std::vector<AmgKnob> knobs = {
         I("points_per_side", 1, 1024, &C::points_per_side, "the point grid is N x N (default 32)"),

@@ -38,7 +38,7 @@ int run(const Args& a) {
     for (const AmgKnob& k : amg_knobs()) {
         const std::string f = amg_flag_name(k);
         if (k.integer)
-            k.whole(cfg) = a.integer(f, k.whole(cfg), static_cast<int64_t>(k.lo), static_cast<int64_t>(k.hi));
+            k.whole(cfg) = a.integer(f, k.whole(cfg), k.ilo, k.ihi);
         else
             k.real(cfg) = a.real(f, k.real(cfg), k.lo, k.hi);
     }

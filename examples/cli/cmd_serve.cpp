@@ -34,7 +34,7 @@
 #include "evsam/predictor.hpp"
 #include "evsam/sam/amg_utils.hpp"
 #include "model_args.hpp"
-#include "serve_assets.hpp"  // generated: index.html, openapi.json and the sample image, as byte arrays
+#include <serve_assets.hpp>  // generated (build dir): index.html, openapi.json and the sample image, as byte arrays
 #include "serve_util.hpp"
 // last: <httplib.h> brings <resolv.h>, whose `_res` macro breaks Eigen's headers if they follow it
 #include <httplib.h>
@@ -189,7 +189,8 @@ private:
     serve::Metrics metrics_;
     std::mutex rng_m_;
     std::mt19937_64 rng_;
-    static thread_local Clock::time_point request_start_;
+    static thread_local Clock::time_point request_start_;  // its headers read (metrics)
+    static thread_local Clock::time_point handler_start_;  // its body read too (server_ms)
 
     static std::string route_of(const httplib::Request& req) {
         const std::string& p = req.path;
@@ -214,6 +215,7 @@ private:
                 res.set_content(Json{{"error", msg}}.dump(), "application/json");
             };
             try {
+                handler_start_ = Clock::now();
                 f(req, res);
             } catch (const HttpError& e) {
                 fail(e.status, e.what());
@@ -377,7 +379,7 @@ private:
                     {"shape", B == 1 ? Json{C, H, W} : Json{B, C, H, W}},
                     {"format", format},
                     {"decode_ms", decode_ms},
-                    {"server_ms", ms_since(request_start_)}};
+                    {"server_ms", ms_since(handler_start_)}};
         res.set_header("Server-Timing", "decode;dur=" + std::to_string(decode_ms));
         res.set_content(out.dump(), "application/json");
     }
@@ -407,12 +409,13 @@ private:
             for (const AmgKnob& k : amg_knobs())
                 if (it.key() == k.name) knob = &k;
             if (!knob) throw HttpError(400, "unknown field '" + it.key().substr(0, 64) + "'");
-            const double v = serve::json_number(it.value(), it.key(), knob->lo, knob->hi);
-            if (knob->integer) {
+            if (knob->integer) {  // within +-1e15, so the double converts exactly
+                const double v = serve::json_number(it.value(), it.key(), static_cast<double>(knob->ilo),
+                                                    std::min(static_cast<double>(knob->ihi), 1e15));
                 if (v != std::floor(v)) throw HttpError(400, it.key() + " must be an integer");
                 knob->whole(cfg) = static_cast<int64_t>(v);
             } else {
-                knob->real(cfg) = v;
+                knob->real(cfg) = serve::json_number(it.value(), it.key(), knob->lo, knob->hi);
             }
         }
         // bounded work per request: at most a 64 x 64 grid and two crop layers
@@ -428,6 +431,7 @@ private:
 };
 
 thread_local Clock::time_point App::request_start_;
+thread_local Clock::time_point App::handler_start_;
 
 httplib::Server* g_server = nullptr;
 
@@ -484,6 +488,7 @@ int run(const Args& a) {
     const auto rt = std::chrono::duration<double>(read_timeout);
     svr.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(rt));
     svr.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(rt));
+    svr.set_tcp_nodelay(true);  // answers go out at once (Nagle's algorithm held the last segment back 40 ms)
     svr.set_keep_alive_timeout(5);
     svr.set_keep_alive_max_count(100);
     svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {

@@ -26,7 +26,7 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {info_command(),     preprocess_command(), embed_command(),
                                                predict_command(),  everything_command(), bench_command(),
                                                compare_command(),  classify_command(),   segment_command(),
-                                               eval_cls_command(), eval_seg_command(), serve_command()};
+                                               eval_cls_command(), eval_seg_command(),   serve_command()};
     return table;
 }
 

@@ -305,7 +305,7 @@ public:
         for (auto& [k, n] : counts_)
             t += "evsam_requests_total{route=\"" + k.first + "\",code=\"" + std::to_string(k.second) + "\"} " +
                  std::to_string(n) + "\n";
-        t += "# HELP evsam_request_duration_seconds Time from a request's arrival to its answer, by route.\n";
+        t += "# HELP evsam_request_duration_seconds Time from a request's headers read to its answer, by route.\n";
         t += "# TYPE evsam_request_duration_seconds histogram\n";
         for (auto& [route, h] : latency_) t += histogram("evsam_request_duration_seconds", "route", route, h);
         t += "# HELP evsam_stage_duration_seconds Server-side stages: encode, decode (one predict's model work),\n"

@@ -39,9 +39,15 @@ class ServeProcess {
 public:
     // extra: more flags, e.g. {"--cache-images", "2"}.
     explicit ServeProcess(std::vector<std::string> extra = {}, const std::string& weights = kTinyWeights,
-                          const std::string& config = kTinyConfig) {
-        std::vector<std::string> args = {
-            std::string(EVSAM_BIN_DIR) + "/evsam", "serve", "--weights", weights, "--port", "0", "--threads", "2"};
+                          const std::string& config = kTinyConfig, int threads = 2) {
+        std::vector<std::string> args = {std::string(EVSAM_BIN_DIR) + "/evsam",
+                                         "serve",
+                                         "--weights",
+                                         weights,
+                                         "--port",
+                                         "0",
+                                         "--threads",
+                                         std::to_string(threads)};
         if (!config.empty()) args.insert(args.end(), {"--config", config});
         args.insert(args.end(), extra.begin(), extra.end());
         int out[2];
@@ -73,6 +79,7 @@ public:
     httplib::Client client() const {
         httplib::Client c("127.0.0.1", port_);
         c.set_read_timeout(60, 0);
+        c.set_tcp_nodelay(true);
         return c;
     }
     bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <future>
+#include <set>
 
 #include "../cli/cli_util.hpp"
 #include "serve_fixture.hpp"
@@ -204,6 +205,52 @@ TEST(Serve, CacheHitsAndEvictsLeastRecentlyUsed) {
     EXPECT_EQ(metric(m, "evsam_requests_total{route=\"/v1/images/{id}/predict\",code=\"404\"}"), 1);
     EXPECT_EQ(metric(m, "evsam_requests_total{route=\"/v1/images\",code=\"200\"}"), 4);
     EXPECT_EQ(metric(m, "evsam_stage_duration_seconds_count{stage=\"encode\"}"), 3);
+}
+
+}  // namespace
+
+namespace {
+
+// The page, the API description and the sample come from the binary; the description lists every route.
+TEST(Serve, PageDescriptionSampleAndModels) {
+    ServeProcess srv;
+    auto c = srv.client();
+    auto r = c.Get("/");
+    ASSERT_EQ(r->status, 200);
+    EXPECT_NE(r->get_header_value("Content-Type").find("text/html"), std::string::npos);
+    EXPECT_EQ(r->body, read_bytes(std::string(EVSAM_SOURCE_DIR) + "/examples/cli/serve/index.html"));
+    for (const char* external : {"src=\"http", "href=\"http", "src='http", "@import", "cdn"})
+        EXPECT_EQ(r->body.find(external), std::string::npos) << "the page loads something from elsewhere: " << external;
+    r = c.Get("/sample.png");
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, read_bytes(std::string(EVSAM_SOURCE_DIR) + "/examples/data/chelsea.png"));
+    r = c.Get("/openapi.json");
+    ASSERT_EQ(r->status, 200);
+    const Json api = Json::parse(r->body);
+    EXPECT_EQ(api["openapi"], "3.0.3");
+    std::set<std::string> documented;
+    for (auto it = api["paths"].begin(); it != api["paths"].end(); ++it) documented.insert(it.key());
+    const std::set<std::string> served = {"/",
+                                          "/openapi.json",
+                                          "/sample.png",
+                                          "/healthz",
+                                          "/metrics",
+                                          "/v1/models",
+                                          "/v1/images",
+                                          "/v1/images/{image_id}/predict",
+                                          "/v1/images/{image_id}/everything"};
+    EXPECT_EQ(documented, served);
+    const Json models = json_of(c.Get("/v1/models"));
+    EXPECT_EQ(models["models"][0]["name"], "tiny_l");
+    EXPECT_EQ(models["models"][0]["threads"], 2);
+    EXPECT_EQ(json_of(c.Get("/healthz")), Json({{"status", "ok"}}));
+    // the same image from a multipart form, as a browser form posts it, is the same image
+    httplib::MultipartFormDataItems form = {{"image", read_bytes(kSmallImage), "small.png", "image/png"}};
+    const Json a = json_of(c.Post("/v1/images", form));
+    const Json b = evsam_test::upload(c, read_bytes(kSmallImage));
+    EXPECT_EQ(a["image_id"], b["image_id"]);
+    EXPECT_TRUE(b["cached"].get<bool>());
+    EXPECT_EQ(srv.stop(), 0);
 }
 
 }  // namespace

@@ -48,15 +48,14 @@ public:
             if (r && r->status == 200) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        const Json caps = {
-            {"capabilities",
-             {{"alwaysMatch",
-               {{"browserName", "chrome"},
-                {"goog:chromeOptions",
-                 {{"binary", kChromium},
-                  {"args",
-                   {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--window-size=900,800", "--force-device-scale-factor=1"}}}}}}}}};
+        const Json caps = {{"capabilities",
+                            {{"alwaysMatch",
+                              {{"browserName", "chrome"},
+                               {"goog:chromeOptions",
+                                {{"binary", kChromium},
+                                 {"args",
+                                  {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                   "--window-size=900,800", "--force-device-scale-factor=1"}}}}}}}}};
         session_ = call("POST", "/session", caps)["sessionId"];
     }
     ~Browser() {
@@ -67,8 +66,8 @@ public:
     }
     // One WebDriver command; its "value".
     Json call(const std::string& method, const std::string& path, const Json& body = Json::object()) {
-        auto r = method == "GET" ? http_->Get(path.c_str())
-                                 : http_->Post(path.c_str(), body.dump(), "application/json");
+        auto r =
+            method == "GET" ? http_->Get(path.c_str()) : http_->Post(path.c_str(), body.dump(), "application/json");
         if (!r) throw std::runtime_error("chromedriver: no answer to " + path);
         const Json j = Json::parse(r->body);
         if (r->status != 200) throw std::runtime_error("chromedriver: " + path + ": " + r->body.substr(0, 400));
@@ -118,7 +117,8 @@ std::vector<uint8_t> from_base64(const std::string& b64) {
 
 TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     if (::access(kDriver, X_OK) != 0 || ::access(kChromium, X_OK) != 0)
-        GTEST_SKIP() << "skipped: no " << kDriver << " or " << kChromium << " (apt-get install chromium chromium-driver)";
+        GTEST_SKIP() << "skipped: no " << kDriver << " or " << kChromium
+                     << " (apt-get install chromium chromium-driver)";
     evsam_test::ServeProcess srv;
     Browser b;
     const std::string sample = std::string(EVSAM_SOURCE_DIR) + "/examples/data/chelsea.png";
@@ -131,20 +131,20 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     ASSERT_EQ(b.script("return window.evsam.lastError;"), Json()) << "the page reported an error";
     ASSERT_EQ(b.script("return [window.evsam.width, window.evsam.height];"), Json({451, 300}));
     // 3. click a point on the cat: (200, 150) in image pixels, through the canvas's on-screen box
-    const Json rect = b.script("const r = document.getElementById('image').getBoundingClientRect();"
-                               "return [r.left, r.top, r.width, r.height];");
+    const Json rect = b.script(
+        "const r = document.getElementById('image').getBoundingClientRect();"
+        "return [r.left, r.top, r.width, r.height];");
     const double sx = rect[2].get<double>() / 451.0, sy = rect[3].get<double>() / 300.0;
     const int vx = static_cast<int>(std::lround(rect[0].get<double>() + 200 * sx));
     const int vy = static_cast<int>(std::lround(rect[1].get<double>() + 150 * sy));
-    const Json actions = {
-        {"actions",
-         {{{"type", "pointer"},
-           {"id", "mouse"},
-           {"parameters", {{"pointerType", "mouse"}}},
-           {"actions",
-            {{{"type", "pointerMove"}, {"duration", 0}, {"origin", "viewport"}, {"x", vx}, {"y", vy}},
-             {{"type", "pointerDown"}, {"button", 0}},
-             {{"type", "pointerUp"}, {"button", 0}}}}}}}};
+    const Json actions = {{"actions",
+                           {{{"type", "pointer"},
+                             {"id", "mouse"},
+                             {"parameters", {{"pointerType", "mouse"}}},
+                             {"actions",
+                              {{{"type", "pointerMove"}, {"duration", 0}, {"origin", "viewport"}, {"x", vx}, {"y", vy}},
+                               {{"type", "pointerDown"}, {"button", 0}},
+                               {{"type", "pointerUp"}, {"button", 0}}}}}}}};
     b.session_call("POST", "/actions", actions);
     // 4. wait for the mask
     b.wait_for("window.evsam.predictions >= 1 && !window.evsam.busy || window.evsam.lastError", 60, "the mask");
@@ -157,16 +157,16 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     EXPECT_EQ(pt[0][2], 1);
     // 5. the mask layer's pixels (alpha > 0 = masked) against `evsam predict` for that point: one
     //    point asks for 3 masks and the page shows the one with the highest predicted IoU
-    const std::string drawn =
-        b.script("const c = document.getElementById('mask'); const d = c.getContext('2d')"
-                 ".getImageData(0, 0, c.width, c.height).data; let s = '';"
-                 "for (let i = 3; i < d.length; i += 4) s += d[i] > 0 ? '1' : '0'; return s;");
+    const std::string drawn = b.script(
+        "const c = document.getElementById('mask'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; let s = '';"
+        "for (let i = 3; i < d.length; i += 4) s += d[i] > 0 ? '1' : '0'; return s;");
     char flag[128];
     std::snprintf(flag, sizeof flag, "--point %.17g,%.17g", x, y);
     const std::string out = ::testing::TempDir() + "evsam_browser_";
     auto r = evsam_test::run_evsam("predict --weights " + evsam_test::kTinyWeights + " --config " +
-                                   evsam_test::kTinyConfig + " --image " + sample + " " + flag + " --out-masks " +
-                                   out + "m.npy --out-iou " + out + "q.npy");
+                                   evsam_test::kTinyConfig + " --image " + sample + " " + flag + " --out-masks " + out +
+                                   "m.npy --out-iou " + out + "q.npy");
     ASSERT_EQ(r.code, 0) << r.err;
     const auto masks = evsam::npy_load_exact<uint8_t>(out + "m.npy");
     const auto iou = evsam::npy_load_exact<float>(out + "q.npy");
@@ -179,7 +179,7 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
         differ += (drawn[static_cast<size_t>(i)] == '1') != (want == 1);
     }
     EXPECT_EQ(differ, 0) << "canvas pixels that differ from evsam predict's mask";
-    EXPECT_GT(ones, 0);  // a real mask, neither empty ...
+    EXPECT_GT(ones, 0);   // a real mask, neither empty ...
     EXPECT_LT(ones, HW);  // ... nor everything
     // 6. a screenshot
     const auto png = from_base64(b.session_call("GET", "/screenshot").get<std::string>());

@@ -130,17 +130,17 @@ TEST(ServeRobust, SigtermFinishesTheRequestInFlight) {
     const std::string id = evsam_test::upload(c, read_bytes(kSmallImage))["image_id"];
     auto pending = std::async(std::launch::async, [&] {
         auto c2 = srv.client();
-        return c2.Post("/v1/images/" + id + "/everything", R"({"points_per_side": 48, "points_per_batch": 16})",
+        return c2.Post("/v1/images/" + id + "/everything", R"({"points_per_side": 24, "points_per_batch": 16})",
                        "application/json");
     });
     // the request has reached the server and is being computed (it takes over a second)
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ASSERT_EQ(pending.wait_for(std::chrono::seconds(0)), std::future_status::timeout) << "finished too early";
     EXPECT_EQ(srv.stop(SIGTERM), 0);
     auto r = pending.get();
     ASSERT_TRUE(r) << httplib::to_string(r.error());
     EXPECT_EQ(r->status, 200);
-    EXPECT_NO_THROW(Json::parse(r->body));
+    EXPECT_TRUE(Json::accept(r->body));
     EXPECT_NE(srv.rest_of_output().find("evsam: stopped"), std::string::npos);
 }
 

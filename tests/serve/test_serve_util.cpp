@@ -13,7 +13,9 @@ namespace {
 
 namespace serve = evsam::tool::serve;
 
-std::string sha(const std::string& s) { return serve::sha256_hex(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+std::string sha(const std::string& s) {
+    return serve::sha256_hex(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
 std::string b64(const std::string& s) { return serve::base64(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
 TEST(ServeUtil, Sha256MatchesFips180Vectors) {
@@ -27,19 +29,24 @@ TEST(ServeUtil, Sha256MatchesFips180Vectors) {
 }
 
 TEST(ServeUtil, Base64MatchesRfc4648Vectors) {
-    const std::pair<const char*, const char*> v[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                     {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+    const std::pair<const char*, const char*> v[] = {{"", ""},
+                                                     {"f", "Zg=="},
+                                                     {"fo", "Zm8="},
+                                                     {"foo", "Zm9v"},
+                                                     {"foob", "Zm9vYg=="},
+                                                     {"fooba", "Zm9vYmE="},
                                                      {"foobar", "Zm9vYmFy"}};
     for (auto& [in, out] : v) EXPECT_EQ(b64(in), out) << in;
     EXPECT_EQ(b64(std::string("\xff\xfe\x00", 3)), "//4A");
 }
 
 TEST(ServeUtil, DeclaredSizeOfPngAndBmpHeaders) {
-    uint8_t png[24] = {0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0x4e, 0x20, 0x7f, 0xff, 0xff, 0xff};
+    uint8_t png[24] = {0x89, 'P', 'N', 'G', 13, 10, 26,   10,   0,    0,    0,    13,
+                       'I',  'H', 'D', 'R', 0,  0,  0x4e, 0x20, 0x7f, 0xff, 0xff, 0xff};
     EXPECT_EQ(serve::declared_size(png, 24), std::make_pair(int64_t(20000), int64_t(0x7fffffff)));
     EXPECT_EQ(serve::declared_size(png, 23), std::make_pair(int64_t(0), int64_t(0)));  // too short: not read
     uint8_t bmp[26] = {'B', 'M'};
-    bmp[18] = 0x10, bmp[19] = 0x27;                               // width 10000
+    bmp[18] = 0x10, bmp[19] = 0x27;                                  // width 10000
     bmp[22] = 0x18, bmp[23] = 0xfc, bmp[24] = 0xff, bmp[25] = 0xff;  // height -1000: top-down
     EXPECT_EQ(serve::declared_size(bmp, 26), std::make_pair(int64_t(10000), int64_t(1000)));
     const uint8_t jpeg[4] = {0xff, 0xd8, 0xff, 0xe0};
@@ -176,7 +183,8 @@ TEST(ServeUtil, MetricsTextIsPrometheusWithCumulativeBuckets) {
     const std::string t = m.text(3, 2, 1, 2, 8);
     EXPECT_NE(t.find("evsam_requests_total{route=\"/v1/images\",code=\"200\"} 2\n"), std::string::npos) << t;
     EXPECT_NE(t.find("evsam_requests_total{route=\"/v1/images\",code=\"413\"} 1\n"), std::string::npos);
-    EXPECT_NE(t.find("evsam_request_duration_seconds_bucket{route=\"/v1/images\",le=\"0.005\"} 2\n"), std::string::npos);
+    EXPECT_NE(t.find("evsam_request_duration_seconds_bucket{route=\"/v1/images\",le=\"0.005\"} 2\n"),
+              std::string::npos);
     EXPECT_NE(t.find("evsam_request_duration_seconds_bucket{route=\"/v1/images\",le=\"0.2\"} 2\n"), std::string::npos);
     EXPECT_NE(t.find("evsam_request_duration_seconds_bucket{route=\"/v1/images\",le=\"0.5\"} 3\n"), std::string::npos);
     EXPECT_NE(t.find("evsam_request_duration_seconds_bucket{route=\"/v1/images\",le=\"+Inf\"} 3\n"), std::string::npos);
@@ -201,9 +209,10 @@ TEST(ServeUtil, PredictRequestsParseAsTheCliDoes) {
     EXPECT_TRUE(r.multimask);
     // the edges of the allowed range: one image size beyond each side
     EXPECT_NO_THROW(serve::parse_predict_request(R"({"points": [[-61, -45], [122, 90]]})", 45, 61));
-    for (const char* bad : {R"({"points": [[-61.01, 0]]})", R"({"points": [[0, 90.5]]})", R"({"boxes": [[0, 0, 123, 5]]})",
-                            R"({"multimask": 1, "points": [[1, 1]]})", R"({"mask_input_index": 1, "points": [[1, 1]]})",
-                            R"({"mask_input": "x", "boxes": [[0, 0, 1, 1], [0, 0, 2, 2]]})"}) {
+    for (const char* bad :
+         {R"({"points": [[-61.01, 0]]})", R"({"points": [[0, 90.5]]})", R"({"boxes": [[0, 0, 123, 5]]})",
+          R"({"multimask": 1, "points": [[1, 1]]})", R"({"mask_input_index": 1, "points": [[1, 1]]})",
+          R"({"mask_input": "x", "boxes": [[0, 0, 1, 1], [0, 0, 2, 2]]})"}) {
         try {
             serve::parse_predict_request(bad, 45, 61);
             ADD_FAILURE() << "accepted " << bad;
