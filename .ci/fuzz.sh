@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER=${FUZZ_SECONDS:-30}
-TARGETS=${FUZZ_TARGETS:-checkpoint safetensors npy image args}
+TARGETS=${FUZZ_TARGETS:-checkpoint safetensors npy image args serve}
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=${FUZZ_JOBS:-2}
 
@@ -30,6 +30,7 @@ max_len() {
     safetensors | npy) echo 4096 ;;
     image) echo 16384 ;;
     args) echo 1024 ;;
+    serve) echo 2048 ;;
     *) echo "fuzz.sh: unknown harness '$1'" >&2; exit 2 ;;
   esac
 }

@@ -386,47 +386,13 @@ private:
 
     void everything(const httplib::Request& req, httplib::Response& res) {
         const auto entry = image_of(req);
-        nlohmann::json j = nlohmann::json::object();
-        if (!req.body.empty()) {
-            try {
-                j = nlohmann::json::parse(req.body);
-            } catch (const std::exception& e) {
-                throw HttpError(400, std::string("malformed JSON: ") + e.what());
-            }
-        }
-        if (!j.is_object()) throw HttpError(400, "the body must be a JSON object of generator knobs");
-        AmgConfig cfg;
-        std::string mode = "coco_rle";
-        for (auto it = j.begin(); it != j.end(); ++it) {
-            if (it.key() == "output_mode") {
-                if (!it.value().is_string() || (it.value().get<std::string>() != "coco_rle" &&
-                                                it.value().get<std::string>() != "uncompressed_rle"))
-                    throw HttpError(400, "output_mode must be coco_rle or uncompressed_rle");
-                mode = it.value().get<std::string>();
-                continue;
-            }
-            const AmgKnob* knob = nullptr;
-            for (const AmgKnob& k : amg_knobs())
-                if (it.key() == k.name) knob = &k;
-            if (!knob) throw HttpError(400, "unknown field '" + it.key().substr(0, 64) + "'");
-            if (knob->integer) {  // within +-1e15, so the double converts exactly
-                const double v = serve::json_number(it.value(), it.key(), static_cast<double>(knob->ilo),
-                                                    std::min(static_cast<double>(knob->ihi), 1e15));
-                if (v != std::floor(v)) throw HttpError(400, it.key() + " must be an integer");
-                knob->whole(cfg) = static_cast<int64_t>(v);
-            } else {
-                knob->real(cfg) = serve::json_number(it.value(), it.key(), knob->lo, knob->hi);
-            }
-        }
-        // bounded work per request: at most a 64 x 64 grid and two crop layers
-        if (cfg.points_per_side > 64) throw HttpError(400, "points_per_side is at most 64 on the server");
-        if (cfg.crop_n_layers > 2) throw HttpError(400, "crop_n_layers is at most 2 on the server");
+        const serve::EverythingRequest er = serve::parse_everything_request(req.body);
         auto [recs, ms] = compute("everything", [&] {
-            AutomaticMaskGenerator<float> gen(model_, cfg);
+            AutomaticMaskGenerator<float> gen(model_, er.cfg);
             return gen.generate(entry->image, nullptr, entry->predictor.get());
         });
         res.set_header("Server-Timing", "everything;dur=" + std::to_string(ms));
-        res.set_content(amg_records_json(recs, mode == "coco_rle").dump() + "\n", "application/json");
+        res.set_content(amg_records_json(recs, er.coco_rle).dump() + "\n", "application/json");
     }
 };
 

@@ -6,7 +6,8 @@
 //                  (two uploads of one image at once encode it once)
 //   ComputeQueue   model work, one job at a time on one thread with every --threads thread
 //   Metrics        Prometheus text: request counts by route and code, latency histograms, cache
-//   parse_prompts  a predict request's JSON into prompt sets, with every bad field a 400
+//   parse_*        a predict request's JSON into prompt sets, an everything request's into the
+//                  generator's config; every bad field a 400
 #pragma once
 #include <algorithm>
 #include <array>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "evsam/core/error.hpp"
+#include "amg_args.hpp"
 #include "evsam/predictor.hpp"
 
 namespace evsam::tool::serve {
@@ -452,6 +454,65 @@ inline PredictRequest parse_predict_request(const std::string& body, int64_t H, 
         throw HttpError(400, "give at least one of points, boxes or mask_input");
     r.prompts.assign(std::max<size_t>(1, boxes.size()), p);
     for (size_t b = 0; b < boxes.size(); ++b) r.prompts[b].box = boxes[b];
+    return r;
+}
+
+// ---------------------------------------------------------------- an everything request
+struct EverythingRequest {
+    AmgConfig cfg;
+    bool coco_rle = true;  // output_mode: coco_rle (the default) or uncompressed_rle
+};
+
+// Points the generator may decode for one request, over every crop: a 64 x 64 grid on the whole
+// image, or 32 x 32 with one crop layer (5120), but not 64 x 64 with crop layers.
+inline constexpr int64_t kMaxEverythingPoints = 16384;
+
+// The body of POST /v1/images/{id}/everything: the generator's knobs by their snake_case names
+// (amg_knobs(), the ranges of `evsam everything`'s flags) and output_mode; empty means defaults.
+inline EverythingRequest parse_everything_request(const std::string& body) {
+    nlohmann::json j = nlohmann::json::object();
+    if (!body.empty()) {
+        try {
+            j = nlohmann::json::parse(body);
+        } catch (const std::exception& e) {
+            throw HttpError(400, std::string("malformed JSON: ") + e.what());
+        }
+    }
+    if (!j.is_object()) throw HttpError(400, "the body must be a JSON object of generator knobs");
+    EverythingRequest r;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it.key() == "output_mode") {
+            if (!it.value().is_string() ||
+                (it.value().get<std::string>() != "coco_rle" && it.value().get<std::string>() != "uncompressed_rle"))
+                throw HttpError(400, "output_mode must be coco_rle or uncompressed_rle");
+            r.coco_rle = it.value().get<std::string>() == "coco_rle";
+            continue;
+        }
+        const AmgKnob* knob = nullptr;
+        for (const AmgKnob& k : amg_knobs())
+            if (it.key() == k.name) knob = &k;
+        if (!knob) throw HttpError(400, "unknown field '" + it.key().substr(0, 64) + "'");
+        if (knob->integer) {  // within +-1e15, so the double converts exactly
+            const double v = json_number(it.value(), it.key(), static_cast<double>(knob->ilo),
+                                         std::min(static_cast<double>(knob->ihi), 1e15));
+            if (v != std::floor(v)) throw HttpError(400, it.key() + " must be an integer");
+            knob->whole(r.cfg) = static_cast<int64_t>(v);
+        } else {
+            knob->real(r.cfg) = json_number(it.value(), it.key(), knob->lo, knob->hi);
+        }
+    }
+    // bounded work per request: the grid points over every crop (crop layer l: 4^l crops of
+    // (points_per_side / factor^l)^2 points)
+    if (r.cfg.points_per_side > 64) throw HttpError(400, "points_per_side is at most 64 on the server");
+    if (r.cfg.crop_n_layers > 2) throw HttpError(400, "crop_n_layers is at most 2 on the server");
+    int64_t points = 0, crops = 1, f = 1;
+    for (int64_t l = 0; l <= r.cfg.crop_n_layers; ++l, crops *= 4, f *= r.cfg.crop_n_points_downscale_factor) {
+        const int64_t side = r.cfg.points_per_side / f;
+        points += crops * side * side;
+    }
+    if (points > kMaxEverythingPoints)
+        throw HttpError(400, "the grids hold " + std::to_string(points) + " points over all crops, more than " +
+                                 std::to_string(kMaxEverythingPoints) + " on the server");
     return r;
 }
 

@@ -26,7 +26,8 @@ const std::map<std::string, std::function<void(const uint8_t*, size_t)>>& entrie
         {"safetensors", evsam::fuzz::safetensors},
         {"npy", evsam::fuzz::npy},
         {"image", evsam::fuzz::image},
-        {"args", evsam::fuzz::args}};
+        {"args", evsam::fuzz::args},
+        {"serve", evsam::fuzz::serve}};
     return m;
 }
 

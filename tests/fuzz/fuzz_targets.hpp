@@ -14,6 +14,7 @@
 // so the checkpoint entry skips tensors above kMaxTensorElements (and stops after
 // kMaxTotalElements per input) instead of reporting the allocation as a finding.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -28,6 +29,7 @@
 // the tool's own flag parser and prompt rules (examples/cli, on the include path of the harnesses)
 #include "args.hpp"
 #include "prompt_args.hpp"
+#include "serve_util.hpp"
 
 namespace evsam::fuzz {
 
@@ -173,6 +175,50 @@ inline void args(const uint8_t* data, size_t size) {
             if (b[2] < b[0] || b[3] < b[1]) throw std::logic_error("box with X1 < X0 or Y1 < Y0 accepted");
         }
     } catch (const Error&) {
+    }
+}
+
+// `evsam serve`'s request bodies (examples/cli/serve_util.hpp, the code the server runs): the first
+// byte picks the parser (even: a predict body for a 61 x 45 image, odd: an everything body), the
+// rest is the body; the header size reader sees the same bytes. What a successful parse returns
+// is checked against the documented rules; a refusal must be an HttpError with a 4xx status.
+inline void serve(const uint8_t* data, size_t size) {
+    if (size == 0) return;
+    const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
+    const auto [w, h] = tool::serve::declared_size(data + 1, size - 1);
+    if (w < 0 || h < 0) throw std::logic_error("declared_size: a negative size");
+    try {
+        if (data[0] % 2 == 0) {
+            const int64_t H = 45, W = 61;
+            const tool::serve::PredictRequest r = tool::serve::parse_predict_request(body, H, W);
+            if (r.prompts.empty() || r.prompts.size() > tool::serve::kMaxBoxes)
+                throw std::logic_error("parse_predict_request: no prompt set, or too many");
+            for (const auto& p : r.prompts) {
+                if (p.points.size() != p.labels.size() || p.points.size() > tool::serve::kMaxPoints)
+                    throw std::logic_error("parse_predict_request: points and labels disagree");
+                if (p.points.empty() && !p.box && r.mask_input_id.empty())
+                    throw std::logic_error("parse_predict_request: an empty prompt set accepted");
+                for (size_t i = 0; i < p.points.size(); ++i) {
+                    if (!(p.points[i][0] >= -W && p.points[i][0] <= 2 * W && p.points[i][1] >= -H &&
+                          p.points[i][1] <= 2 * H))
+                        throw std::logic_error("parse_predict_request: a point out of range accepted");
+                    if (p.labels[i] != 0 && p.labels[i] != 1) throw std::logic_error("a label outside {0, 1}");
+                }
+                if (p.box && ((*p.box)[2] < (*p.box)[0] || (*p.box)[3] < (*p.box)[1] || !((*p.box)[0] >= -W) ||
+                              !((*p.box)[2] <= 2 * W) || !((*p.box)[1] >= -H) || !((*p.box)[3] <= 2 * H)))
+                    throw std::logic_error("parse_predict_request: a bad box accepted");
+            }
+        } else {
+            const tool::serve::EverythingRequest r = tool::serve::parse_everything_request(body);
+            const AmgConfig& c = r.cfg;
+            if (c.points_per_side < 1 || c.points_per_side > 64 || c.crop_n_layers < 0 || c.crop_n_layers > 2 ||
+                c.points_per_batch < 1 || c.crop_n_points_downscale_factor < 1 || c.min_mask_region_area < 0 ||
+                !(c.box_nms_thresh >= 0 && c.box_nms_thresh <= 1) || !std::isfinite(c.pred_iou_thresh) ||
+                !std::isfinite(c.stability_score_thresh) || !std::isfinite(c.stability_score_offset))
+                throw std::logic_error("parse_everything_request: a knob out of range accepted");
+        }
+    } catch (const tool::serve::HttpError& e) {
+        if (e.status < 400 || e.status > 499) throw std::logic_error("a refusal that is not a 4xx");
     }
 }
 

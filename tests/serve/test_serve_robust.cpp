@@ -75,6 +75,8 @@ TEST(ServeRobust, BadInputsAre4xxAndTheServerKeepsServing) {
          "application/json", 400, "box_nms_thresh"},
         {"everything: grid too large", "POST", "/v1/images/" + id + "/everything", "{\"points_per_side\": 1000}",
          "application/json", 400, "points_per_side"},
+        {"everything: too many points over the crops", "POST", "/v1/images/" + id + "/everything",
+         "{\"points_per_side\": 64, \"crop_n_layers\": 1}", "application/json", 400, "20480 points over all crops"},
         {"everything: fractional integer", "POST", "/v1/images/" + id + "/everything", "{\"crop_n_layers\": 0.5}",
          "application/json", 400, "integer"},
         {"unknown route", "GET", "/v1/nothing", "", "", 404, "no such route"},
