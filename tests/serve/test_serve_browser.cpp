@@ -100,6 +100,38 @@ private:
     std::string session_;
 };
 
+// A mouse gesture at image pixels (x, y) of the page's canvas: button 0 left, 2 right; to_x/to_y
+// given: a drag.
+Json mouse(Browser& b, double x, double y, int button, double to_x = -1, double to_y = -1) {
+    const Json rect = b.script(
+        "const r = document.getElementById('image').getBoundingClientRect();"
+        "return [r.left, r.top, r.width / window.evsam.width, r.height / window.evsam.height];");
+    auto vx = [&](double px) {
+        return static_cast<int>(std::lround(rect[0].get<double>() + px * rect[2].get<double>()));
+    };
+    auto vy = [&](double py) {
+        return static_cast<int>(std::lround(rect[1].get<double>() + py * rect[3].get<double>()));
+    };
+    Json steps = {{{"type", "pointerMove"}, {"duration", 0}, {"origin", "viewport"}, {"x", vx(x)}, {"y", vy(y)}},
+                  {{"type", "pointerDown"}, {"button", button}}};
+    if (to_x >= 0)
+        steps.push_back(
+            {{"type", "pointerMove"}, {"duration", 100}, {"origin", "viewport"}, {"x", vx(to_x)}, {"y", vy(to_y)}});
+    steps.push_back({{"type", "pointerUp"}, {"button", button}});
+    return b.session_call(
+        "POST", "/actions",
+        {{"actions",
+          {{{"type", "pointer"}, {"id", "mouse"}, {"parameters", {{"pointerType", "mouse"}}}, {"actions", steps}}}}});
+}
+
+// The mask layer as '0'/'1' per pixel (alpha > 0: masked).
+std::string mask_layer(Browser& b) {
+    return b.script(
+        "const c = document.getElementById('mask'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; let s = '';"
+        "for (let i = 3; i < d.length; i += 4) s += d[i] > 0 ? '1' : '0'; return s;");
+}
+
 std::vector<uint8_t> from_base64(const std::string& b64) {
     static const std::string A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::vector<uint8_t> out;
@@ -157,16 +189,13 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     EXPECT_EQ(pt[0][2], 1);
     // 5. the mask layer's pixels (alpha > 0 = masked) against `evsam predict` for that point: one
     //    point asks for 3 masks and the page shows the one with the highest predicted IoU
-    const std::string drawn = b.script(
-        "const c = document.getElementById('mask'); const d = c.getContext('2d')"
-        ".getImageData(0, 0, c.width, c.height).data; let s = '';"
-        "for (let i = 3; i < d.length; i += 4) s += d[i] > 0 ? '1' : '0'; return s;");
-    char flag[128];
+    const std::string drawn = mask_layer(b);
+    char flag[256];
     std::snprintf(flag, sizeof flag, "--point %.17g,%.17g", x, y);
     const std::string out = ::testing::TempDir() + "evsam_browser_";
     auto r = evsam_test::run_evsam("predict --weights " + evsam_test::kTinyWeights + " --config " +
                                    evsam_test::kTinyConfig + " --image " + sample + " " + flag + " --out-masks " + out +
-                                   "m.npy --out-iou " + out + "q.npy");
+                                   "m.npy --out-iou " + out + "q.npy --out-lowres " + out + "l.npy");
     ASSERT_EQ(r.code, 0) << r.err;
     const auto masks = evsam::npy_load_exact<uint8_t>(out + "m.npy");
     const auto iou = evsam::npy_load_exact<float>(out + "q.npy");
@@ -191,6 +220,52 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     std::printf("browser: screenshot %s (%lldx%lld); %lld mask pixels, %lld differ\n", shot.c_str(),
                 static_cast<long long>(img.width), static_cast<long long>(img.height), static_cast<long long>(ones),
                 static_cast<long long>(differ));
+    // more of the page: a right click adds a background point, refined by the first answer's
+    // low-res logits (as predict --mask-input with that answer's best low-res mask), one mask
+    const std::string first = drawn;
+    const auto low = evsam::npy_load_exact<float>(out + "l.npy");
+    evsam::Tensor<float> best_low({1, 256, 256});
+    std::copy(low.data() + best * 256 * 256, low.data() + (best + 1) * 256 * 256, best_low.data());
+    evsam::npy_save(out + "in.npy", best_low);
+    mouse(b, 100, 250, 2);
+    b.wait_for("window.evsam.predictions >= 2 && !window.evsam.busy || window.evsam.lastError", 60, "the second mask");
+    const Json pts = b.script("return window.evsam.points;");
+    ASSERT_EQ(pts.size(), 2u);
+    EXPECT_EQ(pts[1][2], 0);
+    std::snprintf(flag, sizeof flag, "--point %.17g,%.17g --point %.17g,%.17g,0", x, y, pts[1][0].get<double>(),
+                  pts[1][1].get<double>());
+    r = evsam_test::run_evsam("predict --weights " + evsam_test::kTinyWeights + " --config " + evsam_test::kTinyConfig +
+                              " --image " + sample + " " + flag + " --single-mask" + " --mask-input " + out +
+                              "in.npy --out-masks " + out + "m2.npy");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto m2 = evsam::npy_load_exact<uint8_t>(out + "m2.npy");
+    const std::string second = mask_layer(b);
+    int64_t differ2 = 0;
+    for (int64_t i = 0; i < HW; ++i) differ2 += (second[static_cast<size_t>(i)] == '1') != (m2[i] == 1);
+    EXPECT_EQ(differ2, 0) << "after the right click";
+    // undo: back to the first point alone, and its mask
+    b.session_call("POST", "/element/" + b.element("#undo") + "/click");
+    EXPECT_EQ(b.script("return window.evsam.points.length;"), 1);
+    EXPECT_TRUE(mask_layer(b) == first) << "undo did not bring the first mask back";
+    // a cut-out to download: a PNG data URL
+    b.session_call("POST", "/element/" + b.element("#cutout") + "/click");
+    const std::string href = b.script("return document.getElementById('cutout').href;");
+    EXPECT_EQ(href.rfind("data:image/png;base64,", 0), 0u) << href.substr(0, 40);
+    // a drag draws a box
+    mouse(b, 60, 20, 0, 380, 290);
+    b.wait_for("window.evsam.predictions >= 3 && !window.evsam.busy || window.evsam.lastError", 60, "the box's mask");
+    const Json box = b.script("return window.evsam.box;");
+    ASSERT_TRUE(box.is_array()) << box;
+    EXPECT_NEAR(box[0].get<double>(), 60, 2);
+    EXPECT_NEAR(box[3].get<double>(), 290, 2);
+    // everything: the records drawn, their number shown
+    b.session_call("POST", "/element/" + b.element("#everything") + "/click");
+    b.wait_for("/^\\d+ masks\\.$/.test(document.getElementById('status').textContent) || window.evsam.lastError", 120,
+               "everything");
+    EXPECT_EQ(b.script("return window.evsam.lastError;"), Json());
+    // clear: nothing drawn
+    b.session_call("POST", "/element/" + b.element("#clear") + "/click");
+    EXPECT_TRUE(mask_layer(b).find('1') == std::string::npos) << "clear left a mask";
     EXPECT_EQ(srv.stop(), 0);
 }
 
