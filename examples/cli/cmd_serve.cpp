@@ -124,7 +124,7 @@ public:
           model_name_(std::move(model_name)),
           opt_(o),
           images_(o.cache_images),
-          results_(std::max<size_t>(16, 4 * o.cache_images)),
+          results_(std::max<size_t>(16, 2 * o.cache_images)),
           rng_(std::random_device{}()) {}
 
     void routes(httplib::Server& svr) {
@@ -168,8 +168,11 @@ public:
     // the same JSON error body as ours.
     static void error_body(const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return;
-        const char* why = res.status == 404   ? "no such route"
-                          : res.status == 413 ? "the request body is larger than --max-upload-mb"
+        const char* why = res.status == 404 ? "no such route"
+                          : res.status == 413
+                              ? "the request body is too large: over --max-upload-mb, or a form-urlencoded "
+                                "body over 8 KiB (send image bytes as image/png, image/jpeg, image/bmp or "
+                                "application/octet-stream)"
                           : res.status == 405 ? "method not allowed"
                                               : "bad request";
         res.set_content(Json{{"error", why}}.dump(), "application/json");
@@ -470,7 +473,9 @@ int run(const Args& a) {
     app.routes(svr);
 
     const int bound = port == 0 ? svr.bind_to_any_port(host) : (svr.bind_to_port(host, port) ? port : -1);
-    if (bound < 0) throw Error("serve: cannot listen on " + host + ":" + std::to_string(port));
+    if (bound < 0)
+        throw Error("serve: cannot listen on " + host + ":" + std::to_string(port) +
+                    " (the port is in use, or the address is not one of this machine's)");
     widen_listen_backlog(bound);
     std::printf("evsam: serving %s at http://%s:%d/ (threads %d, cache %zu images, %zu workers)\n", model_name.c_str(),
                 host.c_str(), bound, o.threads, o.cache_images, o.workers);

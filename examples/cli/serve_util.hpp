@@ -372,7 +372,10 @@ struct PredictRequest {
     int64_t mask_input_index = -1;  // which of its masks (-1: the highest predicted IoU)
 };
 
-inline constexpr size_t kMaxPoints = 64, kMaxBoxes = 64;
+// Bounds on one predict: points and boxes per request, and the masks' pixels at the image's size
+// (B x C x H x W floats are computed: 2^26 of them is 256 MiB), so no request can take the memory.
+inline constexpr size_t kMaxPoints = 64, kMaxBoxes = 16;
+inline constexpr int64_t kMaxMaskPixels = int64_t(1) << 26;
 
 // A finite number within [lo, hi], or a 400 naming the field.
 inline double json_number(const nlohmann::json& v, const std::string& what, double lo, double hi) {
@@ -454,6 +457,11 @@ inline PredictRequest parse_predict_request(const std::string& body, int64_t H, 
         throw HttpError(400, "give at least one of points, boxes or mask_input");
     r.prompts.assign(std::max<size_t>(1, boxes.size()), p);
     for (size_t b = 0; b < boxes.size(); ++b) r.prompts[b].box = boxes[b];
+    const int64_t masks = static_cast<int64_t>(r.prompts.size()) * (r.multimask ? 3 : 1);
+    if (masks * H * W > kMaxMaskPixels)
+        throw HttpError(400, std::to_string(masks) + " masks of " + std::to_string(W) + "x" + std::to_string(H) +
+                                 " pixels is more than the server computes at once (" + std::to_string(kMaxMaskPixels) +
+                                 " mask pixels): send fewer boxes, or multimask false");
     return r;
 }
 

@@ -207,6 +207,17 @@ TEST(ServeUtil, PredictRequestsParseAsTheCliDoes) {
     }
     EXPECT_EQ(*r.prompts[1].box, (std::array<double, 4>{1, 1, 9, 9}));
     EXPECT_TRUE(r.multimask);
+    // the masks' pixels are bounded: 16 boxes x 3 masks of 1400 x 1000 is over 2^26, with one mask each it is not
+    EXPECT_NO_THROW(serve::parse_predict_request(
+        nlohmann::json{{"boxes", std::vector<std::vector<int>>(16, {1, 2, 3, 4})}, {"multimask", false}}.dump(), 1000,
+        1400));
+    try {
+        serve::parse_predict_request(nlohmann::json{{"boxes", std::vector<std::vector<int>>(16, {1, 2, 3, 4})}}.dump(),
+                                     1000, 1400);
+        ADD_FAILURE() << "48 masks of 1400 x 1000 accepted";
+    } catch (const serve::HttpError& e) {
+        EXPECT_NE(std::string(e.what()).find("48 masks of 1400x1000"), std::string::npos) << e.what();
+    }
     // the edges of the allowed range: one image size beyond each side
     EXPECT_NO_THROW(serve::parse_predict_request(R"({"points": [[-61, -45], [122, 90]]})", 45, 61));
     for (const char* bad :
