@@ -458,7 +458,9 @@ int run(const Args& a) {
     svr.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(rt));
     svr.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(rt));
     svr.set_tcp_nodelay(true);  // answers go out at once (Nagle's algorithm held the last segment back 40 ms)
-    svr.set_keep_alive_timeout(5);
+    // an idle keep-alive connection holds its worker, and httplib 0.11 lets it wait out this timeout
+    // before a stop completes: 2 s bounds how long SIGTERM waits for idle clients
+    svr.set_keep_alive_timeout(2);
     svr.set_keep_alive_max_count(100);
     svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
         App::started(req);

@@ -80,6 +80,9 @@ public:
         httplib::Client c("127.0.0.1", port_);
         c.set_read_timeout(60, 0);
         c.set_tcp_nodelay(true);
+        // one connection, so one server worker answers in order: its logger has counted a request
+        // (just after sending the answer) before it reads the next, e.g. GET /metrics
+        c.set_keep_alive(true);
         return c;
     }
     bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
