@@ -282,7 +282,7 @@ private:
         if (body->empty()) throw HttpError(400, "empty body: send the image bytes (PNG, JPEG or BMP)");
         if (detail::image_format_of(p, body->size()).empty())
             throw HttpError(415, "not an image: PNG, JPEG or BMP bytes expected");
-        auto [w, h] = serve::declared_size(p, body->size());  // PNG and BMP: before any decoder looks
+        auto [w, h] = declared_image_size(p, body->size());  // PNG and BMP: before any decoder looks
         if (w == 0) {
             const ImageInfo info = image_info_from_memory(p, body->size(), "upload");
             w = info.width, h = info.height;
@@ -291,12 +291,12 @@ private:
             throw HttpError(413, "the image declares " + std::to_string(w) + "x" + std::to_string(h) +
                                      " pixels, more than --max-pixels " + std::to_string(opt_.max_pixels));
         Image img = load_image_from_memory(p, body->size(), "upload");
-        // the id: SHA-256 of the decoded pixels and their size (the same picture as PNG or BMP is one image)
-        const int64_t hw[2] = {img.height, img.width};
-        std::vector<uint8_t> keyed(reinterpret_cast<const uint8_t*>(hw), reinterpret_cast<const uint8_t*>(hw) + 16);
-        keyed.insert(keyed.end(), img.data.begin(), img.data.end());
-        const std::string id = serve::sha256_hex(keyed.data(), keyed.size()).substr(0, 32);
-        keyed = {};
+        // the id: SHA-256 of the size and the SHA-256 of the decoded pixels (the same picture as PNG
+        // or BMP is one image; the pixels are hashed where they are, not copied beside the size)
+        const std::string keyed = std::to_string(img.height) + "x" + std::to_string(img.width) + ":" +
+                                  serve::sha256_hex(img.data.data(), img.data.size());
+        const std::string id =
+            serve::sha256_hex(reinterpret_cast<const uint8_t*>(keyed.data()), keyed.size()).substr(0, 32);
         bool hit = false;
         auto entry = images_.get_or_make(
             id,
@@ -370,8 +370,9 @@ private:
         }
         LowRes low;
         low.image_id = req.matches[1];
-        low.logits = pred.low_res_logits;
-        low.logits.reshape_({B * C, pred.low_res_logits.size(2), pred.low_res_logits.size(3)});
+        const int64_t lh = pred.low_res_logits.size(2), lw = pred.low_res_logits.size(3);
+        low.logits = std::move(pred.low_res_logits);  // not needed after this: kept, not copied
+        low.logits.reshape_({B * C, lh, lw});
         low.iou.assign(pred.iou_predictions.data(), pred.iou_predictions.data() + B * C);
         const std::string low_id = random_id();
         results_.put(low_id, std::make_shared<const LowRes>(std::move(low)));

@@ -24,17 +24,6 @@ struct EmbeddingMeta {
     std::string weights_fnv1a;
 };
 
-inline void weights_identity(const std::string& path, uint64_t& bytes, std::string& fnv);
-
-// This run's record: the model as loaded (name, hourglass), the compute type, and the weights file.
-inline EmbeddingMeta embedding_meta_of(const std::string& model, const std::string& hourglass, const std::string& dtype,
-                                       const std::string& weights, int64_t height = 0, int64_t width = 0) {
-    EmbeddingMeta m;
-    m.model = model, m.hourglass = hourglass, m.dtype = dtype, m.height = height, m.width = width;
-    weights_identity(weights, m.weights_bytes, m.weights_fnv1a);
-    return m;
-}
-
 // A cheap identity of a checkpoint file: its size and an FNV-1a hash of its first and last MiB
 // (a whole-file hash would read hundreds of MB on every predict).
 inline void weights_identity(const std::string& path, uint64_t& bytes, std::string& fnv) {
@@ -54,6 +43,15 @@ inline void weights_identity(const std::string& path, uint64_t& bytes, std::stri
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
     fnv = hex;
+}
+
+// This run's record: the model as loaded (name, hourglass), the compute type, and the weights file.
+inline EmbeddingMeta embedding_meta_of(const std::string& model, const std::string& hourglass, const std::string& dtype,
+                                       const std::string& weights, int64_t height = 0, int64_t width = 0) {
+    EmbeddingMeta m;
+    m.model = model, m.hourglass = hourglass, m.dtype = dtype, m.height = height, m.width = width;
+    weights_identity(weights, m.weights_bytes, m.weights_fnv1a);
+    return m;
 }
 
 inline void save_embedding_meta(const std::string& path, const EmbeddingMeta& m) {

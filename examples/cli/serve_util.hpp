@@ -88,25 +88,6 @@ inline std::string sha256_hex(const uint8_t* data, size_t n) {
     return std::string(hex, 64);
 }
 
-// ---------------------------------------------------------------- declared image size
-// The width and height a PNG or BMP header declares, read before any decoder runs (stb's own
-// header check fails, unhelpfully, for images over 2^30 bytes); {0, 0} for other formats.
-inline std::pair<int64_t, int64_t> declared_size(const uint8_t* p, size_t n) {
-    auto be32 = [&](size_t i) {
-        return int64_t(p[i]) << 24 | int64_t(p[i + 1]) << 16 | int64_t(p[i + 2]) << 8 | p[i + 3];
-    };
-    auto le32 = [&](size_t i) {
-        return int64_t(p[i]) | int64_t(p[i + 1]) << 8 | int64_t(p[i + 2]) << 16 | int64_t(p[i + 3]) << 24;
-    };
-    if (n >= 24 && p[0] == 0x89 && p[1] == 'P' && p[2] == 'N' && p[3] == 'G' && std::memcmp(p + 12, "IHDR", 4) == 0)
-        return {be32(16), be32(20)};
-    if (n >= 26 && p[0] == 'B' && p[1] == 'M') {
-        const int64_t h = static_cast<int32_t>(static_cast<uint32_t>(le32(22)));  // negative: top-down rows
-        return {le32(18), h < 0 ? -h : h};
-    }
-    return {0, 0};
-}
-
 // ---------------------------------------------------------------- base64 (RFC 4648, padded)
 inline std::string base64(const uint8_t* p, size_t n) {
     static const char* A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -325,4 +325,18 @@ TEST(ImageIO, SwapRedBlue) {
     expect_error([&] { evsam::swap_red_blue(rgba, 2, 2); }, {"at least 3 channels"});
 }
 
+// declared_image_size: the size a header declares, before any decoder (evsam serve's upload limit)
+TEST(ImageIO, DeclaredSizeOfPngAndBmpHeaders) {
+    uint8_t png[24] = {0x89, 'P', 'N', 'G', 13, 10, 26,   10,   0,    0,    0,    13,
+                       'I',  'H', 'D', 'R', 0,  0,  0x4e, 0x20, 0x7f, 0xff, 0xff, 0xff};
+    EXPECT_EQ(evsam::declared_image_size(png, 24), std::make_pair(int64_t(20000), int64_t(0x7fffffff)));
+    EXPECT_EQ(evsam::declared_image_size(png, 23), std::make_pair(int64_t(0), int64_t(0)));  // too short: not read
+    uint8_t bmp[26] = {'B', 'M'};
+    bmp[18] = 0x10, bmp[19] = 0x27;                                  // width 10000
+    bmp[22] = 0x18, bmp[23] = 0xfc, bmp[24] = 0xff, bmp[25] = 0xff;  // height -1000: top-down
+    EXPECT_EQ(evsam::declared_image_size(bmp, 26), std::make_pair(int64_t(10000), int64_t(1000)));
+    const uint8_t jpeg[4] = {0xff, 0xd8, 0xff, 0xe0};
+    EXPECT_EQ(evsam::declared_image_size(jpeg, 4), std::make_pair(int64_t(0), int64_t(0)));
+}
+
 }  // namespace

@@ -185,8 +185,8 @@ inline void args(const uint8_t* data, size_t size) {
 inline void serve(const uint8_t* data, size_t size) {
     if (size == 0) return;
     const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
-    const auto [w, h] = tool::serve::declared_size(data + 1, size - 1);
-    if (w < 0 || h < 0) throw std::logic_error("declared_size: a negative size");
+    const auto [w, h] = declared_image_size(data + 1, size - 1);
+    if (w < 0 || h < 0) throw std::logic_error("declared_image_size: a negative size");
     try {
         if (data[0] % 2 == 0) {
             const int64_t H = 45, W = 61;

@@ -119,8 +119,8 @@ inline nlohmann::json upload(httplib::Client& c, const std::string& bytes) {
     return json_of(c.Post("/v1/images", bytes, "application/octet-stream"));
 }
 
-// A base64 PNG of 0/255 -> 0/1 bytes (H*W).
-inline std::vector<uint8_t> mask_of_png_b64(const std::string& b64) {
+// RFC 4648 base64 -> bytes (stops at '=' padding).
+inline std::vector<uint8_t> from_base64(const std::string& b64) {
     static const std::string A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::vector<uint8_t> bytes;
     uint32_t acc = 0;
@@ -134,6 +134,12 @@ inline std::vector<uint8_t> mask_of_png_b64(const std::string& b64) {
             bytes.push_back(static_cast<uint8_t>(acc >> bits));
         }
     }
+    return bytes;
+}
+
+// A base64 PNG of 0/255 -> 0/1 bytes (H*W).
+inline std::vector<uint8_t> mask_of_png_b64(const std::string& b64) {
+    const std::vector<uint8_t> bytes = from_base64(b64);
     evsam::Image img = evsam::load_image_from_memory(bytes.data(), bytes.size(), "mask");
     std::vector<uint8_t> m(static_cast<size_t>(img.height * img.width));
     for (size_t i = 0; i < m.size(); ++i) m[i] = img.data[3 * i] > 127 ? 1 : 0;

@@ -132,21 +132,6 @@ std::string mask_layer(Browser& b) {
         "for (let i = 3; i < d.length; i += 4) s += d[i] > 0 ? '1' : '0'; return s;");
 }
 
-std::vector<uint8_t> from_base64(const std::string& b64) {
-    static const std::string A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::vector<uint8_t> out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char ch : b64) {
-        const auto v = A.find(ch);
-        if (v == std::string::npos) continue;
-        acc = acc << 6 | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) bits -= 8, out.push_back(static_cast<uint8_t>(acc >> bits));
-    }
-    return out;
-}
-
 TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     if (::access(kDriver, X_OK) != 0 || ::access(kChromium, X_OK) != 0)
         GTEST_SKIP() << "skipped: no " << kDriver << " or " << kChromium
@@ -211,7 +196,7 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
     EXPECT_GT(ones, 0);   // a real mask, neither empty ...
     EXPECT_LT(ones, HW);  // ... nor everything
     // 6. a screenshot
-    const auto png = from_base64(b.session_call("GET", "/screenshot").get<std::string>());
+    const auto png = evsam_test::from_base64(b.session_call("GET", "/screenshot").get<std::string>());
     ASSERT_GT(png.size(), 1000u);
     const std::string shot = ::testing::TempDir() + "evsam_serve_browser.png";
     evsam::write_file_atomic(shot, png.data(), png.size());

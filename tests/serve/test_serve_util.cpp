@@ -1,5 +1,5 @@
 // evsam serve's socket-free parts (examples/cli/serve_util.hpp): SHA-256 and base64 against their
-// standards' test vectors, the declared image size, the LRU cache (order, counts, one make per key
+// standards' test vectors, the LRU cache (order, counts, one make per key
 // under concurrent misses, failures not cached), the compute queue (every job on the loop's thread,
 // first come first served, errors passed back), the metrics text and the predict request parser.
 // .ci/sanitize.sh also runs this file under TSan.
@@ -38,19 +38,6 @@ TEST(ServeUtil, Base64MatchesRfc4648Vectors) {
                                                      {"foobar", "Zm9vYmFy"}};
     for (auto& [in, out] : v) EXPECT_EQ(b64(in), out) << in;
     EXPECT_EQ(b64(std::string("\xff\xfe\x00", 3)), "//4A");
-}
-
-TEST(ServeUtil, DeclaredSizeOfPngAndBmpHeaders) {
-    uint8_t png[24] = {0x89, 'P', 'N', 'G', 13, 10, 26,   10,   0,    0,    0,    13,
-                       'I',  'H', 'D', 'R', 0,  0,  0x4e, 0x20, 0x7f, 0xff, 0xff, 0xff};
-    EXPECT_EQ(serve::declared_size(png, 24), std::make_pair(int64_t(20000), int64_t(0x7fffffff)));
-    EXPECT_EQ(serve::declared_size(png, 23), std::make_pair(int64_t(0), int64_t(0)));  // too short: not read
-    uint8_t bmp[26] = {'B', 'M'};
-    bmp[18] = 0x10, bmp[19] = 0x27;                                  // width 10000
-    bmp[22] = 0x18, bmp[23] = 0xfc, bmp[24] = 0xff, bmp[25] = 0xff;  // height -1000: top-down
-    EXPECT_EQ(serve::declared_size(bmp, 26), std::make_pair(int64_t(10000), int64_t(1000)));
-    const uint8_t jpeg[4] = {0xff, 0xd8, 0xff, 0xe0};
-    EXPECT_EQ(serve::declared_size(jpeg, 4), std::make_pair(int64_t(0), int64_t(0)));
 }
 
 TEST(ServeUtil, LruEvictsTheLeastRecentlyUsedAndCounts) {

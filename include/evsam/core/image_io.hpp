@@ -55,6 +55,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -329,16 +330,9 @@ inline void check_pixel_limit(int64_t width, int64_t height, const std::string& 
 }
 
 // stb's PNG header check already fails for images over 2^30 bytes, with the unhelpful
-// reason "unknown image type"; read the IHDR size ourselves first so huge PNGs get the
-// pixel-limit message. IHDR is always the first chunk: length at 8, "IHDR" at 12,
-// width and height big-endian at 16 and 20.
-inline void check_png_ihdr_size(const uint8_t* p, size_t n, const std::string& name) {
-    if (n < 24 || std::memcmp(p + 12, "IHDR", 4) != 0) return;  // stb reports the corruption
-    auto be32 = [](const uint8_t* q) {
-        return int64_t(q[0]) << 24 | int64_t(q[1]) << 16 | int64_t(q[2]) << 8 | int64_t(q[3]);
-    };
-    check_pixel_limit(be32(p + 16), be32(p + 20), name);
-}
+// reason "unknown image type"; read the IHDR size ourselves first (declared_image_size) so
+// huge PNGs get the pixel-limit message.
+inline void check_png_ihdr_size(const uint8_t* p, size_t n, const std::string& name);
 
 // A file far too small for the size its header claims is refused before decoding: stb
 // would otherwise allocate and decode the full image from a few bytes (filling the gap
@@ -402,6 +396,32 @@ inline bool png_without_leading_empty_idats(const uint8_t* p, size_t n, std::vec
 }  // namespace detail
 
 // Decodes an image held in memory into RGB (see the top of this file). `name` prefixes errors.
+// The width and height a PNG or BMP header declares, read from the header bytes alone, before
+// any decoder runs (stb's own PNG header check fails for images over 2^30 bytes); {0, 0} for
+// other formats or a header too short to hold them. PNG: IHDR is always the first chunk, "IHDR"
+// at 12, width and height big-endian at 16 and 20. BMP: width and height little-endian at 18 and
+// 22 (a negative height: rows stored top-down).
+inline std::pair<int64_t, int64_t> declared_image_size(const uint8_t* p, size_t n) {
+    if (n >= 24 && detail::image_format_of(p, n) == "PNG" && std::memcmp(p + 12, "IHDR", 4) == 0) {
+        auto be32 = [](const uint8_t* q) {
+            return int64_t(q[0]) << 24 | int64_t(q[1]) << 16 | int64_t(q[2]) << 8 | int64_t(q[3]);
+        };
+        return {be32(p + 16), be32(p + 20)};
+    }
+    if (n >= 26 && detail::image_format_of(p, n) == "BMP") {
+        const int64_t h = static_cast<int32_t>(detail::le32(p + 22));
+        return {int64_t(detail::le32(p + 18)), h < 0 ? -h : h};
+    }
+    return {0, 0};
+}
+
+namespace detail {
+inline void check_png_ihdr_size(const uint8_t* p, size_t n, const std::string& name) {
+    const auto [w, h] = declared_image_size(p, n);  // {0, 0} for a damaged header: stb reports it
+    check_pixel_limit(w, h, name);
+}
+}  // namespace detail
+
 inline Image load_image_from_memory(const uint8_t* p, size_t n, const std::string& name) {
     if (n > 0 && p != nullptr && detail::image_format_of(p, n) == "PNG") detail::check_png_ihdr_size(p, n, name);
     ImageInfo info = image_info_from_memory(p, n, name);
