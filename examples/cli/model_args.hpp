@@ -7,36 +7,17 @@
 #include "args.hpp"
 #include "common_flags.hpp"
 #include "cuda_entry.hpp"
-#include "evsam/core/checkpoint.hpp"
-#include "evsam/registry.hpp"
+#include "evsam/open_model.hpp"
 
 namespace evsam::tool {
 
-// A checkpoint with its model resolved: --model wins, else detected from keys/shapes; with
-// --config, the JSON model. Either way the whole state_dict was checked against that model.
-struct LoadedCheckpoint {
-    Checkpoint ckpt;
-    std::string model;  // the registry's name, or the JSON config's
-    AnySamConfig cfg;
-};
-LoadedCheckpoint open_checkpoint(const std::string& path, const std::string& model_flag,
-                                 const std::string& config_path = "");
-
-// An EfficientViT classifier's or segmenter's checkpoint (kind cls or seg) with its model resolved:
-// --model wins, else detected from keys and shapes; --config: a model in JSON (as
-// validation/make_cls_seg_fixtures.py writes). The whole state_dict was checked against it. A
-// checkpoint or --model of another kind is refused naming the command that runs it.
-struct LoadedZooCheckpoint {
-    Checkpoint ckpt;
-    ModelRef model;                            // kind, registry name ("custom" with --config), -rNNN
-    std::optional<EfficientViTClsConfig> cls;  // kind cls
-    std::optional<EfficientViTSegConfig> seg;  // kind seg
-    std::string title;                         // "efficientvit-b1", or the --config path
-};
-LoadedZooCheckpoint open_zoo_checkpoint(const std::string& path, const std::string& model_flag,
-                                        const std::string& config_path, ModelKind want, const std::string& cmd);
-// The command that runs a model of this kind ("evsam classify", ...).
-std::string command_for(ModelKind k);
+// Opening a checkpoint (--weights, --model, --config) is the library's (evsam/open_model.hpp), shared
+// with the Python package.
+using evsam::command_for;
+using evsam::LoadedCheckpoint;
+using evsam::LoadedZooCheckpoint;
+using evsam::open_checkpoint;
+using evsam::open_zoo_checkpoint;
 
 // --backend cpu|cuda [--precision strict|fast] [--batch N].
 struct BackendChoice {

@@ -21,6 +21,7 @@
 #include "evsam/efficientvit/backbone_b.hpp"
 #include "evsam/efficientvit/sam.hpp"
 #include "evsam/registry.hpp"
+#include "evsam/open_model.hpp"
 #include "evsam/amg.hpp"
 #include "evsam/predictor.hpp"
 #include "evsam/cls_seg.hpp"

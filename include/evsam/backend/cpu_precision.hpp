@@ -73,9 +73,14 @@ inline std::atomic<Precision>& cpu_precision_state() {
 
 inline Precision cpu_precision() { return detail::cpu_precision_state().load(std::memory_order_relaxed); }
 
-inline void set_cpu_precision(Precision p) {
+// Throws when this CPU cannot run p (fast needs AVX512_BF16).
+inline void require_cpu_precision(Precision p) {
     if (p == Precision::fast && !cpu_has_avx512_bf16())
         throw Error("precision fast needs a CPU with AVX512_BF16 (this one has none); use strict");
+}
+
+inline void set_cpu_precision(Precision p) {
+    require_cpu_precision(p);
     detail::cpu_precision_state().store(p, std::memory_order_relaxed);
 }
 

@@ -39,7 +39,11 @@ public:
     MappedFile() = default;
     explicit MappedFile(const std::string& path) {
         int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+        if (fd < 0) {
+            const int e = errno;
+            if (e == ENOENT || e == ENOTDIR) throw FileNotFound(path + ": cannot open (" + std::strerror(e) + ")");
+            throw Error(path + ": cannot open (" + std::strerror(e) + ")");
+        }
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             ::close(fd);
@@ -172,7 +176,17 @@ private:
     std::vector<CheckpointTensor> tensors_;
     std::map<std::string, size_t> index_;
 
+    // Anything wrong with the bytes is a CorruptFile (the message says what).
     Checkpoint(MappedFile f, std::string path) : file_(std::move(f)), path_(std::move(path)) {
+        try {
+            parse();
+        } catch (const CorruptFile&) {
+            throw;
+        } catch (const Error& e) {
+            throw CorruptFile(e.what());
+        }
+    }
+    void parse() {
         const uint8_t* data = file_.data();
         const size_t n = file_.size();
         if (n == 0) throw Error(path_ + ": checkpoint file is empty");

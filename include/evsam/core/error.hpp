@@ -10,6 +10,17 @@ struct Error : std::runtime_error {
     explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
+// Two kinds of Error that callers may tell apart (the Python package raises FileNotFoundError and
+// RuntimeError for them, ValueError for every other Error); the message is the same one line.
+// A path that does not exist (ENOENT, ENOTDIR).
+struct FileNotFound : Error {
+    using Error::Error;
+};
+// A file that exists but cannot be read as what it should be (a truncated or corrupt checkpoint).
+struct CorruptFile : Error {
+    using Error::Error;
+};
+
 // Throws evsam::Error(msg) when cond is false. msg is built only on failure.
 #define EVSAM_CHECK(cond, msg)                                  \
     do {                                                        \

@@ -204,7 +204,7 @@ inline std::vector<uint8_t> read_file(const std::string& path) {
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
-        if (e == ENOENT || e == ENOTDIR) throw Error("file not found: '" + path + "'");
+        if (e == ENOENT || e == ENOTDIR) throw FileNotFound("file not found: '" + path + "'");
         if (e == EISDIR) throw Error("cannot read '" + path + "': it is a directory");
         throw Error("cannot open '" + path + "' for reading (" + detail::errno_str(e) + ")");
     }
