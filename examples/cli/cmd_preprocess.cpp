@@ -1,16 +1,11 @@
-// evsam preprocess: the model's exact input tensor, as upstream's transform makes it:
-//   SAM models: EfficientViTSam.transform / Sam.preprocess (resize the long side, normalise, pad);
-//   classifiers: the ImageNet eval transform (bicubic Resize(ceil(R / crop_ratio)), CenterCrop(R),
-//     normalise); segmenters: the Cityscapes / ADE20K eval resize (cv2 INTER_CUBIC), normalise.
-// All bit for bit.
+// evsam preprocess: the model's exact input tensor, as upstream's transform makes it
+// (evsam/model_input.hpp: preprocess_for_model), bit for bit.
 #include <iostream>
 
 #include "command.hpp"
-#include "evsam/cls_seg.hpp"
 #include "evsam/core/image_io.hpp"
 #include "evsam/core/npy.hpp"
-#include "evsam/core/preprocess.hpp"
-#include "evsam/registry.hpp"
+#include "evsam/model_input.hpp"
 
 namespace evsam::tool {
 
@@ -25,28 +20,16 @@ int run(const Args& a) {
             "preprocess: --resolution and --crop-ratio apply to classifiers (a segmenter's size follows "
             "its dataset's evaluation transform)");
     Image img = load_image(a.str("image"));
-    Tensor<float> x;
-    std::string how;
+    int64_t R = 0;
+    double crop = 0;
     if (m.kind == ModelKind::cls) {
         const EfficientViTClsConfig cfg = find_cls(m.name).config();
-        int64_t R = m.resolution ? m.resolution : cfg.resolutions.front();
+        R = m.resolution ? m.resolution : cfg.resolutions.front();
         if (a.has("resolution")) R = a.integer("resolution", R, 32, 4096);
-        const double crop = a.real("crop-ratio", cfg.crop_ratio, 0.05, 1.0);
-        x = classify_preprocess<float>(img.data.data(), img.height, img.width, R, crop);
-        how = "resized (bicubic) to ceil(" + std::to_string(R) + " / " + std::to_string(crop) + "), cropped to " +
-              std::to_string(R) + "x" + std::to_string(R);
-    } else if (m.kind == ModelKind::seg) {
-        const EfficientViTSegConfig cfg = find_seg(m.name).config();
-        x = segment_preprocess<float>(img.data.data(), img.height, img.width, cfg.dataset);
-        how = "resized (cv2 INTER_CUBIC, " + cfg.dataset + ") to " + std::to_string(x.size(3)) + "x" +
-              std::to_string(x.size(2));
-    } else {
-        const ImageTransform tf = config_transform(find_model(m.name).config());
-        x = preprocess_image<float>(img.data.data(), img.height, img.width, tf);
-        const auto [h, w] = get_preprocess_shape(img.height, img.width, tf.resolution);
-        how = "resized " + std::to_string(w) + "x" + std::to_string(h) + ", padded to " +
-              std::to_string(tf.resolution) + "x" + std::to_string(tf.resolution);
+        crop = a.real("crop-ratio", cfg.crop_ratio, 0.05, 1.0);
     }
+    std::string how;
+    const Tensor<float> x = preprocess_for_model<float>(m, img.data.data(), img.height, img.width, R, crop, &how);
     npy_save(a.str("out"), x);
     std::cerr << "evsam: " << a.str("image") << " " << img.width << "x" << img.height << " -> " << how << " -> "
               << a.str("out") << "\n";

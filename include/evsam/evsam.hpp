@@ -26,3 +26,4 @@
 #include "evsam/predictor.hpp"
 #include "evsam/cls_seg.hpp"
 #include "evsam/class_tables.hpp"
+#include "evsam/model_input.hpp"

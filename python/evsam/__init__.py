@@ -23,12 +23,14 @@ import numpy as np
 from . import _evsam
 from ._evsam import (
     Model,
+    ZooModel,
     __version__,
     compare,
     cpu_has_bf16,
     get_num_threads,
     load_image,
     models,
+    preprocess,
     set_num_threads,
     tolerances,
 )
@@ -50,6 +52,8 @@ __all__ = [
     "load_image",
     "tolerances",
     "models",
+    "preprocess",
+    "ZooModel",
     "set_num_threads",
     "get_num_threads",
     "cpu_has_bf16",

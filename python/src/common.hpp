@@ -18,7 +18,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <variant>
 
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/evsam.hpp>
@@ -143,8 +145,12 @@ py::array_t<uint8_t, py::array::c_style> image_array(const py::handle& obj, cons
 // The CPU precision by name: "strict" or "fast"; fast needs AVX512_BF16 and dtype float32.
 Precision precision_arg(const std::string& name, bool float64);
 
+// A classifier or segmenter (zoo.cpp) as a Python object.
+py::object make_zoo_model(LoadedZooCheckpoint&& lc, const std::string& weights, bool float64, Precision precision);
+
 // Registration of each translation unit's classes and functions.
 void register_model(py::module_& m);
+void register_zoo(py::module_& m);
 void register_predictor(py::module_& m);
 void register_generator(py::module_& m);
 

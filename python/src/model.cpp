@@ -52,13 +52,48 @@ void apply_hourglass(const py::dict& kw, AnySamConfig& cfg, const std::string& m
     vit->image_encoder.hourglass = h;
 }
 
-ModelPtr load_model(const std::string& weights, const std::string& model, const std::string& config,
-                    const std::string& dtype, const std::string& precision, const py::dict& hourglass) {
+py::object load_model(const std::string& weights, const std::string& model, const std::string& config,
+                      const std::string& dtype, const std::string& precision, const py::dict& hourglass) {
     if (dtype != "float32" && dtype != "float64")
         throw Error("unknown dtype '" + dtype + "' (expected float32 or float64)");
+    const bool float64 = dtype == "float64";
+    const Precision prec = precision_arg(precision, float64);
+    // SAM, or a classifier / segmenter: by the name, the configuration's "kind", or the checkpoint
+    ModelKind kind = ModelKind::sam;
+    {
+        py::gil_scoped_release nogil;
+        if (!config.empty()) {
+            const auto bytes = read_file(config);
+            const auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+            if (j.is_object() && j.contains("kind") && j["kind"] == "cls") kind = ModelKind::cls;
+            if (j.is_object() && j.contains("kind") && j["kind"] == "seg") kind = ModelKind::seg;
+        } else if (!model.empty()) {
+            try {
+                kind = resolve_model(model).kind;
+            } catch (const Error&) {  // an unknown name: open_checkpoint says so, listing the models
+            }
+        } else {
+            try {
+                kind = detect_any_model(Checkpoint::open(weights)).kind;
+            } catch (const FileNotFound&) {
+                throw;
+            } catch (const CorruptFile&) {
+                throw;
+            } catch (const Error&) {  // no model matches: open_checkpoint names the closest SAM model
+            }
+        }
+    }
+    if (kind != ModelKind::sam) {
+        if (!hourglass.empty()) throw Error("hourglass_* apply to SAM's ViT models (vit_b, vit_l, vit_h)");
+        LoadedZooCheckpoint lc = [&] {
+            py::gil_scoped_release nogil;
+            return open_zoo_checkpoint(weights, model, config, kind, "evsam.load");
+        }();
+        return make_zoo_model(std::move(lc), weights, float64, prec);
+    }
     auto m = std::make_shared<Model>();
-    m->float64 = dtype == "float64";
-    m->precision = precision_arg(precision, m->float64);
+    m->float64 = float64;
+    m->precision = prec;
     m->weights = weights;
     LoadedCheckpoint lc = [&] {
         py::gil_scoped_release nogil;
@@ -68,15 +103,17 @@ ModelPtr load_model(const std::string& weights, const std::string& model, const 
     m->name = lc.model;
     m->title = config.empty() ? find_model(lc.model).title : lc.model;
     m->cfg = lc.cfg;
-    Compute c(m->precision);  // weights are packed for the kernels of this precision
-    if (m->float64) {
-        m->f64 = create_sam<double>(lc.cfg);
-        load_state_dict(*m->f64, lc.ckpt, lc.model);
-    } else {
-        m->f32 = create_sam<float>(lc.cfg);
-        load_state_dict(*m->f32, lc.ckpt, lc.model);
+    {
+        Compute c(m->precision);  // weights are packed for the kernels of this precision
+        if (m->float64) {
+            m->f64 = create_sam<double>(lc.cfg);
+            load_state_dict(*m->f64, lc.ckpt, lc.model);
+        } else {
+            m->f32 = create_sam<float>(lc.cfg);
+            load_state_dict(*m->f32, lc.ckpt, lc.model);
+        }
     }
-    return m;
+    return py::cast(ModelPtr(m));
 }
 
 // (1, 3, R, R) preprocessed input of the model's dtype, checked.
@@ -236,6 +273,41 @@ void register_model(py::module_& m) {
     });
     m.def(
         "models", [] { return model_names(); }, "the registered SAM models");
+    m.def(
+        "preprocess",
+        [](const py::handle& image, const std::string& model, const py::object& resolution,
+           const py::object& crop_ratio, const std::string& dtype) -> py::object {
+            const ModelRef r = resolve_model(model);
+            if (r.kind != ModelKind::cls && (!resolution.is_none() || !crop_ratio.is_none()))
+                throw Error("preprocess: resolution and crop_ratio apply to classifiers (" + model_title(r) +
+                            (r.kind == ModelKind::sam ? "'s size is fixed)"
+                                                      : "'s size follows its dataset's evaluation transform)"));
+            if (dtype != "float32" && dtype != "float64")
+                throw Error("unknown dtype '" + dtype + "' (expected float32 or float64)");
+            const int64_t R = resolution.is_none() ? 0 : resolution.cast<int64_t>();
+            const double crop = crop_ratio.is_none() ? 0 : crop_ratio.cast<double>();
+            if (!resolution.is_none())
+                EVSAM_CHECK(R >= 32 && R <= 4096,
+                            "preprocess: resolution must be in [32, 4096], got " + std::to_string(R));
+            if (!crop_ratio.is_none())
+                EVSAM_CHECK(crop >= 0.05 && crop <= 1.0,
+                            "preprocess: crop_ratio must be in [0.05, 1], got " + std::to_string(crop));
+            auto a = image_array(image, "preprocess");
+            auto run = [&](auto tag) -> py::object {
+                using T = decltype(tag);
+                Tensor<T> x;
+                {
+                    py::gil_scoped_release nogil;
+                    x = preprocess_for_model<T>(r, a.data(), a.shape(0), a.shape(1), R, crop);
+                }
+                return to_numpy(std::move(x));
+            };
+            return dtype == "float64" ? run(double{}) : run(float{});
+        },
+        py::arg("image"), py::arg("model"), py::arg("resolution") = py::none(), py::arg("crop_ratio") = py::none(),
+        py::arg("dtype") = "float32",
+        "any registered model's exact input tensor from an (H, W, 3) uint8 RGB image, as `evsam preprocess` "
+        "writes it");
     m.def(
         "load_image",
         [](const std::string& path) {

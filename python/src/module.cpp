@@ -19,6 +19,7 @@ PYBIND11_MODULE(_evsam, m) {
         }
     });
     register_model(m);
+    register_zoo(m);
     register_predictor(m);
     register_generator(m);
     m.attr("__version__") = EVSAM_VERSION;
