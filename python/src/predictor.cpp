@@ -1,6 +1,7 @@
 // evsam._evsam: Predictor, upstream's EfficientViTSamPredictor / SamPredictor over evsam::Predictor.
 // Arrays in, arrays out: masks bool (or logits), IoUs and low-res logits in the model's dtype.
 #include <array>
+#include <cmath>
 #include <optional>
 #include <variant>
 
@@ -10,11 +11,20 @@ namespace evsam::python {
 
 namespace {
 
+// Prompts must be numbers: NaN or inf would run and give meaningless masks.
+template <class T>
+void check_finite(const Tensor<T>& t, const char* what) {
+    for (int64_t i = 0; i < t.numel(); ++i)
+        EVSAM_CHECK(std::isfinite(static_cast<double>(t[i])),
+                    std::string(what) + ": not a finite number (" + std::to_string(static_cast<double>(t[i])) + ")");
+}
+
 // (N, 2) points, (N,) labels, 4 numbers of a box: read as float64, as upstream's numpy does.
 std::vector<std::array<double, 2>> points_arg(const py::handle& obj) {
     const Tensor<double> t = from_numpy<double>(obj, "point_coords");
     EVSAM_CHECK((t.dim() == 2 && t.size(1) == 2) || (t.dim() == 1 && t.numel() == 2),
                 "point_coords: expected (N, 2), got " + shape_str(t.shape()));
+    check_finite(t, "point_coords");
     std::vector<std::array<double, 2>> p(static_cast<size_t>(t.numel() / 2));
     for (size_t i = 0; i < p.size(); ++i) p[i] = {t[2 * i], t[2 * i + 1]};
     return p;
@@ -155,11 +165,13 @@ public:
             std::vector<Prompt<T>> sets;
             if (!boxes.is_none()) {  // a batch: one prompt set per box, each with every point
                 const Tensor<double> b = from_numpy<double>(boxes, "boxes");
+                check_finite(b, "boxes");
                 EVSAM_CHECK(b.dim() == 2 && b.size(1) == 4 && b.size(0) >= 1,
                             "boxes: expected (B, 4) XYXY, got " + shape_str(b.shape()));
                 Tensor<T> masks;
                 if (!mask_input.is_none()) {
                     masks = from_numpy<T>(mask_input, "mask_input");
+                    check_finite(masks, "mask_input");
                     EVSAM_CHECK(
                         masks.size(0) == b.size(0) && (masks.dim() == 3 || (masks.dim() == 4 && masks.size(1) == 1)),
                         "mask_input: with boxes, expected (B, 1, 256, 256), one per box, got " +
@@ -178,12 +190,16 @@ public:
             } else {
                 if (!box.is_none()) {
                     const Tensor<double> b = from_numpy<double>(box, "box");
+                    check_finite(b, "box");
                     EVSAM_CHECK(
                         b.numel() == 4 && (b.dim() == 1 || (b.dim() == 2 && b.size(0) == 1)),
                         "box: expected 4 numbers XYXY (several boxes: boxes=(B, 4)), got " + shape_str(b.shape()));
                     base.box = box_of(b, 0);
                 }
-                if (!mask_input.is_none()) base.mask_input = from_numpy<T>(mask_input, "mask_input");
+                if (!mask_input.is_none()) {
+                    base.mask_input = from_numpy<T>(mask_input, "mask_input");
+                    check_finite(base.mask_input, "mask_input");
+                }
                 sets.push_back(std::move(base));
             }
             BatchPrediction<T> r;
@@ -212,6 +228,8 @@ public:
             if (!point_coords.is_none()) {
                 c = from_numpy<T>(point_coords, "point_coords");
                 l = from_numpy<T>(point_labels, "point_labels");
+                check_finite(*c, "point_coords");
+                check_finite(*l, "point_labels");
                 EVSAM_CHECK(c->dim() == 3 && c->size(2) == 2,
                             "point_coords: expected (B, N, 2), got " + shape_str(c->shape()));
                 EVSAM_CHECK(l->dim() == 2 && l->size(0) == c->size(0) && l->size(1) == c->size(1),
@@ -220,10 +238,12 @@ public:
             }
             if (!boxes.is_none()) {
                 b = from_numpy<T>(boxes, "boxes");
+                check_finite(*b, "boxes");
                 EVSAM_CHECK(b->dim() == 2 && b->size(1) == 4, "boxes: expected (B, 4), got " + shape_str(b->shape()));
             }
             if (!mask_input.is_none()) {
                 m = from_numpy<T>(mask_input, "mask_input");
+                check_finite(*m, "mask_input");
                 EVSAM_CHECK(m->dim() == 4 && m->size(1) == 1,
                             "mask_input: expected (B, 1, 256, 256), got " + shape_str(m->shape()));
             }
