@@ -10,7 +10,7 @@
 #                                                                     a checkpoint opened as one)
 #   6 apps      include/evsam/predictor.hpp, amg.hpp, viz.hpp, cls_seg.hpp, class_tables.hpp, model_input.hpp
 #   7 umbrella  include/evsam/evsam.hpp, evsam_cuda.cuh
-#   8 tool      examples/cli/
+#   8 tool      examples/cli/, and the Python extension python/src/ (beside the tool, never below it)
 #
 # A file may include its own layer or any layer below it. Every include that points up is reported
 # as file:line with both layers, and the check fails. Also checked: headers under include/ include
@@ -29,14 +29,14 @@ layer_of() {  # path -> rank, or -1 when the file is in no layer
     include/evsam/registry.hpp | include/evsam/config_json.hpp | include/evsam/open_model.hpp) echo 5 ;;
     include/evsam/predictor.hpp | include/evsam/amg.hpp | include/evsam/viz.hpp | include/evsam/cls_seg.hpp | include/evsam/class_tables.hpp | include/evsam/model_input.hpp) echo 6 ;;
     include/evsam/evsam.hpp | include/evsam/evsam_cuda.cuh) echo 7 ;;
-    examples/cli/*) echo 8 ;;
+    examples/cli/* | python/src/*) echo 8 ;;
     *) echo -1 ;;
   esac
 }
 names=(core backend ops nn models registry apps umbrella tool)
 
 bad=0 checked=0
-files=$(git ls-files 'include/evsam/*' 'examples/cli/*' | grep -E '\.(hpp|h|cuh|cpp|cu)$')
+files=$(git ls-files 'include/evsam/*' 'examples/cli/*' 'python/src/*' | grep -E '\.(hpp|h|cuh|cpp|cu)$')
 for f in $files; do
   from=$(layer_of "$f")
   if [[ $from -lt 0 ]]; then

@@ -19,7 +19,7 @@ if [[ -z "$NVCC" ]]; then
 fi
 t0=$(date +%s)
 cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DEVSAM_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
-  -DEVSAM_BUILD_BENCH=OFF >/dev/null
+  -DEVSAM_BUILD_BENCH=OFF -DEVSAM_BUILD_PYTHON=OFF >/dev/null
 cmake --build build-cuda --target test_cuda evsam_cli -j"$JOBS"
 t1=$(date +%s)
 echo "cuda.sh: build $((t1 - t0)) s ($("$NVCC" --version | tail -1))"

@@ -41,7 +41,7 @@ done
 
 t0=$(date +%s)
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DEVSAM_FUZZ=ON -DEVSAM_BUILD_EXAMPLES=OFF -DEVSAM_BUILD_BENCH=OFF >/dev/null
+  -DEVSAM_FUZZ=ON -DEVSAM_BUILD_EXAMPLES=OFF -DEVSAM_BUILD_BENCH=OFF -DEVSAM_BUILD_PYTHON=OFF >/dev/null
 cmake --build "$BUILD" --target $(for t in $TARGETS; do echo "fuzz_$t"; done) -j"$JOBS"
 t1=$(date +%s)
 echo "fuzz.sh: harnesses built in $((t1 - t0)) s"
