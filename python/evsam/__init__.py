@@ -31,6 +31,7 @@ from ._evsam import (
     load_image,
     models,
     preprocess,
+    release_memory,
     set_num_threads,
     tolerances,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "tolerances",
     "models",
     "preprocess",
+    "release_memory",
     "ZooModel",
     "set_num_threads",
     "get_num_threads",
