@@ -123,6 +123,14 @@ py::array_t<T> to_numpy(Tensor<T>&& t) {
     return py::array_t<T>(shape, owner->data(), caps);
 }
 
+// A trace's records as {module name: array}, in execution order (a dict keeps insertion order).
+template <class T>
+py::dict trace_to_dict(Trace<T>&& tr) {
+    py::dict d;
+    for (auto& [name, t] : tr.records) d[py::str(name)] = to_numpy(std::move(t));
+    return d;
+}
+
 // numpy -> Tensor<T> (a copy: Tensor owns its storage), any real dtype, cast as numpy casts.
 template <class T>
 Tensor<T> from_numpy(const py::handle& obj, const std::string& what) {

@@ -151,9 +151,7 @@ py::dict trace(const Model& m, const py::handle& x) {
             Compute c(m.precision);
             sam.encode(in, &tr);
         }
-        py::dict d;
-        for (auto& [name, t] : tr.records) d[py::str(name)] = to_numpy(std::move(t));
-        return d;
+        return trace_to_dict(std::move(tr));
     });
 }
 

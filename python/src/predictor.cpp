@@ -239,7 +239,8 @@ public:
             if (!boxes.is_none()) {
                 b = from_numpy<T>(boxes, "boxes");
                 check_finite(*b, "boxes");
-                EVSAM_CHECK(b->dim() == 2 && b->size(1) == 4, "boxes: expected (B, 4), got " + shape_str(b->shape()));
+                EVSAM_CHECK(b->dim() == 2 && b->size(1) == 4 && b->size(0) >= 1,
+                            "boxes: expected (B, 4), B >= 1, got " + shape_str(b->shape()));
             }
             if (!mask_input.is_none()) {
                 m = from_numpy<T>(mask_input, "mask_input");
@@ -248,6 +249,8 @@ public:
                             "mask_input: expected (B, 1, 256, 256), got " + shape_str(m->shape()));
             }
             const int64_t index = image_index.is_none() ? -1 : image_index.cast<int64_t>();
+            EVSAM_CHECK(image_index.is_none() || index >= 0,
+                        "predict: image_index must be >= 0, got " + std::to_string(index));
             BatchPrediction<T> r;
             {
                 Compute cs(model_->precision);

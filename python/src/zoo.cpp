@@ -77,9 +77,7 @@ py::dict zoo_trace(const ZooModel& z, const py::handle& x) {
             Compute c(z.precision);
             m.forward(in, &tr);
         }
-        py::dict d;
-        for (auto& [name, t] : tr.records) d[py::str(name)] = to_numpy(std::move(t));
-        return d;
+        return trace_to_dict(std::move(tr));
     });
 }
 

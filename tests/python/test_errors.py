@@ -127,6 +127,14 @@ def test_bad_prompts(predictor):
         predictor.predict(boxes=np.zeros((2, 4)), mask_input=np.zeros((1, 256, 256), np.float32))
     with pytest.raises(ValueError, match="image_index"):
         predictor.predict_torch(boxes=np.zeros((1, 4), np.float32), image_index=3)
+    with pytest.raises(ValueError, match="image_index must be >= 0"):
+        predictor.predict_torch(boxes=np.zeros((1, 4), np.float32), image_index=-5)
+    with pytest.raises(ValueError, match="boxes: expected \\(B, 4\\), B >= 1"):
+        predictor.predict_torch(boxes=np.zeros((0, 4), np.float32))
+    with pytest.raises(ValueError, match="point labels must be 1, 0 or -1"):
+        predictor.predict_torch(point_coords=np.zeros((1, 1, 2), np.float32), point_labels=np.full((1, 1), 7.0))
+    with pytest.raises(ValueError, match="mask input must be"):
+        predictor.predict_torch(boxes=np.zeros((1, 4), np.float32), mask_input=np.zeros((1, 1, 64, 64), np.float32))
     with pytest.raises(ValueError, match="set_image_embedding: expected an embedding of shape"):
         evsam.SamPredictor(predictor.model).set_image_embedding(np.zeros((1, 3, 4, 4), np.float32), (10, 10))
     with pytest.raises(ValueError, match="original_size must be"):
