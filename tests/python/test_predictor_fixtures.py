@@ -81,3 +81,24 @@ def test_predictor_matches_upstream(cfg, dtype):
 def test_hourglass_kwargs_match_upstream():
     run_config("tiny_vit/hourglass/loc1_k100", "float32", config=tiny("tiny_vit", "config.json"),
                hourglass={"hourglass_clustering_location": 1, "hourglass_num_cluster": 100})
+
+
+# The decoder fixtures (tests/model/test_decoder_tiny.cpp): upstream's prompt encoder and mask decoder
+# on upstream's own embedding, prompts already in the 1024 frame, through set_image_embedding and
+# predict_torch: points and a box multimask, and points with the padding point, a mask input, one mask.
+@pytest.mark.parametrize("cfg,sub,dtype", [("tiny_l", "", "float32"), ("tiny_l", "", "float64"),
+                                           ("tiny_l", "decoder_mask/", "float32"), ("tiny_xl", "", "float32")])
+def test_decoder_matches_upstream(cfg, sub, dtype):
+    d = tiny(cfg) + "/"
+    p = read_json(d + sub + "prompt.json")
+    model = tiny_model(cfg, dtype)
+    pred = evsam.SamPredictor(model)
+    pred.set_image_embedding(np.load(d + "embedding.npy"), (1024, 1024))
+    kw = dict(point_coords=np.array([p["point_coords"]]), point_labels=np.array([p["point_labels"]]))
+    if p["box"] is not None:
+        kw["boxes"] = np.array([p["box"]])
+    if "mask_input" in p:
+        kw["mask_input"] = np.load(d + sub + p["mask_input"])
+    _, iou, low = pred.predict_torch(multimask_output=p["multimask_output"], **kw)
+    for name, got in (("low_res_masks", low), ("iou", iou)):
+        expect_ok(evsam.compare(got, np.load(d + sub + name + ".npy"), "encoder-float", f"{cfg}/{sub}{name}"))
