@@ -31,6 +31,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 FP16_MAX = 65504.0
+_INDEX_OPS = ("Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Range", "Equal", "Where",
+              "ConstantOfShape", "Constant", "NonZero", "ArgMax", "ArgMin", "TopK")
 
 
 def _scope_of(node_name: str) -> Optional[str]:
@@ -58,7 +60,8 @@ def _expose_all(model_proto):
         for out in node.output[:1]:
             if not out:
                 continue
-            t = elem.get(out, onnx.TensorProto.FLOAT)
+            # the inferred type; without one (inference failed), float unless the op makes shapes or indices
+            t = elem.get(out, 0 if elem or node.op_type in _INDEX_OPS else onnx.TensorProto.FLOAT)
             if t not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                          onnx.TensorProto.BFLOAT16):
                 continue
