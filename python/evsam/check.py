@@ -51,7 +51,8 @@ def _expose_all(model_proto):
     m.CopyFrom(model_proto)
     try:  # each tensor's element type, where shape inference finds it (float otherwise)
         inferred = onnx.shape_inference.infer_shapes(m)
-        elem = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+        elem = {v.name: v.type.tensor_type.elem_type
+                for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
     except Exception:  # noqa: BLE001 (a model shape inference cannot follow still runs)
         elem = {}
     have = {o.name for o in m.graph.output}
