@@ -175,7 +175,9 @@ def check(weights: str, onnx_path: str, x: Optional[np.ndarray] = None, image: O
             rows.append({"name": name, "shape": list(ref.shape), "onnx": None, "mapped": None})
             continue
         mappings.add(how)
-        got = values[tensor].astype(np.float64)
+        got = values[tensor]
+        if got.dtype != ref.dtype:
+            got = got.astype(ref.dtype)
         r = evsam.compare(got, ref, tolerance, name)
         big = float(np.nanmax(np.abs(got))) if got.size else 0.0
         if overflow is None and (not np.all(np.isfinite(got)) or big > FP16_MAX):

@@ -178,9 +178,17 @@ Tolerance tolerance_arg(const py::handle& tol) {
 
 py::dict compare_arrays(const py::handle& x, const py::handle& ref, const py::handle& tol, const std::string& what) {
     const Tolerance t = tolerance_arg(tol);
-    const Tensor<double> a = from_numpy<double>(x, what.empty() ? "compare" : what);
-    const Tensor<double> b = from_numpy<double>(ref, what.empty() ? "compare reference" : what + " reference");
-    const CompareResult r = compare(a, b, t, what);
+    auto is_f32 = [](const py::handle& h) {
+        return py::isinstance<py::array>(h) && py::reinterpret_borrow<py::array>(h).dtype().is(py::dtype::of<float>());
+    };
+    const std::string wx = what.empty() ? "compare" : what,
+                      wr = what.empty() ? "compare reference" : what + " reference";
+    // float32 stays float32 (compare() reads every element as double either way): no widening copies
+    const CompareResult r = [&] {
+        if (is_f32(x) && is_f32(ref)) return compare(from_numpy<float>(x, wx), from_numpy<float>(ref, wr), t, what);
+        if (is_f32(x)) return compare(from_numpy<float>(x, wx), from_numpy<double>(ref, wr), t, what);
+        return compare(from_numpy<double>(x, wx), from_numpy<double>(ref, wr), t, what);
+    }();
     py::dict d;
     d["ok"] = r.ok;
     d["max_abs"] = r.max_abs;

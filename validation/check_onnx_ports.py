@@ -1,0 +1,63 @@
+"""evsam-check on a full-size encoder export, for every runtime and precision here, as one markdown
+table (validation/README.md, issue 21): modules compared and how they were mapped, the first module
+out of tolerance, the embedding's relative L2 against evsam, and the check's wall time beside one plain
+ONNX Runtime run (session + run) and one evsam traced run (load + trace), its cost target's unit.
+
+    PYTHONPATH=build/python venv/bin/python validation/check_onnx_ports.py --weights L0.pt --onnx l0_encoder.onnx
+        [--image examples/data/chelsea.png] [--threads 2]
+
+The export: bench/compare.py writes one (torch.onnx.export of model.image_encoder, opset 17) beside
+its random-weight checkpoint; upstream's export_encoder.py writes the same graph under /image_encoder/.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--onnx", required=True)
+    ap.add_argument("--image", default=os.path.join(REPO, "examples", "data", "chelsea.png"))
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    import evsam
+    import onnx  # noqa: F401  (imports are not timed, on either side)
+    import openvino  # noqa: F401
+    from evsam import check
+
+    evsam.set_num_threads(a.threads)
+    t0 = time.perf_counter()
+    model = evsam.load(a.weights)
+    x = model.preprocess(evsam.load_image(a.image))
+    model.trace(x)
+    t_evsam = time.perf_counter() - t0
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    t0 = time.perf_counter()
+    sess = ort.InferenceSession(a.onnx, so, providers=["CPUExecutionProvider"])
+    sess.run(None, {sess.get_inputs()[0].name: x})
+    t_ort = time.perf_counter() - t0
+    print(f"unit: one plain ONNX Runtime run {t_ort:.2f} s + one evsam traced run {t_evsam:.2f} s")
+    print("| runtime | precision | modules (mapping) | first out of tolerance (encoder-float) | embedding rel-L2 | "
+          "check time | × unit |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for runtime, prec in (("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "default")):
+        t0 = time.perf_counter()
+        rep = check.check(a.weights, a.onnx, x=x, runtime=runtime, ov_precision=prec)
+        t = time.perf_counter() - t0
+        last = rep["modules"][-1]
+        print(f"| {runtime} | {prec if runtime == 'openvino' else 'fp32'} | {len(rep['modules'])} "
+              f"({rep['mapping']}), {len(rep['unmapped'])} unmapped | {rep['first_failure'] or 'none'} | "
+              f"{last['rel_l2']:.2e} | {t:.1f} s | {t / (t_ort + t_evsam):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
