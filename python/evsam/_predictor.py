@@ -82,8 +82,7 @@ class SamPredictor(_evsam.Predictor):
         return_logits: bool = False,
         boxes: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not self.is_image_set:
-            raise RuntimeError("An image must be set with .set_image(...) before mask prediction.")
+        self._require_image()
         return super().predict(point_coords, point_labels, box, mask_input, multimask_output, return_logits, boxes)
 
     def predict_torch(
@@ -98,8 +97,7 @@ class SamPredictor(_evsam.Predictor):
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batched prompts already in the prompt frame (apply_coords / apply_boxes): point_coords
         (B, N, 2), point_labels (B, N), boxes (B, 4), mask_input (B, 1, 256, 256); numpy in and out."""
-        if not self.is_image_set:
-            raise RuntimeError("An image must be set with .set_image(...) before mask prediction.")
+        self._require_image()
         return super().predict_torch(point_coords, point_labels, boxes, mask_input, multimask_output,
                                      return_logits, image_index)
 

@@ -15,6 +15,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -93,7 +94,7 @@ private:
 };
 
 // evsam.set_num_threads(n): 0 leaves OpenMP's default (OMP_NUM_THREADS, else every core).
-int& thread_setting();
+std::atomic<int>& thread_setting();  // read by calls that have released the GIL
 
 // Held by every call that runs the network: the GIL is released first (so other Python threads
 // run), then this thread's OpenMP team size is set (omp_set_num_threads is per calling thread) and
@@ -101,7 +102,7 @@ int& thread_setting();
 class Compute {
 public:
     explicit Compute(Precision p) : p_(p) {
-        if (thread_setting() > 0) omp_set_num_threads(thread_setting());
+        if (const int n = thread_setting(); n > 0) omp_set_num_threads(n);
         PrecisionGate::instance().enter(p_);
     }
     ~Compute() { PrecisionGate::instance().leave(); }

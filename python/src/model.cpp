@@ -60,6 +60,7 @@ py::object load_model(const std::string& weights, const std::string& model, cons
     const Precision prec = precision_arg(precision, float64);
     // SAM, or a classifier / segmenter: by the name, the configuration's "kind", or the checkpoint
     ModelKind kind = ModelKind::sam;
+    std::string name = model;  // detected once here when not given, then opened by that name
     {
         py::gil_scoped_release nogil;
         if (!config.empty()) {
@@ -74,7 +75,9 @@ py::object load_model(const std::string& weights, const std::string& model, cons
             }
         } else {
             try {
-                kind = detect_any_model(Checkpoint::open(weights)).kind;
+                const ModelRef found = detect_any_model(Checkpoint::open(weights));
+                kind = found.kind;
+                name = found.name;
             } catch (const FileNotFound&) {
                 throw;
             } catch (const CorruptFile&) {
@@ -87,7 +90,7 @@ py::object load_model(const std::string& weights, const std::string& model, cons
         if (!hourglass.empty()) throw Error("hourglass_* apply to SAM's ViT models (vit_b, vit_l, vit_h)");
         LoadedZooCheckpoint lc = [&] {
             py::gil_scoped_release nogil;
-            return open_zoo_checkpoint(weights, model, config, kind, "evsam.load");
+            return open_zoo_checkpoint(weights, name, config, kind, "evsam.load");
         }();
         return make_zoo_model(std::move(lc), weights, float64, prec);
     }
@@ -97,7 +100,7 @@ py::object load_model(const std::string& weights, const std::string& model, cons
     m->weights = weights;
     LoadedCheckpoint lc = [&] {
         py::gil_scoped_release nogil;
-        return open_checkpoint(weights, model, config);
+        return open_checkpoint(weights, name, config);
     }();
     apply_hourglass(hourglass, lc.cfg, lc.model);
     m->name = lc.model;
@@ -221,8 +224,8 @@ Precision precision_arg(const std::string& name, bool float64) {
     return p;
 }
 
-int& thread_setting() {
-    static int n = 0;
+std::atomic<int>& thread_setting() {
+    static std::atomic<int> n{0};
     return n;
 }
 
@@ -343,7 +346,10 @@ void register_model(py::module_& m) {
             if (n > 0) omp_set_num_threads(n);
         },
         py::arg("n"));
-    m.def("get_num_threads", [] { return thread_setting() > 0 ? thread_setting() : omp_get_max_threads(); });
+    m.def("get_num_threads", [] {
+        const int n = thread_setting();
+        return n > 0 ? n : omp_get_max_threads();
+    });
     m.def("cpu_has_bf16", &cpu_has_avx512_bf16, "whether precision='fast' can run here (AVX512_BF16)");
 }
 
