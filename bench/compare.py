@@ -7,7 +7,8 @@ For every variant (at its own encoder resolution):
   decoder_s   one foreground point at the image centre, multimask -> 3 masks at the original size
               (evsam: Predictor::predict; PyTorch: EfficientViTSamPredictor.predict; ORT: SAM's
               SamOnnxModel export of prompt encoder + mask decoder + mask postprocessing)
-  fast        evsam --precision fast (bf16 GEMMs, AVX512_BF16): encoder time and error, beside OpenVINO's default
+  fast        evsam --precision fast (bf16 GEMMs: AMX tiles where the CPU has them, else AVX512_BF16): encoder
+              time and error, beside OpenVINO's default; on an AMX CPU also with EVSAM_AMX=0 (AVX512_BF16)
   amg_s       (--amg, L0 only) SamAutomaticMaskGenerator with upstream defaults, 32x32 grid,
               image in -> records out (evsam everything vs EfficientViTSamAutomaticMaskGenerator)
   peak_rss_mb the peak resident memory of the process that ran the job (each side in its own process)
@@ -252,6 +253,9 @@ def main():
     base = [sys.executable, os.path.abspath(__file__), "--efficientvit-src", a.efficientvit_src, "--sam-src",
             a.sam_src, "--threads", str(a.threads), "--repeat", str(a.repeat), "--image", image]
     gemm = run_json(base + ["--worker", "gemm"], env)
+    with open("/proc/cpuinfo") as f:
+        has_amx = " amx_bf16" in f.read()
+    env_noamx = dict(env, EVSAM_AMX="0")
     rows = []
     for v in a.variants:
         ckpt, enc_onnx, dec_onnx = prepare(a, v, a.work)
@@ -262,6 +266,10 @@ def main():
         # evsam --precision fast (bf16 GEMMs): only where the CPU has AVX512_BF16 (else evsam refuses)
         evf = run_json([a.evsam, "bench", "--weights", ckpt, "--image", image, "--threads", str(a.threads),
                         "--repeat", str(a.repeat), "--json", "--precision", "fast"], env, allow_fail=True)
+        # ... and on AVX512_BF16 where fast runs on AMX by default
+        evf2 = (run_json([a.evsam, "bench", "--weights", ckpt, "--image", image, "--threads", str(a.threads),
+                          "--repeat", str(a.repeat), "--json", "--precision", "fast"], env_noamx, allow_fail=True)
+                if has_amx else {})
         ref_dir = os.path.join(a.work, f"{v}_err64")
         os.makedirs(ref_dir, exist_ok=True)
         th = run_json(base + ["--worker", "torch", "--variant", v, "--ckpt", ckpt, "--ref-dir", ref_dir] +
@@ -277,10 +285,16 @@ def main():
             subprocess.run([a.evsam, "embed", "--weights", ckpt, "--input", os.path.join(ref_dir, "input.npy"),
                             "--out", os.path.join(ref_dir, "evsam_fast.npy"), "--threads", str(a.threads),
                             "--precision", "fast"], check=True, env=env)
+        if "encoder_s" in evf2:
+            subprocess.run([a.evsam, "embed", "--weights", ckpt, "--input", os.path.join(ref_dir, "input.npy"),
+                            "--out", os.path.join(ref_dir, "evsam_fast_avx512.npy"), "--threads", str(a.threads),
+                            "--precision", "fast"], check=True, env=env_noamx)
         err = {k: err64(ref_dir, f) for k, f in (("torch", "torch32.npy"), ("ort", "ort.npy"), ("evsam", "evsam.npy"),
                                                    ("evsam_fast", "evsam_fast.npy"),
+                                                   ("evsam_fast_avx512", "evsam_fast_avx512.npy"),
                                                    ("ov_f32", "ov_f32.npy"), ("ov_default", "ov_default.npy"))
                if os.path.exists(os.path.join(ref_dir, f))}
+        evf["avx512"] = evf2
         rows.append((v, R, ev, th, ox, ov, err, evf))
         print(f"{v}: evsam {ev['encoder_s']:.3f}s  torch {th['encoder_s']:.3f}s  ort {ox['encoder_s']:.3f}s  "
               f"openvino f32 {ov['f32'].get('encoder_s', float('nan')):.3f}s default "
@@ -314,9 +328,9 @@ def main():
                      (f"{v} peak memory below PyTorch's", ev["peak_rss_mb"] < th["peak_rss_mb"])]
     lines += ["", "Encoder beside OpenVINO (same ONNX export), and every side's embedding error against upstream in "
                   "float64 (max-abs / relative L2, preprocessed chelsea):", "",
-              "| model | evsam strict s | evsam fast s | OV f32 s | OV default s (precision) | strict/OV f32 "
-              "| fast/OV default | err evsam strict | err evsam fast | err torch fp32 | err ORT | err OV f32 "
-              "| err OV default |", "| --- " * 12 + "|"]
+              "| model | evsam strict s | evsam fast s | fast AVX512_BF16 s | OV f32 s | OV default s (precision) "
+              "| strict/OV f32 | fast/OV default | err evsam strict | err evsam fast | err fast AVX512_BF16 "
+              "| err torch fp32 | err ORT | err OV f32 | err OV default |", "| --- " * 15 + "|"]
     for v, R, ev, th, ox, ov, err, evf in rows:
         def t(o):
             return f"{o['encoder_s']:.3f}" if "encoder_s" in o else "failed"
@@ -327,10 +341,11 @@ def main():
         rd = ev["encoder_s"] / ov["default"]["encoder_s"] if "encoder_s" in ov["default"] else float("nan")
         rfd = (evf["encoder_s"] / ov["default"]["encoder_s"]
                if "encoder_s" in ov["default"] and "encoder_s" in evf else float("nan"))
-        lines.append(f"| {v} | {ev['encoder_s']:.3f} | {t(evf) if 'encoder_s' in evf else 'refused'} | "
+        f2 = t(evf["avx512"]) if "encoder_s" in evf["avx512"] else ("-" if not has_amx else "refused")
+        lines.append(f"| {v} | {ev['encoder_s']:.3f} | {t(evf) if 'encoder_s' in evf else 'refused'} | {f2} | "
                      f"{t(ov['f32'])} | {t(ov['default'])} ({ov['default'].get('precision', '?')}) | {rf:.2f} | "
-                     f"{rfd:.2f} | {e('evsam')} | {e('evsam_fast')} | {e('torch')} | {e('ort')} | {e('ov_f32')} | "
-                     f"{e('ov_default')} |")
+                     f"{rfd:.2f} | {e('evsam')} | {e('evsam_fast')} | {e('evsam_fast_avx512')} | {e('torch')} | "
+                     f"{e('ort')} | {e('ov_f32')} | {e('ov_default')} |")
         if "encoder_s" in ov["f32"]:
             verdicts.append((f"{v} encoder strict <= 0.85x OpenVINO f32", rf <= 0.85))
         if rfd == rfd:

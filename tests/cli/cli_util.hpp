@@ -23,12 +23,14 @@ inline std::string slurp(const std::string& p) {
     return ss.str();
 }
 
-// args is appended verbatim to the command line (quote paths yourself).
-inline RunResult run_evsam(const std::string& args) {
+// args is appended verbatim to the command line (quote paths yourself); env: NAME=VALUE settings
+// for the command's environment, or empty.
+inline RunResult run_evsam(const std::string& env, const std::string& args) {
     static int counter = 0;
     const std::string base =
         ::testing::TempDir() + "evsam_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    const std::string cmd = std::string(EVSAM_BIN_DIR) + "/evsam " + args + " >" + base + ".out 2>" + base + ".err";
+    const std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(EVSAM_BIN_DIR) + "/evsam " + args +
+                            " >" + base + ".out 2>" + base + ".err";
     int st = std::system(cmd.c_str());
     RunResult r;
     r.exited = WIFEXITED(st);
@@ -39,6 +41,7 @@ inline RunResult run_evsam(const std::string& args) {
     std::remove((base + ".err").c_str());
     return r;
 }
+inline RunResult run_evsam(const std::string& args) { return run_evsam("", args); }
 
 // The last line of a command's stdout (`--json` prints its object there).
 inline std::string last_line(const std::string& out) {

@@ -1,7 +1,8 @@
 // The CPU's `fast` precision (bf16 GEMMs, backend/cpu_precision.hpp) against `strict` on the tiny
 // models' predictor and segment-everything fixtures: the binary masks' IoU with strict's, held to
-// the tolerance table's entry for fast (kMinMaskIoUCpuFast, kMinAmgMaskIoUCpuFast). Skipped, with
-// the refusal checked, on a CPU without AVX512_BF16.
+// the tolerance table's entry for fast (kMinMaskIoUCpuFast, kMinAmgMaskIoUCpuFast), on each bf16
+// kernel the CPU has: AMX's tiles and AVX512_BF16's VDPBF16PS. Skipped, with the refusal checked, on
+// a CPU without AVX512_BF16.
 #include <gtest/gtest.h>
 
 #include <evsam/backend/tolerance.hpp>
@@ -30,6 +31,21 @@ bool skip_without_bf16() {
     if (evsam::cpu_has_avx512_bf16()) return false;
     EXPECT_THROW(evsam::set_cpu_precision(evsam::Precision::fast), evsam::Error);
     return true;
+}
+
+// f() once per bf16 kernel this CPU runs (AMX first where it has it, then AVX512_BF16)
+template <class F>
+void for_each_bf16_kernel(F&& f) {
+    struct Restore {
+        ~Restore() { evsam::set_cpu_amx_allowed(true); }
+    } restore;
+    for (bool amx : {true, false}) {
+        if (amx && !evsam::cpu_has_amx_bf16()) continue;
+        evsam::set_cpu_amx_allowed(amx);
+        SCOPED_TRACE(amx ? "AMX" : "AVX512_BF16");
+        std::cout << "-- fast on " << (amx ? "AMX" : "AVX512_BF16") << "\n";
+        f();
+    }
 }
 
 void predictor_config(const std::string& cfg) {
@@ -75,27 +91,14 @@ void predictor_config(const std::string& cfg) {
 
 TEST(PrecisionFast, PredictorMasksAgreeWithStrict) {
     if (skip_without_bf16()) GTEST_SKIP() << "no AVX512_BF16: fast refuses (checked)";
-    predictor_config("tiny_l");
-    predictor_config("tiny_xl");
+    for_each_bf16_kernel([] {
+        predictor_config("tiny_l");
+        predictor_config("tiny_xl");
+    });
 }
 
-// Segment everything: each strict record's best IoU among fast's records, over the fixture's
-// settings (a record near a threshold may be kept by one precision and dropped by the other).
-TEST(PrecisionFast, SegmentEverythingAgreesWithStrict) {
-    if (skip_without_bf16()) GTEST_SKIP() << "no AVX512_BF16: fast refuses (checked)";
-    const std::string root = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/", dir = root + "amg/";
-    const json fx = read_json(dir + "settings_a.json");
-    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(read_json(root + "config.json")));
-    evsam::load_state_dict(model, evsam::Checkpoint::open(root + "model.pt"), "tiny_l");
-    const evsam::AmgConfig cfg = evsam_test::amg_config_from_json(fx["settings"]);
-    const evsam::Image img = evsam::load_image(dir + fx["image"]["file"].get<std::string>());
-    auto generate = [&](evsam::Precision prec) {
-        evsam::CpuPrecisionScope scope(prec);
-        evsam::AutomaticMaskGenerator<float> gen(model, cfg);
-        return gen.generate(img);
-    };
-    const auto s = generate(evsam::Precision::strict), f = generate(evsam::Precision::fast);
-    ASSERT_FALSE(s.empty());
+// each strict record's best IoU among fast's records
+void agrees_with_strict(const std::vector<evsam::MaskRecord>& s, const std::vector<evsam::MaskRecord>& f) {
     double sum = 0, worst = 1;
     for (const auto& r : s) {
         const auto a = evsam::amg::rle_to_mask(r.rle);
@@ -116,6 +119,26 @@ TEST(PrecisionFast, SegmentEverythingAgreesWithStrict) {
     std::cout << "strict " << s.size() << " records, fast " << f.size() << "; best-match IoU mean " << mean << ", min "
               << worst << "\n";
     EXPECT_GE(mean, evsam::kMinAmgMaskIoUCpuFast);
+}
+
+// Segment everything: each strict record's best IoU among fast's records, over the fixture's
+// settings (a record near a threshold may be kept by one precision and dropped by the other).
+TEST(PrecisionFast, SegmentEverythingAgreesWithStrict) {
+    if (skip_without_bf16()) GTEST_SKIP() << "no AVX512_BF16: fast refuses (checked)";
+    const std::string root = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/", dir = root + "amg/";
+    const json fx = read_json(dir + "settings_a.json");
+    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(read_json(root + "config.json")));
+    evsam::load_state_dict(model, evsam::Checkpoint::open(root + "model.pt"), "tiny_l");
+    const evsam::AmgConfig cfg = evsam_test::amg_config_from_json(fx["settings"]);
+    const evsam::Image img = evsam::load_image(dir + fx["image"]["file"].get<std::string>());
+    auto generate = [&](evsam::Precision prec) {
+        evsam::CpuPrecisionScope scope(prec);
+        evsam::AutomaticMaskGenerator<float> gen(model, cfg);
+        return gen.generate(img);
+    };
+    const auto s = generate(evsam::Precision::strict);
+    ASSERT_FALSE(s.empty());
+    for_each_bf16_kernel([&] { agrees_with_strict(s, generate(evsam::Precision::fast)); });
 }
 
 }  // namespace

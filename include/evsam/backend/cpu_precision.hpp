@@ -3,9 +3,10 @@
 //
 //   strict (default): fp32, the reference: every GEMM in fp32, accumulated in fixed depth chunks;
 //   fast            : every GEMM and convolution GEMM rounds its operands to bfloat16 and accumulates
-//                     in fp32 (AVX512_BF16's VDPBF16PS); LayerNorm, softmax, the linear-attention
-//                     normaliser, depthwise convolutions and the residual sums stay fp32. Held to its
-//                     own entry of the tolerance table (kTolCpuFast*).
+//                     in fp32 (AMX tiles where the CPU has them, else AVX512_BF16's VDPBF16PS);
+//                     LayerNorm, softmax, the linear-attention normaliser, depthwise convolutions and
+//                     the residual sums stay fp32. Held to its own entry of the tolerance table
+//                     (kMaxRelL2CpuFastEmbedding, kMinMaskIoUCpuFast).
 // `fast` needs AVX512_BF16 (AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later): on a CPU
 // without it set_cpu_precision refuses with an Error (no emulation: it would be slower than strict).
 //
@@ -13,7 +14,14 @@
 // it for a scope and puts the previous one back.
 #pragma once
 #include <atomic>
+#include <cstdlib>
 #include <string>
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "evsam/core/error.hpp"
 
@@ -51,6 +59,42 @@ inline bool cpu_has_avx512_bf16() {
 #else
     return false;
 #endif
+}
+
+// AMX-BF16 tiles, usable by this process: the CPU has them (CPUID.7.0:EDX bits 22 and 24), and
+// Linux granted the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA: asked once,
+// for the whole process).
+inline bool cpu_has_amx_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+    static const bool has = [] {
+        if (!cpu_has_avx512_bf16()) return false;
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+        if (!(d & (1u << 22)) || !(d & (1u << 24))) return false;
+        constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+        return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
+namespace detail {
+inline std::atomic<bool>& cpu_amx_allowed_state() {
+    static std::atomic<bool> allowed{[] {
+        const char* e = std::getenv("EVSAM_AMX");
+        return !(e && std::string(e) == "0");
+    }()};
+    return allowed;
+}
+}  // namespace detail
+
+// Whether `fast` runs on AMX where the CPU has it (default; EVSAM_AMX=0 in the environment starts
+// with it off): off, fast runs on AVX512_BF16, so both kernels can be compared on one machine.
+inline void set_cpu_amx_allowed(bool allowed) { detail::cpu_amx_allowed_state().store(allowed); }
+inline bool cpu_uses_amx() {
+    return detail::cpu_amx_allowed_state().load(std::memory_order_relaxed) && cpu_has_amx_bf16();
 }
 
 // The policy, one for both backends (cuda::Precision is this type; on CUDA, fast means TF32).

@@ -78,6 +78,20 @@ inline void bias_act_row(T* dst, int64_t n, T b, Act act) {
     simd::map(dst, dst, n, [b, act](simd::vec<T> v) { return act_apply(act, v + simd::vec<T>(b)); });
 }
 
+// bias_act_row as a float GEMM's epilogue (gemm_kernel::Epilogue): row r of the product gets bias[r].
+struct BiasAct {
+    const float* bias;
+    Act act;
+    static void apply(const void* ctx, float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) {
+        const auto& e = *static_cast<const BiasAct*>(ctx);
+        for (int64_t i = 0; i < m; ++i) bias_act_row(y + i * ldy, n, e.bias ? e.bias[row + i] : 0.0f, e.act);
+    }
+    gemm_kernel::Epilogue epilogue() const {
+        if (!bias && act == Act::none) return {};
+        return {&BiasAct::apply, this};
+    }
+};
+
 // Generic depthwise (any stride/dilation): each channel through the naive conv, then the epilogue.
 template <class T>
 void conv2d_depthwise_generic(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
@@ -266,9 +280,9 @@ struct ConvRowTiles {
     int64_t n = 1;     // tiles
     int64_t rows = 0;  // double: rows per tile (the last one shorter); float: 0, tiles of whole panels
     int64_t OCg = 0;
+    int64_t a = 12;  // the kernel's row_align
     // rows [begin(t), begin(t + 1)) of the group's output channels
     int64_t begin(int64_t t) const {
-        constexpr int64_t a = GemmLhs<float>::row_align();
         if (rows) return std::min(OCg, t * rows);
         const int64_t panels = (OCg + a - 1) / a;
         return std::min(OCg, t * panels / n * a);
@@ -276,21 +290,20 @@ struct ConvRowTiles {
 };
 inline int64_t gcd64(int64_t a, int64_t b) { return b ? gcd64(b, a % b) : a; }
 template <class T>
-ConvRowTiles conv_row_tiles(int64_t col_tasks, int64_t OCg, int64_t threads) {
-    constexpr int64_t a = GemmLhs<float>::row_align();
+ConvRowTiles conv_row_tiles(int64_t col_tasks, int64_t OCg, int64_t threads, int64_t a) {
     if constexpr (!std::is_same_v<T, float>) {
-        if (col_tasks >= kMinTasks) return {1, OCg, OCg};
+        if (col_tasks >= kMinTasks) return {1, OCg, OCg, a};
         const int64_t splits = (kMinTasks + col_tasks - 1) / col_tasks;
         const int64_t rows = std::max<int64_t>(2 * a, ((OCg + splits - 1) / splits + 2 * a - 1) / (2 * a) * (2 * a));
-        return {(OCg + rows - 1) / rows, rows, OCg};
+        return {(OCg + rows - 1) / rows, rows, OCg, a};
     } else {
         threads = std::max<int64_t>(1, threads);
-        if (col_tasks >= std::max(kMinTasks, threads) && col_tasks % threads == 0) return {1, OCg, OCg};
+        if (col_tasks >= std::max(kMinTasks, threads) && col_tasks % threads == 0) return {1, OCg, OCg, a};
         // the fewest tiles with col_tasks * n a multiple of the threads and at least kMinTasks tasks
         const int64_t n0 = threads / gcd64(col_tasks, threads);
         const int64_t want = std::max(kMinTasks, threads);
         const int64_t n = std::min(n0 * ((want + col_tasks * n0 - 1) / (col_tasks * n0)), (OCg + a - 1) / a);
-        return {std::max<int64_t>(1, n), 0, OCg};
+        return {std::max<int64_t>(1, n), 0, OCg, a};
     }
 }
 
@@ -366,7 +379,7 @@ public:
 
 private:
     mutable std::mutex m_;
-    mutable std::array<std::shared_ptr<const ConvPrepared<T>>, 5> slots_;
+    mutable std::array<std::shared_ptr<const ConvPrepared<T>>, gemm_kernel::kKinds> slots_;
 };
 
 template <class T>
@@ -400,11 +413,11 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
 #endif
     const ConvColBlocks blocks = conv_col_blocks<T>(N * G, P, threads);
     const int64_t nblk = blocks.n, ncol = N * G * nblk;
-    const ConvRowTiles tiles = conv_row_tiles<T>(ncol, OCg, threads);
-    const int64_t ntile = tiles.n;
-    const bool pointwise = K == 1 && stride == 1 && pad == 0;
     std::optional<ConvPrepared<T>> local;  // packed here when the layer keeps no packs
     if (!prepared) prepared = &local.emplace(gemm_conv_weights(weight, OC, R, G));
+    const ConvRowTiles tiles = conv_row_tiles<T>(ncol, OCg, threads, prepared->lhs[0].row_align());
+    const int64_t ntile = tiles.n;
+    const bool pointwise = K == 1 && stride == 1 && pad == 0;
     // column block c = (n G + g) nblk + b: its input, output and pixel range
     auto block = [&](int64_t c) {
         const int64_t n = c / (G * nblk), g = c / nblk % G, p0 = blocks.begin(c % nblk);
@@ -464,13 +477,18 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
                 T* gout = out + (n * OC + g * OCg + o0) * P + p0;
                 const GemmLhs<T>& Wm = prepared->lhs[static_cast<size_t>(g)];
                 Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
-                if constexpr (share) {
+                if constexpr (share) {  // float: the epilogue in the GEMM's write-back
+                    const BiasAct ba{bias ? bias + g * OCg : nullptr, act};
                     if (shared) {
-                        Wm.product_rows(o0, Y, rhs[c]);
-                        for (int64_t o = 0; o < no; ++o)
-                            bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
-                        continue;
+                        Wm.product_rows(o0, Y, rhs[c], false, ba.epilogue());
+                    } else if (pointwise) {
+                        Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)), false,
+                                        ba.epilogue());
+                    } else {
+                        im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
+                        Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np), false, ba.epilogue());
                     }
+                    continue;
                 }
                 if (pointwise) {
                     Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));

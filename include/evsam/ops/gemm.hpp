@@ -14,6 +14,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -108,14 +109,17 @@ public:
     void product(Dst&& Y, const Rhs& B, bool accumulate = false) const {
         product_rows(0, Y, B, accumulate);
     }
-    // Y = A[i0 : i0 + Y.rows()] B, i0 a multiple of row_align()
+    // Y = A[i0 : i0 + Y.rows()] B, i0 a multiple of row_align(); then the epilogue ep (float, Y
+    // with unit column stride), given A's rows, on each tile as it is written
     template <class Dst, class Rhs>
-    void product_rows(int64_t i0, Dst&& Y, const Rhs& B, bool accumulate = false) const {
+    void product_rows(int64_t i0, Dst&& Y, const Rhs& B, bool accumulate = false,
+                      const gemm_kernel::Epilogue& ep = {}) const {
         if constexpr (std::is_same_v<T, float> && detail::direct_access_v<Rhs> && detail::direct_access_v<Dst>) {
             if (Y.colStride() == 1 || Y.cols() == 1)
                 return packed_.product_rows(i0, Y.rows(), {B.data(), B.rowStride(), B.colStride()}, Y.cols(), Y.data(),
-                                            Y.rowStride(), accumulate);
+                                            Y.rowStride(), accumulate, ep);
         }
+        if (ep.f) throw std::logic_error("GemmLhs: an epilogue needs a float product with direct access");
         if (!p_) throw Error("GemmLhs: the source was dropped; only direct-access products are left");
         using Stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
         using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -124,11 +128,12 @@ public:
     // Y = A[i0 : i0 + Y.rows()] B for a right operand packed once for this kernel (float only):
     // several row tiles, on several threads, share one pack of B.
     template <class Dst>
-    void product_rows(int64_t i0, Dst&& Y, const gemm_kernel::PackedRhs& B, bool accumulate = false) const {
+    void product_rows(int64_t i0, Dst&& Y, const gemm_kernel::PackedRhs& B, bool accumulate = false,
+                      const gemm_kernel::Epilogue& ep = {}) const {
         static_assert(std::is_same_v<T, float>, "a packed right operand is float");
-        packed_.product_rows(i0, Y.rows(), B, Y.data(), Y.rowStride(), accumulate);
+        packed_.product_rows(i0, Y.rows(), B, Y.data(), Y.rowStride(), accumulate, ep);
     }
-    static constexpr int64_t row_align() { return gemm_kernel::PackedLhs::row_align(); }
+    int64_t row_align() const { return packed_.row_align(); }
     // float: the pack is all the products need (on direct-access operands), so the source may go
     bool holds_pack() const { return std::is_same_v<T, float>; }
     void drop_source() {

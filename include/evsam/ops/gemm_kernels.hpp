@@ -184,6 +184,55 @@ void micro_bf16_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, flo
     }
 }
 
+// ---- AMX (Intel Sapphire Rapids and later): the bf16 kernel of `fast` where the CPU has it ----
+// Eight tile registers of 16 rows x 64 bytes: C in four (a 32 x 32 fp32 block), two A tiles (16
+// rows x 32 bf16 depths each), two B tiles (16 depth pairs x 16 columns x 2). One TDPBF16PS per
+// (A tile, B tile) and group of 32 depths: 16 x 16 x 32 multiply-adds. The packs for it:
+//   A: per group of 32 depths, R rows of 32 bf16 each (dst[(g R + r) 32 + q], depth 32 g + q);
+//   B: pack_bf16's pairs (dst[(p R + r) 2 + h]), the pairs padded with zeros to a multiple of 16.
+// Accumulation: C (or zero, first) plus every depth in increasing order, in fp32 inside the tile,
+// pair by pair (the even depth's product, then the odd one's), denormals flushed; there are no
+// depth chunks (the tile is the accumulator), so `fast` on AMX does not give the AVX512_BF16
+// kernel's bits, but its own, for any thread count. micro_bf16_amx_portable is its naive reference.
+inline constexpr int64_t kAmxPair = 32;  // depths per tile row: a depth block is padded to it
+
+template <int64_t R>
+void pack_bf16_rows32(uint16_t* dst, const Operand& X, int64_t r0, int64_t nr, int64_t k0, int64_t kc) {
+    const int64_t kcp = (kc + kAmxPair - 1) / kAmxPair * kAmxPair;
+    for (int64_t g = 0; g < kcp; g += kAmxPair)
+        for (int64_t r = 0; r < R; ++r)
+            for (int64_t q = 0; q < kAmxPair; ++q) {
+                const int64_t k = g + q;
+                dst[(g * R) + r * kAmxPair + q] = (r < nr && k < kc) ? to_bf16(X.at(r0 + r, k0 + k)) : uint16_t(0);
+            }
+}
+// pack_bf16 (or its AVX-512 version), then zero pairs up to the next multiple of 16 pairs
+template <int64_t R, void (*Pairs)(uint16_t*, const Operand&, int64_t, int64_t, int64_t, int64_t)>
+void pack_bf16_pairs32(uint16_t* dst, const Operand& X, int64_t r0, int64_t nr, int64_t k0, int64_t kc) {
+    Pairs(dst, X, r0, nr, k0, kc);
+    const int64_t kp = (kc + 1) / 2, kpp = (kc + kAmxPair - 1) / kAmxPair * (kAmxPair / 2);
+    std::fill(dst + kp * R * 2, dst + kpp * R * 2, uint16_t(0));
+}
+
+inline float flush_denormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x; }
+
+// The AMX kernel's arithmetic in C++ (MR = NR = 32 on the packs above).
+template <int64_t MR, int64_t NR>
+void micro_bf16_amx_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, int64_t ldc, bool first) {
+    const int64_t kcp = (kc + kAmxPair - 1) / kAmxPair * kAmxPair;
+    for (int64_t i = 0; i < MR; ++i)
+        for (int64_t j = 0; j < NR; ++j) {
+            float acc = first ? 0.0f : C[i * ldc + j];
+            for (int64_t k = 0; k < kcp; k += 2) {
+                const uint16_t* a = Ap + (k / kAmxPair * MR + i) * kAmxPair + k % kAmxPair;
+                const uint16_t* b = Bp + (k / 2 * NR + j) * 2;
+                acc = flush_denormal(acc + from_bf16(a[0]) * from_bf16(b[0]));
+                acc = flush_denormal(acc + from_bf16(a[1]) * from_bf16(b[1]));
+            }
+            C[i * ldc + j] = acc;
+        }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define EVSAM_GEMM_X86 1
 
@@ -324,6 +373,83 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_bf16_avx512(uin
     if (k < kc) pack_bf16<R>(dst + (k / 2) * R * 2, X, r0, nr, k0 + k, kc - k);  // fewer than 16 depths left
 }
 #endif  // !__clang__
+
+#if !defined(__clang__)
+// Row-major A (unit column stride): 32 depths of a row per VCVTNE2PS2BF16; otherwise the portable pack.
+template <int64_t R>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_bf16_rows32_avx512(uint16_t* dst, const Operand& X,
+                                                                                    int64_t r0, int64_t nr, int64_t k0,
+                                                                                    int64_t kc) {
+    if (X.cs != 1) return pack_bf16_rows32<R>(dst, X, r0, nr, k0, kc);
+    for (int64_t g = 0; g < kc; g += kAmxPair) {
+        const int64_t n = std::min(kAmxPair, kc - g);
+        const __mmask16 m0 = static_cast<__mmask16>((1u << std::min<int64_t>(16, n)) - 1);
+        const __mmask16 m1 = static_cast<__mmask16>((1u << std::clamp<int64_t>(n - 16, 0, 16)) - 1);
+        for (int64_t r = 0; r < R; ++r) {
+            __m512i v = _mm512_setzero_si512();
+            if (r < nr) {
+                const float* s = X.p + (r0 + r) * X.rs + k0 + g;
+                v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, s + 16), _mm512_maskz_loadu_ps(m0, s));
+            }
+            _mm512_storeu_si512(dst + g * R + r * kAmxPair, v);
+        }
+    }
+}
+
+struct alignas(64) AmxTileConfig {
+    uint8_t palette = 1, start_row = 0, reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+};
+// Each thread loads the tile configuration once (it is per thread; evsam's threads use only this one).
+__attribute__((target("amx-tile"))) inline void amx_configure() {
+    thread_local bool done = false;
+    if (done) return;
+    if (!cpu_has_amx_bf16()) throw std::logic_error("the AMX kernel on a CPU or OS without AMX");  // also asks Linux
+    AmxTileConfig cfg;
+    for (int t = 0; t < 8; ++t) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    done = true;
+}
+
+__attribute__((target("amx-tile,amx-bf16"))) inline void micro_bf16_amx(int64_t kc, const uint16_t* Ap,
+                                                                        const uint16_t* Bp, float* C, int64_t ldc,
+                                                                        bool first) {
+    amx_configure();
+    const int64_t ng = (kc + kAmxPair - 1) / kAmxPair, ldb = ldc * int64_t(sizeof(float));
+    float* C1 = C + 16 * ldc;
+    if (first) {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    } else {
+        _tile_loadd(0, C, ldb);
+        _tile_loadd(1, C + 16, ldb);
+        _tile_loadd(2, C1, ldb);
+        _tile_loadd(3, C1 + 16, ldb);
+    }
+    for (int64_t g = 0; g < ng; ++g) {
+        const uint16_t* a = Ap + g * 32 * kAmxPair;  // 32 rows of 32 depths
+        const uint16_t* b = Bp + g * 32 * kAmxPair;  // 16 pairs of 32 columns
+        _tile_loadd(4, a, 64);
+        _tile_loadd(6, b, 128);
+        _tile_loadd(7, b + 32, 128);
+        _tile_loadd(5, a + 16 * kAmxPair, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, C, ldb);
+    _tile_stored(1, C + 16, ldb);
+    _tile_stored(2, C1, ldb);
+    _tile_stored(3, C1 + 16, ldb);
+}
+#endif  // !__clang__
 #endif  // x86
 
 // ---- the driver -------------------------------------------------------------------------------
@@ -331,12 +457,13 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_bf16_avx512(uin
 // Kernel: MR, NR, the packed element type, its packers (for MR- and NR-row panels) and its micro-kernel.
 template <class Elem, int64_t MR_, int64_t NR_, void (*Micro)(int64_t, const Elem*, const Elem*, float*, int64_t, bool),
           void (*PackA)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
-          void (*PackB)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t)>
+          void (*PackB)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
+          int64_t Pair = (std::is_same_v<Elem, uint16_t> ? 2 : 1)>
 struct Kernel {
     static_assert(NR_ <= kMaxNR);
     using elem = Elem;
     static constexpr int64_t MR = MR_, NR = NR_;
-    static constexpr int64_t pair = std::is_same_v<Elem, uint16_t> ? 2 : 1;
+    static constexpr int64_t pair = Pair;  // a depth block's depths are padded to a multiple of it
     static void micro(int64_t kc, const Elem* a, const Elem* b, float* c, int64_t ldc, bool first) {
         Micro(kc, a, b, c, ldc, first);
     }
@@ -399,12 +526,25 @@ void pack_a_all(typename Kn::elem* dst, const Operand& A, int64_t M, int64_t K) 
 // (the L classifiers' 7x7 and 14x14 stages) the products wait on the weights, not on the FMAs.
 // The order changes no result: each output's sum runs the same micro-kernel steps either way.
 inline constexpr int64_t kMcPanels = 16;
+
+// A product's epilogue (a conv's bias and activation), run on each micro tile of Y right after its
+// last depth block is written, while the tile is in L1, instead of another pass over Y: f(ctx, y,
+// ldy, row, m, n), y the tile's first element, row its first row in the product (A's row), m x n
+// its size. Each element gets the same operations as in a pass after the product, so the same bits.
+struct Epilogue {
+    void (*f)(const void* ctx, float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) = nullptr;
+    const void* ctx = nullptr;
+    void operator()(float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) const {
+        if (f) f(ctx, y, ldy, row, m, n);
+    }
+};
 inline constexpr int64_t kFewPanels = 4;
 // One depth block of kc depths: Y (M x nc, row stride ldy) = or += (first: =) the packed row panels
 // Ab (panel ip at ip MR kcp) times the packed column panels Bb (panel jp at jp NR kcp).
+// last: the product's last depth block (ep runs on each tile, its first row A's row row0).
 template <class Kn>
 void macro_block(int64_t M, int64_t nc, int64_t kc, const typename Kn::elem* Ab, const typename Kn::elem* Bb, float* Y,
-                 int64_t ldy, bool first) {
+                 int64_t ldy, bool first, bool last = false, const Epilogue& ep = {}, int64_t row0 = 0) {
     constexpr int64_t MR = Kn::MR, NR = Kn::NR;
     const int64_t kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
     const int64_t mpanels = (M + MR - 1) / MR, npanels = (nc + NR - 1) / NR;
@@ -412,11 +552,15 @@ void macro_block(int64_t M, int64_t nc, int64_t kc, const typename Kn::elem* Ab,
     auto micro = [&](int64_t ip, int64_t jp) {
         const int64_t ii = ip * MR, mr = std::min(MR, M - ii), jj = jp * NR, nr = std::min(NR, nc - jj);
         float* y = Y + ii * ldy + jj;
-        if (mr == MR && nr == NR) return Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, y, ldy, first);
-        if (!first)
-            for (int64_t i = 0; i < mr; ++i) std::copy(y + i * ldy, y + i * ldy + nr, tile + i * NR);
-        Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, tile, NR, first);
-        for (int64_t i = 0; i < mr; ++i) std::copy(tile + i * NR, tile + i * NR + nr, y + i * ldy);
+        if (mr == MR && nr == NR) {
+            Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, y, ldy, first);
+        } else {
+            if (!first)
+                for (int64_t i = 0; i < mr; ++i) std::copy(y + i * ldy, y + i * ldy + nr, tile + i * NR);
+            Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, tile, NR, first);
+            for (int64_t i = 0; i < mr; ++i) std::copy(tile + i * NR, tile + i * NR + nr, y + i * ldy);
+        }
+        if (last) ep(y, ldy, row0 + ii, mr, nr);
     };
     if (npanels <= kFewPanels) {  // few columns (small maps): each A panel once, for every B panel in turn
         for (int64_t ip = 0; ip < mpanels; ++ip)
@@ -429,19 +573,20 @@ void macro_block(int64_t M, int64_t nc, int64_t kc, const typename Kn::elem* Ab,
             for (int64_t ip = ic; ip < std::min(mpanels, ic + kMcPanels); ++ip) micro(ip, jp);
 }
 
-// Y (row stride ldy, unit column stride) = or += A B. Ap: A already packed by pack_a_all (for a
-// matrix whose depth blocks are ablock apart; A's rows start at its panel panel0), or null. Bp: B
-// already packed (as PackedRhs does, depth blocks bblock apart), or null.
+// Y (row stride ldy, unit column stride) = or += A B, then ep on every tile. Ap: A already packed by
+// pack_a_all (for a matrix whose depth blocks are ablock apart; A's rows start at its panel panel0),
+// or null. Bp: B already packed (as PackedRhs does, depth blocks bblock apart), or null.
 template <class Kn>
 void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t ablock, int64_t panel0, const Operand& A,
          const Operand& B, float* Y, int64_t ldy, bool accumulate, const typename Kn::elem* Bpre = nullptr,
-         int64_t bblock = 0) {
+         int64_t bblock = 0, const Epilogue& ep = {}) {
     using E = typename Kn::elem;
     constexpr int64_t MR = Kn::MR, NR = Kn::NR, NC = 16 * NR;
     if (M <= 0 || N <= 0) return;
     if (K == 0) {
         if (!accumulate)
             for (int64_t i = 0; i < M; ++i) std::fill(Y + i * ldy, Y + i * ldy + N, 0.0f);
+        ep(Y, ldy, panel0 * MR, M, N);
         return;
     }
     thread_local std::vector<E, AlignedAllocator<E>> abuf, bbuf;
@@ -467,25 +612,31 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t a
                     Kn::pack_b(Bp + jp * NR * kcp, B, k0, kc, j0 + jp * NR, std::min(NR, nc - jp * NR));
                 Bb = Bp;
             }
-            macro_block<Kn>(M, nc, kc, Ab, Bb, Y + j0, ldy, first);
+            macro_block<Kn>(M, nc, kc, Ab, Bb, Y + j0, ldy, first, k0 + kc == K, ep, panel0 * MR);
         }
     }
 }
 
 using PortableF32 = Kernel<float, 4, 16, micro_f32_portable<4, 16>, pack_f32<4>, pack_f32<16>>;
 using PortableBf16 = Kernel<uint16_t, 4, 16, micro_bf16_portable<4, 16>, pack_bf16<4>, pack_bf16<16>>;
+using PortableAmx = Kernel<uint16_t, 32, 32, micro_bf16_amx_portable<32, 32>, pack_bf16_rows32<32>,
+                           pack_bf16_pairs32<32, pack_bf16<32>>, kAmxPair>;
 #if defined(EVSAM_GEMM_X86)
 #if !defined(__clang__)
 using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_f32_avx512<12>, pack_f32_avx512<32>>;
 using Avx512Bf16 = Kernel<uint16_t, 12, 32, micro_bf16_avx512, pack_bf16_avx512<12>, pack_bf16_avx512<32>>;
+using Amx = Kernel<uint16_t, 32, 32, micro_bf16_amx, pack_bf16_rows32_avx512<32>,
+                   pack_bf16_pairs32<32, pack_bf16_avx512<32>>, kAmxPair>;
 #else
 using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_f32<12>, pack_f32<32>>;
 #endif
 using Avx2F32 = Kernel<float, 6, 16, micro_f32_avx2, pack_f32<6>, pack_f32<16>>;
 #endif
 
-// Which kernel a product runs on: the fp32 ones by instruction set, bf16 native or emulated.
-enum class Kind { f32_portable, f32_avx2, f32_avx512, bf16_portable, bf16_avx512 };
+// Which kernel a product runs on: the fp32 ones by instruction set, bf16 native or emulated (the
+// AVX512_BF16 kernel's arithmetic, or AMX's).
+enum class Kind { f32_portable, f32_avx2, f32_avx512, bf16_portable, bf16_avx512, bf16_amx_portable, bf16_amx };
+inline constexpr size_t kKinds = 7;
 
 inline Kind kind_for(CpuIsa isa) {
 #if defined(EVSAM_GEMM_X86)
@@ -495,8 +646,11 @@ inline Kind kind_for(CpuIsa isa) {
     (void)isa;
     return Kind::f32_portable;
 }
+// fast's kernel: AMX where the CPU (and the OS) runs it, else AVX512_BF16; native = false: the
+// AVX512_BF16 kernel's emulation.
 inline Kind kind_bf16(bool native) {
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
+    if (native && cpu_uses_amx()) return Kind::bf16_amx;
     if (native && cpu_has_avx512_bf16()) return Kind::bf16_avx512;
 #endif
     (void)native;
@@ -515,9 +669,11 @@ void with_kernel(Kind k, F&& f) {
         case Kind::f32_avx2: return f(Avx2F32{});
 #if !defined(__clang__)
         case Kind::bf16_avx512: return f(Avx512Bf16{});
+        case Kind::bf16_amx: return f(Amx{});
 #endif
 #endif
         case Kind::bf16_portable: return f(PortableBf16{});
+        case Kind::bf16_amx_portable: return f(PortableAmx{});
         default: return f(PortableF32{});
     }
 }
@@ -560,19 +716,23 @@ public:
         product_rows(0, M_, B, N, Y, ldy, accumulate);
     }
     // Rows [i0, i0 + m) of it; i0 a multiple of row_align().
-    void product_rows(int64_t i0, int64_t m, const Operand& B, int64_t N, float* Y, int64_t ldy,
-                      bool accumulate) const {
+    // ep: the epilogue, given A's rows (i0 + the row within Y).
+    void product_rows(int64_t i0, int64_t m, const Operand& B, int64_t N, float* Y, int64_t ldy, bool accumulate,
+                      const Epilogue& ep = {}) const {
         with_kernel(kind_, [&](auto kn) {
             using Kn = decltype(kn);
             const auto& buf = buffer<typename Kn::elem>();
             run<Kn>(m, N, K_, buf.data(), a_block_size<Kn>(M_), i0 / Kn::MR, Operand{nullptr, 0, 0}, B, Y, ldy,
-                    accumulate);
+                    accumulate, nullptr, 0, ep);
         });
     }
     // ... times a right operand packed once for this kernel (PackedRhs::reset with kind())
-    void product_rows(int64_t i0, int64_t m, const class PackedRhs& B, float* Y, int64_t ldy, bool accumulate) const;
-    // Every kernel's MR divides this: product_rows may start at any multiple of it.
-    static constexpr int64_t row_align() { return 12; }
+    void product_rows(int64_t i0, int64_t m, const class PackedRhs& B, float* Y, int64_t ldy, bool accumulate,
+                      const Epilogue& ep = {}) const;
+    // The kernel's MR divides this: product_rows may start at any multiple of it (12 for the fp32 and
+    // AVX512_BF16 kernels, 32 for AMX's).
+    static int64_t row_align(Kind k) { return k == Kind::bf16_amx || k == Kind::bf16_amx_portable ? 32 : 12; }
+    int64_t row_align() const { return row_align(kind_); }
 
 private:
     template <class E>
@@ -646,15 +806,15 @@ private:
     PackBuffers bufs_;
 };
 
-inline void PackedLhs::product_rows(int64_t i0, int64_t m, const PackedRhs& B, float* Y, int64_t ldy,
-                                    bool accumulate) const {
+inline void PackedLhs::product_rows(int64_t i0, int64_t m, const PackedRhs& B, float* Y, int64_t ldy, bool accumulate,
+                                    const Epilogue& ep) const {
     if (B.kind() != kind_ || B.depth() != K_)
         throw std::logic_error("PackedLhs: the right operand was packed for another kernel or depth");
     with_kernel(kind_, [&](auto kn) {
         using Kn = decltype(kn);
         using E = typename Kn::elem;
         run<Kn>(m, B.cols(), K_, buffer<E>().data(), a_block_size<Kn>(M_), i0 / Kn::MR, Operand{nullptr, 0, 0},
-                Operand{nullptr, 0, 0}, Y, ldy, accumulate, B.data<E>(), packed_block_size<Kn::NR>(B.cols()));
+                Operand{nullptr, 0, 0}, Y, ldy, accumulate, B.data<E>(), packed_block_size<Kn::NR>(B.cols()), ep);
     });
 }
 
