@@ -238,21 +238,28 @@ void bm_resize(State& st, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t 
 // each one fixed block of rows, each block a single-threaded Eigen GEMM (how the ops parallelise).
 // eigen_mt: Eigen's own OpenMP GEMM with Eigen::setNbThreads(EVSAM_BENCH_THREADS). own_1t, own_split:
 // evsam's own kernel (ops/gemm_kernels.hpp, evsam::gemm as the ops call it) on one thread and split as
-// omp_split; own_bf16_split: the same under --precision fast (bf16 operands, AVX512_BF16; skipped
-// without it).
-enum class GemmMode { one_thread, omp_split, eigen_mt, own_1t, own_split, own_bf16_split };
+// omp_split; own_bf16_split: the same under --precision fast (bf16 operands, on AMX tiles where the
+// CPU has them, else AVX512_BF16; skipped without it); own_vdpbf16_split: fast on AVX512_BF16 even on
+// an AMX CPU (skipped on one without AMX: own_bf16_split is that kernel there).
+enum class GemmMode { one_thread, omp_split, eigen_mt, own_1t, own_split, own_bf16_split, own_vdpbf16_split };
 void bm_gemm(State& st, int64_t n, GemmMode mode) {
     using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Mat A = Mat::Random(n, n), B = Mat::Random(n, n), C(n, n);
-    const bool own = mode == GemmMode::own_1t || mode == GemmMode::own_split || mode == GemmMode::own_bf16_split;
-    const bool split = mode == GemmMode::omp_split || mode == GemmMode::own_split || mode == GemmMode::own_bf16_split;
+    const bool vdp = mode == GemmMode::own_vdpbf16_split, bf16 = mode == GemmMode::own_bf16_split || vdp;
+    const bool own = mode == GemmMode::own_1t || mode == GemmMode::own_split || bf16;
+    const bool split = mode == GemmMode::omp_split || mode == GemmMode::own_split || bf16;
     const int parts = split ? g_threads : 1;
     const int64_t rows = (n + parts - 1) / parts;
-    if (mode == GemmMode::own_bf16_split && !evsam::cpu_has_avx512_bf16()) {
+    if (bf16 && !evsam::cpu_has_avx512_bf16()) {
         st.SkipWithError("no AVX512_BF16 on this CPU");
         return;
     }
-    evsam::CpuPrecisionScope prec(mode == GemmMode::own_bf16_split ? evsam::Precision::fast : evsam::Precision::strict);
+    if (vdp && !evsam::cpu_has_amx_bf16()) {
+        st.SkipWithError("no AMX on this CPU: own_bf16_split runs on AVX512_BF16");
+        return;
+    }
+    evsam::CpuPrecisionScope prec(bf16 ? evsam::Precision::fast : evsam::Precision::strict);
+    evsam::set_cpu_amx_allowed(!vdp);
     Eigen::setNbThreads(mode == GemmMode::eigen_mt ? g_threads : 1);
     for (auto _ : st) {
         if (split) {
@@ -274,6 +281,7 @@ void bm_gemm(State& st, int64_t n, GemmMode mode) {
         benchmark::ClobberMemory();
     }
     Eigen::setNbThreads(1);
+    evsam::set_cpu_amx_allowed(true);
     set_counters(st, 2.0 * double(n) * double(n) * double(n), 4.0 * 3.0 * double(n * n));
 }
 
@@ -300,6 +308,8 @@ void register_gemm(const std::string& op) {
     reg(op + "/own_split", benchmark::kMillisecond, [](State& st) { bm_gemm(st, 1024, GemmMode::own_split); });
     reg(op + "/own_bf16_split", benchmark::kMillisecond,
         [](State& st) { bm_gemm(st, 1024, GemmMode::own_bf16_split); });
+    reg(op + "/own_vdpbf16_split", benchmark::kMillisecond,
+        [](State& st) { bm_gemm(st, 1024, GemmMode::own_vdpbf16_split); });
 }
 
 void register_all() {
