@@ -12,6 +12,7 @@
 #include <evsam/ops/gemm_kernels.hpp>
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "op_test_util.hpp"
@@ -299,6 +300,44 @@ TEST(GemmKernels, AmxIsTheProductOfTheRoundedOperands) {
         }
     }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("amx-tile"))) void load_tiles(const evsam::gemm_kernel::AmxTileConfig& c) {
+    _tile_loadconfig(&c);
+}
+__attribute__((target("amx-tile"))) evsam::gemm_kernel::AmxTileConfig stored_tiles() {
+    evsam::gemm_kernel::AmxTileConfig c;
+    _tile_storeconfig(&c);
+    return c;
+}
+__attribute__((target("amx-tile"))) void release_tiles() { _tile_release(); }
+
+// Other libraries in the process (oneDNN) configure the tiles with their own shapes: an AMX product
+// puts a foreign configuration back, and runs after the tiles were released.
+TEST(GemmKernels, AmxPutsAForeignTileConfigurationBack) {
+    if (!evsam::cpu_has_amx_bf16()) GTEST_SKIP() << "no AMX on this CPU";
+    using evsam::gemm_kernel::Kind;
+    const Case c{40, 70, 50, false, false, false};
+    const auto a = evsam_test::random_tensor<float>({c.M * c.K}, 1),
+               b = evsam_test::random_tensor<float>({c.K * c.N}, 2),
+               y0 = evsam_test::random_tensor<float>({c.M, c.N}, 3);
+    evsam::gemm_kernel::AmxTileConfig foreign;  // someone else's shapes: 3 tiles of 8 rows x 32 bytes
+    for (int t = 0; t < 3; ++t) {
+        foreign.colsb[t] = 32;
+        foreign.rows[t] = 8;
+    }
+    load_tiles(foreign);
+    const auto y1 = run_kernel(Kind::bf16_amx, c, a, b, y0, c.N);
+    const auto after = stored_tiles();
+    EXPECT_EQ(std::memcmp(&foreign, &after, sizeof foreign), 0) << "the foreign configuration was lost";
+    release_tiles();
+    const auto y2 = run_kernel(Kind::bf16_amx, c, a, b, y0, c.N);  // configures its own again
+    EXPECT_EQ(stored_tiles().palette, 1);
+    EXPECT_TRUE(evsam_test::bitwise_equal(y1, y2));
+    const auto y3 = run_kernel(Kind::bf16_amx, c, a, b, y0, c.N);  // its own, left from the last call
+    EXPECT_TRUE(evsam_test::bitwise_equal(y1, y3));
+}
+#endif
 
 TEST(GemmKernels, Bf16RoundsToNearestEven) {
     using evsam::gemm_kernel::from_bf16;

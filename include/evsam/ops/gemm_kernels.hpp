@@ -193,7 +193,9 @@ void micro_bf16_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, flo
 // Accumulation: C (or zero, first) plus every depth in increasing order, in fp32 inside the tile,
 // pair by pair (the even depth's product, then the odd one's), denormals flushed; there are no
 // depth chunks (the tile is the accumulator), so `fast` on AMX does not give the AVX512_BF16
-// kernel's bits, but its own, for any thread count. micro_bf16_amx_portable is its naive reference.
+// kernel's bits, but its own, for any thread count. micro_bf16_amx_portable is its naive reference,
+// to the tolerance and not bit for bit: TDPBF16PS does not sum in the order of Intel's pseudo-code
+// (tests/ops/test_gemm.cpp, GemmKernels.AmxIsTheProductOfTheRoundedOperands).
 inline constexpr int64_t kAmxPair = 32;  // depths per tile row: a depth block is padded to it
 
 template <int64_t R>
@@ -401,24 +403,45 @@ struct alignas(64) AmxTileConfig {
     uint16_t colsb[16] = {};
     uint8_t rows[16] = {};
 };
-// Each thread loads the tile configuration once (it is per thread; evsam's threads use only this one).
-__attribute__((target("amx-tile"))) inline void amx_configure() {
-    thread_local bool done = false;
-    if (done) return;
-    if (!cpu_has_amx_bf16()) throw std::logic_error("the AMX kernel on a CPU or OS without AMX");  // also asks Linux
-    AmxTileConfig cfg;
-    for (int t = 0; t < 8; ++t) {
-        cfg.colsb[t] = 64;
-        cfg.rows[t] = 16;
+// The tile configuration is per thread, and other libraries in the process (oneDNN under PyTorch or
+// OpenVINO) use the tiles too, with their own shapes. So each product reads the thread's
+// configuration (STTILECFG) and, where it is not evsam's (eight tiles of 16 rows x 64 bytes), loads
+// evsam's and puts the other one back when it ends. A thread with no configuration (never used, or
+// released) keeps evsam's afterwards: loading it costs more than the products of a small layer, and
+// any user of the tiles loads its own before use.
+class AmxScope {
+public:
+    __attribute__((target("amx-tile"))) AmxScope() {
+        if (!cpu_has_amx_bf16()) throw std::logic_error("the AMX kernel on a CPU or OS without AMX");  // asks Linux
+        _tile_storeconfig(&saved_);
+        static const AmxTileConfig ours = [] {
+            AmxTileConfig c;
+            for (int t = 0; t < 8; ++t) {
+                c.colsb[t] = 64;
+                c.rows[t] = 16;
+            }
+            return c;
+        }();
+        if (std::memcmp(&saved_, &ours, sizeof ours) != 0) {
+            _tile_loadconfig(&ours);
+            restore_ = saved_.palette != 0;
+        }
     }
-    _tile_loadconfig(&cfg);
-    done = true;
-}
+    __attribute__((target("amx-tile"))) ~AmxScope() {
+        if (restore_) _tile_loadconfig(&saved_);
+    }
+    AmxScope(const AmxScope&) = delete;
+    AmxScope& operator=(const AmxScope&) = delete;
 
+private:
+    AmxTileConfig saved_;
+    bool restore_ = false;
+};
+
+// Tiles configured by an AmxScope on this thread (run() holds one around its products).
 __attribute__((target("amx-tile,amx-bf16"))) inline void micro_bf16_amx(int64_t kc, const uint16_t* Ap,
                                                                         const uint16_t* Bp, float* C, int64_t ldc,
                                                                         bool first) {
-    amx_configure();
     const int64_t ng = (kc + kAmxPair - 1) / kAmxPair, ldb = ldc * int64_t(sizeof(float));
     float* C1 = C + 16 * ldc;
     if (first) {
@@ -454,16 +477,19 @@ __attribute__((target("amx-tile,amx-bf16"))) inline void micro_bf16_amx(int64_t 
 
 // ---- the driver -------------------------------------------------------------------------------
 
+struct NoScope {};
+
 // Kernel: MR, NR, the packed element type, its packers (for MR- and NR-row panels) and its micro-kernel.
 template <class Elem, int64_t MR_, int64_t NR_, void (*Micro)(int64_t, const Elem*, const Elem*, float*, int64_t, bool),
           void (*PackA)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
           void (*PackB)(Elem*, const Operand&, int64_t, int64_t, int64_t, int64_t),
-          int64_t Pair = (std::is_same_v<Elem, uint16_t> ? 2 : 1)>
+          int64_t Pair = (std::is_same_v<Elem, uint16_t> ? 2 : 1), class Scope = NoScope>
 struct Kernel {
     static_assert(NR_ <= kMaxNR);
     using elem = Elem;
     static constexpr int64_t MR = MR_, NR = NR_;
     static constexpr int64_t pair = Pair;  // a depth block's depths are padded to a multiple of it
+    using scope = Scope;                   // held around a product's micro-kernel calls (AMX's tiles)
     static void micro(int64_t kc, const Elem* a, const Elem* b, float* c, int64_t ldc, bool first) {
         Micro(kc, a, b, c, ldc, first);
     }
@@ -598,6 +624,7 @@ void run(int64_t M, int64_t N, int64_t K, const typename Kn::elem* Ap, int64_t a
         Ap = buf;
     }
     E* Bp = Bpre ? nullptr : scratch(bbuf, static_cast<size_t>(NC * kKc));
+    [[maybe_unused]] const typename Kn::scope tiles{};
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {
         const int64_t kc = std::min(kKc, K - k0), kcp = (kc + Kn::pair - 1) / Kn::pair * Kn::pair;
         const bool first = k0 == 0 && !accumulate;
@@ -626,7 +653,7 @@ using PortableAmx = Kernel<uint16_t, 32, 32, micro_bf16_amx_portable<32, 32>, pa
 using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_f32_avx512<12>, pack_f32_avx512<32>>;
 using Avx512Bf16 = Kernel<uint16_t, 12, 32, micro_bf16_avx512, pack_bf16_avx512<12>, pack_bf16_avx512<32>>;
 using Amx = Kernel<uint16_t, 32, 32, micro_bf16_amx, pack_bf16_rows32_avx512<32>,
-                   pack_bf16_pairs32<32, pack_bf16_avx512<32>>, kAmxPair>;
+                   pack_bf16_pairs32<32, pack_bf16_avx512<32>>, kAmxPair, AmxScope>;
 #else
 using Avx512F32 = Kernel<float, 12, 32, micro_f32_avx512, pack_f32<12>, pack_f32<32>>;
 #endif
