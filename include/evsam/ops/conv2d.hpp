@@ -477,27 +477,26 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
                 T* gout = out + (n * OC + g * OCg + o0) * P + p0;
                 const GemmLhs<T>& Wm = prepared->lhs[static_cast<size_t>(g)];
                 Eigen::Map<Mat, 0, Stride> Y(gout, no, np, Stride(P));
-                if constexpr (share) {  // float: the epilogue in the GEMM's write-back
-                    const BiasAct ba{bias ? bias + g * OCg : nullptr, act};
+                // float: the bias and activation in the GEMM's write-back; double: after the product
+                gemm_kernel::Epilogue ep;
+                [[maybe_unused]] BiasAct ba{nullptr, act};
+                if constexpr (share) {
+                    ba.bias = bias ? bias + g * OCg : nullptr;
+                    ep = ba.epilogue();
                     if (shared) {
-                        Wm.product_rows(o0, Y, rhs[c], false, ba.epilogue());
-                    } else if (pointwise) {
-                        Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)), false,
-                                        ba.epilogue());
-                    } else {
-                        im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
-                        Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np), false, ba.epilogue());
+                        Wm.product_rows(o0, Y, rhs[c], false, ep);
+                        continue;
                     }
-                    continue;
                 }
                 if (pointwise) {
-                    Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)));
+                    Wm.product_rows(o0, Y, Eigen::Map<const Mat, 0, Stride>(gin + p0, R, np, Stride(H * W)), false, ep);
                 } else {
                     im2col_block(col.data(), gin, Cg, H, W, OW, K, stride, pad, dilation, p0, np);
-                    Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np));
+                    Wm.product_rows(o0, Y, Eigen::Map<const Mat>(col.data(), R, np), false, ep);
                 }
-                for (int64_t o = 0; o < no; ++o)
-                    bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
+                if constexpr (!share)
+                    for (int64_t o = 0; o < no; ++o)
+                        bias_act_row(gout + o * P, np, bias ? bias[g * OCg + o0 + o] : T(0), act);
             }
     }
 }

@@ -190,11 +190,11 @@ void micro_bf16_portable(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, flo
 // (A tile, B tile) and group of 32 depths: 16 x 16 x 32 multiply-adds. The packs for it:
 //   A: per group of 32 depths, R rows of 32 bf16 each (dst[(g R + r) 32 + q], depth 32 g + q);
 //   B: pack_bf16's pairs (dst[(p R + r) 2 + h]), the pairs padded with zeros to a multiple of 16.
-// Accumulation: C (or zero, first) plus every depth in increasing order, in fp32 inside the tile,
-// pair by pair (the even depth's product, then the odd one's), denormals flushed; there are no
-// depth chunks (the tile is the accumulator), so `fast` on AMX does not give the AVX512_BF16
-// kernel's bits, but its own, for any thread count. micro_bf16_amx_portable is its naive reference,
-// to the tolerance and not bit for bit: TDPBF16PS does not sum in the order of Intel's pseudo-code
+// Accumulation: C (or zero, first) plus every depth, in fp32 inside the tile; there are no depth
+// chunks (the tile is the accumulator), so `fast` on AMX does not give the AVX512_BF16 kernel's bits,
+// but its own, the same for any thread count. micro_bf16_amx_portable is its naive reference
+// (Intel's pseudo-code: pair by pair, the even depth's product then the odd one's, denormals
+// flushed), to the tolerance and not bit for bit: TDPBF16PS does not sum in that order
 // (tests/ops/test_gemm.cpp, GemmKernels.AmxIsTheProductOfTheRoundedOperands).
 inline constexpr int64_t kAmxPair = 32;  // depths per tile row: a depth block is padded to it
 
@@ -407,8 +407,8 @@ struct alignas(64) AmxTileConfig {
 // OpenVINO) use the tiles too, with their own shapes. So each product reads the thread's
 // configuration (STTILECFG) and, where it is not evsam's (eight tiles of 16 rows x 64 bytes), loads
 // evsam's and puts the other one back when it ends. A thread with no configuration (never used, or
-// released) keeps evsam's afterwards: loading it costs more than the products of a small layer, and
-// any user of the tiles loads its own before use.
+// released) keeps evsam's afterwards, so its next product loads nothing; any user of the tiles
+// loads its own before use.
 class AmxScope {
 public:
     __attribute__((target("amx-tile"))) AmxScope() {
@@ -756,10 +756,18 @@ public:
     // ... times a right operand packed once for this kernel (PackedRhs::reset with kind())
     void product_rows(int64_t i0, int64_t m, const class PackedRhs& B, float* Y, int64_t ldy, bool accumulate,
                       const Epilogue& ep = {}) const;
-    // The kernel's MR divides this: product_rows may start at any multiple of it (12 for the fp32 and
-    // AVX512_BF16 kernels, 32 for AMX's).
-    static int64_t row_align(Kind k) { return k == Kind::bf16_amx || k == Kind::bf16_amx_portable ? 32 : 12; }
-    int64_t row_align() const { return row_align(kind_); }
+    // The kernel's MR divides this: product_rows may start at any multiple of it. 12 for every kernel
+    // whose MR divides 12 (the fp32 ones and AVX512_BF16's: one cut of the rows for all of them),
+    // else MR (AMX's 32).
+    int64_t row_align() const {
+        int64_t a = 12;
+        with_kernel(kind_, [&](auto kn) {
+            constexpr int64_t MR = decltype(kn)::MR;
+            static_assert(12 % MR == 0 || MR > 12);
+            a = 12 % MR == 0 ? 12 : MR;
+        });
+        return a;
+    }
 
 private:
     template <class E>
