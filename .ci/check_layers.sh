@@ -8,7 +8,8 @@
 #   4 models    include/evsam/efficientvit/, include/evsam/sam/   (one folder per model family)
 #   5 registry  include/evsam/registry.hpp, config_json.hpp, open_model.hpp (every family's models by name, or from JSON;
 #                                                                     a checkpoint opened as one)
-#   6 apps      include/evsam/predictor.hpp, amg.hpp, viz.hpp, cls_seg.hpp, class_tables.hpp, model_input.hpp
+#   6 apps      include/evsam/predictor.hpp, amg.hpp, viz.hpp, cls_seg.hpp, class_tables.hpp, model_input.hpp,
+#               coco_mask.hpp, sam_eval.hpp
 #   7 umbrella  include/evsam/evsam.hpp, evsam_cuda.cuh
 #   8 tool      examples/cli/, and the Python extension python/src/ (beside the tool, never below it)
 #
@@ -27,7 +28,7 @@ layer_of() {  # path -> rank, or -1 when the file is in no layer
     include/evsam/nn/*) echo 3 ;;
     include/evsam/efficientvit/* | include/evsam/sam/*) echo 4 ;;
     include/evsam/registry.hpp | include/evsam/config_json.hpp | include/evsam/open_model.hpp) echo 5 ;;
-    include/evsam/predictor.hpp | include/evsam/amg.hpp | include/evsam/viz.hpp | include/evsam/cls_seg.hpp | include/evsam/class_tables.hpp | include/evsam/model_input.hpp) echo 6 ;;
+    include/evsam/predictor.hpp | include/evsam/amg.hpp | include/evsam/viz.hpp | include/evsam/cls_seg.hpp | include/evsam/class_tables.hpp | include/evsam/model_input.hpp | include/evsam/coco_mask.hpp | include/evsam/sam_eval.hpp) echo 6 ;;
     include/evsam/evsam.hpp | include/evsam/evsam_cuda.cuh) echo 7 ;;
     examples/cli/* | python/src/*) echo 8 ;;
     *) echo -1 ;;

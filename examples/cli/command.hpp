@@ -27,6 +27,7 @@ Command classify_command();
 Command segment_command();
 Command eval_cls_command();
 Command eval_seg_command();
+Command eval_sam_command();
 Command serve_command();
 
 // --threads N (every model command takes it): the OpenMP thread count.

@@ -23,10 +23,10 @@ void set_threads(const Args& a) {
 namespace {
 
 const std::vector<Command>& commands() {
-    static const std::vector<Command> table = {info_command(),     preprocess_command(), embed_command(),
-                                               predict_command(),  everything_command(), bench_command(),
-                                               compare_command(),  classify_command(),   segment_command(),
-                                               eval_cls_command(), eval_seg_command(),   serve_command()};
+    static const std::vector<Command> table = {
+        info_command(),     preprocess_command(), embed_command(),    predict_command(), everything_command(),
+        bench_command(),    compare_command(),    classify_command(), segment_command(), eval_cls_command(),
+        eval_seg_command(), eval_sam_command(),   serve_command()};
     return table;
 }
 

@@ -23,6 +23,8 @@
 #include "evsam/registry.hpp"
 #include "evsam/open_model.hpp"
 #include "evsam/amg.hpp"
+#include "evsam/coco_mask.hpp"
+#include "evsam/sam_eval.hpp"
 #include "evsam/predictor.hpp"
 #include "evsam/cls_seg.hpp"
 #include "evsam/class_tables.hpp"

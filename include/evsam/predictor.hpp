@@ -149,6 +149,12 @@ public:
     // all or none, a mask input in all or none. masks (B, C, H, W), iou (B, C), low-res (B, C, 256, 256).
     BatchPrediction<T> predict_batch(const std::vector<Prompt<T>>& ps, bool multimask_output = true,
                                      bool return_logits = false, Trace<T>* tr = nullptr) const {
+        return with_masks(predict_batch_low_res(ps, multimask_output, tr), return_logits);
+    }
+    // predict_batch without the upscaling (masks left empty), for callers that upscale only the
+    // masks they keep (the evaluation keeps the best of three).
+    BatchPrediction<T> predict_batch_low_res(const std::vector<Prompt<T>>& ps, bool multimask_output = true,
+                                             Trace<T>* tr = nullptr) const {
         require_image();
         EVSAM_CHECK(!ps.empty(), "predict: no prompt");
         const int64_t Bn = static_cast<int64_t>(ps.size()), N = static_cast<int64_t>(ps[0].points.size());
@@ -193,8 +199,8 @@ public:
                 std::copy(p.mask_input.data(), p.mask_input.data() + s * s, mask.data() + b * s * s);
             }
         }
-        return predict_torch(N ? &coords : nullptr, N ? &labels : nullptr, has_box ? &box : nullptr,
-                             has_mask ? &mask : nullptr, multimask_output, return_logits, -1, tr);
+        return predict_torch_low_res(N ? &coords : nullptr, N ? &labels : nullptr, has_box ? &box : nullptr,
+                                     has_mask ? &mask : nullptr, multimask_output, -1, tr);
     }
 
     // predict_torch: B prompts at once, already in the 1024 frame: coords (B, N, 2) with labels
@@ -204,12 +210,8 @@ public:
                                      const Tensor<T>* mask_input, bool multimask_output = true,
                                      bool return_logits = false, int64_t image_index = -1,
                                      Trace<T>* tr = nullptr) const {
-        BatchPrediction<T> r =
-            predict_torch_low_res(coords, labels, boxes, mask_input, multimask_output, image_index, tr);
-        r.masks = postprocess_masks(r.low_res_logits);
-        if (!return_logits)  // masks = masks > mask_threshold
-            threshold_forward(r.masks.data(), r.masks.numel(), static_cast<T>(mask_threshold), B{});
-        return r;
+        return with_masks(predict_torch_low_res(coords, labels, boxes, mask_input, multimask_output, image_index, tr),
+                          return_logits);
     }
     // predict_torch without the upscaling to the original size (masks left empty): for callers
     // that upscale only the masks they keep (the automatic mask generator filters on the
@@ -262,6 +264,13 @@ private:
     Tensor<T> features_;
     std::pair<int64_t, int64_t> original_size_{0, 0}, input_size_{0, 0};
 
+    // The masks at the original size: the low-res logits upscaled, thresholded unless logits are asked for.
+    BatchPrediction<T> with_masks(BatchPrediction<T> r, bool return_logits) const {
+        r.masks = postprocess_masks(r.low_res_logits);
+        if (!return_logits)  // masks = masks > mask_threshold
+            threshold_forward(r.masks.data(), r.masks.numel(), static_cast<T>(mask_threshold), B{});
+        return r;
+    }
     void require_image() const {
         if (!is_image_set()) throw Error("An image must be set with set_image(...) before mask prediction.");
     }
