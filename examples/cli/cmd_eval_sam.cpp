@@ -316,7 +316,8 @@ int run(const Args& a) {
     const BackendChoice be = backend_flags(a, "eval-sam", false);
     if (dtype == "double" && be.opt.precision == "fast") throw Error("eval-sam: --precision fast needs --dtype float");
     set_threads(a);
-    const auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    auto lc = open_checkpoint(a.str("weights"), a.str("model"), a.str("config"));
+    apply_hourglass_flags(a, lc, "eval-sam");  // Expedit-SAM's hourglass on SAM's ViT models
     return dtype == "double" ? run_eval<double>(a, lc) : run_eval<float>(a, lc);
 }
 
@@ -341,6 +342,7 @@ Command eval_sam_command() {
         dtype_flag(),
         threads_flag()};
     for (auto& b : backend_flag_specs()) f.push_back(b);
+    for (auto& h : hourglass_flag_specs()) f.push_back(h);
     return {"eval-sam",
             "zero-shot COCO / LVIS evaluation as upstream's eval_efficientvit_sam_model.py: mIoU from box or "
             "click prompts, or masks for a detector's boxes",
