@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,17 +28,40 @@ namespace evsam::coco {
 
 using amg::Rle;
 
+// C's (int) of a double as x86-64 computes it (cvttsd2si): truncation toward zero, and INT_MIN
+// ("integer indefinite") for NaN and values out of range, where C leaves the result undefined.
+// pycocotools meets NaN on a polygon edge of length 0 (0 / 0 slope, times t = 0): its masks on
+// x86-64, the platform of the fixtures, are what this gives.
+inline int c_int(double v) {
+    return v > -2147483649.0 && v < 2147483648.0 ? static_cast<int>(v) : std::numeric_limits<int>::min();
+}
+
 // rleFrPoly: the polygon (k points, xy interleaved) rasterised as pycocotools does it: the boundary
 // upsampled 5x and walked densely, the y-boundary crossings kept at pixel centres, then runs.
 inline Rle rle_from_polygon(const double* xy, int64_t k, int64_t h, int64_t w) {
     EVSAM_CHECK(k >= 1, "a polygon needs at least one point");
     const double scale = 5;
+    // pycocotools converts to int unchecked and walks every upsampled boundary pixel: coordinates far
+    // outside the image would overflow int or allocate without bound (it crashes or runs out of
+    // memory there); refused here, with room for any real annotation.
+    constexpr double kMaxCoord = 1 << 24;
+    constexpr int64_t kMaxWalk = int64_t(1) << 25;
+    for (int64_t j = 0; j < 2 * k; ++j)
+        EVSAM_CHECK(std::isfinite(xy[j]) && std::abs(xy[j]) <= kMaxCoord,
+                    "a polygon coordinate is out of range (|v| > 2^24)");
     std::vector<int> x(static_cast<size_t>(k) + 1), y(static_cast<size_t>(k) + 1);
     for (int64_t j = 0; j < k; ++j) x[j] = static_cast<int>(scale * xy[j * 2 + 0] + .5);  // (int): toward zero
     for (int64_t j = 0; j < k; ++j) y[j] = static_cast<int>(scale * xy[j * 2 + 1] + .5);
     x[k] = x[0];
     y[k] = y[0];
+    int64_t walk = 0;
+    for (int64_t j = 0; j < k; ++j)
+        walk += std::max(std::abs(int64_t(x[j]) - x[j + 1]), std::abs(int64_t(y[j]) - y[j + 1])) + 1;
+    EVSAM_CHECK(walk <= kMaxWalk,
+                "a polygon is too long to rasterise (" + std::to_string(walk) + " boundary steps at 5x; at most 2^25)");
     std::vector<int> u, v;
+    u.reserve(static_cast<size_t>(walk));
+    v.reserve(static_cast<size_t>(walk));
     for (int64_t j = 0; j < k; ++j) {
         int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
         const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
@@ -48,13 +72,13 @@ inline Rle rle_from_polygon(const double* xy, int64_t k, int64_t h, int64_t w) {
             for (int d = 0; d <= dx; ++d) {
                 const int t = flip ? dx - d : d;
                 u.push_back(t + xs);
-                v.push_back(static_cast<int>(ys + s * t + .5));
+                v.push_back(c_int(ys + s * t + .5));
             }
         else
             for (int d = 0; d <= dy; ++d) {
                 const int t = flip ? dy - d : d;
                 v.push_back(t + ys);
-                u.push_back(static_cast<int>(xs + s * t + .5));
+                u.push_back(c_int(xs + s * t + .5));
             }
     }
     // the points along the y-boundary, downsampled
@@ -101,6 +125,11 @@ inline Rle rle_merge(const std::vector<Rle>& R, bool intersect = false) {
     if (R.empty()) return Rle{};
     if (R.size() == 1) return R[0];
     const int64_t h = R[0].h, w = R[0].w;
+    for (const Rle& r : R) {  // unequal totals would stall the walk below (pycocotools loops forever)
+        int64_t total = 0;
+        for (uint32_t c : r.counts) total += c;
+        EVSAM_CHECK(total == r.h * r.w, "merge: RLE counts do not cover the mask");
+    }
     std::vector<uint32_t> cnts = R[0].counts;
     for (size_t i = 1; i < R.size(); ++i) {
         const Rle& B = R[i];

@@ -27,7 +27,8 @@ const std::map<std::string, std::function<void(const uint8_t*, size_t)>>& entrie
         {"npy", evsam::fuzz::npy},
         {"image", evsam::fuzz::image},
         {"args", evsam::fuzz::args},
-        {"serve", evsam::fuzz::serve}};
+        {"serve", evsam::fuzz::serve},
+        {"coco", evsam::fuzz::coco}};
     return m;
 }
 

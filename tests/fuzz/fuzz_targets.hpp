@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "evsam/coco_mask.hpp"
 #include "evsam/core/checkpoint.hpp"
 #include "evsam/core/error.hpp"
 #include "evsam/core/image_io.hpp"
@@ -219,6 +220,28 @@ inline void serve(const uint8_t* data, size_t size) {
         }
     } catch (const tool::serve::HttpError& e) {
         if (e.status < 400 || e.status > 499) throw std::logic_error("a refusal that is not a 4xx");
+    }
+}
+
+// COCO / LVIS segmentations (eval-sam's annotation files): the first two bytes give the image's
+// height and width (1..64), the rest is the segmentation as JSON (polygons or an RLE dict). A mask
+// that decodes must be the image's size, its area the RLE's, and its RLE must survive pycocotools'
+// string form; a refusal must be an evsam::Error.
+inline void coco(const uint8_t* data, size_t size) {
+    if (size < 2) return;
+    const int64_t h = 1 + data[0] % 64, w = 1 + data[1] % 64;
+    const nlohmann::json seg = nlohmann::json::parse(data + 2, data + size, nullptr, false);
+    if (seg.is_discarded()) return;
+    try {
+        const std::vector<uint8_t> m = coco::ann_to_mask(seg, h, w);
+        if (static_cast<int64_t>(m.size()) != h * w) throw std::logic_error("ann_to_mask: not h x w");
+        const amg::Rle r = amg::mask_to_rle(m.data(), h, w);
+        int64_t ones = 0;
+        for (uint8_t v : m) ones += v != 0;
+        if (amg::area_from_rle(r) != ones) throw std::logic_error("the RLE's area is not the mask's");
+        if (amg::coco_rle_from_string(amg::coco_rle_string(r), h, w).counts != r.counts)
+            throw std::logic_error("the compressed string does not read back");
+    } catch (const Error&) {
     }
 }
 

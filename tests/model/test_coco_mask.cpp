@@ -77,6 +77,9 @@ TEST(CocoMask, BadSegmentationsAreOneLineErrors) {
     fails({{"counts", {16}}, {"size", {4, 4}}}, 5, 4, "not the image's");
     fails({{"counts", {16}}}, 4, 4, "'counts' and 'size'");
     fails({{"counts", "!!"}, {"size", {4, 4}}}, 4, 4, "malformed COCO RLE");
+    // pycocotools overflows int or runs out of memory on these; evsam refuses them
+    fails(json::array({json::array({0, 0, 1e30, 0, 5, 5})}), 4, 4, "out of range");
+    fails(json::array({json::array({-4e6, -4e6, 4e6, -4e6, 4e6, 4e6})}), 4, 4, "too long");
 }
 
 }  // namespace
