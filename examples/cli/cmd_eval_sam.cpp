@@ -95,9 +95,8 @@ std::map<int64_t, std::vector<size_t>> by_image(const nlohmann::json& list, cons
     std::map<int64_t, std::vector<size_t>> m;
     for (size_t i = 0; i < list.size(); ++i) {
         const auto& e = list[i];
-        if (!e.is_object() || !e.contains("image_id") || !e["image_id"].is_number_integer() || !e.contains("bbox"))
-            throw Error(std::string("eval-sam: ") + what + " " + std::to_string(i) +
-                        " has no integer image_id or no bbox");
+        if (!e.is_object() || !e.contains("image_id") || !e["image_id"].is_number_integer())
+            throw Error(std::string("eval-sam: ") + what + " " + std::to_string(i) + " has no integer image_id");
         m[e["image_id"].get<int64_t>()].push_back(i);
     }
     return m;
@@ -239,7 +238,7 @@ int run_eval(const Args& a, const LoadedCheckpoint& lc) {
             try {
                 if (detector) {
                     Prompt<T> p;
-                    p.box = xyxy(e["bbox"]);
+                    p.box = xyxy(e.at("bbox"));
                     const auto mask = predict_best_mask(predictor, p);
                     ojson det = e;
                     det["segmentation"] =
@@ -260,7 +259,7 @@ int run_eval(const Args& a, const LoadedCheckpoint& lc) {
                 std::vector<uint8_t> pred;
                 if (prompt == "box") {
                     Prompt<T> p;
-                    p.box = xyxy(e["bbox"]);
+                    p.box = xyxy(e.at("bbox"));
                     pred = predict_best_mask(predictor, p);
                 } else {
                     Clicker clicker(gt, H, W);

@@ -181,22 +181,29 @@ TEST(EvalSamCli, ShardsMergedAreTheUnshardedRun) {
 }
 
 TEST(EvalSamCli, MissingAndBadImagesAreReportedAndCounted) {
-    // lvis.json lists image 104, which has no file; a copy of the folder gains a broken image
+    // lvis.json lists image 104, which has no file; a copy of the folder gains a broken image, and a
+    // copy of the annotations loses the first annotation's bbox and breaks the second's polygon
     const std::string root = tmp("root");
     std::system(("rm -rf " + root + " && mkdir -p " + root + "/images && cp " + kData + "images/*.png " + root +
                  "/images/ && printf 'not a png' > " + root + "/images/000000000102.png")
                     .c_str());
+    json ann = read_json(kData + "lvis.json");
+    const json dropped = {ann["annotations"][0]["id"], ann["annotations"][1]["id"]};
+    ann["annotations"][0].erase("bbox");
+    ann["annotations"][1]["segmentation"] = json::array({json::array({1, 2, "x", 4, 5, 6})});
+    std::ofstream(root + "/lvis.json") << ann.dump();
     auto r =
         run_evsam("eval-sam --weights " + kModel + "model.pt --config " + kModel + "config.json --dataset lvis " +
-                  "--image-root " + root + " --annotations " + kData + "lvis.json --prompt box --dtype double --json");
+                  "--image-root " + root + " --annotations " + root + "/lvis.json --prompt box --dtype double --json");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("000000000104.png"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("000000000102.png"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("2 bad images"), std::string::npos) << r.err;
-    // what is left is image 101's annotations, as upstream would score them alone
+    EXPECT_NE(r.err.find("2 bad images, 2 bad annotations"), std::string::npos) << r.err;
+    // what is left is image 101's other annotations, as upstream would score them alone
     json want101 = json::array();
     for (const auto& rec : find_case("lvis", "box")["records_fp64"])
-        if (rec["image_id"] == 101) want101.push_back(rec);
+        if (rec["image_id"] == 101 && rec["id"] != dropped[0] && rec["id"] != dropped[1]) want101.push_back(rec);
+    ASSERT_GE(want101.size(), 5u);
     double sum = 0;
     for (const auto& rec : want101) sum += rec["iou"].get<double>();
     EXPECT_NEAR(json::parse(last_line(r.out))["all"].get<double>(), sum / want101.size(),
