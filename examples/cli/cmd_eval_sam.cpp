@@ -8,7 +8,7 @@
 //                        prediction from every click so far.
 //   box_from_detector  : every detection of --source-json (image_id, bbox xywh, ...) gets a
 //                        "segmentation" (compressed COCO RLE) from its box: upstream's results list,
-//                        for validation/score_ap.py (pycocotools COCOeval / lvis LVISEval).
+//                        for examples/eval/score_ap.py (pycocotools COCOeval / lvis LVISEval).
 //
 // box and point report mIoU (percent) over all annotations and by area (small / medium / large);
 // --json prints {"all", "large", "medium", "small"} as one object on the last line (null where a
@@ -103,7 +103,7 @@ std::map<int64_t, std::vector<size_t>> by_image(const nlohmann::json& list, cons
 }
 
 std::array<double, 4> xyxy(const nlohmann::json& bbox) {  // bbox_xywh_to_xyxy
-    const auto b = coco::detail::json_numbers(bbox, "bbox");
+    const auto b = coco::json_numbers(bbox, "bbox");
     EVSAM_CHECK(b.size() == 4, "bbox must be [x, y, w, h]");
     return {b[0], b[1], b[0] + b[2], b[1] + b[3]};
 }
@@ -165,10 +165,10 @@ int run_merge(const Args& a) {
     ojson merged = ojson::array();
     for (auto& r : all) merged.push_back(std::move(r.second));
     const bool detections = !merged.empty() && merged[0].contains("segmentation");
+    if (detections && !a.has("out")) throw Error("eval-sam: --merge of box_from_detector results needs --out");
     if (a.has("out")) write_json_atomic(a.str("out"), merged);
     if (detections) {
         std::fprintf(stderr, "evsam: %zu detections merged\n", merged.size());
-        if (!a.has("out")) throw Error("eval-sam: --merge of box_from_detector results needs --out");
         return 0;
     }
     if (merged.empty()) throw Error("eval-sam: --merge: the shard files hold no records");
@@ -219,6 +219,7 @@ int run_eval(const Args& a, const LoadedCheckpoint& lc) {
     Progress bar{static_cast<int64_t>(mine.size()), "eval-sam"};
     ojson records = ojson::array();
     std::vector<IouResult> results;
+    double iou_sum = 0;  // the progress bar's running mIoU
     int64_t done = 0;
     for (size_t i : mine) {
         const EvalImage& im = images[i];
@@ -281,6 +282,7 @@ int run_eval(const Args& a, const LoadedCheckpoint& lc) {
                 r["image_index"] = i;
                 records.push_back(std::move(r));
                 results.push_back({area, iou});
+                iou_sum += iou;
             } catch (const Error& err) {
                 std::cerr << (bar.tty ? "\n" : "") << "eval-sam: " << im.path << ": " << err.what()
                           << " (annotation skipped)\n";
@@ -292,7 +294,7 @@ int run_eval(const Args& a, const LoadedCheckpoint& lc) {
             }
         }
         char status[64] = "";
-        if (!results.empty()) std::snprintf(status, sizeof status, "mIoU %.2f", iou_metric(results).all);
+        if (!results.empty()) std::snprintf(status, sizeof status, "mIoU %.2f", iou_sum / results.size());
         bar.update(++done, status);
     }
     if (a.has("out")) write_json_atomic(a.str("out"), records);

@@ -89,7 +89,8 @@ def main():
 
     bad = [r for r in results if r["code"] != 0]
     if a.command == "everything":
-        # the shards' failure lists (failures-I-of-N.txt) become failures.txt, as one run writes it
+        # the shards' failure lists (failures-I-of-N.txt) become failures.txt, sorted by path: one run's
+        # order for a folder (evsam takes its files in name order), not for a .txt list
         lists = sorted(glob.glob(os.path.join(a.out, f"failures-*-of-{a.shards}.txt")))
         lines = []
         for p in lists:

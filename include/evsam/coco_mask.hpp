@@ -161,8 +161,7 @@ inline Rle rle_merge(const std::vector<Rle>& R, bool intersect = false) {
     return Rle{h, w, std::move(cnts)};
 }
 
-namespace detail {
-
+// A JSON list of numbers (a polygon, a bbox, RLE counts), or a one-line Error naming what it is.
 inline double json_number(const nlohmann::json& j, const char* what) {
     EVSAM_CHECK(j.is_number(), std::string(what) + " holds a non-number");
     return j.get<double>();
@@ -176,12 +175,14 @@ inline std::vector<double> json_numbers(const nlohmann::json& j, const char* wha
     return out;
 }
 
+namespace detail {
+
 // {"counts": ..., "size": [h, w]}: list counts (uncompressed) or a string (compressed).
 inline Rle rle_from_json(const nlohmann::json& seg) {
     EVSAM_CHECK(seg.contains("counts") && seg.contains("size"), "an RLE segmentation needs 'counts' and 'size'");
     const auto size = json_numbers(seg["size"], "segmentation.size");
-    EVSAM_CHECK(size.size() == 2 && size[0] >= 0 && size[1] >= 0 && size[0] == std::floor(size[0]) &&
-                    size[1] == std::floor(size[1]),
+    EVSAM_CHECK(size.size() == 2 && size[0] >= 0 && size[1] >= 0 && size[0] <= 2147483647.0 &&
+                    size[1] <= 2147483647.0 && size[0] == std::floor(size[0]) && size[1] == std::floor(size[1]),
                 "segmentation.size must be [height, width]");
     const int64_t h = static_cast<int64_t>(size[0]), w = static_cast<int64_t>(size[1]);
     if (seg["counts"].is_string()) return amg::coco_rle_from_string(seg["counts"].get<std::string>(), h, w);
@@ -204,7 +205,7 @@ inline std::vector<Rle> fr_py_objects(const nlohmann::json& seg, int64_t h, int6
                 "RLE {counts, size}");
     std::vector<Rle> out;
     for (const auto& p : seg) {
-        const std::vector<double> xy = detail::json_numbers(p, "a polygon");
+        const std::vector<double> xy = json_numbers(p, "a polygon");
         EVSAM_CHECK(xy.size() >= 2, "a polygon needs at least one point");
         out.push_back(rle_from_polygon(xy.data(), static_cast<int64_t>(xy.size() / 2), h, w));
     }

@@ -76,6 +76,7 @@ TEST(CocoMask, BadSegmentationsAreOneLineErrors) {
     fails({{"counts", {3, 40}}, {"size", {4, 4}}}, 4, 4, "exceed");
     fails({{"counts", {16}}, {"size", {4, 4}}}, 5, 4, "not the image's");
     fails({{"counts", {16}}}, 4, 4, "'counts' and 'size'");
+    fails({{"counts", {16}}, {"size", {1e30, 4}}}, 4, 4, "[height, width]");
     fails({{"counts", "!!"}, {"size", {4, 4}}}, 4, 4, "malformed COCO RLE");
     // pycocotools overflows int or runs out of memory on these; evsam refuses them
     fails(json::array({json::array({0, 0, 1e30, 0, 5, 5})}), 4, 4, "out of range");
