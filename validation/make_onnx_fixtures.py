@@ -107,12 +107,76 @@ def main():
             o.name = o.name + "_final"
     onnx.save(m, os.path.join(args.out, "fp16.onnx"))
     faults["fp16.onnx"] = {"first_failure": "the first module"}
+    faults.update(export_decoder(args, model, tdir))
     with open(os.path.join(args.out, "faults.json"), "w") as f:
         json.dump({"model": "../tiny/tiny_l/model.pt", "config": "../tiny/tiny_l/config.json",
                    "exporter": "efficientvit applications/efficientvit_sam/deployment/onnx/export_encoder.py "
                                "EncoderOnnxModel, torch.onnx.export(dynamo=False, opset 17)",
+                   "decoder_embedding": "../tiny/tiny_l/embedding.npy",
                    "torch": torch.__version__, "onnx": onnx.__version__, "faults": faults}, f, indent=1)
     print(json.dumps(faults, indent=1))
+
+
+# Prompts of the decoder fixtures, in the 1024 frame: (B, N, 2) and (B, N). Set 0: a foreground and a
+# background point and the padding point SamPredictor would add; set 1: a box's corners (labels 2, 3)
+# and a foreground point; set 2: one point and two padding points.
+DECODER_COORDS = [[[500.0, 400.0], [300.0, 600.0], [0.0, 0.0]],
+                  [[200.0, 150.0], [800.0, 700.0], [450.0, 420.0]],
+                  [[100.0, 900.0], [0.0, 0.0], [0.0, 0.0]]]
+DECODER_LABELS = [[1.0, 0.0, -1.0], [2.0, 3.0, 1.0], [1.0, -1.0, -1.0]]
+
+
+def export_decoder(args, model, tdir):
+    """tiny_l's prompt encoder and mask decoder as upstream's export_decoder.py writes them (its
+    DecoderOnnxModel, opset 17, point_coords / point_labels dynamic), with and without
+    --return-single-mask; upstream's outputs in float64 on the fixture prompts (for the C++ test of
+    DecoderOnnxModel); and one fault: a weight of the transformer's second layer scaled by 1.01."""
+    import onnx
+    from onnx import numpy_helper
+    from export_decoder import DecoderOnnxModel  # upstream's wrapper
+
+    emb = torch.from_numpy(np.load(os.path.join(tdir, "embedding.npy")).astype(np.float32))
+    coords = torch.tensor(DECODER_COORDS, dtype=torch.float32)
+    labels = torch.tensor(DECODER_LABELS, dtype=torch.float32)
+    np.save(os.path.join(args.out, "decoder_coords.npy"), coords.numpy())
+    np.save(os.path.join(args.out, "decoder_labels.npy"), labels.numpy())
+    dynamic_axes = {"point_coords": {0: "batch_size", 1: "num_points"},
+                    "point_labels": {0: "batch_size", 1: "num_points"}}
+    # float64: _pe_encoding's grid is made in float32 (torch.ones(..., dtype=float32)); compute it in
+    # the matrix's dtype instead, as validation/check_predictor.py does
+    from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
+    if not getattr(PositionEmbeddingRandom, "_evsam_dtype_patch", False):
+        orig = PositionEmbeddingRandom._pe_encoding
+        PositionEmbeddingRandom._pe_encoding = lambda self, c: orig(self, c.to(self.positional_encoding_gaussian_matrix.dtype))
+        PositionEmbeddingRandom._evsam_dtype_patch = True
+    out = {}
+    for single, name in ((False, "tiny_l_decoder.onnx"), (True, "tiny_l_decoder_single.onnx")):
+        with torch.no_grad():
+            torch.onnx.export(DecoderOnnxModel(model, return_single_mask=single), (emb, coords, labels),
+                              os.path.join(args.out, name), export_params=True, opset_version=17,
+                              do_constant_folding=True, input_names=["image_embeddings", "point_coords", "point_labels"],
+                              output_names=["masks", "iou_predictions"], dynamic_axes=dynamic_axes, dynamo=False)
+            m64 = DecoderOnnxModel(model.double(), return_single_mask=single)
+            masks, iou = m64(emb.double(), coords.double(), labels.double())
+            model.float()
+        tag = "single" if single else "all"
+        # every 4th row and column of the (B, C, 256, 256) logits: a 0.4 MB fixture instead of 6 MB
+        np.save(os.path.join(args.out, f"decoder_{tag}_masks_fp64_s4.npy"), masks[:, :, ::4, ::4].contiguous().numpy())
+        np.save(os.path.join(args.out, f"decoder_{tag}_iou_fp64.npy"), iou.numpy())
+    # the fault: the second layer's token-to-image q_proj weight (a MatMul initializer after folding;
+    # torch.onnx scopes the decoder's modules from mask_decoder's children: /transformer/layers.1/...)
+    m = onnx.load(os.path.join(args.out, "tiny_l_decoder.onnx"))
+    inits = {i.name: i for i in m.graph.initializer}
+    node = next(n for n in m.graph.node if n.name.startswith(
+        "/transformer/layers.1/cross_attn_token_to_image/q_proj/")
+        and any(i in inits for i in n.input))
+    w_name = next(i for i in node.input if i in inits)
+    w = numpy_helper.to_array(inits[w_name]) * np.float32(1.01)
+    inits[w_name].CopyFrom(numpy_helper.from_array(w.astype(np.float32), w_name))
+    onnx.save(m, os.path.join(args.out, "decoder_linear_perturbed.onnx"))
+    out["decoder_linear_perturbed.onnx"] = {"node": node.name,
+                                            "first_failure": "mask_decoder.transformer.layers.1.queries"}
+    return out
 
 
 if __name__ == "__main__":

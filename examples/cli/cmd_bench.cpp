@@ -16,7 +16,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_bench {
 
 // An EfficientViT classifier or segmenter: the median forward time at its evaluation input size
 // (classifiers R x R, Cityscapes 1024 x 2048, ADE20K the --image's size rule or 512 x 512).
@@ -149,9 +150,10 @@ int run(const Args& a) {
     return 0;
 }
 
-}  // namespace
+}  // namespace cmd_bench
 
 Command bench_command() {
+    using namespace cmd_bench;
     std::vector<FlagSpec> f = {weights_flag(),
                                model_flag(),
                                config_flag(),

@@ -12,7 +12,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_classify {
 
 // The resolution: --resolution, else the name's -rNNN, else the zoo's smallest; and the crop ratio.
 std::pair<int64_t, double> cls_resolution(const Args& a, const LoadedZooCheckpoint& lc) {
@@ -79,9 +80,10 @@ int run(const Args& a) {
     return dtype == "double" ? run_classify<double>(a, lc) : run_classify<float>(a, lc);
 }
 
-}  // namespace
+}  // namespace cmd_classify
 
 Command classify_command() {
+    using namespace cmd_classify;
     return {
         "classify",
         "an EfficientViT ImageNet classifier (b0-b3, l1-l3) on one image: the top-k classes, names and "

@@ -14,7 +14,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_compare {
 
 int run(const Args& a) {
     const Tolerance tol = tolerance_by_name(a.str("tolerance", "encoder-float"));
@@ -70,9 +71,10 @@ int run(const Args& a) {
     return failed ? 1 : 0;
 }
 
-}  // namespace
+}  // namespace cmd_compare
 
 Command compare_command() {
+    using namespace cmd_compare;
     return {"compare",
             "module-by-module check of two traces (evsam embed --trace-dir, or upstream's activations); names the "
             "first module out of tolerance (exit 1)",

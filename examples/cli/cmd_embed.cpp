@@ -13,7 +13,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_embed {
 
 // Runs the image encoder in T (float, or double: the fp64 oracle) and writes the embedding.
 template <class T>
@@ -74,9 +75,10 @@ int run(const Args& a) {
     return dtype == "double" ? run_embed<double>(a, lc, be) : run_embed<float>(a, lc, be);
 }
 
-}  // namespace
+}  // namespace cmd_embed
 
 Command embed_command() {
+    using namespace cmd_embed;
     std::vector<FlagSpec> f = {weights_flag(),
                                model_flag(),
                                config_flag(),

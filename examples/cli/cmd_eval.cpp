@@ -26,7 +26,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_eval {
 
 std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -363,9 +364,10 @@ std::vector<FlagSpec> eval_common_flags(const char* kind) {
             threads_flag()};
 }
 
-}  // namespace
+}  // namespace cmd_eval
 
 Command eval_cls_command() {
+    using namespace cmd_eval;
     auto f = eval_common_flags("classifier");
     f.insert(f.begin() + 3,
              value("data", "DIR", "ImageNet val/ in ImageFolder layout (DIR/val/<class>/<image>, or DIR itself)"));
@@ -377,6 +379,7 @@ Command eval_cls_command() {
 }
 
 Command eval_seg_command() {
+    using namespace cmd_eval;
     auto f = eval_common_flags("segmenter");
     f.insert(f.begin() + 3, value("dataset", "cityscapes|ade20k", "the dataset's layout, labels and input size"));
     f.insert(f.begin() + 4, value("data", "DIR",

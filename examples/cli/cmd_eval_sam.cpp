@@ -39,7 +39,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_eval_sam {
 
 using ojson = nlohmann::ordered_json;
 
@@ -322,9 +323,10 @@ int run(const Args& a) {
     return dtype == "double" ? run_eval<double>(a, lc) : run_eval<float>(a, lc);
 }
 
-}  // namespace
+}  // namespace cmd_eval_sam
 
 Command eval_sam_command() {
+    using namespace cmd_eval_sam;
     std::vector<FlagSpec> f = {
         weights_flag(false),
         model_flag(),

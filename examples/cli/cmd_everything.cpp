@@ -23,7 +23,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_everything {
 
 // Python's repr(float): the shortest decimal that reads back as the same double.
 std::string py_float(double v) {
@@ -250,9 +251,10 @@ int run(const Args& a) {
     return 0;
 }
 
-}  // namespace
+}  // namespace cmd_everything
 
 Command everything_command() {
+    using namespace cmd_everything;
     std::vector<FlagSpec> f = {
         weights_flag(),
         model_flag(),

@@ -10,7 +10,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_info {
 
 std::string human(int64_t v) {
     char b[32];
@@ -219,9 +220,10 @@ int run(const Args& a) {
     return 0;
 }
 
-}  // namespace
+}  // namespace cmd_info
 
 Command info_command() {
+    using namespace cmd_info;
     return {"info",
             "a checkpoint's model, parameter count, resolution and storage dtype (the whole state_dict is checked); "
             "with --model also the module tree (output shapes, parameters, MACs)",

@@ -15,7 +15,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_predict {
 
 template <class T>
 int run_predict(const Args& a, const LoadedCheckpoint& lc, const std::vector<Prompt<T>>& prompts) {
@@ -83,9 +84,10 @@ int run(const Args& a) {
     return run_predict<float>(a, open(), prompts);
 }
 
-}  // namespace
+}  // namespace cmd_predict
 
 Command predict_command() {
+    using namespace cmd_predict;
     return {"predict",
             "masks at the original size (uint8 0/1, or float32 logits with --logits); 3 masks unless --single-mask; "
             "several --box: one prompt set each, outputs (B, ...)",

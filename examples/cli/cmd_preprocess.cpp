@@ -9,7 +9,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_preprocess {
 
 int run(const Args& a) {
     const ModelRef m = resolve_model(a.str("model"));
@@ -36,9 +37,10 @@ int run(const Args& a) {
     return 0;
 }
 
-}  // namespace
+}  // namespace cmd_preprocess
 
 Command preprocess_command() {
+    using namespace cmd_preprocess;
     return {"preprocess",
             "the model's float32 input tensor, exactly as upstream's preprocessing makes it: (1,3,R,R) for SAM models "
             "and classifiers, (1,3,H,W) for segmenters",

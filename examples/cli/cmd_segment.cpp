@@ -12,7 +12,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_segment {
 
 template <class T>
 int run_segment(const Args& a, const LoadedZooCheckpoint& lc) {
@@ -94,9 +95,10 @@ int run(const Args& a) {
     return dtype == "double" ? run_segment<double>(a, lc) : run_segment<float>(a, lc);
 }
 
-}  // namespace
+}  // namespace cmd_segment
 
 Command segment_command() {
+    using namespace cmd_segment;
     return {
         "segment",
         "an EfficientViT Cityscapes / ADE20K segmenter on one image: a PNG of class indices at the image's size; "

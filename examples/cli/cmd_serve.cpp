@@ -41,7 +41,8 @@
 
 namespace evsam::tool {
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cmd_serve {
 
 using serve::HttpError;
 using Clock = std::chrono::steady_clock;
@@ -506,9 +507,10 @@ int run(const Args& a) {
     return 0;
 }
 
-}  // namespace
+}  // namespace cmd_serve
 
 Command serve_command() {
+    using namespace cmd_serve;
     std::vector<FlagSpec> f = {
         weights_flag(),
         model_flag(),

@@ -20,7 +20,8 @@ void set_threads(const Args& a) {
     if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.integer("threads", 1, 1, 1024)));
 }
 
-namespace {
+// Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
+namespace cli_main {
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
@@ -86,7 +87,7 @@ int dispatch(const std::vector<std::string>& args) {
     throw Error("unknown command '" + cmd + "' (run 'evsam --help')");
 }
 
-}  // namespace
+}  // namespace cli_main
 }  // namespace evsam::tool
 
 int main(int argc, char** argv) {
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
-        return evsam::tool::dispatch(args);
+        return evsam::tool::cli_main::dispatch(args);
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "evsam: error: out of memory\n");
     } catch (const std::exception& e) {

@@ -20,6 +20,7 @@
 #include "evsam/nn/state_dict.hpp"
 #include "evsam/efficientvit/backbone_b.hpp"
 #include "evsam/efficientvit/sam.hpp"
+#include "evsam/sam/decoder_onnx_model.hpp"
 #include "evsam/registry.hpp"
 #include "evsam/open_model.hpp"
 #include "evsam/amg.hpp"

@@ -6,7 +6,7 @@
 
 namespace evsam::python {
 
-namespace {
+namespace generator_local {  // named, not anonymous: the module is a unity build
 
 AmgOutputMode output_mode_arg(const std::string& s) {
     if (s == "binary_mask") return AmgOutputMode::binary_mask;
@@ -31,7 +31,8 @@ py::object segmentation_out(const amg::Rle& rle, AmgOutputMode mode) {
     return std::move(d);
 }
 
-}  // namespace
+}  // namespace generator_local
+using namespace generator_local;
 
 class PyMaskGenerator {
 public:

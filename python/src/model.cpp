@@ -5,7 +5,7 @@
 
 namespace evsam::python {
 
-namespace {
+namespace model_local {  // named, not anonymous: the module is a unity build
 
 // Expedit-SAM's hourglass_* keyword arguments (upstream's names: build_sam_vit_h(**hourglass_kwargs))
 // into a SAM ViT configuration; refused on another model, or out of range, with the kwarg's name.
@@ -158,6 +158,30 @@ py::dict trace(const Model& m, const py::handle& x) {
     });
 }
 
+// Upstream's ONNX decoder export (DecoderOnnxModel, sam/decoder_onnx_model.hpp) on an image embedding
+// and point prompts in the prompt frame: every traced module of the prompt encoder and mask decoder,
+// then "masks" and "iou_predictions", the export's two outputs.
+py::dict trace_decoder(const Model& m, const py::handle& emb, const py::handle& coords, const py::handle& labels,
+                       bool return_single_mask) {
+    return m.visit([&](const auto& sam) {
+        using T = scalar_of<decltype(sam)>;
+        const Tensor<T> e = from_numpy<T>(emb, "image_embeddings"), c = from_numpy<T>(coords, "point_coords"),
+                        l = from_numpy<T>(labels, "point_labels");
+        const int64_t E = sam.prompt_encoder.embed_dim, h = sam.prompt_encoder.image_embedding_size;
+        EVSAM_CHECK(e.shape() == (Shape{1, E, h, h}), "image_embeddings: expected (1, " + std::to_string(E) + ", " +
+                                                          std::to_string(h) + ", " + std::to_string(h) + "), got " +
+                                                          shape_str(e.shape()));
+        Trace<T> tr;
+        {
+            Compute cmp(m.precision);
+            auto out = DecoderOnnxModel<T>(sam, return_single_mask).forward(e, c, l, &tr);
+            tr.record("masks", out.masks);
+            tr.record("iou_predictions", out.scores);
+        }
+        return trace_to_dict(std::move(tr));
+    });
+}
+
 py::object preprocess(const Model& m, const py::handle& img) {
     auto a = image_array(img, "preprocess");
     const int64_t H = a.shape(0), W = a.shape(1);
@@ -202,7 +226,8 @@ py::dict compare_arrays(const py::handle& x, const py::handle& ref, const py::ha
     return d;
 }
 
-}  // namespace
+}  // namespace model_local
+using namespace model_local;
 
 py::array_t<uint8_t, py::array::c_style> image_array(const py::handle& obj, const std::string& what) {
     py::array a = py::array::ensure(obj);
@@ -262,7 +287,12 @@ void register_model(py::module_& m) {
         .def("preprocess", &preprocess, py::arg("image"),
              "(H, W, 3) uint8 RGB -> (1, 3, R, R): resized so the long side is R, normalised, padded")
         .def("encode", &encode, py::arg("x"), "(N, 3, R, R) preprocessed -> (N, C, e, e) image embedding")
-        .def("trace", &trace, py::arg("x"), "every module's output of the image encoder, in execution order");
+        .def("trace", &trace, py::arg("x"), "every module's output of the image encoder, in execution order")
+        .def("trace_decoder", &trace_decoder, py::arg("image_embeddings"), py::arg("point_coords"),
+             py::arg("point_labels"), py::arg("return_single_mask") = false,
+             "upstream's ONNX decoder export (export_decoder.py's DecoderOnnxModel) on (1, C, e, e) embeddings and "
+             "(B, N, 2) points in the prompt frame with (B, N) labels (-1, 0, 1; 2, 3 a box's corners): every "
+             "module's output, then masks (B, 4 or 1, 4e, 4e) and iou_predictions");
 
     m.def("_load", &load_model, py::arg("weights"), py::arg("model"), py::arg("config"), py::arg("dtype"),
           py::arg("precision"), py::arg("hourglass"));
@@ -274,7 +304,7 @@ void register_model(py::module_& m) {
     m.def("tolerances", [] {
         py::dict d;
         for (const char* n : {"encoder-float", "encoder-double", "cls-seg-double", "float-fixture", "op-float",
-                              "mask-logits", "iou", "cuda-fast", "vit-double"}) {
+                              "mask-logits", "iou", "cuda-fast", "vit-double", "engine-bf16", "engine-fp16"}) {
             const Tolerance t = tolerance_by_name(n);
             d[n] = py::make_tuple(t.atol, t.rtol, t.max_frac);
         }

@@ -9,7 +9,7 @@
 
 namespace evsam::python {
 
-namespace {
+namespace predictor_local {  // named, not anonymous: the module is a unity build
 
 // Prompts must be numbers: NaN or inf would run and give meaningless masks.
 template <class T>
@@ -68,7 +68,8 @@ py::tuple prediction_out(BatchPrediction<T>&& r, bool return_logits) {
                           to_numpy(std::move(r.low_res_logits)));
 }
 
-}  // namespace
+}  // namespace predictor_local
+using namespace predictor_local;
 
 class PyPredictor {
     ModelPtr model_;

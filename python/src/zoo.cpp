@@ -5,12 +5,13 @@
 
 namespace evsam::python {
 
-namespace {
+namespace zoo_local {  // named, not anonymous: the module is a unity build
 
 template <class T>
 using ZooModule = std::variant<std::unique_ptr<ClsModel<T>>, std::unique_ptr<SegModel<T>>>;
 
-}  // namespace
+}  // namespace zoo_local
+using namespace zoo_local;
 
 struct ZooModel {
     std::string name, title, weights;
@@ -34,7 +35,7 @@ struct ZooModel {
     int64_t n_classes() const { return cls ? cls->head.n_classes : seg->head.n_classes; }
 };
 
-namespace {
+namespace zoo_local {
 
 template <class M>
 struct ZooScalar;
@@ -154,7 +155,8 @@ py::array_t<int32_t> zoo_labels(const ZooModel& z, const py::handle& logits, con
     });
 }
 
-}  // namespace
+}  // namespace zoo_local
+using namespace zoo_local;
 
 py::object make_zoo_model(LoadedZooCheckpoint&& lc, const std::string& weights, bool float64, Precision precision) {
     auto z = std::make_shared<ZooModel>();

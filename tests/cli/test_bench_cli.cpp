@@ -6,6 +6,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_bench_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -50,3 +53,5 @@ TEST(CliBench, BadFlagsAreOneLineErrors) {
 }
 
 }  // namespace
+
+}  // namespace test_bench_cli

@@ -15,6 +15,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_cls_seg_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -231,3 +234,5 @@ TEST(ClsSegCli, BadInputIsOneLineAndNoOutput) {
 }
 
 }  // namespace
+
+}  // namespace test_cls_seg_cli

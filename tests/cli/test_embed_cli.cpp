@@ -7,6 +7,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_embed_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -182,3 +185,5 @@ TEST(CliPrecision, FastOnTheCpuIsBf16WithinItsTolerance) {
 }
 
 }  // namespace
+
+}  // namespace test_embed_cli

@@ -11,6 +11,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_eval_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -127,3 +130,5 @@ TEST(EvalCli, BadInputIsOneLineAndNoOutput) {
 }
 
 }  // namespace
+
+}  // namespace test_eval_cli

@@ -14,6 +14,9 @@
 #include "cli_util.hpp"
 #include "evsam/backend/tolerance.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_eval_sam_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -235,3 +238,5 @@ TEST(EvalSamCli, BadInputIsOneLine) {
 }
 
 }  // namespace
+
+}  // namespace test_eval_sam_cli

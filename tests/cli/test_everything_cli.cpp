@@ -11,6 +11,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_everything_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -100,3 +103,5 @@ TEST(CliEverything, BadFlagsAreOneLineErrors) {
 }
 
 }  // namespace
+
+}  // namespace test_everything_cli

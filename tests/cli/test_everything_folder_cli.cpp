@@ -10,6 +10,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_everything_folder_cli {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -151,3 +154,5 @@ TEST(CliEverythingFolder, BadFlagsAreOneLine) {
 }
 
 }  // namespace
+
+}  // namespace test_everything_folder_cli

@@ -7,6 +7,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_info {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -137,3 +140,5 @@ TEST(CliInfo, ModuleTreeAndMacsWithoutWeights) {
 }
 
 }  // namespace
+
+}  // namespace test_info

@@ -8,6 +8,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_predict_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -184,3 +187,5 @@ TEST(CliPredict, EmbeddingFromEmbedGivesTheSameMasks) {
 }
 
 }  // namespace
+
+}  // namespace test_predict_cli

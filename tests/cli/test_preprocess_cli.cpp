@@ -10,6 +10,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_preprocess_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -93,3 +96,5 @@ TEST(CliPreprocess, BadInputsAreOneLineErrorsAndWriteNothing) {
 }
 
 }  // namespace
+
+}  // namespace test_preprocess_cli

@@ -23,6 +23,9 @@
 #include "../core/temp_dir.hpp"
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_robustness_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -423,3 +426,5 @@ TEST(CliRobustness, TinyAndThinImagesArePredicted) {
 }
 
 }  // namespace
+
+}  // namespace test_robustness_cli

@@ -11,6 +11,9 @@
 
 #include "cli_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_vit_cli {
+
 namespace {
 
 using evsam_test::is_clean_error;
@@ -90,11 +93,13 @@ TEST(CliViT, TinyEmbedMatchesUpstreamFp64ModuleByModule) {
 // HourglassImageEncoderViT in float64, tests/data/tiny/tiny_vit/hourglass), float and double.
 TEST(CliViT, HourglassFlagsMatchUpstreamExpedit) {
     const std::string d = kData + "tiny/tiny_vit/";
-    const std::string base = "embed --weights " + d + "model.pt --config " + d + "config.json --input " + d + "input.npy";
+    const std::string base =
+        "embed --weights " + d + "model.pt --config " + d + "config.json --input " + d + "input.npy";
     const std::pair<std::string, std::string> cases[] = {
         {"loc1_k100", "--hourglass-location 1"},  // the other knobs: upstream's defaults
-        {"loc2_k81", "--hourglass-location 2 --hourglass-clusters 81 --hourglass-iters 3 --hourglass-temperature 0.5 "
-                     "--hourglass-window 3 --hourglass-k 10"}};
+        {"loc2_k81",
+         "--hourglass-location 2 --hourglass-clusters 81 --hourglass-iters 3 --hourglass-temperature 0.5 "
+         "--hourglass-window 3 --hourglass-k 10"}};
     for (const auto& [name, flags] : cases)
         for (std::string dtype : {"float", "double"}) {
             SCOPED_TRACE(name + " " + dtype);
@@ -116,8 +121,8 @@ TEST(CliViT, HourglassFlagsMatchUpstreamExpedit) {
 TEST(CliViT, BadHourglassFlagsAreOneLineErrors) {
     const std::string d = kData + "tiny/tiny_vit/";
     const std::string out = ::testing::TempDir() + "evsam_hourglass_bad.npy";
-    const std::string base = "embed --weights " + d + "model.pt --config " + d + "config.json --input " + d +
-                             "input.npy --out " + out + " ";
+    const std::string base =
+        "embed --weights " + d + "model.pt --config " + d + "config.json --input " + d + "input.npy --out " + out + " ";
     const std::pair<std::string, std::string> cases[] = {
         {"--hourglass-clusters 81", "--hourglass-clusters needs --hourglass-location"},
         {"--hourglass-location 4", "--hourglass-location 4: the encoder has 4 blocks (0..3)"},
@@ -167,3 +172,5 @@ TEST(CliViT, HourglassOnBenchPredictAndEverything) {
 }
 
 }  // namespace
+
+}  // namespace test_vit_cli

@@ -10,6 +10,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_amg_utils {
+
 namespace {
 
 using nlohmann::json;
@@ -201,3 +204,5 @@ TEST(AmgUtils, SmallRegionRemovalBothConnectivities) {
 }
 
 }  // namespace
+
+}  // namespace test_amg_utils

@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_checkpoint {
+
 namespace {
 
 using nlohmann::json;
@@ -218,3 +221,5 @@ TEST(Half, ConversionsRoundTripAndMatchIeee) {
 }
 
 }  // namespace
+
+}  // namespace test_checkpoint

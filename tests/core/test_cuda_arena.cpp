@@ -6,6 +6,9 @@
 #include <evsam/backend/cuda/arena.hpp>
 #include <set>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_cuda_arena {
+
 namespace {
 
 struct CountingMalloc {
@@ -101,3 +104,5 @@ TEST_F(ArenaTest, FullDeviceReleasesTheCacheThenFailsWithOneLine) {
 }
 
 }  // namespace
+
+}  // namespace test_cuda_arena

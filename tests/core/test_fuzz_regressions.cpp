@@ -14,6 +14,9 @@
 
 #include "../fuzz/fuzz_targets.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_fuzz_regressions {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -124,3 +127,5 @@ TEST(FuzzRegressions, ValidSeedsParse) {
 }
 
 }  // namespace
+
+}  // namespace test_fuzz_regressions

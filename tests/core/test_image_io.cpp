@@ -19,6 +19,9 @@
 #include "evsam/core/npy.hpp"
 #include "temp_dir.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_image_io {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -340,3 +343,5 @@ TEST(ImageIO, DeclaredSizeOfPngAndBmpHeaders) {
 }
 
 }  // namespace
+
+}  // namespace test_image_io

@@ -19,6 +19,9 @@
 #include "evsam/core/npy.hpp"
 #include "temp_dir.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_npy {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -444,3 +447,5 @@ TEST(FileIO, FailedWritesLeaveNothing) {
 }
 
 }  // namespace
+
+}  // namespace test_npy

@@ -7,6 +7,9 @@
 #include <evsam/core/pickle.hpp>
 #include <string>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_pickle {
+
 namespace {
 
 // A string literal with embedded NULs kept (std::string(const char*) would stop at the first).
@@ -133,3 +136,5 @@ TEST(Safetensors, ReadsAndRejectsMalformedHeaders) {
 }
 
 }  // namespace
+
+}  // namespace test_pickle

@@ -37,6 +37,9 @@
 #pragma GCC diagnostic pop
 #endif
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_preprocess {
+
 namespace {
 
 using json = nlohmann::json;
@@ -402,3 +405,5 @@ TEST(Preprocess, ZeroSideRaisesLikeUpstream) {
     }
     EXPECT_THROW(evsam::get_preprocess_shape(0, 5, 1024), evsam::Error);
 }
+
+}  // namespace test_preprocess

@@ -23,6 +23,9 @@
 #include "evsam/core/pil_resize.hpp"
 #include "evsam/core/tv_transforms.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_resize_u8 {
+
 namespace {
 
 using json = nlohmann::json;
@@ -428,3 +431,5 @@ TEST(CvResize, BadSizesThrow) {
         EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
     }
 }
+
+}  // namespace test_resize_u8

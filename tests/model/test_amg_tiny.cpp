@@ -18,6 +18,9 @@
 #include "fixture_util.hpp"
 #include <set>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_amg_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -86,3 +89,5 @@ TEST(AmgTiny, CropLayerSmallRegionsCocoRle) { run_setting("settings_b"); }
 TEST(AmgTiny, CropLayerIouFilterNoNmsBinaryMasks) { run_setting("settings_c"); }
 
 }  // namespace
+
+}  // namespace test_amg_tiny

@@ -13,6 +13,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_backbone_b_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -145,3 +148,5 @@ TEST(BackboneBSchema, B1MatchesUpstream) {
 }
 
 }  // namespace
+
+}  // namespace test_backbone_b_tiny

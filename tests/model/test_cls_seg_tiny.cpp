@@ -16,6 +16,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_cls_seg_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -243,3 +246,5 @@ TEST(ClsSegRegistry, DetectsSkeletons) {
 }
 
 }  // namespace
+
+}  // namespace test_cls_seg_tiny

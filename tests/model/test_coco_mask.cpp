@@ -10,6 +10,9 @@
 #include "evsam/coco_mask.hpp"
 #include "evsam/core/file_io.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_coco_mask {
+
 namespace {
 
 using nlohmann::json;
@@ -84,3 +87,5 @@ TEST(CocoMask, BadSegmentationsAreOneLineErrors) {
 }
 
 }  // namespace
+
+}  // namespace test_coco_mask

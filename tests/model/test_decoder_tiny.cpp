@@ -10,6 +10,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_decoder_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -64,3 +67,5 @@ TEST(DecoderTiny, PaddingPointAndMaskInputFloat) { check_case<float>("tiny_l", "
 TEST(DecoderTiny, XLPointsAndBoxFloat) { check_case<float>("tiny_xl", ""); }
 
 }  // namespace
+
+}  // namespace test_decoder_tiny

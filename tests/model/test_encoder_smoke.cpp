@@ -12,6 +12,9 @@
 
 #include "formula_init.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_encoder_smoke {
+
 namespace {
 
 using evsam_test::FormulaInit;
@@ -50,3 +53,5 @@ TEST_P(EncoderSmoke, ShapeFiniteAndThreadCountInvariant) {
 INSTANTIATE_TEST_SUITE_P(AllVariants, EncoderSmoke, ::testing::Values("l0", "l1", "l2", "xl0", "xl1"));
 
 }  // namespace
+
+}  // namespace test_encoder_smoke

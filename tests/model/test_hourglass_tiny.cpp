@@ -17,6 +17,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_hourglass_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -39,8 +42,7 @@ evsam::Tensor<T> run_case(const std::string& c, evsam::Tolerance tol, bool check
     auto emb = model->encode(x, &trace);
     if (!check_modules) return emb;
     const std::string last = evsam_test::expect_trace_matches(trace, d, tol);
-    std::cout << "[ hourglass " << c << " " << (std::is_same_v<T, float> ? "float" : "double") << " ] " << last
-              << "\n";
+    std::cout << "[ hourglass " << c << " " << (std::is_same_v<T, float> ? "float" : "double") << " ] " << last << "\n";
     return emb;
 }
 
@@ -55,8 +57,8 @@ TEST(HourglassTiny, FloatWithinUpstreamFp32sOwnError) {
         const auto torch32 = evsam::npy_load_as<double>(case_dir(c) + "embedding32.npy");
         const double e_ours = evsam::compare(emb, ref, evsam::kTolEncoderFloat).rel_l2;
         const double e_torch = evsam::compare(torch32, ref, evsam::kTolEncoderFloat).rel_l2;
-        std::cout << "[ hourglass " << c << " ] embedding rel-L2 vs fp64: evsam float " << e_ours
-                  << ", PyTorch fp32 " << e_torch << " (ratio " << e_ours / e_torch << ")\n";
+        std::cout << "[ hourglass " << c << " ] embedding rel-L2 vs fp64: evsam float " << e_ours << ", PyTorch fp32 "
+                  << e_torch << " (ratio " << e_ours / e_torch << ")\n";
         EXPECT_LE(e_ours, evsam::kMaxHourglassFloatErrorRatio * e_torch) << c;
     }
 }
@@ -106,3 +108,5 @@ TEST(HourglassTiny, BadKnobsAreRefusedWithTheirName) {
 }
 
 }  // namespace
+
+}  // namespace test_hourglass_tiny

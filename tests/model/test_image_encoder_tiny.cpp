@@ -11,6 +11,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_image_encoder_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -50,3 +53,5 @@ TEST(ImageEncoderTiny, LFamilyDouble) { check_tiny<double>("tiny_l", evsam::kTol
 TEST(ImageEncoderTiny, XLFamilyDouble) { check_tiny<double>("tiny_xl", evsam::kTolFloatFixture); }
 
 }  // namespace
+
+}  // namespace test_image_encoder_tiny

@@ -11,6 +11,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_precision_fast {
+
 namespace {
 
 using evsam_test::read_json;
@@ -142,3 +145,5 @@ TEST(PrecisionFast, SegmentEverythingAgreesWithStrict) {
 }
 
 }  // namespace
+
+}  // namespace test_precision_fast

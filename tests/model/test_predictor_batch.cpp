@@ -12,6 +12,9 @@
 
 #include "formula_init.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_predictor_batch {
+
 namespace {
 
 TEST(PredictorBatch, SetImageBatchMatchesPerImageRuns) {
@@ -173,3 +176,5 @@ TEST(PredictorBatch, DecoderFastPathAgreesWithTheReferenceAtFullSize) {
 }
 
 }  // namespace
+
+}  // namespace test_predictor_batch

@@ -15,6 +15,9 @@
 #include <cmath>
 #include <map>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_predictor_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -153,3 +156,5 @@ TEST(PredictorTiny, ViTHourglassFloat) { run_config<float>("tiny_vit/hourglass/l
 TEST(PredictorTiny, ViTHourglassDouble) { run_config<double>("tiny_vit/hourglass/loc1_k100"); }
 
 }  // namespace
+
+}  // namespace test_predictor_tiny

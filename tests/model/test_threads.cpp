@@ -16,6 +16,9 @@
 #include <thread>
 #include <vector>
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_threads {
+
 namespace {
 
 const std::string kDir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
@@ -108,3 +111,5 @@ TEST(Threads, PredictorsOnOneSharedModelMatchASingleThreadedRun) {
 }
 
 }  // namespace
+
+}  // namespace test_threads

@@ -14,6 +14,9 @@
 
 #include "fixture_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_vit_tiny {
+
 namespace {
 
 using evsam_test::read_json;
@@ -54,9 +57,12 @@ TEST(ViTTiny, CheckpointMatchesTheConfigurationsSchema) {
     const evsam::AnySamConfig cfg = evsam::sam_vit_config_from_json(read_json(kDir + "config.json"));
     auto ckpt = evsam::Checkpoint::open(kDir + "model.pt");
     EXPECT_EQ(evsam::compare_state_dict(evsam::sam_schema(cfg), ckpt).count(), 0u);
-    EXPECT_EQ(evsam::count_parameters(evsam::sam_schema(cfg)), read_json(kDir + "config.json")["params"].get<int64_t>());
+    EXPECT_EQ(evsam::count_parameters(evsam::sam_schema(cfg)),
+              read_json(kDir + "config.json")["params"].get<int64_t>());
     EXPECT_EQ(evsam::config_transform(cfg).normalize, evsam::ImageTransform::Normalize::pixel_range);
     EXPECT_EQ(evsam::config_transform(cfg).prompt_frame, 256);
 }
 
 }  // namespace
+
+}  // namespace test_vit_tiny

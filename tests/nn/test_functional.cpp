@@ -7,6 +7,9 @@
 
 #include "../ops/op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_functional {
+
 namespace {
 
 using cpu = evsam::backend::cpu;
@@ -85,3 +88,5 @@ TEST(Functional, RepeatExpandAndTransposes) {
 }
 
 }  // namespace
+
+}  // namespace test_functional

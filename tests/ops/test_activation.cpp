@@ -9,6 +9,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_activation {
+
 namespace {
 
 template <class T>
@@ -48,3 +51,5 @@ TEST(Activation, AddIsElementwise) {
 }
 
 }  // namespace
+
+}  // namespace test_activation

@@ -14,6 +14,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_attention {
+
 namespace {
 
 // SAM's attention: the GEMM + SIMD softmax path against the scalar loops, for the decoder's
@@ -96,3 +99,5 @@ TEST(CrossAttention, FewKeysMatchesProjectedAttention) {
 }
 
 }  // namespace
+
+}  // namespace test_attention

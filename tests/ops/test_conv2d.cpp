@@ -12,6 +12,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_conv2d {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -171,3 +174,5 @@ TEST(ConvTranspose2d, TokenLayoutEqualsNchw) {
 }
 
 }  // namespace
+
+}  // namespace test_conv2d

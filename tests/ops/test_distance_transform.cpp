@@ -9,6 +9,9 @@
 
 #include "evsam/ops/distance_transform.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_distance_transform {
+
 namespace {
 
 void expect_same_as_naive(const std::vector<uint8_t>& m, int64_t H, int64_t W, const std::string& what) {
@@ -72,3 +75,5 @@ TEST(DistanceTransform, LargeMapIsThreadedAndStillExact) {  // above the size wh
 }
 
 }  // namespace
+
+}  // namespace test_distance_transform

@@ -17,6 +17,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_gemm {
+
 namespace {
 
 using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -373,3 +376,5 @@ TEST(GemmKernels, FastPrecisionRoutesGemmToBf16) {
 }
 
 }  // namespace
+
+}  // namespace test_gemm

@@ -10,6 +10,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_layout {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -82,3 +85,5 @@ TEST(Layout, BroadcastChannelsIsExpand) {
 }
 
 }  // namespace
+
+}  // namespace test_layout

@@ -10,6 +10,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_linear {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -89,3 +92,5 @@ TEST(Bmm, FastMatchesNaiveFloat) { check_bmm<float>(); }
 TEST(Bmm, FastMatchesNaiveDouble) { check_bmm<double>(); }
 
 }  // namespace
+
+}  // namespace test_linear

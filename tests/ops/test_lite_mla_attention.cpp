@@ -10,6 +10,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_lite_mla_attention {
+
 namespace {
 
 template <class T>
@@ -43,3 +46,5 @@ TEST(LiteMLAAttention, QuadraticKernelEqualsNaiveFloat) { check_quadratic<float>
 TEST(LiteMLAAttention, QuadraticKernelEqualsNaiveDouble) { check_quadratic<double>(); }
 
 }  // namespace
+
+}  // namespace test_lite_mla_attention

@@ -10,6 +10,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_norm {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -56,3 +59,5 @@ TEST(LayerNorm, FastMatchesNaiveFloat) { check_layernorm<float>(); }
 TEST(LayerNorm, FastMatchesNaiveDouble) { check_layernorm<double>(); }
 
 }  // namespace
+
+}  // namespace test_norm

@@ -12,6 +12,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_positional {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -79,3 +82,5 @@ TEST(PromptEmbedding, LabelStepFollowsUpstream) {
 }
 
 }  // namespace
+
+}  // namespace test_positional

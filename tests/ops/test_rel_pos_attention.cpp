@@ -17,6 +17,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_rel_pos_attention {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -102,3 +105,5 @@ TEST(WindowPartition, RoundTripAndZeroPadding) {
 }
 
 }  // namespace
+
+}  // namespace test_rel_pos_attention

@@ -12,6 +12,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_resize {
+
 namespace {
 
 template <class T>
@@ -52,3 +55,5 @@ TEST(BilinearResize, FastEqualsNaiveAndCropIsTheCorner) {
 }
 
 }  // namespace
+
+}  // namespace test_resize

@@ -10,6 +10,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_simd {
+
 namespace {
 
 TEST(SimdSum, IsTheSum) {
@@ -41,3 +44,5 @@ TEST(SimdSum, SoftmaxRowsAreMoreAccurateThanARunningSum) {
 }
 
 }  // namespace
+
+}  // namespace test_simd

@@ -13,6 +13,9 @@
 
 #include "op_test_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_token_clustering {
+
 namespace {
 
 using evsam_test::random_tensor;
@@ -76,8 +79,8 @@ void check_reconstruction(const ReconCase& c) {
     auto sfeat = random_tensor<T>({c.N, c.K, c.C}, 62, -2, 2);
     auto x = random_tensor<T>({c.N, c.K, c.C}, 63, -2, 2);
     evsam::Tensor<T> ref({c.N, c.L, c.C}), fast({c.N, c.L, c.C});
-    evsam::token_reconstruction_forward_naive(ref.data(), x.data(), feat.data(), sfeat.data(), c.N, c.L, c.K, c.C,
-                                              c.k, c.tau);
+    evsam::token_reconstruction_forward_naive(ref.data(), x.data(), feat.data(), sfeat.data(), c.N, c.L, c.K, c.C, c.k,
+                                              c.tau);
     evsam::token_reconstruction_forward(fast.data(), x.data(), feat.data(), sfeat.data(), c.N, c.L, c.K, c.C, c.k,
                                         c.tau, evsam::backend::cpu{});
     EXPECT_TRUE(evsam_test::close(fast, ref, "token_reconstruction"))
@@ -102,7 +105,8 @@ TEST(TokenReconstruction, KOneTakesTheNearestCentre) {
         double bd = 1e300;
         for (int64_t m = 0; m < 4; ++m) {
             double d = 0;
-            for (int64_t c = 0; c < 3; ++c) d += (feat[p * 3 + c] - sfeat[m * 3 + c]) * (feat[p * 3 + c] - sfeat[m * 3 + c]);
+            for (int64_t c = 0; c < 3; ++c)
+                d += (feat[p * 3 + c] - sfeat[m * 3 + c]) * (feat[p * 3 + c] - sfeat[m * 3 + c]);
             if (d < bd) bd = d, best = m;
         }
         for (int64_t c = 0; c < 3; ++c) EXPECT_NEAR(out[p * 3 + c], x[best * 3 + c], 1e-15) << p;
@@ -125,3 +129,5 @@ TEST(TokenClustering, ThreadCountDoesNotChangeResults) {
 }
 
 }  // namespace
+
+}  // namespace test_token_clustering

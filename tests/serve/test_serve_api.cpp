@@ -14,6 +14,9 @@
 #include "../cli/cli_util.hpp"
 #include "serve_fixture.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_serve_api {
+
 namespace {
 
 using evsam_test::json_of;
@@ -254,3 +257,5 @@ TEST(Serve, PageDescriptionSampleAndModels) {
 }
 
 }  // namespace
+
+}  // namespace test_serve_api

@@ -10,6 +10,9 @@
 #include "../cli/cli_util.hpp"
 #include "serve_fixture.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_serve_browser {
+
 namespace {
 
 using Json = nlohmann::json;
@@ -255,3 +258,5 @@ TEST(ServeBrowser, ClickAPointAndTheCanvasShowsPredictsMask) {
 }
 
 }  // namespace
+
+}  // namespace test_serve_browser

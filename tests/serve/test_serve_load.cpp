@@ -5,6 +5,9 @@
 
 #include "serve_load.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_serve_load {
+
 namespace {
 
 TEST(ServeLoad, SixteenClientsGetTheSequentialAnswers) {
@@ -32,3 +35,5 @@ TEST(ServeLoad, SixteenClientsGetTheSequentialAnswers) {
 }
 
 }  // namespace
+
+}  // namespace test_serve_load

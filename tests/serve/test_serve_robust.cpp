@@ -10,6 +10,9 @@
 
 #include "serve_fixture.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_serve_robust {
+
 namespace {
 
 using evsam_test::kSmallImage;
@@ -149,3 +152,5 @@ TEST(ServeRobust, SigtermFinishesTheRequestInFlight) {
 }
 
 }  // namespace
+
+}  // namespace test_serve_robust

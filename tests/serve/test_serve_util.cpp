@@ -9,6 +9,9 @@
 
 #include "serve_util.hpp"
 
+// Named after the file: the suite is a unity build (tests/CMakeLists.txt).
+namespace test_serve_util {
+
 namespace {
 
 namespace serve = evsam::tool::serve;
@@ -221,3 +224,5 @@ TEST(ServeUtil, PredictRequestsParseAsTheCliDoes) {
 }
 
 }  // namespace
+
+}  // namespace test_serve_util

@@ -93,4 +93,19 @@ void broadcast_channels_forward(T* out, const T* v, int64_t B, int64_t C, int64_
         for (int64_t c = 0; c < C; ++c) std::fill_n(out + (b * C + c) * P, P, v[c]);
 }
 
+// Per batch entry, the row of the highest score (torch.argmax over C: the first of equal maxima):
+// x (B, C, n), scores (B, C) -> out (B, n), out_score (B). The export's select_masks
+// (x[arange(B), argmax(scores, 1)]).
+template <class T>
+void argmax_select_forward(T* out, T* out_score, const T* x, const T* scores, int64_t B, int64_t C, int64_t n,
+                           backend::cpu) {
+    for (int64_t b = 0; b < B; ++b) {
+        int64_t k = 0;
+        for (int64_t c = 1; c < C; ++c)
+            if (scores[b * C + c] > scores[b * C + k]) k = c;
+        out_score[b] = scores[b * C + k];
+        std::copy(x + (b * C + k) * n, x + (b * C + k + 1) * n, out + b * n);
+    }
+}
+
 }  // namespace evsam

@@ -109,4 +109,25 @@ void point_label_embed_forward(T* emb, const T* labels, const T* not_a_point, co
     }
 }
 
+// DecoderOnnxModel._embed_points' labels (efficientvit's deployment/onnx/export_decoder.py), on the
+// M points' encodings emb (M, E): a label of -1 makes the point not_a_point (its encoding times 0,
+// plus the embedding), a label i in 0..3 adds point_embeddings[i] (0, 1: background / foreground
+// point, 2, 3: a box's corners), any other label adds nothing, as the export's masks do.
+// point_embeddings: the 4 embeddings' rows, each (E).
+template <class T>
+void onnx_point_label_embed_forward(T* emb, const T* labels, const T* not_a_point, const T* const* point_embeddings,
+                                    int64_t M, int64_t E, backend::cpu) {
+    for (int64_t m = 0; m < M; ++m) {
+        T* e = emb + m * E;
+        const T l = labels[m];
+        if (l == T(-1)) {
+            for (int64_t c = 0; c < E; ++c) e[c] = e[c] * T(0) + not_a_point[c];
+            continue;
+        }
+        for (int i = 0; i < 4; ++i)
+            if (l == T(i))
+                for (int64_t c = 0; c < E; ++c) e[c] += point_embeddings[i][c];
+    }
+}
+
 }  // namespace evsam
