@@ -355,10 +355,13 @@ def check(weights: str, onnx_path: str, x: Optional[np.ndarray] = None, image: O
             raise ValueError(f"point_coords must be (B, N, 2) and point_labels (B, N), got {coords.shape} and "
                              f"{labels.shape}")
         feeds = {"image_embeddings": x, "point_coords": coords, "point_labels": labels}
-        # the decoder is fast: run the export first, to learn whether it returns one mask per prompt
-        values, order = run_onnx(onnx_path, feeds, runtime, ov_precision, graph)
+        trace = model.trace_decoder(x, coords, labels, return_single_mask=False)
+        wanted = expose_for(trace, graph) if expose == "needed" else None
+        values, order = run_onnx(onnx_path, feeds, runtime, ov_precision, graph, wanted)
+        # an export with --return-single-mask returns one mask per prompt: trace that (the decoder is fast)
         single = "masks" in values and values["masks"].ndim == 4 and values["masks"].shape[1] == 1
-        trace = model.trace_decoder(x, coords, labels, return_single_mask=single)
+        if single:
+            trace = model.trace_decoder(x, coords, labels, return_single_mask=True)
         iou4 = trace.get("mask_decoder.iou_prediction_head")
         semantics = _decoder_semantics(iou4, single) if iou4 is not None else None
     else:

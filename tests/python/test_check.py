@@ -128,6 +128,9 @@ def test_decoder_export_passes_with_its_semantics(runtime):
         # without selection the IoU head's last node writes the graph output itself
         assert rows["mask_decoder.iou_prediction_head"]["onnx"] == (
             "/iou_prediction_head/layers.2/Gemm_output_0" if single else "iou_predictions")
+        everything = run_decoder(name, runtime, expose="all")  # only the needed tensors exposed: the same mapping
+        assert [(r["name"], r["onnx"], r["ok"]) for r in rep["modules"]] == \
+            [(r["name"], r["onnx"], r["ok"]) for r in everything["modules"]]
         sem = rep["semantics"]
         assert sem["sam_predictor_multimask_tokens"] == [int(i) + 1 for i in np.argmax(iou4[:, 1:], 1)]
         if single:  # the export's token: argmax over all four, as upstream's select_masks
