@@ -331,6 +331,11 @@ def check(weights: str, onnx_path: str, x: Optional[np.ndarray] = None, image: O
         if config else evsam.load(weights, dtype=dtype, precision=precision)
     graph = Graph(onnx_path)
     decoder = "point_coords" in graph.inputs
+    sam_onnx = sorted({"mask_input", "has_mask_input", "orig_im_size"} & set(graph.inputs))
+    if decoder and sam_onnx:
+        raise ValueError(f"{os.path.basename(onnx_path)} has the inputs {', '.join(sam_onnx)} of segment-anything's "
+                         "SamOnnxModel (scripts/export_onnx_model.py), which evsam-check does not model: it checks "
+                         "efficientvit's export_decoder.py exports (image_embeddings, point_coords, point_labels)")
     engine = "fp16" if graph.fp16_io or (runtime == "openvino" and ov_precision == "f16") else \
         "bf16" if runtime == "openvino" and (ov_precision == "bf16" or (ov_precision == "default" and
                                                                           evsam.cpu_has_bf16())) else "fp32"
@@ -444,8 +449,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                     precision=a.precision, expose=a.expose,
                     point_coords=np.load(a.point_coords) if a.point_coords else None,
                     point_labels=np.load(a.point_labels) if a.point_labels else None)
-    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
-        print(f"evsam-check: {e}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError, ImportError) as e:
+        print(f"evsam-check: {e}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 (a file the onnx package cannot parse, and the like: one line, no trace)
+        print(f"evsam-check: {type(e).__name__}: {e}".replace("\n", " "), file=sys.stderr)
         return 2
     if not a.json:
         print(f"{'module':72s} {'shape':>18s} {'max-abs':>10s} {'rel-L2':>10s}  verdict")

@@ -81,6 +81,9 @@ def test_command_line(capsys, tmp_path):
         "image_encoder.backbone.stages.2.op_list.0")
     assert check.main(args + ["--onnx", str(tmp_path / "missing.onnx")]) == 2
     assert "missing.onnx" in capsys.readouterr().err
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07not a model at all")
+    assert check.main(args + ["--onnx", str(tmp_path / "junk.onnx")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -209,3 +212,20 @@ def test_the_first_module_beyond_fp16s_range_is_named(monkeypatch):
     row = next(r for r in rep["modules"] if r["name"] == names[3])
     assert row["max_abs_activation"] == big["max_abs_activation"]
     assert rep["fp16_range_exceeded"] is None  # the port itself stays in range
+
+
+def test_a_segment_anything_decoder_export_is_refused_in_one_line(tmp_path, capsys):
+    # SamOnnxModel (segment-anything's export) has other inputs and semantics: named, not misread
+    from onnx import TensorProto, helper
+
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in (
+        ("image_embeddings", [1, 32, 64, 64]), ("point_coords", [1, 2, 2]), ("point_labels", [1, 2]),
+        ("mask_input", [1, 1, 256, 256]), ("has_mask_input", [1]), ("orig_im_size", [2]))]
+    out = helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 32, 64, 64])
+    g = helper.make_graph([helper.make_node("Identity", ["image_embeddings"], ["masks"])], "sam", ins, [out])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "sam.onnx"))
+    args = ["--weights", tiny("tiny_l", "model.pt"), "--config", tiny("tiny_l", "config.json"), "--input",
+            tiny("tiny_l", "embedding.npy"), "--runtime", RUNTIMES[0], "--onnx", str(tmp_path / "sam.onnx")]
+    assert check.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "SamOnnxModel" in err[0] and "mask_input" in err[0]
