@@ -20,7 +20,7 @@ fi
 t0=$(date +%s)
 cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DEVSAM_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
   -DEVSAM_BUILD_BENCH=OFF -DEVSAM_BUILD_PYTHON=OFF >/dev/null
-cmake --build build-cuda --target test_cuda evsam_cli -j"$JOBS"
+cmake --build build-cuda --target evsam_cuda_check -j"$JOBS"  # test_cuda and evsam_cli, as one goal
 t1=$(date +%s)
 echo "cuda.sh: build $((t1 - t0)) s ($("$NVCC" --version | tail -1))"
 ctest --test-dir build-cuda -L cuda --output-on-failure -j"$JOBS"

@@ -183,10 +183,40 @@ def run_onnx(path: str, feeds, runtime: str, ov_precision: str = "f32", graph: O
         for o, v in res.items():
             for n in o.get_names():
                 values[n] = v
+    elif runtime == "tensorrt":
+        values = _run_tensorrt(graph.exposed(wanted).SerializeToString(), feed, ov_precision)
     else:
-        raise ValueError(f"unknown runtime '{runtime}' (onnxruntime or openvino; tensorrt needs a GPU)")
+        raise ValueError(f"unknown runtime '{runtime}' (onnxruntime, openvino or tensorrt)")
     values = {k: np.asarray(v) for k, v in values.items() if isinstance(v, np.ndarray) or hasattr(v, "shape")}
     return values, graph.order
+
+
+def tensorrt_available() -> Optional[str]:
+    """None when TensorRT can run here (the tensorrt and polygraphy packages, and a CUDA device), else why not."""
+    try:
+        import tensorrt  # noqa: F401
+        from polygraphy import cuda
+    except ImportError:
+        return "tensorrt needs the tensorrt and polygraphy packages and an NVIDIA GPU"
+    try:
+        cuda.wrapper().malloc(1)
+    except Exception:  # noqa: BLE001 (no driver, no device: polygraphy raises its own errors)
+        return "tensorrt needs an NVIDIA GPU, and no CUDA device is usable here"
+    return None
+
+
+def _run_tensorrt(model_bytes: bytes, feed, precision: str):
+    """The exposed ONNX model built into a TensorRT engine (polygraphy) at the feed's shapes, and run.
+    precision: f32 (TF32 off), f16 or bf16. Untested here: the project's machines have no GPU."""
+    from polygraphy.backend.trt import CreateConfig, EngineFromNetwork, NetworkFromOnnxBytes, Profile, TrtRunner
+
+    profile = Profile()
+    for name, v in feed.items():
+        profile.add(name, min=v.shape, opt=v.shape, max=v.shape)
+    config = CreateConfig(tf32=False, fp16=precision == "f16", bf16=precision == "bf16", profiles=[profile])
+    with TrtRunner(EngineFromNetwork(NetworkFromOnnxBytes(model_bytes), config=config)) as runner:
+        out = runner.infer(feed)
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def _scope_index(order, prefix_ok=lambda t: True):
@@ -336,9 +366,11 @@ def check(weights: str, onnx_path: str, x: Optional[np.ndarray] = None, image: O
         raise ValueError(f"{os.path.basename(onnx_path)} has the inputs {', '.join(sam_onnx)} of segment-anything's "
                          "SamOnnxModel (scripts/export_onnx_model.py), which evsam-check does not model: it checks "
                          "efficientvit's export_decoder.py exports (image_embeddings, point_coords, point_labels)")
-    engine = "fp16" if graph.fp16_io or (runtime == "openvino" and ov_precision == "f16") else \
-        "bf16" if runtime == "openvino" and (ov_precision == "bf16" or (ov_precision == "default" and
-                                                                          evsam.cpu_has_bf16())) else "fp32"
+    engine = "fp16" if graph.fp16_io or ov_precision == "f16" else \
+        "bf16" if ov_precision == "bf16" or (runtime == "openvino" and ov_precision == "default" and
+                                             evsam.cpu_has_bf16()) else "fp32"
+    if runtime == "tensorrt" and ov_precision == "default":
+        raise ValueError("--runtime tensorrt takes a precision of f32, f16 or bf16")
     if tolerance is None:
         tolerance = {"fp32": "encoder-float", "fp16": "engine-fp16", "bf16": "engine-bf16"}[engine]
     if x is None and image is None:
@@ -419,7 +451,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     src.add_argument("--input", help="a preprocessed (1, 3, R, R) .npy")
     ap.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "openvino", "tensorrt"])
     ap.add_argument("--openvino-precision", default="f32", choices=["f32", "bf16", "f16", "default"],
-                    help="OpenVINO's INFERENCE_PRECISION_HINT (default: its own choice for this CPU)")
+                    help="OpenVINO's INFERENCE_PRECISION_HINT (default: its own choice for this CPU); for "
+                         "--runtime tensorrt the engine's precision (f32 with TF32 off, f16 or bf16)")
     ap.add_argument("--reference", default="float", choices=["float", "double"])
     ap.add_argument("--precision", default="strict", choices=["strict", "fast"],
                     help="evsam's CPU precision for the reference (fast: bf16 GEMM operands, as a bf16 engine)")
@@ -435,12 +468,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     a = ap.parse_args(argv)
     try:
         if a.runtime == "tensorrt":
-            try:
-                import tensorrt  # noqa: F401
-            except ImportError:
-                print("evsam-check: skipped: tensorrt needs the tensorrt package and a GPU (neither is here)")
+            why = tensorrt_available()
+            if why:
+                print(f"evsam-check: skipped: {why}")
                 return 0
-            raise ValueError("--runtime tensorrt: not supported yet")
         x = np.load(a.input) if a.input else None
         if (a.point_coords is None) != (a.point_labels is None):
             raise ValueError("--point-coords and --point-labels go together")

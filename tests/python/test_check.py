@@ -229,3 +229,13 @@ def test_a_segment_anything_decoder_export_is_refused_in_one_line(tmp_path, caps
     assert check.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SamOnnxModel" in err[0] and "mask_input" in err[0]
+
+
+def test_tensorrt_without_a_gpu_skips_in_one_line(capsys):
+    if check.tensorrt_available() is None:
+        pytest.skip("TensorRT and a GPU are here: the skip path is not taken")
+    args = ["--weights", tiny("tiny_l", "model.pt"), "--config", tiny("tiny_l", "config.json"),
+            "--input", D + "input.npy", "--runtime", "tensorrt", "--onnx", D + "tiny_l_encoder.onnx"]
+    assert check.main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("evsam-check: skipped: tensorrt needs")
