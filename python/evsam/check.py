@@ -434,8 +434,9 @@ def check(weights: str, onnx_path: str, x: Optional[np.ndarray] = None, image: O
     mapping = "scopes" if mappings == {"scopes"} else "values" if mappings == {"values"} else \
         "scopes+values" if mappings else None
     return {"first_failure": first, "mapping": mapping, "kind": "decoder" if decoder else "encoder",
-            "runtime": runtime, "engine_precision": engine, "fp16_inside": graph.fp16_inside, "reference": reference, "precision": precision,
-            "tolerance": tolerance, "fp16_range_exceeded": overflow, "fp16_range_exceeded_reference": ref_overflow,
+            "runtime": runtime, "engine_precision": engine, "fp16_inside": graph.fp16_inside, "reference": reference,
+            "precision": precision, "tolerance": tolerance, "fp16_range_exceeded": overflow,
+            "fp16_range_exceeded_reference": ref_overflow,
             "semantics": semantics,
             "modules": [r for r in rows if r.get("mapped")], "unmapped": [r["name"] for r in rows if not r.get("mapped")]}
 

@@ -33,8 +33,7 @@ def run(name, runtime, **kw):
 
 
 def trace_names():
-    m = evsam.create_model(config=tiny("tiny_l", "config.json"), weights=tiny("tiny_l", "model.pt"))
-    return list(m.trace(np.load(D + "input.npy")))
+    return list(run_trace())
 
 
 def innermost_traced(scope, names):
