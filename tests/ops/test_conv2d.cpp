@@ -113,6 +113,69 @@ TEST(Conv2d, KeptPacksGiveTheBitsOfPerCallPacks) {
     }
 }
 
+// conv2d_pair_forward (FusedMBConv's expanding conv and 1x1 projection in one pass over blocks of
+// pixels) gives the bits of the two convs run in turn, in both precisions, with and without kept
+// packs, and matches the naive convs; conv2d_pair_applies refuses Winograd's shapes and images with
+// too few blocks.
+struct PairCase {
+    int64_t N, C, H, W, E, K, stride, pad, OC;
+    evsam::Act act1, act2;
+    bool bias2;
+};
+TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
+    std::vector<evsam::Precision> precisions = {evsam::Precision::strict};
+    if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::Precision::fast);
+    const PairCase cases[] = {
+        {1, 3, 96, 90, 40, 3, 2, 1, 20, evsam::Act::gelu_tanh, evsam::Act::none, false},  // 45x48: ragged panels
+        {2, 8, 70, 64, 36, 3, 2, 1, 13, evsam::Act::relu6, evsam::Act::hswish, true},     // batch 2, odd channels
+        {1, 5, 81, 97, 24, 5, 2, 2, 30, evsam::Act::silu, evsam::Act::gelu_tanh, true},   // 5x5, odd sizes
+    };
+    for (auto prec : precisions) {
+        evsam::CpuPrecisionScope scope(prec);
+        for (const auto& c : cases) {
+            ASSERT_TRUE(evsam::conv2d_pair_applies<float>(c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, 1));
+            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 31),
+                 w1 = random_tensor<float>({c.E, c.C, c.K, c.K}, 32), b1 = random_tensor<float>({c.E}, 33),
+                 w2 = random_tensor<float>({c.OC, c.E, 1, 1}, 34), b2 = random_tensor<float>({c.OC}, 35);
+            const float* b2p = c.bias2 ? b2.data() : nullptr;
+            const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, 1);
+            const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, 1);
+            evsam::Tensor<float> mid({c.N, c.E, OH, OW}), two({c.N, c.OC, OH, OW}), one({c.N, c.OC, OH, OW});
+            evsam::conv2d_forward<float>(mid.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.H, c.W, c.E, c.K,
+                                         c.stride, c.pad, 1, 1, c.act1, evsam::backend::cpu{});
+            evsam::conv2d_forward<float>(two.data(), mid.data(), w2.data(), b2p, c.N, c.E, OH, OW, c.OC, 1, 1, 0, 1, 1,
+                                         c.act2, evsam::backend::cpu{});
+            evsam::conv2d_pair_forward<float>(one.data(), x.data(), w1.data(), b1.data(), c.act1, w2.data(), b2p,
+                                              c.act2, c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, c.OC, nullptr,
+                                              nullptr, evsam::backend::cpu{});
+            EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << c.C << "->" << c.E << "->" << c.OC;
+            evsam::detail::ConvWeights<float> k1, k2;  // kept packs: the same again, twice
+            for (int i = 0; i < 2; ++i) {
+                std::fill(one.begin(), one.end(), 0.0f);
+                evsam::conv2d_pair_forward<float>(one.data(), x.data(), w1.data(), b1.data(), c.act1, w2.data(), b2p,
+                                                  c.act2, c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, c.OC, &k1,
+                                                  &k2, evsam::backend::cpu{});
+                EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << "kept packs, run " << i;
+            }
+            if (prec != evsam::Precision::strict) continue;
+            evsam::Tensor<float> midr({c.N, c.E, OH, OW}), ref({c.N, c.OC, OH, OW});
+            evsam::conv2d_forward_naive(midr.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.H, c.W, c.E, c.K,
+                                        c.stride, c.pad, int64_t(1), int64_t(1));
+            evsam::activation_forward_naive(midr.data(), midr.numel(), c.act1);
+            evsam::conv2d_forward_naive(ref.data(), midr.data(), w2.data(), b2p, c.N, c.E, OH, OW, c.OC, int64_t(1),
+                                        int64_t(1), int64_t(0), int64_t(1), int64_t(1));
+            evsam::activation_forward_naive(ref.data(), ref.numel(), c.act2);
+            EXPECT_TRUE(evsam_test::close(one, ref, "conv2d_pair"));
+        }
+    }
+    // Winograd's shape (3x3 stride 1), a 1x1 in place, a grouped conv and a small image are not taken
+    EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 96, 96, 32, 3, 1, 1, 1, 1));
+    EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 96, 96, 32, 1, 1, 0, 1, 1));
+    EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 96, 96, 32, 3, 2, 1, 1, 2));
+    EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 20, 20, 32, 3, 2, 1, 1, 1));
+    EXPECT_FALSE(evsam::conv2d_pair_applies<double>(1, 3, 96, 90, 40, 3, 2, 1, 1, 1));
+}
+
 TEST(Conv2d, ThreadCountDoesNotChangeResults) {
     ConvCase c{1, 32, 45, 39, 48, 3, 1, 1, 1, 1};
     auto x = random_tensor<float>({1, c.C, c.H, c.W}, 7), w = random_tensor<float>({c.OC, c.C, 3, 3}, 8);

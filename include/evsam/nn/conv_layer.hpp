@@ -54,6 +54,33 @@ struct ConvLayer : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    // self.point(self.spatial(x)) for a second ConvLayer `point` (1x1), in one pass over blocks of
+    // pixels (ops/conv2d.hpp: conv2d_pair_forward, the same bits as the two forwards in turn) where
+    // that op takes them: the CPU, float, both norms folded, this conv on the GEMM path, an image
+    // with blocks enough. Otherwise nothing, and the caller runs the two forwards.
+    std::optional<TensorOf<T, B>> forward_pair(const ConvLayer& point, const TensorOf<T, B>& x) const {
+        if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
+            (void)point, (void)x;
+            return std::nullopt;
+        } else {
+            const Conv2d<T, B>&c1 = conv, &c2 = point.conv;
+            if (!(folded || !norm) || !(point.folded || !point.norm) || x.dim() != 4 || x.size(1) != c1.in_channels ||
+                c2.in_channels != c1.out_channels || c2.kernel_size != 1 || c2.stride != 1 || c2.padding != 0 ||
+                c2.groups != 1 ||
+                !conv2d_pair_applies<T>(x.size(0), c1.in_channels, x.size(2), x.size(3), c1.out_channels,
+                                        c1.kernel_size, c1.stride, c1.padding, c1.dilation, c1.groups))
+                return std::nullopt;
+            const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+            TensorOf<T, B> y({N, c2.out_channels, conv_out_size(H, c1.kernel_size, c1.stride, c1.padding, c1.dilation),
+                              conv_out_size(W, c1.kernel_size, c1.stride, c1.padding, c1.dilation)},
+                             TensorOf<T, B>::uninitialized);
+            conv2d_pair_forward(y.data(), x.data(), c1.weight.data(), param_ptr(folded ? folded_bias : c1.bias, B{}),
+                                act, c2.weight.data(), param_ptr(point.folded ? point.folded_bias : c2.bias, B{}),
+                                point.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size, c1.stride,
+                                c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{});
+            return y;
+        }
+    }
 
 private:
     void fold_norm() {

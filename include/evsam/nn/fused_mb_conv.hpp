@@ -24,6 +24,8 @@ struct FusedMBConv : Block<T, B> {
         point_conv.visit(v, p + "point_conv.");
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
+        if (!tr)  // the two convs in one pass over blocks of pixels, where the op takes them (same bits)
+            if (auto y = spatial_conv.forward_pair(point_conv, x)) return std::move(*y);
         TensorOf<T, B> y = spatial_conv.forward(x, tr);  // kxk expand + act
         y = point_conv.forward(y, tr);                   // 1x1 project
         this->trace(tr, y);

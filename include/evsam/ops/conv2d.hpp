@@ -747,6 +747,82 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
     }
 }
 
+// FusedMBConv's two convs, act2(W2 act1(conv(in, W1) + b1) + b2) with W2 1x1, in one pass over
+// blocks of output pixels: per block, the expanding conv's im2col GEMM into a buffer of the block's
+// E x np mid-channel values (a few hundred KiB: it stays in L2), then the projection from that
+// buffer straight into out. Run one after the other, the two convs write the whole mid tensor out
+// to memory and read it back (32 MiB in L0's first stride-2 stage) and their GEMMs' output tiles
+// miss the cache. Every output gets the same operations in the same order as there (conv2d_gemm:
+// the same packs and micro-kernel steps, whatever the block), so the same bits; tests/ops ties the
+// two. Float only, where the expanding conv takes the GEMM path (dense, no Winograd), and where
+// the image has blocks enough for every thread; conv2d_pair_applies says when.
+template <class T>
+bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride, int64_t pad,
+                         int64_t dilation, int64_t G) {
+    if constexpr (!std::is_same_v<T, float>) {
+        return false;
+    } else {
+#ifdef _OPENMP
+        const int64_t threads = omp_get_max_threads();
+#else
+        const int64_t threads = 1;
+#endif
+        if (G != 1 || (K == 1 && stride == 1 && pad == 0) ||
+            detail::winograd_applies(C, E, K, stride, pad, dilation, G))
+            return false;
+        const int64_t P = conv_out_size(H, K, stride, pad, dilation) * conv_out_size(W, K, stride, pad, dilation);
+        return N * detail::conv_col_blocks<T>(N, P, threads).n >= std::max(detail::kMinTasks, 2 * threads);
+    }
+}
+
+template <class T>
+void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* w2, const T* b2, Act act2,
+                         int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride, int64_t pad,
+                         int64_t dilation, int64_t OC, const detail::ConvWeights<T>* cache1,
+                         const detail::ConvWeights<T>* cache2, backend::cpu) {
+    static_assert(std::is_same_v<T, float>, "conv2d_pair_forward: float (conv2d_pair_applies)");
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    if (!conv2d_pair_applies<T>(N, C, H, W, E, K, stride, pad, dilation, 1))
+        throw std::logic_error("conv2d_pair_forward: a shape conv2d_pair_applies refuses");
+    const int64_t OW = conv_out_size(W, K, stride, pad, dilation), P = conv_out_size(H, K, stride, pad, dilation) * OW;
+    const int64_t R = C * K * K;
+#ifdef _OPENMP
+    const int64_t threads = omp_get_max_threads();
+#else
+    const int64_t threads = 1;
+#endif
+    const detail::ConvColBlocks blocks = detail::conv_col_blocks<T>(N, P, threads);
+    auto prepared =
+        [](const detail::ConvWeights<T>* cache, const T* w, int64_t M, int64_t Kd,
+           std::optional<detail::ConvPrepared<T>>& local) -> std::shared_ptr<const detail::ConvPrepared<T>> {
+        if (cache) return cache->get(w, [&] { return detail::gemm_conv_weights(w, M, Kd, 1); });
+        local.emplace(detail::gemm_conv_weights(w, M, Kd, 1));
+        return {&*local, [](const detail::ConvPrepared<T>*) {}};
+    };
+    std::optional<detail::ConvPrepared<T>> l1, l2;
+    const auto p1 = prepared(cache1, w1, E, R, l1), p2 = prepared(cache2, w2, OC, E, l2);
+    const GemmLhs<T>&W1 = p1->lhs[0], &W2 = p2->lhs[0];
+    const detail::BiasAct ba1{b1, act1}, ba2{b2, act2};
+    const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = ba2.epilogue();
+#pragma omp parallel
+    {
+        thread_local std::vector<T, AlignedAllocator<T>> col, mid;  // this thread's im2col block, mid block
+        col.resize(std::max(col.size(), static_cast<size_t>(R * blocks.max_width())));
+        mid.resize(std::max(mid.size(), static_cast<size_t>(E * blocks.max_width())));
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t b = 0; b < blocks.n; ++b) {
+                const int64_t p0 = blocks.begin(b), np = blocks.begin(b + 1) - p0;
+                detail::im2col_block(col.data(), in + n * C * H * W, C, H, W, OW, K, stride, pad, dilation, p0, np);
+                Eigen::Map<Mat> Ymid(mid.data(), E, np);
+                W1.product_rows(0, Ymid, Eigen::Map<const Mat>(col.data(), R, np), false, ep1);
+                Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + p0, OC, np, Stride(P));
+                W2.product_rows(0, Y, Eigen::Map<const Mat>(mid.data(), E, np), false, ep2);
+            }
+    }
+}
+
 template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                     int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, backend::cpu b) {
