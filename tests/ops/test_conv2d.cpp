@@ -115,8 +115,8 @@ TEST(Conv2d, KeptPacksGiveTheBitsOfPerCallPacks) {
 
 // conv2d_pair_forward (FusedMBConv's expanding conv and 1x1 projection in one pass over blocks of
 // pixels) gives the bits of the two convs run in turn, in both precisions, with and without kept
-// packs, and matches the naive convs; conv2d_pair_applies refuses Winograd's shapes and images with
-// too few blocks.
+// packs, on the GEMM and the Winograd paths, and matches the naive convs; conv2d_pair_applies
+// refuses what it does not take.
 struct PairCase {
     int64_t N, C, H, W, E, K, stride, pad, OC;
     evsam::Act act1, act2;
@@ -129,6 +129,12 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
         {1, 3, 96, 90, 40, 3, 2, 1, 20, evsam::Act::gelu_tanh, evsam::Act::none, false},  // 45x48: ragged panels
         {2, 8, 70, 64, 36, 3, 2, 1, 13, evsam::Act::relu6, evsam::Act::hswish, true},     // batch 2, odd channels
         {1, 5, 81, 97, 24, 5, 2, 2, 30, evsam::Act::silu, evsam::Act::gelu_tanh, true},   // 5x5, odd sizes
+        // Winograd (3x3 stride 1): the projection in each tile block; partial tiles at odd sizes,
+        // tile rows split across blocks, several blocks, batch 2, a map smaller than one vector
+        {1, 16, 37, 45, 40, 3, 1, 1, 24, evsam::Act::gelu_tanh, evsam::Act::none, false},
+        {2, 8, 20, 33, 24, 3, 1, 1, 13, evsam::Act::relu, evsam::Act::hswish, true},
+        {1, 12, 64, 70, 32, 3, 1, 1, 20, evsam::Act::gelu_tanh, evsam::Act::none, true},
+        {1, 9, 3, 5, 11, 3, 1, 1, 7, evsam::Act::none, evsam::Act::relu6, true},
     };
     for (auto prec : precisions) {
         evsam::CpuPrecisionScope scope(prec);
@@ -168,8 +174,8 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
             EXPECT_TRUE(evsam_test::close(one, ref, "conv2d_pair"));
         }
     }
-    // Winograd's shape (3x3 stride 1), a 1x1 in place, a grouped conv and a small image are not taken
-    EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 96, 96, 32, 3, 1, 1, 1, 1));
+    // a 1x1 in place, a grouped conv, a small image on the GEMM path and double are not taken
+    EXPECT_TRUE(evsam::conv2d_pair_applies<float>(1, 16, 20, 20, 32, 3, 1, 1, 1, 1));  // Winograd: any size
     EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 96, 96, 32, 1, 1, 0, 1, 1));
     EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 96, 96, 32, 3, 2, 1, 1, 2));
     EXPECT_FALSE(evsam::conv2d_pair_applies<float>(1, 16, 20, 20, 32, 3, 2, 1, 1, 1));

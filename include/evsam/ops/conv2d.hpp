@@ -579,9 +579,20 @@ ConvPrepared<T> winograd_weights(const T* weight, int64_t C, int64_t OC) {
     return p;
 }
 
+// A 1x1 projection taken into Winograd's tile blocks (conv2d_pair_forward): out2 (N x OC2 x H x W) =
+// ep(W2 y), y the conv's output; y then never leaves the block (out is not written).
+template <class T>
+struct WinogradProjection {
+    const GemmLhs<T>* W2 = nullptr;
+    gemm_kernel::Epilogue ep;
+    int64_t OC2 = 0;
+    T* out2 = nullptr;
+};
+
 template <class T>
 void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
-                          int64_t W, int64_t OC, Act act, const ConvPrepared<T>* prepared = nullptr) {
+                          int64_t W, int64_t OC, Act act, const ConvPrepared<T>* prepared = nullptr,
+                          const WinogradProjection<T>* proj = nullptr) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using V = simd::vec<T>;
     constexpr int64_t VW = simd::width<T>;
@@ -605,6 +616,10 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
         std::vector<T, AlignedAllocator<T>> Vb(static_cast<size_t>(16 * C * TB));
         std::vector<T, AlignedAllocator<T>> Mb(static_cast<size_t>(16 * OC * TB));
         std::vector<T, AlignedAllocator<T>> eo(static_cast<size_t>(8 * EW));  // rows 0..3: even, then odd
+        // with a projection: the block's conv output (OC x 4 TB: per tile-row segment of cnt tiles from
+        // tile j0, its two output rows of 2 cnt pixels from column 4 j0) and the projection's
+        std::vector<T, AlignedAllocator<T>> yb(proj ? static_cast<size_t>(OC * 4 * TB) : 0),
+            pb(proj ? static_cast<size_t>(proj->OC2 * 4 * TB) : 0);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nblk; ++b) {
@@ -672,8 +687,19 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                 // Y = A^T M A per tile, vectorised over the tiles of a segment; + bias, activation.
                 for (int64_t oc = 0; oc < OC; ++oc) {
                     const V bv(bias ? bias[oc] : T(0));
-                    T* dst = out + (n * OC + oc) * H * W;
+                    T* dst = proj ? nullptr : out + (n * OC + oc) * H * W;
                     for_segments(t0, nt, [&](int64_t ty, int64_t tx0, int64_t cnt, int64_t j0) {
+                        // output row r of the segment and its first tile's column; its width
+                        T* rows[2];
+                        int64_t x0 = 2 * tx0, w = W, h = H - 2 * ty;
+                        if (proj) {
+                            rows[0] = yb.data() + oc * 4 * nt + 4 * j0;
+                            rows[1] = rows[0] + 2 * cnt;
+                            x0 = 0, w = 2 * cnt, h = 2;
+                        } else {
+                            rows[0] = dst + 2 * ty * W;
+                            rows[1] = rows[0] + W;
+                        }
                         for (int64_t k = 0; k < cnt; k += VW) {
                             const int64_t m = std::min(VW, cnt - k);
                             V mm[16];
@@ -697,22 +723,33 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                                 act_apply(act, sr[r][0] + sr[r][1] + sr[r][2] + bv).store_aligned(y[r * 2 + 0]);
                                 act_apply(act, sr[r][1] - sr[r][2] - sr[r][3] + bv).store_aligned(y[r * 2 + 1]);
                             }
-                            for (int r = 0; r < 2; ++r) {
-                                const int64_t oy = 2 * ty + r;
-                                if (oy >= H) break;
-                                T* row = dst + oy * W;
-                                if (m == VW && 2 * (tx0 + k + VW) <= W &&
-                                    interleave_store<VW>(row + 2 * (tx0 + k), y[r * 2], y[r * 2 + 1]))
+                            for (int r = 0; r < std::min<int64_t>(2, h); ++r) {
+                                T* row = rows[r];
+                                if (m == VW && x0 + 2 * (k + VW) <= w &&
+                                    interleave_store<VW>(row + x0 + 2 * k, y[r * 2], y[r * 2 + 1]))
                                     continue;
                                 for (int64_t i = 0; i < m; ++i) {
-                                    const int64_t ox = 2 * (tx0 + k + i);
+                                    const int64_t ox = x0 + 2 * (k + i);
                                     row[ox] = y[r * 2][i];
-                                    if (ox + 1 < W) row[ox + 1] = y[r * 2 + 1][i];
+                                    if (ox + 1 < w) row[ox + 1] = y[r * 2 + 1][i];
                                 }
                             }
                         }
                     });
                 }
+                if (!proj) continue;
+                // the projection of the block's 4 nt pixels, then its rows into out2 (pixels in the image)
+                const int64_t np = 4 * nt, OC2 = proj->OC2;
+                Eigen::Map<Mat> P2(pb.data(), OC2, np);
+                proj->W2->product_rows(0, P2, Eigen::Map<const Mat>(yb.data(), OC, np), false, proj->ep);
+                for (int64_t o = 0; o < OC2; ++o)
+                    for_segments(t0, nt, [&](int64_t ty, int64_t tx0, int64_t cnt, int64_t j0) {
+                        const T* src = pb.data() + o * np + 4 * j0;
+                        T* dst = proj->out2 + ((n * OC2 + o) * H + 2 * ty) * W + 2 * tx0;
+                        const int64_t w = std::min(2 * cnt, W - 2 * tx0);
+                        std::copy(src, src + w, dst);
+                        if (2 * ty + 1 < H) std::copy(src + 2 * cnt, src + 2 * cnt + w, dst + W);
+                    });
             }
     }
 }
@@ -748,14 +785,16 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
 }
 
 // FusedMBConv's two convs, act2(W2 act1(conv(in, W1) + b1) + b2) with W2 1x1, in one pass over
-// blocks of output pixels: per block, the expanding conv's im2col GEMM into a buffer of the block's
-// E x np mid-channel values (a few hundred KiB: it stays in L2), then the projection from that
-// buffer straight into out. Run one after the other, the two convs write the whole mid tensor out
-// to memory and read it back (32 MiB in L0's first stride-2 stage) and their GEMMs' output tiles
-// miss the cache. Every output gets the same operations in the same order as there (conv2d_gemm:
-// the same packs and micro-kernel steps, whatever the block), so the same bits; tests/ops ties the
-// two. Float only, where the expanding conv takes the GEMM path (dense, no Winograd), and where
-// the image has blocks enough for every thread; conv2d_pair_applies says when.
+// blocks of output pixels. Run one after the other, the two convs write the whole mid tensor out to
+// memory and read it back (32 MiB in L0's first stride-2 stage, 64 MiB in XL0's first stride-1
+// one), and their GEMMs' output tiles miss the cache. Here the mid values of a block stay in L2:
+//   GEMM path (strided or non-3x3 convs): per block of pixels, the expanding conv's im2col GEMM into
+//     a buffer of the block's E x np values, then the projection from it straight into out;
+//   Winograd (3x3 stride 1): per tile block, the output transform into such a buffer instead of
+//     the image, then the projection, then its rows into out (conv2d_winograd_f2x3's projection).
+// Every output gets the same operations in the same order as there (the same packs and
+// micro-kernel steps, whatever the block), so the same bits; tests/ops ties the two. Float only;
+// on the GEMM path, where the image has blocks enough for every thread (conv2d_pair_applies).
 template <class T>
 bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride, int64_t pad,
                          int64_t dilation, int64_t G) {
@@ -767,9 +806,8 @@ bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, 
 #else
         const int64_t threads = 1;
 #endif
-        if (G != 1 || (K == 1 && stride == 1 && pad == 0) ||
-            detail::winograd_applies(C, E, K, stride, pad, dilation, G))
-            return false;
+        if (G != 1 || (K == 1 && stride == 1 && pad == 0)) return false;
+        if (detail::winograd_applies(C, E, K, stride, pad, dilation, G)) return true;  // per tile block
         const int64_t P = conv_out_size(H, K, stride, pad, dilation) * conv_out_size(W, K, stride, pad, dilation);
         return N * detail::conv_col_blocks<T>(N, P, threads).n >= std::max(detail::kMinTasks, 2 * threads);
     }
@@ -801,10 +839,18 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
         return {&*local, [](const detail::ConvPrepared<T>*) {}};
     };
     std::optional<detail::ConvPrepared<T>> l1, l2;
-    const auto p1 = prepared(cache1, w1, E, R, l1), p2 = prepared(cache2, w2, OC, E, l2);
-    const GemmLhs<T>&W1 = p1->lhs[0], &W2 = p2->lhs[0];
+    const auto p2 = prepared(cache2, w2, OC, E, l2);
+    const GemmLhs<T>& W2 = p2->lhs[0];
     const detail::BiasAct ba1{b1, act1}, ba2{b2, act2};
     const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = ba2.epilogue();
+    if (detail::winograd_applies(C, E, K, stride, pad, dilation, 1)) {  // the projection in every tile block
+        const auto pw = cache1 ? cache1->get(w1, [&] { return detail::winograd_weights(w1, C, E); }) : nullptr;
+        const detail::WinogradProjection<T> proj{&W2, ep2, OC, out};
+        detail::conv2d_winograd_f2x3<T>(nullptr, in, w1, b1, N, C, H, W, E, act1, pw.get(), &proj);
+        return;
+    }
+    const auto p1 = prepared(cache1, w1, E, R, l1);
+    const GemmLhs<T>& W1 = p1->lhs[0];
 #pragma omp parallel
     {
         thread_local std::vector<T, AlignedAllocator<T>> col, mid;  // this thread's im2col block, mid block
