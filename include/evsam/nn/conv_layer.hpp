@@ -54,10 +54,10 @@ struct ConvLayer : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
-    // self.point(self.spatial(x)) for a second ConvLayer `point` (1x1), in one pass over blocks of
-    // pixels (ops/conv2d.hpp: conv2d_pair_forward, the same bits as the two forwards in turn) where
-    // that op takes them: the CPU, float, both norms folded (conv2d_pair_applies for the rest). Otherwise nothing, and
-    // the caller runs the two forwards.
+    // point(this(x)) for a second ConvLayer `point` (1x1), in one pass over blocks of pixels
+    // (ops/conv2d.hpp: conv2d_pair_forward, the same bits as the two forwards in turn) where that op
+    // takes them: the CPU, float, both norms folded, and what conv2d_pair_applies asks. Otherwise
+    // nothing, and the caller runs the two forwards.
     std::optional<TensorOf<T, B>> forward_pair(const ConvLayer& point, const TensorOf<T, B>& x) const {
         if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
             (void)point, (void)x;
