@@ -8,6 +8,7 @@
 #include <evsam/ops/layout.hpp>
 
 #include <array>
+#include <cmath>
 #include <vector>
 
 #include "op_test_util.hpp"
@@ -69,6 +70,7 @@ const ConvCase kCases[] = {
     {1, 32, 64, 64, 16, 3, 1, 1, 1, 1, evsam::Act::relu},
     {1, 9, 3, 2, 11, 3, 1, 1, 1, 1},
     {1, 8, 1, 1, 8, 3, 1, 1, 1, 1},
+    {1, 8, 64, 64, 300, 3, 1, 1, 1, 1, evsam::Act::gelu_tanh},  // M over 2 MiB: output channels in groups
 };
 
 TEST(Conv2d, FastMatchesNaiveFloat) {
@@ -135,14 +137,18 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
         {2, 8, 20, 33, 24, 3, 1, 1, 13, evsam::Act::relu, evsam::Act::hswish, true},
         {1, 12, 64, 70, 32, 3, 1, 1, 20, evsam::Act::gelu_tanh, evsam::Act::none, true},
         {1, 9, 3, 5, 11, 3, 1, 1, 7, evsam::Act::none, evsam::Act::relu6, true},
+        {1, 8, 64, 64, 300, 3, 1, 1, 20, evsam::Act::gelu_tanh, evsam::Act::none, true},  // channel groups
     };
     for (auto prec : precisions) {
         evsam::CpuPrecisionScope scope(prec);
         for (const auto& c : cases) {
             ASSERT_TRUE(evsam::conv2d_pair_applies<float>(c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, 1));
-            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 31),
-                 w1 = random_tensor<float>({c.E, c.C, c.K, c.K}, 32), b1 = random_tensor<float>({c.E}, 33),
-                 w2 = random_tensor<float>({c.OC, c.E, 1, 1}, 34), b2 = random_tensor<float>({c.OC}, 35);
+            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 31), b1 = random_tensor<float>({c.E}, 33),
+                 b2 = random_tensor<float>({c.OC}, 35);
+            // weights of a trained net's scale (about 1 / sqrt(fan-in)), so activations stay O(1)
+            const double s1 = 1 / std::sqrt(double(c.C * c.K * c.K)), s2 = 1 / std::sqrt(double(c.E));
+            auto w1 = random_tensor<float>({c.E, c.C, c.K, c.K}, 32, -s1, s1),
+                 w2 = random_tensor<float>({c.OC, c.E, 1, 1}, 34, -s2, s2);
             const float* b2p = c.bias2 ? b2.data() : nullptr;
             const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, 1);
             const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, 1);
@@ -164,12 +170,18 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
                 EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << "kept packs, run " << i;
             }
             if (prec != evsam::Precision::strict) continue;
-            evsam::Tensor<float> midr({c.N, c.E, OH, OW}), ref({c.N, c.OC, OH, OW});
-            evsam::conv2d_forward_naive(midr.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.H, c.W, c.E, c.K,
+            auto d = [](const evsam::Tensor<float>& t) {  // the reference runs in double
+                evsam::Tensor<double> r(t.shape());
+                for (int64_t k = 0; k < t.numel(); ++k) r[k] = t[k];
+                return r;
+            };
+            const evsam::Tensor<double> xd = d(x), w1d = d(w1), b1d = d(b1), w2d = d(w2), b2d = d(b2);
+            evsam::Tensor<double> midr({c.N, c.E, OH, OW}), ref({c.N, c.OC, OH, OW});
+            evsam::conv2d_forward_naive(midr.data(), xd.data(), w1d.data(), b1d.data(), c.N, c.C, c.H, c.W, c.E, c.K,
                                         c.stride, c.pad, int64_t(1), int64_t(1));
             evsam::activation_forward_naive(midr.data(), midr.numel(), c.act1);
-            evsam::conv2d_forward_naive(ref.data(), midr.data(), w2.data(), b2p, c.N, c.E, OH, OW, c.OC, int64_t(1),
-                                        int64_t(1), int64_t(0), int64_t(1), int64_t(1));
+            evsam::conv2d_forward_naive(ref.data(), midr.data(), w2d.data(), c.bias2 ? b2d.data() : nullptr, c.N, c.E,
+                                        OH, OW, c.OC, int64_t(1), int64_t(1), int64_t(0), int64_t(1), int64_t(1));
             evsam::activation_forward_naive(ref.data(), ref.numel(), c.act2);
             EXPECT_TRUE(evsam_test::close(one, ref, "conv2d_pair"));
         }
@@ -182,17 +194,20 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
     EXPECT_FALSE(evsam::conv2d_pair_applies<double>(1, 3, 96, 90, 40, 3, 2, 1, 1, 1));
 }
 
+// The second case is Winograd's with many output channels: one thread takes blocks of 112 tiles
+// and groups the output channels (M over 2 MiB), two take blocks of 64 and do not; the bits agree.
 TEST(Conv2d, ThreadCountDoesNotChangeResults) {
-    ConvCase c{1, 32, 45, 39, 48, 3, 1, 1, 1, 1};
-    auto x = random_tensor<float>({1, c.C, c.H, c.W}, 7), w = random_tensor<float>({c.OC, c.C, 3, 3}, 8);
-    evsam::Tensor<float> a({1, c.OC, c.H, c.W}), b({1, c.OC, c.H, c.W});
-    omp_set_num_threads(1);
-    evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1,
-                                 evsam::backend::cpu{});
-    omp_set_num_threads(2);
-    evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1,
-                                 evsam::backend::cpu{});
-    EXPECT_TRUE(evsam_test::bitwise_equal(a, b));
+    for (ConvCase c : {ConvCase{1, 32, 45, 39, 48, 3, 1, 1, 1, 1}, ConvCase{1, 8, 40, 40, 300, 3, 1, 1, 1, 1}}) {
+        auto x = random_tensor<float>({1, c.C, c.H, c.W}, 7), w = random_tensor<float>({c.OC, c.C, 3, 3}, 8);
+        evsam::Tensor<float> a({1, c.OC, c.H, c.W}), b({1, c.OC, c.H, c.W});
+        omp_set_num_threads(1);
+        evsam::conv2d_forward<float>(a.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1,
+                                     evsam::backend::cpu{});
+        omp_set_num_threads(2);
+        evsam::conv2d_forward<float>(b.data(), x.data(), w.data(), nullptr, 1, c.C, c.H, c.W, c.OC, 3, 1, 1, 1, 1,
+                                     evsam::backend::cpu{});
+        EXPECT_TRUE(evsam_test::bitwise_equal(a, b)) << c.C << "->" << c.OC;
+    }
 }
 
 TEST(Conv2d, DepthwiseThreadCountDoesNotChangeResults) {

@@ -513,6 +513,7 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
 // so that both threads have work. Every tile's arithmetic, the GEMM's order over the channels
 // included, is the same whatever the block, so the bits do not depend on the block size either.
 constexpr int64_t kTileBlock = 128;
+constexpr int64_t kWinogradMBytes = int64_t{1} << 20;
 
 inline int64_t winograd_tile_block(int64_t N, int64_t NT) {
 #ifdef _OPENMP
@@ -601,6 +602,14 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
     std::optional<ConvPrepared<T>> local;  // transformed and packed here when the layer keeps no packs
     if (!prepared) prepared = &local.emplace(winograd_weights(weight, C, OC));
     const std::vector<GemmLhs<T>>& Ul = prepared->lhs;
+    // Where M (16 x OC x TB) would not stay in L2 (over 2 kWinogradMBytes: XL's 1024-channel neck
+    // convs have 8 MiB), output channels go in groups of about kWinogradMBytes of it, each group's 16
+    // products and output transform in turn, instead of M going out to memory and back. The rows of
+    // a product are independent: the same bits.
+    const int64_t align = Ul[0].row_align(), mbytes = int64_t(16 * sizeof(T)) * OC * TB;
+    const int64_t groups = mbytes > 2 * kWinogradMBytes ? (mbytes + kWinogradMBytes - 1) / kWinogradMBytes : 1;
+    const int64_t OG = std::min(OC, ((OC + groups - 1) / groups + align - 1) / align * align);
+    std::min(OC, std::max<int64_t>(1, kWinogradMBytes / int64_t(16 * sizeof(T) * TB) / align) * align);
     // The tiles of a block, one tile-row segment at a time: f(ty, tx0, count, j0) with j0 the
     // index of tile (ty, tx0) within the block.
     auto for_segments = [TW](int64_t t0, int64_t nt, auto&& f) {
@@ -614,7 +623,8 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
 #pragma omp parallel
     {
         std::vector<T, AlignedAllocator<T>> Vb(static_cast<size_t>(16 * C * TB));
-        std::vector<T, AlignedAllocator<T>> Mb(static_cast<size_t>(16 * OC * TB));
+        std::vector<T, AlignedAllocator<T>> Mb(static_cast<size_t>(16 * OG * TB));
+        std::vector<gemm_kernel::PackedRhs> vp(16);                           // float, several groups: V[xi] packed
         std::vector<T, AlignedAllocator<T>> eo(static_cast<size_t>(8 * EW));  // rows 0..3: even, then odd
         // with a projection: the block's conv output (OC x 4 TB: per tile-row segment of cnt tiles from
         // tile j0, its two output rows of 2 cnt pixels from column 4 j0) and the projection's
@@ -678,64 +688,82 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                         }
                     });
                 }
-                // M[xi] = U[xi] V[xi]: (OC x C) (C x nt)
-                for (int64_t xi = 0; xi < 16; ++xi) {
-                    Eigen::Map<const Mat> Vm(Vb.data() + xi * C * nt, C, nt);
-                    Eigen::Map<Mat> Mm(Mb.data() + xi * OC * nt, OC, nt);
-                    Ul[static_cast<size_t>(xi)].product(Mm, Vm);
-                }
-                // Y = A^T M A per tile, vectorised over the tiles of a segment; + bias, activation.
-                for (int64_t oc = 0; oc < OC; ++oc) {
-                    const V bv(bias ? bias[oc] : T(0));
-                    T* dst = proj ? nullptr : out + (n * OC + oc) * H * W;
-                    for_segments(t0, nt, [&](int64_t ty, int64_t tx0, int64_t cnt, int64_t j0) {
-                        // output row r of the segment and its first tile's column; its width
-                        T* rows[2];
-                        int64_t x0 = 2 * tx0, w = W, h = H - 2 * ty;
-                        if (proj) {
-                            rows[0] = yb.data() + oc * 4 * nt + 4 * j0;
-                            rows[1] = rows[0] + 2 * cnt;
-                            x0 = 0, w = 2 * cnt, h = 2;
-                        } else {
-                            rows[0] = dst + 2 * ty * W;
-                            rows[1] = rows[0] + W;
+                // float: V[xi] packed once for the groups of output channels below
+                if constexpr (std::is_same_v<T, float>)
+                    if (OG < OC)
+                        for (int64_t xi = 0; xi < 16; ++xi) {
+                            gemm_kernel::PackedRhs& r = vp[static_cast<size_t>(xi)];
+                            r.reset(Ul[0].kind(), C, nt);
+                            for (int64_t t = 0; t < r.tasks(); ++t) r.pack(t, {Vb.data() + xi * C * nt, nt, 1});
                         }
-                        for (int64_t k = 0; k < cnt; k += VW) {
-                            const int64_t m = std::min(VW, cnt - k);
-                            V mm[16];
-                            for (int xi = 0; xi < 16; ++xi) {
-                                const T* p = Mb.data() + (xi * OC + oc) * nt + j0 + k;
-                                if (m == VW) {
-                                    mm[xi] = V::load_unaligned(p);
-                                } else {
-                                    alignas(64) T buf[VW] = {};
-                                    std::copy(p, p + m, buf);
-                                    mm[xi] = V::load_aligned(buf);
-                                }
-                            }
-                            alignas(64) T y[4][VW];
-                            V sr[2][4];  // A^T M, then (A^T M) A
-                            for (int q = 0; q < 4; ++q) {
-                                sr[0][q] = mm[q] + mm[4 + q] + mm[8 + q];
-                                sr[1][q] = mm[4 + q] - mm[8 + q] - mm[12 + q];
-                            }
-                            for (int r = 0; r < 2; ++r) {
-                                act_apply(act, sr[r][0] + sr[r][1] + sr[r][2] + bv).store_aligned(y[r * 2 + 0]);
-                                act_apply(act, sr[r][1] - sr[r][2] - sr[r][3] + bv).store_aligned(y[r * 2 + 1]);
-                            }
-                            for (int r = 0; r < std::min<int64_t>(2, h); ++r) {
-                                T* row = rows[r];
-                                if (m == VW && x0 + 2 * (k + VW) <= w &&
-                                    interleave_store<VW>(row + x0 + 2 * k, y[r * 2], y[r * 2 + 1]))
-                                    continue;
-                                for (int64_t i = 0; i < m; ++i) {
-                                    const int64_t ox = x0 + 2 * (k + i);
-                                    row[ox] = y[r * 2][i];
-                                    if (ox + 1 < w) row[ox + 1] = y[r * 2 + 1][i];
-                                }
+                for (int64_t oc0 = 0; oc0 < OC; oc0 += OG) {
+                    const int64_t og = std::min(OG, OC - oc0);
+                    // M[xi] = U[xi] V[xi] for output channels [oc0, oc0 + og): (og x C) (C x nt)
+                    for (int64_t xi = 0; xi < 16; ++xi) {
+                        Eigen::Map<const Mat> Vm(Vb.data() + xi * C * nt, C, nt);
+                        Eigen::Map<Mat> Mm(Mb.data() + xi * og * nt, og, nt);
+                        const GemmLhs<T>& U = Ul[static_cast<size_t>(xi)];
+                        if constexpr (std::is_same_v<T, float>) {
+                            if (OG < OC) {
+                                U.product_rows(oc0, Mm, vp[static_cast<size_t>(xi)]);
+                                continue;
                             }
                         }
-                    });
+                        U.product_rows(oc0, Mm, Vm);
+                    }
+                    // Y = A^T M A per tile, vectorised over the tiles of a segment; + bias, activation.
+                    for (int64_t oc = oc0; oc < oc0 + og; ++oc) {
+                        const V bv(bias ? bias[oc] : T(0));
+                        T* dst = proj ? nullptr : out + (n * OC + oc) * H * W;
+                        for_segments(t0, nt, [&](int64_t ty, int64_t tx0, int64_t cnt, int64_t j0) {
+                            // output row r of the segment and its first tile's column; its width
+                            T* rows[2];
+                            int64_t x0 = 2 * tx0, w = W, h = H - 2 * ty;
+                            if (proj) {
+                                rows[0] = yb.data() + oc * 4 * nt + 4 * j0;
+                                rows[1] = rows[0] + 2 * cnt;
+                                x0 = 0, w = 2 * cnt, h = 2;
+                            } else {
+                                rows[0] = dst + 2 * ty * W;
+                                rows[1] = rows[0] + W;
+                            }
+                            for (int64_t k = 0; k < cnt; k += VW) {
+                                const int64_t m = std::min(VW, cnt - k);
+                                V mm[16];
+                                for (int xi = 0; xi < 16; ++xi) {
+                                    const T* p = Mb.data() + (xi * og + oc - oc0) * nt + j0 + k;
+                                    if (m == VW) {
+                                        mm[xi] = V::load_unaligned(p);
+                                    } else {
+                                        alignas(64) T buf[VW] = {};
+                                        std::copy(p, p + m, buf);
+                                        mm[xi] = V::load_aligned(buf);
+                                    }
+                                }
+                                alignas(64) T y[4][VW];
+                                V sr[2][4];  // A^T M, then (A^T M) A
+                                for (int q = 0; q < 4; ++q) {
+                                    sr[0][q] = mm[q] + mm[4 + q] + mm[8 + q];
+                                    sr[1][q] = mm[4 + q] - mm[8 + q] - mm[12 + q];
+                                }
+                                for (int r = 0; r < 2; ++r) {
+                                    act_apply(act, sr[r][0] + sr[r][1] + sr[r][2] + bv).store_aligned(y[r * 2 + 0]);
+                                    act_apply(act, sr[r][1] - sr[r][2] - sr[r][3] + bv).store_aligned(y[r * 2 + 1]);
+                                }
+                                for (int r = 0; r < std::min<int64_t>(2, h); ++r) {
+                                    T* row = rows[r];
+                                    if (m == VW && x0 + 2 * (k + VW) <= w &&
+                                        interleave_store<VW>(row + x0 + 2 * k, y[r * 2], y[r * 2 + 1]))
+                                        continue;
+                                    for (int64_t i = 0; i < m; ++i) {
+                                        const int64_t ox = x0 + 2 * (k + i);
+                                        row[ox] = y[r * 2][i];
+                                        if (ox + 1 < w) row[ox + 1] = y[r * 2 + 1][i];
+                                    }
+                                }
+                            }
+                        });
+                    }
                 }
                 if (!proj) continue;
                 // the projection of the block's 4 nt pixels, then its rows into out2 (pixels in the image)
