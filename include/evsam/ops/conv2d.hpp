@@ -8,7 +8,10 @@
 //   conv2d_forward       : the fast path, with the bias and an activation fused into its epilogue.
 //                          groups == 1 -> im2col + GEMM (Eigen; 1x1 convs read the input in
 //                          place); depthwise (G == C == OC) -> SIMD direct loops over a padded
-//                          copy of each channel; other grouped convs -> one GEMM per group.
+//                          copy of each channel; other grouped convs -> one GEMM per group;
+//                          dense 3x3 stride-1 convs -> Winograd F(2x2,3x3).
+//   conv2d_pair_forward  : a conv and a 1x1 conv after it (FusedMBConv) in one pass over blocks of
+//                          pixels, the mid values kept in L2; the bits of the two conv2d_forward.
 // Work is split into column blocks of output pixels and row tiles of output channels; no output's
 // reduction is ever split, so the result is bit-identical whatever the number of threads (float:
 // the cut follows the thread count, for balance; double: it depends on the shapes only).
