@@ -117,8 +117,8 @@ TEST(Conv2d, KeptPacksGiveTheBitsOfPerCallPacks) {
 
 // conv2d_pair_forward (FusedMBConv's expanding conv and 1x1 projection in one pass over blocks of
 // pixels) gives the bits of the two convs run in turn, in both precisions, with and without kept
-// packs, on the GEMM and the Winograd paths, and matches the naive convs; conv2d_pair_applies
-// refuses what it does not take.
+// packs, and with a residual sum folded in, on the GEMM and the Winograd paths, and matches the naive convs;
+// conv2d_pair_applies refuses what it does not take.
 struct PairCase {
     int64_t N, C, H, W, E, K, stride, pad, OC;
     evsam::Act act1, act2;
@@ -168,6 +168,15 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
                                                   c.act2, c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, c.OC, &k1,
                                                   &k2, evsam::backend::cpu{});
                 EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << "kept packs, run " << i;
+            }
+            {  // a residual sum folded into the write: the bits of the pair, then add_forward
+                auto plus = random_tensor<float>(two.shape(), 36);
+                evsam::Tensor<float> sum(two.shape()), withp(two.shape());
+                evsam::add_forward(sum.data(), two.data(), plus.data(), sum.numel(), evsam::backend::cpu{});
+                evsam::conv2d_pair_forward<float>(withp.data(), x.data(), w1.data(), b1.data(), c.act1, w2.data(), b2p,
+                                                  c.act2, c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, c.OC, &k1,
+                                                  &k2, evsam::backend::cpu{}, plus.data());
+                EXPECT_TRUE(evsam_test::bitwise_equal(withp, sum)) << "plus a residual";
             }
             if (prec != evsam::Precision::strict) continue;
             auto d = [](const evsam::Tensor<float>& t) {  // the reference runs in double

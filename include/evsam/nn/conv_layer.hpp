@@ -58,9 +58,11 @@ struct ConvLayer : Block<T, B> {
     // (ops/conv2d.hpp: conv2d_pair_forward, the same bits as the two forwards in turn) where that op
     // takes them: the CPU, float, both norms folded, and what conv2d_pair_applies asks. Otherwise
     // nothing, and the caller runs the two forwards.
-    std::optional<TensorOf<T, B>> forward_pair(const ConvLayer& point, const TensorOf<T, B>& x) const {
+    // plus: a tensor of the output's shape added to it in the same pass (ResidualBlock's x), or null.
+    std::optional<TensorOf<T, B>> forward_pair(const ConvLayer& point, const TensorOf<T, B>& x,
+                                               const TensorOf<T, B>* plus = nullptr) const {
         if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
-            (void)point, (void)x;
+            (void)point, (void)x, (void)plus;
             return std::nullopt;
         } else {
             const Conv2d<T, B>&c1 = conv, &c2 = point.conv;
@@ -74,10 +76,12 @@ struct ConvLayer : Block<T, B> {
             TensorOf<T, B> y({N, c2.out_channels, conv_out_size(H, c1.kernel_size, c1.stride, c1.padding, c1.dilation),
                               conv_out_size(W, c1.kernel_size, c1.stride, c1.padding, c1.dilation)},
                              TensorOf<T, B>::uninitialized);
+            if (plus && plus->shape() != y.shape()) return std::nullopt;
             conv2d_pair_forward(y.data(), x.data(), c1.weight.data(), param_ptr(folded ? folded_bias : c1.bias, B{}),
                                 act, c2.weight.data(), param_ptr(point.folded ? point.folded_bias : c2.bias, B{}),
                                 point.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size, c1.stride,
-                                c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{});
+                                c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{},
+                                plus ? plus->data() : nullptr);
             return y;
         }
     }

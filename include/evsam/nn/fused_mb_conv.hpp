@@ -31,6 +31,9 @@ struct FusedMBConv : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    std::optional<TensorOf<T, B>> forward_plus_input(const TensorOf<T, B>& x) const override {
+        return spatial_conv.forward_pair(point_conv, x, &x);
+    }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         return describe_sequence(*this, "FusedMBConv", in, t, depth, {&spatial_conv, &point_conv});
     }

@@ -5,6 +5,7 @@
 //   * the loader, which fills every tensor from a checkpoint and fails on any
 //     missing, unexpected, wrongly typed or wrongly shaped key, naming it.
 #pragma once
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -119,6 +120,12 @@ struct ModuleTable {
 template <class T, class B>
 struct Block : Module<T, B> {
     virtual TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const = 0;
+    // forward(x) + x with the sum folded into the block's last write, where the block can (FusedMBConv
+    // on the CPU); otherwise nothing, and ResidualBlock adds x itself. The same bits either way.
+    virtual std::optional<TensorOf<T, B>> forward_plus_input(const TensorOf<T, B>& x) const {
+        (void)x;
+        return std::nullopt;
+    }
     // Adds this module's rows to t for an input of shape `in`; returns the output shape.
     virtual Shape describe(const Shape& in, ModuleTable& t, int depth) = 0;
 };

@@ -94,6 +94,23 @@ struct BiasAct {
         return {&BiasAct::apply, this};
     }
 };
+// BiasAct, then + plus, a tensor laid out as the product's output `out` (a residual sum, folded
+// into the write): y = act(y + b), then y = y + plus at y's place in out.
+struct BiasActPlus {
+    BiasAct ba;
+    const float* out;
+    const float* plus;
+    static void apply(const void* ctx, float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) {
+        const auto& e = *static_cast<const BiasActPlus*>(ctx);
+        BiasAct::apply(&e.ba, y, ldy, row, m, n);
+        for (int64_t i = 0; i < m; ++i) {
+            float* yi = y + i * ldy;
+            const float* pi = e.plus + (yi - e.out);
+            for (int64_t j = 0; j < n; ++j) yi[j] = yi[j] + pi[j];
+        }
+    }
+    gemm_kernel::Epilogue epilogue() const { return {&BiasActPlus::apply, this}; }
+};
 
 // Generic depthwise (any stride/dilation): each channel through the naive conv, then the epilogue.
 template <class T>
@@ -591,6 +608,7 @@ struct WinogradProjection {
     gemm_kernel::Epilogue ep;
     int64_t OC2 = 0;
     T* out2 = nullptr;
+    const T* plus = nullptr;  // or a tensor of out2's shape added to it (a residual sum)
 };
 
 template <class T>
@@ -778,8 +796,15 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
                         const T* src = pb.data() + o * np + 4 * j0;
                         T* dst = proj->out2 + ((n * OC2 + o) * H + 2 * ty) * W + 2 * tx0;
                         const int64_t w = std::min(2 * cnt, W - 2 * tx0);
-                        std::copy(src, src + w, dst);
-                        if (2 * ty + 1 < H) std::copy(src + 2 * cnt, src + 2 * cnt + w, dst + W);
+                        for (int64_t r = 0; r < std::min<int64_t>(2, H - 2 * ty); ++r) {
+                            T* d = dst + r * W;
+                            if (proj->plus) {
+                                const T* q = proj->plus + (d - proj->out2);
+                                for (int64_t i = 0; i < w; ++i) d[i] = src[r * 2 * cnt + i] + q[i];
+                            } else {
+                                std::copy(src + r * 2 * cnt, src + r * 2 * cnt + w, d);
+                            }
+                        }
                     });
             }
     }
@@ -848,7 +873,7 @@ template <class T>
 void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* w2, const T* b2, Act act2,
                          int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride, int64_t pad,
                          int64_t dilation, int64_t OC, const detail::ConvWeights<T>* cache1,
-                         const detail::ConvWeights<T>* cache2, backend::cpu) {
+                         const detail::ConvWeights<T>* cache2, backend::cpu, const T* plus = nullptr) {
     static_assert(std::is_same_v<T, float>, "conv2d_pair_forward: float (conv2d_pair_applies)");
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
@@ -873,10 +898,11 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     const auto p2 = prepared(cache2, w2, OC, E, l2);
     const GemmLhs<T>& W2 = p2->lhs[0];
     const detail::BiasAct ba1{b1, act1}, ba2{b2, act2};
-    const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = ba2.epilogue();
+    const detail::BiasActPlus bp{ba2, out, plus};
+    const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = plus ? bp.epilogue() : ba2.epilogue();
     if (detail::winograd_applies(C, E, K, stride, pad, dilation, 1)) {  // the projection in every tile block
         const auto pw = cache1 ? cache1->get(w1, [&] { return detail::winograd_weights(w1, C, E); }) : nullptr;
-        const detail::WinogradProjection<T> proj{&W2, ep2, OC, out};
+        const detail::WinogradProjection<T> proj{&W2, ba2.epilogue(), OC, out, plus};
         detail::conv2d_winograd_f2x3<T>(nullptr, in, w1, b1, N, C, H, W, E, act1, pw.get(), &proj);
         return;
     }
