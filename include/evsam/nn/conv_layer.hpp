@@ -44,8 +44,8 @@ struct ConvLayer : Block<T, B> {
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
         TensorOf<T, B> y;
-        if (folded || !norm) {  // x = self.act(self.norm(self.conv(x))), one pass with the norm folded
-            y = conv.forward_fused(x, param_ptr(folded ? folded_bias : conv.bias, B{}), act);
+        if (fused_form()) {  // x = self.act(self.norm(self.conv(x))), one pass with the norm folded
+            y = conv.forward_fused(x, fused_bias(), act);
         } else {
             y = conv.forward(x);                                // x = self.conv(x)
             norm->forward_(y);                                  // x = self.norm(x)
@@ -66,27 +66,29 @@ struct ConvLayer : Block<T, B> {
             return std::nullopt;
         } else {
             const Conv2d<T, B>&c1 = conv, &c2 = point.conv;
-            if (!(folded || !norm) || !(point.folded || !point.norm) || x.dim() != 4 || x.size(1) != c1.in_channels ||
+            if (!fused_form() || !point.fused_form() || x.dim() != 4 || x.size(1) != c1.in_channels ||
                 c2.in_channels != c1.out_channels || c2.kernel_size != 1 || c2.stride != 1 || c2.padding != 0 ||
                 c2.groups != 1 ||
                 !conv2d_pair_applies<T>(x.size(0), c1.in_channels, x.size(2), x.size(3), c1.out_channels,
                                         c1.kernel_size, c1.stride, c1.padding, c1.dilation, c1.groups))
                 return std::nullopt;
             const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
-            TensorOf<T, B> y({N, c2.out_channels, conv_out_size(H, c1.kernel_size, c1.stride, c1.padding, c1.dilation),
-                              conv_out_size(W, c1.kernel_size, c1.stride, c1.padding, c1.dilation)},
-                             TensorOf<T, B>::uninitialized);
-            if (plus && plus->shape() != y.shape()) return std::nullopt;
-            conv2d_pair_forward(y.data(), x.data(), c1.weight.data(), param_ptr(folded ? folded_bias : c1.bias, B{}),
-                                act, c2.weight.data(), param_ptr(point.folded ? point.folded_bias : c2.bias, B{}),
-                                point.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size, c1.stride,
-                                c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{},
+            const Shape out{N, c2.out_channels, conv_out_size(H, c1.kernel_size, c1.stride, c1.padding, c1.dilation),
+                            conv_out_size(W, c1.kernel_size, c1.stride, c1.padding, c1.dilation)};
+            if (plus && plus->shape() != out) return std::nullopt;
+            TensorOf<T, B> y(out, TensorOf<T, B>::uninitialized);
+            conv2d_pair_forward(y.data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
+                                point.fused_bias(), point.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size,
+                                c1.stride, c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{},
                                 plus ? plus->data() : nullptr);
             return y;
         }
     }
 
 private:
+    // the conv's bias and activation as one epilogue: the norm folded into the conv, or none
+    bool fused_form() const { return folded || !norm; }
+    const T* fused_bias() const { return param_ptr(folded ? folded_bias : conv.bias, B{}); }
     void fold_norm() {
         conv.packed.reset();  // the weights change here
         folded = false;

@@ -5,8 +5,8 @@
 //   * the loader, which fills every tensor from a checkpoint and fails on any
 //     missing, unexpected, wrongly typed or wrongly shaped key, naming it.
 #pragma once
-#include <optional>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>

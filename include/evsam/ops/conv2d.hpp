@@ -630,7 +630,6 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
     const int64_t align = Ul[0].row_align(), mbytes = int64_t(16 * sizeof(T)) * OC * TB;
     const int64_t groups = mbytes > 2 * kWinogradMBytes ? (mbytes + kWinogradMBytes - 1) / kWinogradMBytes : 1;
     const int64_t OG = std::min(OC, ((OC + groups - 1) / groups + align - 1) / align * align);
-    std::min(OC, std::max<int64_t>(1, kWinogradMBytes / int64_t(16 * sizeof(T) * TB) / align) * align);
     // The tiles of a block, one tile-row segment at a time: f(ty, tx0, count, j0) with j0 the
     // index of tile (ty, tx0) within the block.
     auto for_segments = [TW](int64_t t0, int64_t nt, auto&& f) {
