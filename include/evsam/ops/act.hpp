@@ -8,7 +8,9 @@
 
 namespace evsam {
 
-enum class Act { none, relu, relu6, hswish, silu, gelu_tanh, gelu_erf };
+// gelu_tanh_approx is not a model's choice: it is how `fast` precision computes gelu_tanh on the CPU
+// (act_in_force, ops/activation.hpp), the same function to within 5e-5 relative error.
+enum class Act { none, relu, relu6, hswish, silu, gelu_tanh, gelu_erf, gelu_tanh_approx };
 
 // Upstream's registry names: "relu", "relu6", "hswish", "silu", "gelu" (tanh), or none.
 inline Act act_from_name(const std::string& s) {

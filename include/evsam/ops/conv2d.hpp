@@ -826,6 +826,7 @@ template <class T>
 void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                     int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G, Act act,
                     const detail::ConvWeights<T>* cache, backend::cpu) {
+    act = act_in_force<T>(act);
     if (G == C && G == OC && G > 1) {
         detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
     } else if (detail::winograd_applies(C, OC, K, stride, pad, dilation, G)) {
@@ -878,6 +879,7 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     using Stride = Eigen::OuterStride<>;
     if (!conv2d_pair_applies<T>(N, C, H, W, E, K, stride, pad, dilation, 1))
         throw std::logic_error("conv2d_pair_forward: a shape conv2d_pair_applies refuses");
+    act1 = act_in_force<T>(act1), act2 = act_in_force<T>(act2);
     const int64_t OW = conv_out_size(W, K, stride, pad, dilation), P = conv_out_size(H, K, stride, pad, dilation) * OW;
     const int64_t R = C * K * K;
 #ifdef _OPENMP

@@ -14,7 +14,8 @@ __device__ __forceinline__ T act_apply_dev(Act a, T x) {
         case Act::relu6: return fmin(fmax(x, T(0)), T(6));
         case Act::hswish: return x * fmin(fmax(x + T(3), T(0)), T(6)) / T(6);
         case Act::silu: return x / (T(1) + exp(-x));
-        case Act::gelu_tanh: {
+        case Act::gelu_tanh:
+        case Act::gelu_tanh_approx: {  // (the CPU's fast form of gelu_tanh; computed exactly here)
             const T k = T(0.7978845608028654);
             return T(0.5) * x * (T(1) + tanh(k * (x + T(0.044715) * x * x * x)));
         }
