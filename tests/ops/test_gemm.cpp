@@ -8,11 +8,14 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <evsam/ops/conv2d.hpp>  // BiasActPlus, the conv's epilogue
 #include <evsam/ops/gemm.hpp>
 #include <evsam/ops/gemm_kernels.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "op_test_util.hpp"
@@ -302,6 +305,49 @@ TEST(GemmKernels, AmxIsTheProductOfTheRoundedOperands) {
             EXPECT_TRUE(re.ok) << re.message;
         }
     }
+}
+
+// AMX's 32-row tiles, written to rows a multiple of 4 KiB apart, take their only depth block through
+// an L1 tile and the epilogue's write (macro_block): the same bits as into rows that are not, with
+// the conv's epilogue (bias, tanh-GELU, a residual sum), ragged edges, and depths of one block (the
+// staged path) and of two (not staged). The portable emulation has the same 32-row panels, so a CPU
+// without AMX runs the staged path too.
+TEST(GemmKernels, AmxThroughAnL1TileGivesTheSameBits) {
+    using evsam::gemm_kernel::Kind;
+    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
+    if (evsam::cpu_has_amx_bf16()) kinds.push_back(Kind::bf16_amx);
+    const int64_t M = 70, N = 1000;
+    uint32_t seed = 700;
+    for (Kind kind : kinds)
+        for (int64_t K : {200, 300}) {
+            SCOPED_TRACE(std::to_string(static_cast<int>(kind)) + " K=" + std::to_string(K));
+            const auto a = evsam_test::random_tensor<float>({M * K}, seed++),
+                       b = evsam_test::random_tensor<float>({K * N}, seed++),
+                       bias = evsam_test::random_tensor<float>({M}, seed++),
+                       plus = evsam_test::random_tensor<float>({M * N}, seed++);
+            const evsam::gemm_kernel::PackedLhs L(kind, {a.data(), K, 1}, M, K);
+            std::vector<evsam::Tensor<float>> ys;
+            for (int64_t ld : {int64_t{1024}, int64_t{1040}}) {  // 4 KiB apart (staged), and not
+                evsam::Tensor<float> out({M, ld}), pl({M, ld}), y({M, N});
+                for (int64_t i = 0; i < M; ++i) std::copy(&plus[i * N], &plus[i * N] + N, &pl[i * ld]);
+                const evsam::detail::BiasActPlus ep{{bias.data(), evsam::Act::gelu_tanh}, out.data(), pl.data()};
+                L.product_rows(0, M, {b.data(), N, 1}, N, out.data(), ld, false, ep.epilogue());
+                for (int64_t i = 0; i < M; ++i) std::copy(&out[i * ld], &out[i * ld] + N, &y[i * N]);
+                ys.push_back(y);
+            }
+            EXPECT_TRUE(evsam_test::bitwise_equal(ys[0], ys[1]));
+            // and it is the product, with the epilogue: against the double product of the operands
+            evsam::Tensor<double> ref = naive_product(a, b, M, K, N);
+            for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = 0; j < N; ++j) {
+                    const double v = ref[i * N + j] + bias[i];
+                    ref[i * N + j] =
+                        v / (1 + std::exp(-2 * 0.7978845608028654 * (v + 0.044715 * v * v * v))) + plus[i * N + j];
+                }
+            double e2 = 0, r2 = 0;
+            for (int64_t i = 0; i < M * N; ++i) e2 += std::pow(ys[0][i] - ref[i], 2), r2 += ref[i] * ref[i];
+            EXPECT_LE(std::sqrt(e2 / r2), evsam::kMaxRelL2Bf16Product);
+        }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

@@ -85,9 +85,19 @@ inline void bias_act_row(T* dst, int64_t n, T b, Act act) {
 struct BiasAct {
     const float* bias;
     Act act;
-    static void apply(const void* ctx, float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) {
+    static void apply(const void* ctx, const float* src, int64_t lds, float* y, int64_t ldy, int64_t row, int64_t m,
+                      int64_t n) {
         const auto& e = *static_cast<const BiasAct*>(ctx);
-        for (int64_t i = 0; i < m; ++i) bias_act_row(y + i * ldy, n, e.bias ? e.bias[row + i] : 0.0f, e.act);
+        for (int64_t i = 0; i < m; ++i) {
+            const float b = e.bias ? e.bias[row + i] : 0.0f;
+            if (b == 0.0f && e.act == Act::none) {
+                if (src != y) std::copy(src + i * lds, src + i * lds + n, y + i * ldy);
+                continue;
+            }
+            const Act a = e.act;
+            simd::map(y + i * ldy, src + i * lds, n,
+                      [b, a](simd::vec<float> v) { return act_apply(a, v + simd::vec<float>(b)); });
+        }
     }
     gemm_kernel::Epilogue epilogue() const {
         if (!bias && act == Act::none) return {};
@@ -100,9 +110,10 @@ struct BiasActPlus {
     BiasAct ba;
     const float* out;
     const float* plus;
-    static void apply(const void* ctx, float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) {
+    static void apply(const void* ctx, const float* src, int64_t lds, float* y, int64_t ldy, int64_t row, int64_t m,
+                      int64_t n) {
         const auto& e = *static_cast<const BiasActPlus*>(ctx);
-        BiasAct::apply(&e.ba, y, ldy, row, m, n);
+        BiasAct::apply(&e.ba, src, lds, y, ldy, row, m, n);
         for (int64_t i = 0; i < m; ++i) {
             float* yi = y + i * ldy;
             const float* pi = e.plus + (yi - e.out);
