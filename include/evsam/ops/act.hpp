@@ -9,7 +9,7 @@
 namespace evsam {
 
 // gelu_tanh_approx is not a model's choice: it is how `fast` precision computes gelu_tanh on the CPU
-// (act_in_force, ops/activation.hpp), the same function to within 5e-5 relative error.
+// (act_in_force, ops/activation.hpp), the same function to within 2e-5 relative error.
 enum class Act { none, relu, relu6, hswish, silu, gelu_tanh, gelu_erf, gelu_tanh_approx };
 
 // Upstream's registry names: "relu", "relu6", "hswish", "silu", "gelu" (tanh), or none.

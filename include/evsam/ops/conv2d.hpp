@@ -75,10 +75,18 @@ constexpr int64_t kColBlock = 256;  // output pixels per GEMM block
 inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }  // b > 0
 
 // dst[0 .. n) = act(dst + b): the conv epilogue (bias, folded BatchNorm shift, fused activation).
+// (dst = act(src + b): the same from another row, e.g. the GEMM's L1 tile.)
+template <class T>
+inline void bias_act_row(T* dst, const T* src, int64_t n, T b, Act act) {
+    if (b == T(0) && act == Act::none) {
+        if (src != dst) std::copy(src, src + n, dst);
+        return;
+    }
+    simd::map(dst, src, n, [b, act](simd::vec<T> v) { return act_apply(act, v + simd::vec<T>(b)); });
+}
 template <class T>
 inline void bias_act_row(T* dst, int64_t n, T b, Act act) {
-    if (b == T(0) && act == Act::none) return;
-    simd::map(dst, dst, n, [b, act](simd::vec<T> v) { return act_apply(act, v + simd::vec<T>(b)); });
+    bias_act_row(dst, dst, n, b, act);
 }
 
 // bias_act_row as a float GEMM's epilogue (gemm_kernel::Epilogue): row r of the product gets bias[r].
@@ -88,16 +96,8 @@ struct BiasAct {
     static void apply(const void* ctx, const float* src, int64_t lds, float* y, int64_t ldy, int64_t row, int64_t m,
                       int64_t n) {
         const auto& e = *static_cast<const BiasAct*>(ctx);
-        for (int64_t i = 0; i < m; ++i) {
-            const float b = e.bias ? e.bias[row + i] : 0.0f;
-            if (b == 0.0f && e.act == Act::none) {
-                if (src != y) std::copy(src + i * lds, src + i * lds + n, y + i * ldy);
-                continue;
-            }
-            const Act a = e.act;
-            simd::map(y + i * ldy, src + i * lds, n,
-                      [b, a](simd::vec<float> v) { return act_apply(a, v + simd::vec<float>(b)); });
-        }
+        for (int64_t i = 0; i < m; ++i)
+            bias_act_row(y + i * ldy, src + i * lds, n, e.bias ? e.bias[row + i] : 0.0f, e.act);
     }
     gemm_kernel::Epilogue epilogue() const {
         if (!bias && act == Act::none) return {};

@@ -601,10 +601,7 @@ void macro_block(int64_t M, int64_t nc, int64_t kc, const typename Kn::elem* Ab,
             if (!first)
                 for (int64_t i = 0; i < mr; ++i) std::copy(y + i * ldy, y + i * ldy + nr, tile + i * NR);
             Kn::micro(kc, Ab + ip * MR * kcp, Bb + jp * NR * kcp, tile, NR, first);
-            if (last)
-                ep.write(tile, NR, y, ldy, row0 + ii, mr, nr);
-            else
-                for (int64_t i = 0; i < mr; ++i) std::copy(tile + i * NR, tile + i * NR + nr, y + i * ldy);
+            (last ? ep : Epilogue{}).write(tile, NR, y, ldy, row0 + ii, mr, nr);
         }
     };
     if (npanels <= kFewPanels) {  // few columns (small maps): each A panel once, for every B panel in turn
