@@ -1,6 +1,7 @@
 // ops/resize.hpp: PyTorch's bicubic (the neck's UpSampleLayer) and bilinear (mask upscaling)
-// interpolation. Both fast paths keep the one-output-at-a-time formula's arithmetic (taps computed
-// once per row / column instead of per output), so they equal the naive loops bit for bit; the
+// interpolation. Both fast paths keep the one-output-at-a-time formula's arithmetic (separable: each
+// source row's horizontal sums computed once, then blended per output row; several blocks of 64 output
+// rows in the last two bicubic cases), so they equal the naive loops bit for bit; the
 // crop variant of bilinear is the full resize's corner.
 #include <gtest/gtest.h>
 
@@ -24,7 +25,9 @@ void check_bicubic() {
                                                                        {1, 5, 7, 13, 3},
                                                                        {2, 1, 1, 4, 4},
                                                                        {1, 64, 64, 64, 64},
-                                                                       {1, 9, 4, 2, 7}}) {
+                                                                       {1, 9, 4, 2, 7},
+                                                                       {1, 40, 30, 150, 100},
+                                                                       {2, 200, 7, 70, 5}}) {
         const auto x = evsam_test::random_tensor<T>({NC, H, W}, 31, -5, 5);
         evsam::Tensor<T> ref({NC, OH, OW}), fast({NC, OH, OW});
         evsam::bicubic_resize_forward_naive(ref.data(), x.data(), NC, H, W, OH, OW);

@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "evsam/backend/backend.hpp"
@@ -30,6 +31,64 @@ inline void cubic_coeffs(T t, T c[4]) {
     c[2] = near(1 - t);
     c[3] = far(2 - t);
 }
+
+// One output row or column's source taps: NT source indices (already clamped) and their weights.
+template <class T, int NT>
+struct ResizeTap {
+    std::array<int64_t, NT> i;
+    std::array<T, NT> c;
+};
+
+// v(0) c[0] + v(1) c[1] + ..., left to right
+template <class V, class T, size_t NT, int64_t... K>
+inline T tap_sum(V&& v, const std::array<T, NT>& c, std::integer_sequence<int64_t, K...>) {
+    return (... + (v(K) * c[K]));
+}
+
+// A separable resize with the arithmetic of the one-pass formula
+//   out = (sum over ky of  (sum over kx of  r_ky[x.i[kx]] x.c[kx])  y.c[ky]),  sums left to right,
+// r_ky the source row y.i[ky]: the inner sums depend on the source row only, so a horizontal pass
+// computes them once per source row that a block of output rows reads (not once per output row that
+// reads it), and the vertical pass blends NT of them, whole output rows at a time (the compiler's
+// vectors). out is NC x CH x CW, the first CH rows (ty) and CW columns (tx) of the resized planes;
+// each tap list's indices grow with the output index.
+template <class T, int NT>
+void resize_separable(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t CH, int64_t CW,
+                      const std::vector<ResizeTap<T, NT>>& ty, const std::vector<ResizeTap<T, NT>>& tx) {
+    constexpr int64_t kRows = 64;  // output rows per task (fixed: the same bits for any thread count)
+    const int64_t nrb = (CH + kRows - 1) / kRows;
+    constexpr auto taps = std::make_integer_sequence<int64_t, NT>{};
+#pragma omp parallel
+    {
+        std::vector<T> hbuf;
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t p = 0; p < NC; ++p)
+            for (int64_t rb = 0; rb < nrb; ++rb) {
+                const int64_t oy0 = rb * kRows, oy1 = std::min(CH, oy0 + kRows);
+                const int64_t s0 = ty[static_cast<size_t>(oy0)].i[0],
+                              s1 = ty[static_cast<size_t>(oy1 - 1)].i[NT - 1] + 1;
+                hbuf.resize(static_cast<size_t>((s1 - s0) * CW));
+                const T* src = in + p * H * W;
+                for (int64_t sy = s0; sy < s1; ++sy) {  // horizontal pass over the source rows this block reads
+                    const T* r = src + sy * W;
+                    T* hr = hbuf.data() + (sy - s0) * CW;
+                    for (int64_t ox = 0; ox < CW; ++ox) {
+                        const ResizeTap<T, NT>& x = tx[static_cast<size_t>(ox)];
+                        hr[ox] = tap_sum([&](int64_t k) { return r[x.i[k]]; }, x.c, taps);
+                    }
+                }
+                for (int64_t oy = oy0; oy < oy1; ++oy) {  // vertical pass
+                    const ResizeTap<T, NT>& y = ty[static_cast<size_t>(oy)];
+                    std::array<const T*, NT> h;
+                    for (int k = 0; k < NT; ++k) h[static_cast<size_t>(k)] = hbuf.data() + (y.i[k] - s0) * CW;
+                    T* dst = out + (p * CH + oy) * CW;
+                    for (int64_t ox = 0; ox < CW; ++ox)
+                        dst[ox] = tap_sum([&](int64_t k) { return h[k][ox]; }, y.c, taps);
+                }
+            }
+    }
+}
+
 }  // namespace detail
 
 // mode="bicubic": border taps are clamped to the edge (upsample_get_value_bounded).
@@ -57,41 +116,24 @@ void bicubic_resize_forward_naive(T* out, const T* in, int64_t NC, int64_t H, in
             }
 }
 
-// The fast path: the same arithmetic, with each output column's clamped taps and weights computed once.
+// The fast path: the same arithmetic, separable (detail::resize_separable), each output row's and
+// column's clamped taps and weights computed once.
 template <class T>
 void bicubic_resize_forward(T* out, const T* in, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
                             backend::cpu) {
     const T sh = static_cast<T>(H) / static_cast<T>(OH), sw = static_cast<T>(W) / static_cast<T>(OW);
-    // Per output column, once: the four clamped source columns and their weights.
-    std::vector<std::array<int64_t, 4>> xi(static_cast<size_t>(OW));
-    std::vector<std::array<T, 4>> xc(static_cast<size_t>(OW));
-    for (int64_t ox = 0; ox < OW; ++ox) {
-        const T fx = detail::source_index(sw, ox, true);
-        const int64_t ix = static_cast<int64_t>(std::floor(fx));
-        detail::cubic_coeffs(fx - static_cast<T>(ix), xc[static_cast<size_t>(ox)].data());
-        for (int k = 0; k < 4; ++k) xi[static_cast<size_t>(ox)][k] = std::clamp<int64_t>(ix - 1 + k, 0, W - 1);
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < NC; ++p) {
-        const T* src = in + p * H * W;
-        T* dst = out + p * OH * OW;
-        for (int64_t oy = 0; oy < OH; ++oy) {
-            const T fy = detail::source_index(sh, oy, true);
-            const int64_t iy = static_cast<int64_t>(std::floor(fy));
-            T cy[4];
-            detail::cubic_coeffs(fy - static_cast<T>(iy), cy);
-            const T* r[4];
-            for (int k = 0; k < 4; ++k) r[k] = src + std::clamp<int64_t>(iy - 1 + k, 0, H - 1) * W;
-            for (int64_t ox = 0; ox < OW; ++ox) {
-                const auto& x = xi[static_cast<size_t>(ox)];
-                const auto& cx = xc[static_cast<size_t>(ox)];
-                T rows[4];
-                for (int k = 0; k < 4; ++k)
-                    rows[k] = r[k][x[0]] * cx[0] + r[k][x[1]] * cx[1] + r[k][x[2]] * cx[2] + r[k][x[3]] * cx[3];
-                dst[oy * OW + ox] = rows[0] * cy[0] + rows[1] * cy[1] + rows[2] * cy[2] + rows[3] * cy[3];
-            }
+    auto taps = [](T scale, int64_t out_n, int64_t in_n) {
+        std::vector<detail::ResizeTap<T, 4>> t(static_cast<size_t>(out_n));
+        for (int64_t o = 0; o < out_n; ++o) {
+            const T f = detail::source_index(scale, o, true);
+            const int64_t i = static_cast<int64_t>(std::floor(f));
+            auto& tp = t[static_cast<size_t>(o)];
+            detail::cubic_coeffs(f - static_cast<T>(i), tp.c.data());
+            for (int k = 0; k < 4; ++k) tp.i[static_cast<size_t>(k)] = std::clamp<int64_t>(i - 1 + k, 0, in_n - 1);
         }
-    }
+        return t;
+    };
+    detail::resize_separable(out, in, NC, H, W, OH, OW, taps(sh, OH, H), taps(sw, OW, W));
 }
 
 // mode="bilinear" (no antialias): used to upscale and resize masks.
@@ -126,56 +168,22 @@ void bilinear_resize_crop_forward(T* out, const T* in, int64_t NC, int64_t H, in
                                   int64_t CH, int64_t CW, backend::cpu) {
     const double sh = static_cast<T>(static_cast<T>(H) / static_cast<T>(OH));
     const double sw = static_cast<T>(static_cast<T>(W) / static_cast<T>(OW));
-    // Per output row / column: the two source indices and their weights (computed once).
-    struct Tap {
-        int64_t i0, i1;
-        T w0, w1;
-    };
+    // Per output row / column: the two source indices and their weights (computed once), then the
+    // separable passes, with the arithmetic of the one-pass formula
+    //   out = y.w0 * (x.w0 * r0[x.i0] + x.w1 * r0[x.i1]) + y.w1 * (x.w0 * r1[x.i0] + x.w1 * r1[x.i1]).
     auto taps = [](double scale, int64_t out_n, int64_t in_n) {
-        std::vector<Tap> t(static_cast<size_t>(out_n));
+        std::vector<detail::ResizeTap<T, 2>> t(static_cast<size_t>(out_n));
         for (int64_t o = 0; o < out_n; ++o) {
             const double f = detail::source_index(scale, o, false);
             const int64_t i0 = static_cast<int64_t>(f);
             const double l = f - static_cast<double>(i0);
-            t[static_cast<size_t>(o)] = {i0, i0 + (i0 < in_n - 1 ? 1 : 0), static_cast<T>(1.0 - l), static_cast<T>(l)};
+            t[static_cast<size_t>(o)] = {{i0, i0 + (i0 < in_n - 1 ? 1 : 0)},
+                                         {static_cast<T>(1.0 - l), static_cast<T>(l)}};
         }
         return t;
     };
-    const std::vector<Tap> ty = taps(sh, CH, H), tx = taps(sw, CW, W);  // the first CH rows / CW columns
-    // Separable, with the arithmetic of the one-pass formula
-    //   out = y.w0 * (x.w0 * r0[x.i0] + x.w1 * r0[x.i1]) + y.w1 * (x.w0 * r1[x.i0] + x.w1 * r1[x.i1]):
-    // the bracketed horizontal terms depend on the source row only, so each is computed once per
-    // source row (not once per output row that reads it) and the vertical pass blends two of them.
-    constexpr int64_t kRows = 64;  // output rows per task (fixed: the same bits for any thread count)
-    const int64_t nrb = (CH + kRows - 1) / kRows;
-#pragma omp parallel
-    {
-        std::vector<T> hbuf;
-#pragma omp for collapse(2) schedule(static)
-        for (int64_t p = 0; p < NC; ++p)
-            for (int64_t rb = 0; rb < nrb; ++rb) {
-                const int64_t oy0 = rb * kRows, oy1 = std::min(CH, oy0 + kRows);
-                const int64_t s0 = ty[static_cast<size_t>(oy0)].i0, s1 = ty[static_cast<size_t>(oy1 - 1)].i1 + 1;
-                hbuf.resize(static_cast<size_t>((s1 - s0) * CW));
-                const T* src = in + p * H * W;
-                for (int64_t sy = s0; sy < s1; ++sy) {  // horizontal pass over the source rows this block reads
-                    const T* r = src + sy * W;
-                    T* hr = hbuf.data() + (sy - s0) * CW;
-                    for (int64_t ox = 0; ox < CW; ++ox) {
-                        const Tap& x = tx[static_cast<size_t>(ox)];
-                        hr[ox] = x.w0 * r[x.i0] + x.w1 * r[x.i1];
-                    }
-                }
-                for (int64_t oy = oy0; oy < oy1; ++oy) {  // vertical pass
-                    const Tap& y = ty[static_cast<size_t>(oy)];
-                    const T* h0 = hbuf.data() + (y.i0 - s0) * CW;
-                    const T* h1 = hbuf.data() + (y.i1 - s0) * CW;
-                    T* dst = out + (p * CH + oy) * CW;
-                    const T w0 = y.w0, w1 = y.w1;
-                    for (int64_t ox = 0; ox < CW; ++ox) dst[ox] = w0 * h0[ox] + w1 * h1[ox];
-                }
-            }
-    }
+    detail::resize_separable(out, in, NC, H, W, CH, CW, taps(sh, CH, H),
+                             taps(sw, CW, W));  // the first CH rows / CW columns
 }
 
 template <class T>
