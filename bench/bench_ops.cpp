@@ -104,6 +104,39 @@ void bm_conv(State& st, ConvShape s, ConvImpl impl) {
     set_counters(st, 2 * macs, 4.0 * double(nin + nw + s.OC + nout));
 }
 
+// MBConv's 1x1 expand (C -> E, GELU) and depthwise KxK (stride s): the two convs in turn, or in one
+// pass (conv2d_expand_depthwise_forward); the layers' packs kept, as in the model; strict or fast.
+void bm_expand_dw(State& st, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride, bool fused,
+                  evsam::Precision prec) {
+    if (prec == evsam::Precision::fast && !evsam::cpu_has_avx512_bf16()) {
+        st.SkipWithError("no AVX512_BF16");
+        return;
+    }
+    evsam::CpuPrecisionScope scope(prec);
+    const int64_t pad = K / 2, OH = evsam::conv_out_size(H, K, stride, pad, 1),
+                  OW = evsam::conv_out_size(W, K, stride, pad, 1);
+    const Buf in = random_buf(C * H * W, 1), w1 = random_buf(E * C, 2, -0.1f, 0.1f), b1 = random_buf(E, 3),
+              wd = random_buf(E * K * K, 4, -0.3f, 0.3f), bd = random_buf(E, 5);
+    Buf mid(static_cast<size_t>(E * H * W)), out(static_cast<size_t>(E * OH * OW));
+    evsam::detail::ConvWeights<float> k1;
+    for (auto _ : st) {
+        if (fused) {
+            evsam::conv2d_expand_depthwise_forward(out.data(), in.data(), w1.data(), b1.data(), Act::gelu_tanh,
+                                                   wd.data(), bd.data(), Act::none, int64_t(1), C, H, W, E, K, stride,
+                                                   pad, &k1, cpu{});
+        } else {
+            evsam::conv2d_forward(mid.data(), in.data(), w1.data(), b1.data(), int64_t(1), C, H, W, E, int64_t(1),
+                                  int64_t(1), int64_t(0), int64_t(1), int64_t(1), Act::gelu_tanh, &k1, cpu{});
+            evsam::conv2d_forward(out.data(), mid.data(), wd.data(), bd.data(), int64_t(1), E, H, W, E, K, stride, pad,
+                                  int64_t(1), E, Act::none, cpu{});
+        }
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_counters(st, 2.0 * double(E) * double(H * W) * double(C) + 2.0 * double(E * OH * OW * K * K),
+                 4.0 * double(C * H * W + E * C + E * OH * OW));
+}
+
 // conv_transpose2d, kernel == stride (SAM decoder's output upscaling).
 void bm_convt(State& st, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t K, bool naive) {
     const int64_t nin = C * H * W, nw = C * OC * K * K, nout = OC * H * K * W * K;
@@ -354,6 +387,22 @@ void register_all() {
     conv_group("dwconv5x5s1_1536_16x16", {1536, 16, 16, 1536, 5, 1, 1536}, naive_fast, kMicrosecond);
     // LiteMLA grouped 1x1: 1536 channels in 48 groups of 32 (one GEMM per group).
     conv_group("gconv1x1_g48_1536_16x16", {1536, 16, 16, 1536, 1, 1, 48}, naive_fast, kMicrosecond);
+
+    // MBConv's expand and depthwise, in turn and in one pass: L0's first stride-2 MBConv (128 -> 2048 at
+    // 64x64), a stride-1 one of stage 3 (256 -> 1024 at 32x32) and of stage 4 (512 -> 2048 at 16x16).
+    struct ExpandDwShape {
+        const char* name;
+        int64_t C, H, W, E, K, stride;
+    };
+    for (const ExpandDwShape& e : {ExpandDwShape{"mbconv_expand_dw_128to2048_64x64_s2", 128, 64, 64, 2048, 3, 2},
+                                   ExpandDwShape{"mbconv_expand_dw_256to1024_32x32", 256, 32, 32, 1024, 3, 1},
+                                   ExpandDwShape{"mbconv_expand_dw_512to2048_16x16", 512, 16, 16, 2048, 3, 1}})
+        for (auto prec : {evsam::Precision::strict, evsam::Precision::fast})
+            for (bool fused : {false, true})
+                reg(std::string(e.name) + "/" + (fused ? "one_pass" : "two_convs") +
+                        (prec == evsam::Precision::fast ? "_fast" : ""),
+                    kMillisecond,
+                    [e, fused, prec](State& st) { bm_expand_dw(st, e.C, e.H, e.W, e.E, e.K, e.stride, fused, prec); });
 
     // LiteMLA ReLU linear attention, 32 heads of dim 32 (16x16 and 32x32 maps).
     for (int64_t N : {256, 1024})

@@ -203,6 +203,77 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
     EXPECT_FALSE(evsam::conv2d_pair_applies<double>(1, 3, 96, 90, 40, 3, 2, 1, 1, 1));
 }
 
+// conv2d_expand_depthwise_forward (MBConv's 1x1 expand and depthwise conv in one pass over blocks of
+// mid channels) gives the bits of the two convs run in turn, in both precisions, with and without
+// kept packs, on 1 and 2 threads, and matches the naive convs.
+struct ExpandDwCase {
+    int64_t N, C, H, W, E, K, stride, pad;
+    evsam::Act act1, actd;
+    bool bias;
+};
+TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
+    std::vector<evsam::Precision> precisions = {evsam::Precision::strict};
+    if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::Precision::fast);
+    const ExpandDwCase cases[] = {
+        {1, 16, 33, 29, 40, 3, 2, 1, evsam::Act::gelu_tanh, evsam::Act::none, true},        // odd sizes, stride 2
+        {2, 8, 20, 24, 100, 3, 1, 1, evsam::Act::relu6, evsam::Act::hswish, false},         // batch 2, ragged panels
+        {1, 24, 64, 64, 300, 5, 1, 2, evsam::Act::gelu_tanh, evsam::Act::gelu_tanh, true},  // ten blocks
+        {1, 12, 64, 64, 200, 3, 2, 1, evsam::Act::none, evsam::Act::relu, true},            // several blocks, stride 2
+        {1, 12, 7, 7, 64, 3, 2, 1, evsam::Act::silu, evsam::Act::none, true},               // a 7x7 map
+    };
+    const int threads = omp_get_max_threads();
+    for (auto prec : precisions) {
+        evsam::CpuPrecisionScope scope(prec);
+        for (const auto& c : cases) {
+            ASSERT_TRUE(evsam::conv2d_expand_depthwise_applies<float>(c.stride, 1));
+            const double s1 = 1 / std::sqrt(double(c.C)), sd = 1 / double(c.K);
+            auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 41),
+                 w1 = random_tensor<float>({c.E, c.C, 1, 1}, 42, -s1, s1), b1 = random_tensor<float>({c.E}, 43),
+                 wd = random_tensor<float>({c.E, 1, c.K, c.K}, 44, -sd, sd), bd = random_tensor<float>({c.E}, 45);
+            const float* bdp = c.bias ? bd.data() : nullptr;
+            const int64_t OH = evsam::conv_out_size(c.H, c.K, c.stride, c.pad, 1);
+            const int64_t OW = evsam::conv_out_size(c.W, c.K, c.stride, c.pad, 1);
+            evsam::Tensor<float> mid({c.N, c.E, c.H, c.W}), two({c.N, c.E, OH, OW}), one({c.N, c.E, OH, OW});
+            evsam::conv2d_forward<float>(mid.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.H, c.W, c.E, 1, 1, 0,
+                                         1, 1, c.act1, evsam::backend::cpu{});
+            evsam::conv2d_forward<float>(two.data(), mid.data(), wd.data(), bdp, c.N, c.E, c.H, c.W, c.E, c.K, c.stride,
+                                         c.pad, 1, c.E, c.actd, evsam::backend::cpu{});
+            evsam::detail::ConvWeights<float> k1;
+            for (int t : {1, 2}) {
+                omp_set_num_threads(t);
+                for (const evsam::detail::ConvWeights<float>* k : {static_cast<decltype(&k1)>(nullptr), &k1, &k1}) {
+                    std::fill(one.begin(), one.end(), 0.0f);
+                    evsam::conv2d_expand_depthwise_forward<float>(one.data(), x.data(), w1.data(), b1.data(), c.act1,
+                                                                  wd.data(), bdp, c.actd, c.N, c.C, c.H, c.W, c.E, c.K,
+                                                                  c.stride, c.pad, k, evsam::backend::cpu{});
+                    EXPECT_TRUE(evsam_test::bitwise_equal(one, two))
+                        << c.C << "->" << c.E << " k" << c.K << " s" << c.stride << ", " << t << " threads"
+                        << (k ? ", kept packs" : "");
+                }
+            }
+            omp_set_num_threads(threads);
+            if (prec != evsam::Precision::strict) continue;
+            auto d = [](const evsam::Tensor<float>& t) {  // the reference runs in double
+                evsam::Tensor<double> r(t.shape());
+                for (int64_t k = 0; k < t.numel(); ++k) r[k] = t[k];
+                return r;
+            };
+            const evsam::Tensor<double> xd = d(x), w1d = d(w1), b1d = d(b1), wdd = d(wd), bdd = d(bd);
+            evsam::Tensor<double> midr({c.N, c.E, c.H, c.W}), ref({c.N, c.E, OH, OW});
+            evsam::conv2d_forward_naive(midr.data(), xd.data(), w1d.data(), b1d.data(), c.N, c.C, c.H, c.W, c.E,
+                                        int64_t(1), int64_t(1), int64_t(0), int64_t(1), int64_t(1));
+            evsam::activation_forward_naive(midr.data(), midr.numel(), c.act1);
+            evsam::conv2d_forward_naive(ref.data(), midr.data(), wdd.data(), c.bias ? bdd.data() : nullptr, c.N, c.E,
+                                        c.H, c.W, c.E, c.K, c.stride, c.pad, int64_t(1), c.E);
+            evsam::activation_forward_naive(ref.data(), ref.numel(), c.actd);
+            EXPECT_TRUE(evsam_test::close(one, ref, "conv2d_expand_depthwise"));
+        }
+    }
+    EXPECT_FALSE(evsam::conv2d_expand_depthwise_applies<float>(3, 1));
+    EXPECT_FALSE(evsam::conv2d_expand_depthwise_applies<float>(1, 2));
+    EXPECT_FALSE(evsam::conv2d_expand_depthwise_applies<double>(1, 1));
+}
+
 // The second case is Winograd's with many output channels: one thread takes blocks of 112 tiles
 // and groups the output channels (M over 2 MiB), two take blocks of 64 and do not; the bits agree.
 TEST(Conv2d, ThreadCountDoesNotChangeResults) {

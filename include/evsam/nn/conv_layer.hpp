@@ -85,6 +85,32 @@ struct ConvLayer : Block<T, B> {
         }
     }
 
+    // dw(this(x)) for this 1x1 conv and a depthwise ConvLayer `dw`, in one pass over blocks of
+    // channels (ops/conv2d.hpp: conv2d_expand_depthwise_forward, the same bits as the two forwards
+    // in turn) where that op takes them: the CPU, float, both norms folded, stride 1 or 2, no
+    // dilation. Otherwise nothing, and the caller runs the two forwards.
+    std::optional<TensorOf<T, B>> forward_depthwise(const ConvLayer& dw, const TensorOf<T, B>& x) const {
+        if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
+            (void)dw, (void)x;
+            return std::nullopt;
+        } else {
+            const Conv2d<T, B>&c1 = conv, &c2 = dw.conv;
+            const int64_t E = c1.out_channels;
+            if (!fused_form() || !dw.fused_form() || x.dim() != 4 || x.size(1) != c1.in_channels ||
+                c1.kernel_size != 1 || c1.stride != 1 || c1.padding != 0 || c1.groups != 1 || c2.in_channels != E ||
+                c2.out_channels != E || c2.groups != E || !conv2d_expand_depthwise_applies<T>(c2.stride, c2.dilation))
+                return std::nullopt;
+            const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+            TensorOf<T, B> y({N, E, conv_out_size(H, c2.kernel_size, c2.stride, c2.padding, 1),
+                              conv_out_size(W, c2.kernel_size, c2.stride, c2.padding, 1)},
+                             TensorOf<T, B>::uninitialized);
+            conv2d_expand_depthwise_forward(y.data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
+                                            dw.fused_bias(), dw.act, N, c1.in_channels, H, W, E, c2.kernel_size,
+                                            c2.stride, c2.padding, &c1.packed, B{});
+            return y;
+        }
+    }
+
 private:
     // the conv's bias and activation as one epilogue: the norm folded into the conv, or none
     bool fused_form() const { return folded || !norm; }

@@ -33,9 +33,14 @@ struct MBConv : Block<T, B> {
         point_conv.visit(v, p + "point_conv.");
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
-        TensorOf<T, B> y = inverted_conv.forward(x, tr);  // 1x1 expand + act
-        y = depth_conv.forward(y, tr);                    // kxk depthwise + act
-        y = point_conv.forward(y, tr);                    // 1x1 project
+        TensorOf<T, B> y;
+        if (auto e = tr ? std::nullopt : inverted_conv.forward_depthwise(depth_conv, x)) {
+            y = std::move(*e);  // the two below in one pass over blocks of channels, where the op takes them
+        } else {
+            y = inverted_conv.forward(x, tr);  // 1x1 expand + act
+            y = depth_conv.forward(y, tr);     // kxk depthwise + act
+        }
+        y = point_conv.forward(y, tr);  // 1x1 project
         this->trace(tr, y);
         return y;
     }

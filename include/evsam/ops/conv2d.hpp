@@ -192,70 +192,87 @@ void copy_row(T* dst, const T* src, int64_t n) {
 // plane of width Wq the output is computed at q = oy Wq + ox for every q < OH Wq at once (the q with
 // ox >= OW are computed and dropped), so a 7x7 map costs 4 vectors of 16, not 7 half-empty rows.
 // acc = bias; acc = fma(x, w[ky][kx], acc) in (ky, kx) order, as the naive conv adds.
+// DepthwisePlan holds a shape's layout and one channel's work: conv2d_depthwise runs it over every
+// channel, conv2d_expand_depthwise_forward over each block of channels as the 1x1 expand makes them.
 constexpr int64_t kDwVectors = 4;
+template <class T>
+struct DepthwisePlan {
+    int64_t H, W, K, stride, pad, OH, OW, Wq, nq, plane, planes;
+    std::vector<int64_t> tap;  // where tap (ky, kx) reads, from q
+    DepthwisePlan(int64_t H_, int64_t W_, int64_t K_, int64_t stride_, int64_t pad_)
+        : H(H_), W(W_), K(K_), stride(stride_), pad(pad_) {
+        constexpr int64_t VW = simd::width<T>;
+        OH = conv_out_size(H, K, stride, pad, 1), OW = conv_out_size(W, K, stride, pad, 1);
+        const int64_t Hp = H + 2 * pad, Wp = W + 2 * pad;
+        const int64_t Hq = (Hp + stride - 1) / stride;  // each plane is Hq x Wq
+        Wq = (Wp + stride - 1) / stride;
+        nq = (OH * Wq + VW - 1) / VW * VW;    // outputs computed
+        const int64_t kq = (K - 1) / stride;  // plane offset reach
+        // a plane holds Hq Wq values and what the last vectors read past them
+        plane = (std::max(Hq * Wq, nq + kq * Wq + kq) + 15) / 16 * 16;
+        planes = stride * stride;
+        tap.resize(static_cast<size_t>(K * K));
+        for (int64_t ky = 0; ky < K; ++ky)
+            for (int64_t kx = 0; kx < K; ++kx)
+                tap[static_cast<size_t>(ky * K + kx)] =
+                    ((ky % stride) * stride + kx % stride) * plane + (ky / stride) * Wq + kx / stride;
+    }
+    // the values of a thread's buffer (the planes, then the nq outputs)
+    size_t buffer_size() const { return static_cast<size_t>(planes * plane + nq); }
+    // one channel: dst (OH x OW) = act(conv(src (H x W), wk (K x K)) + b), buf of buffer_size()
+    void channel(T* dst, const T* src, const T* wk, T b, Act act, T* buf) const {
+        using V = simd::vec<T>;
+        constexpr int64_t VW = simd::width<T>;
+        T* row = buf + planes * plane;  // the outputs, nq of them
+        std::fill(buf, buf + planes * plane, T(0));
+        for (int64_t iy = 0; iy < H; ++iy) {
+            const T* s = src + iy * W;
+            const int64_t y = iy + pad;
+            if (stride == 1) {
+                copy_row(buf + y * Wq + pad, s, W);
+                continue;
+            }
+            // padded column x = ix + pad: plane x & 1, column x >> 1
+            T* p0 = buf + (y & 1) * 2 * plane + (y >> 1) * Wq;  // column parity 0
+            T* p1 = p0 + plane;                                 // column parity 1
+            T* ev = pad % 2 ? p1 + pad / 2 : p0 + pad / 2;      // ix even
+            T* od = pad % 2 ? p0 + pad / 2 + 1 : p1 + pad / 2;  // ix odd
+            for (int64_t ix = split_even_odd(ev, od, s, W); ix < W; ++ix) (ix % 2 ? od : ev)[ix / 2] = s[ix];
+        }
+        const V bv(b);
+        // kDwVectors output vectors at a time: independent FMA chains, each tap's weight loaded once
+        auto outputs = [&](int64_t q, auto nv) {
+            constexpr int64_t NV = decltype(nv)::value;
+            V acc[NV];
+            for (int64_t j = 0; j < NV; ++j) acc[j] = bv;
+            for (int64_t t = 0; t < K * K; ++t) {
+                const V w(wk[t]);
+                const T* p = buf + tap[static_cast<size_t>(t)] + q;
+                for (int64_t j = 0; j < NV; ++j) acc[j] = xsimd::fma(V::load_unaligned(p + j * VW), w, acc[j]);
+            }
+            for (int64_t j = 0; j < NV; ++j) act_apply(act, acc[j]).store_aligned(row + q + j * VW);
+        };
+        int64_t q = 0;
+        for (; q + kDwVectors * VW <= nq; q += kDwVectors * VW)
+            outputs(q, std::integral_constant<int64_t, kDwVectors>{});
+        for (; q < nq; q += VW) outputs(q, std::integral_constant<int64_t, 1>{});
+        for (int64_t oy = 0; oy < OH; ++oy) copy_row(dst + oy * OW, row + oy * Wq, OW);
+    }
+};
 template <class T>
 void conv2d_depthwise(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t K, int64_t stride, int64_t pad, int64_t dilation, Act act) {
     if (dilation != 1 || stride > 2)
         return conv2d_depthwise_generic(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
-    using V = simd::vec<T>;
-    constexpr int64_t VW = simd::width<T>;
-    const int64_t OH = conv_out_size(H, K, stride, pad, 1), OW = conv_out_size(W, K, stride, pad, 1);
-    const int64_t Hp = H + 2 * pad, Wp = W + 2 * pad;
-    const int64_t Hq = (Hp + stride - 1) / stride, Wq = (Wp + stride - 1) / stride;  // each plane
-    const int64_t nq = (OH * Wq + VW - 1) / VW * VW;                                 // outputs computed
-    const int64_t kq = (K - 1) / stride;                                             // plane offset reach
-    // a plane holds Hq Wq values and what the last vectors read past them
-    const int64_t plane = (std::max(Hq * Wq, nq + kq * Wq + kq) + 15) / 16 * 16;
-    const int64_t planes = stride * stride;
-    std::vector<int64_t> tap(static_cast<size_t>(K * K));  // where tap (ky, kx) reads, from q
-    for (int64_t ky = 0; ky < K; ++ky)
-        for (int64_t kx = 0; kx < K; ++kx)
-            tap[static_cast<size_t>(ky * K + kx)] =
-                ((ky % stride) * stride + kx % stride) * plane + (ky / stride) * Wq + kx / stride;
+    const DepthwisePlan<T> plan(H, W, K, stride, pad);
 #pragma omp parallel
     {
-        std::vector<T, AlignedAllocator<T>> buf(static_cast<size_t>(planes * plane + nq));
-        T* row = buf.data() + planes * plane;  // the outputs, nq of them
+        std::vector<T, AlignedAllocator<T>> buf(plan.buffer_size());
 #pragma omp for schedule(static)
         for (int64_t nc = 0; nc < N * C; ++nc) {
             const int64_t c = nc % C;
-            const T* src = in + nc * H * W;
-            const T* wk = weight + c * K * K;
-            T* dst = out + nc * OH * OW;
-            std::fill(buf.begin(), buf.begin() + planes * plane, T(0));
-            for (int64_t iy = 0; iy < H; ++iy) {
-                const T* s = src + iy * W;
-                const int64_t y = iy + pad;
-                if (stride == 1) {
-                    copy_row(buf.data() + y * Wq + pad, s, W);
-                    continue;
-                }
-                // padded column x = ix + pad: plane x & 1, column x >> 1
-                T* p0 = buf.data() + (y & 1) * 2 * plane + (y >> 1) * Wq;  // column parity 0
-                T* p1 = p0 + plane;                                        // column parity 1
-                T* ev = pad % 2 ? p1 + pad / 2 : p0 + pad / 2;             // ix even
-                T* od = pad % 2 ? p0 + pad / 2 + 1 : p1 + pad / 2;         // ix odd
-                for (int64_t ix = split_even_odd(ev, od, s, W); ix < W; ++ix) (ix % 2 ? od : ev)[ix / 2] = s[ix];
-            }
-            const V b(bias ? bias[c] : T(0));
-            // kDwVectors output vectors at a time: independent FMA chains, each tap's weight loaded once
-            auto outputs = [&](int64_t q, auto nv) {
-                constexpr int64_t NV = decltype(nv)::value;
-                V acc[NV];
-                for (int64_t j = 0; j < NV; ++j) acc[j] = b;
-                for (int64_t t = 0; t < K * K; ++t) {
-                    const V w(wk[t]);
-                    const T* p = buf.data() + tap[static_cast<size_t>(t)] + q;
-                    for (int64_t j = 0; j < NV; ++j) acc[j] = xsimd::fma(V::load_unaligned(p + j * VW), w, acc[j]);
-                }
-                for (int64_t j = 0; j < NV; ++j) act_apply(act, acc[j]).store_aligned(row + q + j * VW);
-            };
-            int64_t q = 0;
-            for (; q + kDwVectors * VW <= nq; q += kDwVectors * VW)
-                outputs(q, std::integral_constant<int64_t, kDwVectors>{});
-            for (; q < nq; q += VW) outputs(q, std::integral_constant<int64_t, 1>{});
-            for (int64_t oy = 0; oy < OH; ++oy) copy_row(dst + oy * OW, row + oy * Wq, OW);
+            plan.channel(out + nc * plan.OH * plan.OW, in + nc * H * W, weight + c * K * K, bias ? bias[c] : T(0), act,
+                         buf.data());
         }
     }
 }
@@ -337,6 +354,31 @@ ConvRowTiles conv_row_tiles(int64_t col_tasks, int64_t OCg, int64_t threads, int
         return {std::max<int64_t>(1, n), 0, OCg, a};
     }
 }
+
+// The right operands' packs that the threads of one call share (conv2d_gemm's blocks, the images
+// of conv2d_expand_depthwise_forward): kept by the calling thread from call to call (no allocation,
+// no page faults on the next forward), as the GEMM keeps its own scratch, up to kKeepPackBytes of
+// them (a bigger set is freed after its call).
+class SharedRhs {
+public:
+    SharedRhs(size_t n, int64_t bytes) : pool_(pool()), bytes_(bytes) {
+        if (pool_.size() < n) pool_.resize(n);
+    }
+    ~SharedRhs() {
+        if (bytes_ > kKeepPackBytes) std::vector<gemm_kernel::PackedRhs>().swap(pool_);
+    }
+    SharedRhs(const SharedRhs&) = delete;
+    SharedRhs& operator=(const SharedRhs&) = delete;
+    gemm_kernel::PackedRhs* data() { return pool_.data(); }
+
+private:
+    static std::vector<gemm_kernel::PackedRhs>& pool() {
+        thread_local std::vector<gemm_kernel::PackedRhs> p;
+        return p;
+    }
+    std::vector<gemm_kernel::PackedRhs>& pool_;
+    int64_t bytes_;
+};
 
 // The column blocks of a group's P output pixels: double, blocks of kColBlock (the last shorter);
 // float, about as many blocks, of whole 32-pixel column panels spread as evenly as they go, and,
@@ -422,6 +464,15 @@ ConvPrepared<T> gemm_conv_weights(const T* weight, int64_t OC, int64_t R, int64_
     return p;
 }
 
+// An ungrouped GEMM conv's weights (M x Kd): the layer's kept pack, or one made for this call in local.
+template <class T>
+std::shared_ptr<const ConvPrepared<T>> gemm_conv_prepared(const ConvWeights<T>* cache, const T* w, int64_t M,
+                                                          int64_t Kd, std::optional<ConvPrepared<T>>& local) {
+    if (cache) return cache->get(w, [&] { return gemm_conv_weights(w, M, Kd, 1); });
+    local.emplace(gemm_conv_weights(w, M, Kd, 1));
+    return {&*local, [](const ConvPrepared<T>*) {}};
+}
+
 // Grouped / dense: per (image, group, block of output pixels, tile of output channels), build the
 // im2col block (Cg*K*K rows x cols; skipped for 1x1 stride-1 convs, which read the input in place)
 // and multiply the group's (rows x Cg*K*K) weight tile straight into the output, then the epilogue.
@@ -456,17 +507,7 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     };
     constexpr bool share = std::is_same_v<T, float>;
     const bool shared = share && ntile > 1;
-    // the shared packs: kept by the calling thread from call to call (no allocation, no page faults
-    // on the next forward), as the GEMM keeps its own scratch
-    thread_local std::vector<gemm_kernel::PackedRhs> rhs_pool;
-    struct Release {  // ... up to kKeepPackBytes of them (a big pack is freed after its call)
-        std::vector<gemm_kernel::PackedRhs>& pool;
-        int64_t bytes;
-        ~Release() {
-            if (bytes > kKeepPackBytes) std::vector<gemm_kernel::PackedRhs>().swap(pool);
-        }
-    } release{rhs_pool, shared ? int64_t(sizeof(T)) * R * P * N * G : 0};
-    if (shared && rhs_pool.size() < static_cast<size_t>(ncol)) rhs_pool.resize(static_cast<size_t>(ncol));
+    SharedRhs rhs_pool(shared ? static_cast<size_t>(ncol) : 0, shared ? int64_t(sizeof(T)) * R * P * N * G : 0);
     auto* rhs = rhs_pool.data();
     int64_t ptasks = 0;  // pack tasks of the widest block
     for (int64_t c = 0; shared && c < ncol; ++c) {
@@ -899,15 +940,8 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     const int64_t threads = 1;
 #endif
     const detail::ConvColBlocks blocks = detail::conv_col_blocks<T>(N, P, threads);
-    auto prepared =
-        [](const detail::ConvWeights<T>* cache, const T* w, int64_t M, int64_t Kd,
-           std::optional<detail::ConvPrepared<T>>& local) -> std::shared_ptr<const detail::ConvPrepared<T>> {
-        if (cache) return cache->get(w, [&] { return detail::gemm_conv_weights(w, M, Kd, 1); });
-        local.emplace(detail::gemm_conv_weights(w, M, Kd, 1));
-        return {&*local, [](const detail::ConvPrepared<T>*) {}};
-    };
     std::optional<detail::ConvPrepared<T>> l1, l2;
-    const auto p2 = prepared(cache2, w2, OC, E, l2);
+    const auto p2 = detail::gemm_conv_prepared(cache2, w2, OC, E, l2);
     const GemmLhs<T>& W2 = p2->lhs[0];
     const detail::BiasAct ba1{b1, act1}, ba2{b2, act2};
     const detail::BiasActPlus bp{ba2, out, plus};
@@ -918,7 +952,7 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
         detail::conv2d_winograd_f2x3<T>(nullptr, in, w1, b1, N, C, H, W, E, act1, pw.get(), &proj);
         return;
     }
-    const auto p1 = prepared(cache1, w1, E, R, l1);
+    const auto p1 = detail::gemm_conv_prepared(cache1, w1, E, R, l1);
     const GemmLhs<T>& W1 = p1->lhs[0];
 #pragma omp parallel
     {
@@ -934,6 +968,76 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
                 W1.product_rows(0, Ymid, Eigen::Map<const Mat>(col.data(), R, np), false, ep1);
                 Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + p0, OC, np, Stride(P));
                 W2.product_rows(0, Y, Eigen::Map<const Mat>(mid.data(), E, np), false, ep2);
+            }
+    }
+}
+
+// MBConv's 1x1 expand and depthwise conv, actd(dw(act1(W1 in + b1), wd) + bd), in one pass over
+// blocks of the E mid channels. Run one after the other, the expand writes the whole mid tensor out
+// to memory (32 MiB in L0's first stride-2 MBConv, 16 MiB in its second) and the depthwise conv
+// reads it back. A depthwise conv needs nothing but its own channel, so here each block of about
+// kMidBlockBytes of mid channels is expanded into a thread's buffer (in L2; its rows padded off 2^k
+// strides, which share cache sets) and convolved from there; only the depthwise output is written.
+// The input is packed once per image, for every block. Each output gets the same operations as the
+// two convs in turn (the GEMM's bits do not depend on the tile; each channel's depthwise is the
+// same), so the same bits; tests/ops ties the two. Float only; stride 1 or 2, no dilation.
+constexpr int64_t kMidBlockBytes = int64_t{512} << 10;
+template <class T>
+bool conv2d_expand_depthwise_applies(int64_t stride, int64_t dilation) {
+    return std::is_same_v<T, float> && (stride == 1 || stride == 2) && dilation == 1;
+}
+
+template <class T>
+void conv2d_expand_depthwise_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* wd, const T* bd,
+                                     Act actd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K,
+                                     int64_t stride, int64_t pad, const detail::ConvWeights<T>* cache1, backend::cpu) {
+    static_assert(std::is_same_v<T, float>, "conv2d_expand_depthwise_forward: float");
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    if (!conv2d_expand_depthwise_applies<T>(stride, 1))
+        throw std::logic_error("conv2d_expand_depthwise_forward: a stride conv2d_expand_depthwise_applies refuses");
+    act1 = act_in_force<T>(act1), actd = act_in_force<T>(actd);
+#ifdef _OPENMP
+    const int64_t threads = omp_get_max_threads();
+#else
+    const int64_t threads = 1;
+#endif
+    const int64_t P = H * W, ldm = (P + 15) / 16 * 16 + 16;
+    std::optional<detail::ConvPrepared<T>> l1;
+    const auto p1 = detail::gemm_conv_prepared(cache1, w1, E, C, l1);
+    const GemmLhs<T>& W1 = p1->lhs[0];
+    const detail::DepthwisePlan<T> plan(H, W, K, stride, pad);
+    // blocks of whole packed panels, about kMidBlockBytes each, as many per image as split evenly
+    // over the threads where the panels allow
+    const int64_t a = W1.row_align(), panels = (E + a - 1) / a;
+    int64_t nb = std::clamp<int64_t>((int64_t(sizeof(T)) * E * ldm + kMidBlockBytes - 1) / kMidBlockBytes, 1, panels);
+    while (nb < panels && (N * nb) % threads) ++nb;
+    const detail::ConvRowTiles blocks{nb, 0, E, a};
+    int64_t widest = 0;
+    for (int64_t b = 0; b < nb; ++b) widest = std::max(widest, blocks.begin(b + 1) - blocks.begin(b));
+    detail::SharedRhs rhs_pool(static_cast<size_t>(N), int64_t(sizeof(T)) * C * P * N);
+    gemm_kernel::PackedRhs* rhs = rhs_pool.data();
+    for (int64_t n = 0; n < N; ++n) rhs[n].reset(W1.kind(), C, P);
+    const detail::BiasAct ba1{b1, act1};
+    const gemm_kernel::Epilogue ep1 = ba1.epilogue();
+#pragma omp parallel
+    {
+        thread_local std::vector<T, AlignedAllocator<T>> mid, buf;  // this thread's mid block, depthwise planes
+        mid.resize(std::max(mid.size(), static_cast<size_t>(widest * ldm)));
+        buf.resize(std::max(buf.size(), plan.buffer_size()));
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t t = 0; t < rhs[0].tasks(); ++t) rhs[n].pack(t, {in + n * C * P, P, 1});
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t b = 0; b < nb; ++b) {
+                const int64_t e0 = blocks.begin(b), ne = blocks.begin(b + 1) - e0;
+                if (ne <= 0) continue;
+                Eigen::Map<Mat, 0, Stride> Y(mid.data(), ne, P, Stride(ldm));
+                W1.product_rows(e0, Y, rhs[n], false, ep1);  // act1(W1 in + b1), rows e0 .. e0 + ne
+                for (int64_t e = e0; e < e0 + ne; ++e)
+                    plan.channel(out + (n * E + e) * plan.OH * plan.OW, mid.data() + (e - e0) * ldm, wd + e * K * K,
+                                 bd ? bd[e] : T(0), actd, buf.data());
             }
     }
 }
