@@ -7,6 +7,8 @@
 //   amg_s       : segment everything with upstream's defaults (32x32 grid, batches of 64),
 //                 image in -> records out, encoder included
 //   peak_rss_mb : the process's peak resident set size (VmHWM), after everything above
+//   profile     : (--profile) each encoder module's own time (ModuleTimer: from the end of the
+//                 module before it to its end), median over `repeat` more encoder runs
 #pragma once
 #include <sys/resource.h>
 
@@ -25,6 +27,7 @@ struct BenchResult {
     double encoder_s = 0, decoder_s = 0, amg_s = -1;  // amg_s < 0: not measured
     int64_t amg_masks = 0;
     double peak_rss_mb = 0;
+    std::vector<std::pair<std::string, double>> profile;  // (module, seconds), in the order they end
 };
 
 inline double median(std::vector<double> v) {
@@ -39,6 +42,38 @@ double time_once(F&& f) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Each module's own time over `repeat` runs of forward(), under a ModuleTimer: the median per module,
+// the modules in the order they end (the same in every run).
+template <class F>
+std::vector<std::pair<std::string, double>> profile_modules(F&& forward, int repeat) {
+    std::vector<std::vector<std::pair<std::string, double>>> runs;
+    for (int i = 0; i < repeat; ++i) {
+        ModuleTimer timer;
+        forward();
+        runs.push_back(timer.spans());
+    }
+    std::vector<std::pair<std::string, double>> out;
+    for (size_t k = 0; !runs.empty() && k < runs.front().size(); ++k) {
+        std::vector<double> v;
+        for (const auto& r : runs)
+            if (k < r.size() && r[k].first == runs.front()[k].first) v.push_back(r[k].second);
+        out.emplace_back(runs.front()[k].first, median(v));
+    }
+    return out;
+}
+
+// The profile as text: one line per module, its milliseconds and share of the spans' sum.
+inline void print_profile(const std::vector<std::pair<std::string, double>>& profile, int repeat) {
+    double sum = 0;
+    for (const auto& [name, s] : profile) sum += s;
+    std::printf(
+        "profile     each module's own time, median of %d runs (ms, %% of %.2f ms); a fused pair's "
+        "inner modules are in it\n",
+        repeat, sum * 1e3);
+    for (const auto& [name, s] : profile)
+        std::printf("  %9.3f %5.1f %%  %s\n", s * 1e3, sum > 0 ? 100 * s / sum : 0.0, name.c_str());
 }
 
 // VmHWM, the peak RSS of this process image (ru_maxrss would include the parent's peak from
@@ -77,13 +112,15 @@ inline Image bench_test_image(int64_t H = 480, int64_t W = 640) {
 
 // One warm-up run of each part, then `repeat` timed runs; medians.
 template <class T>
-BenchResult run_bench(const SamBase<T, backend::cpu>& model, const Image& img, int repeat, bool amg) {
+BenchResult run_bench(const SamBase<T, backend::cpu>& model, const Image& img, int repeat, bool amg,
+                      bool profile = false) {
     BenchResult r;
     Tensor<T> x = preprocess_image<T>(img.data.data(), img.height, img.width, model.transform);
     std::vector<double> t;
     model.encode(x);
     for (int i = 0; i < repeat; ++i) t.push_back(time_once([&] { model.encode(x); }));
     r.encoder_s = median(t);
+    if (profile) r.profile = profile_modules([&] { model.encode(x); }, repeat);
 
     Predictor<T> predictor(model);
     predictor.set_image(img);

@@ -19,6 +19,13 @@ namespace evsam::tool {
 // Named, not anonymous: the tool is a unity build (examples/CMakeLists.txt).
 namespace cmd_bench {
 
+// --profile in the JSON line: [{"module": name, "s": seconds}, ...]
+nlohmann::ordered_json profile_json(const std::vector<std::pair<std::string, double>>& profile) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& [name, s] : profile) j.push_back({{"module", name}, {"s", s}});
+    return j;
+}
+
 // An EfficientViT classifier or segmenter: the median forward time at its evaluation input size
 // (classifiers R x R, Cityscapes 1024 x 2048, ADE20K the --image's size rule or 512 x 512).
 int run_zoo(const Args& a, ModelKind kind) {
@@ -57,16 +64,21 @@ int run_zoo(const Args& a, ModelKind kind) {
         forward();
         t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    const double fwd = median(t), rss = peak_rss_mb();
+    const double fwd = median(t);
+    const auto profile =
+        a.has("profile") ? profile_modules(forward, repeat) : std::vector<std::pair<std::string, double>>{};
+    const double rss = peak_rss_mb();
     const int threads = omp_get_max_threads();
     std::printf("model %s  input %s  threads %d  repeat %d  precision %s\n", lc.model.name.c_str(),
                 shape_str(in).c_str(), threads, repeat, be.opt.precision.c_str());
     std::printf("forward_s   %.4f\npeak_rss_mb %.1f\n", fwd, rss);
+    if (a.has("profile")) print_profile(profile, repeat);
     if (a.has("json")) {
         nlohmann::ordered_json j{{"model", lc.model.name}, {"threads", threads},
                                  {"repeat", repeat},       {"input", in},
                                  {"forward_s", fwd},       {"precision", be.opt.precision},
                                  {"peak_rss_mb", rss}};
+        if (a.has("profile")) j["profile"] = profile_json(profile);
         std::printf("%s\n", j.dump().c_str());
     }
     return 0;
@@ -94,6 +106,7 @@ int run(const Args& a) {
     apply_hourglass_flags(a, lc, "bench");
     const std::string hourglass = hourglass_summary(lc.cfg);
     if (be.cuda) {  // the encoder on the GPU: batches of --batch copies of the image
+        if (a.has("profile")) throw Error("bench --profile: the CPU backend only (a GPU's modules run asynchronously)");
         if (a.has("amg")) throw Error("bench --backend cuda: --amg needs the decoder on CUDA, which is not there yet");
         const auto x = preprocess_image<float>(img.data.data(), img.height, img.width, config_transform(lc.cfg));
         const auto r = cuda_bench_encoder(lc.ckpt, lc.cfg, x, be.opt, repeat);
@@ -117,7 +130,7 @@ int run(const Args& a) {
     }
     auto model = create_sam<float, backend::cpu>(lc.cfg);
     load_state_dict(*model, lc.ckpt, lc.model);
-    const auto r = run_bench(*model, img, repeat, a.has("amg"));
+    const auto r = run_bench(*model, img, repeat, a.has("amg"), a.has("profile"));
     const int threads = omp_get_max_threads();
     std::printf("model %s  image %lldx%lld  threads %d  repeat %d  precision %s\n", lc.model.c_str(),
                 static_cast<long long>(img.width), static_cast<long long>(img.height), threads, repeat,
@@ -126,6 +139,7 @@ int run(const Args& a) {
     std::printf("encoder_s   %.4f\ndecoder_s   %.4f\n", r.encoder_s, r.decoder_s);
     if (r.amg_s >= 0) std::printf("amg_s       %.4f  (%lld masks)\n", r.amg_s, static_cast<long long>(r.amg_masks));
     std::printf("peak_rss_mb %.1f\n", r.peak_rss_mb);
+    if (a.has("profile")) print_profile(r.profile, repeat);
     if (a.has("json")) {
         nlohmann::ordered_json j{{"model", lc.model},
                                  {"threads", threads},
@@ -145,6 +159,7 @@ int run(const Args& a) {
             j["amg_masks"] = r.amg_masks;
         }
         j["peak_rss_mb"] = r.peak_rss_mb;
+        if (a.has("profile")) j["profile"] = profile_json(r.profile);
         std::printf("%s\n", j.dump().c_str());
     }
     return 0;
@@ -161,7 +176,10 @@ Command bench_command() {
                                threads_flag(),
                                value("repeat", "N", "timed runs after one warm-up (default 3)"),
                                toggle("amg", "also time segment everything (32x32 grid)"),
-                               toggle("json", "also print one JSON object as the last line")};
+                               toggle("json", "also print one JSON object as the last line"),
+                               toggle("profile",
+                                      "also time each module of the encoder (of the model, for a classifier or "
+                                      "segmenter): its own time, median of --repeat more runs (CPU only)")};
     for (auto& b : backend_flag_specs()) f.push_back(b);
     for (auto& h : hourglass_flag_specs()) f.push_back(h);
     f.push_back(value("resolution", "R", "classifiers: input resolution (default: the name's -rNNN, else 224)"));

@@ -44,6 +44,29 @@ TEST(CliBench, WithoutAmgThereIsNoAmgTime) {
     EXPECT_EQ(j["image"], nlohmann::json::array({451, 300}));
 }
 
+// --profile: every encoder module's own time, in the JSON line and as text; only modules of the
+// encoder, the encoder itself last, no negative time; not on the GPU.
+TEST(CliBench, ProfileListsTheEncodersModules) {
+    auto r = run_evsam("bench " + kModel + " --threads 1 --repeat 2 --profile --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1));
+    ASSERT_TRUE(j.contains("profile"));
+    const auto& p = j["profile"];
+    ASSERT_GE(p.size(), 20u);
+    for (const auto& m : p) {
+        EXPECT_EQ(m["module"].get<std::string>().rfind("image_encoder", 0), 0u) << m["module"];
+        EXPECT_GE(m["s"].get<double>(), 0.0) << m["module"];
+        EXPECT_NE(r.out.find("  " + m["module"].get<std::string>() + "\n"), std::string::npos) << m["module"];
+    }
+    EXPECT_EQ(p.back()["module"], "image_encoder");
+    EXPECT_NE(r.out.find("profile "), std::string::npos);
+    auto plain = run_evsam("bench " + kModel + " --repeat 1 --json");  // no profile unless asked
+    ASSERT_EQ(plain.code, 0) << plain.err;
+    EXPECT_FALSE(
+        nlohmann::json::parse(plain.out.substr(plain.out.rfind('\n', plain.out.size() - 2) + 1)).contains("profile"));
+    EXPECT_TRUE(is_clean_error(run_evsam("bench " + kModel + " --backend cuda --profile")));
+}
+
 TEST(CliBench, BadFlagsAreOneLineErrors) {
     EXPECT_TRUE(is_clean_error(run_evsam("bench " + kModel + " --repeat 0")));
     EXPECT_TRUE(is_clean_error(run_evsam("bench " + kModel + " --threads x")));

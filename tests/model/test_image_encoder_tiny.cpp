@@ -7,7 +7,10 @@
 #include <evsam/backend/tolerance.hpp>
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
+#include <chrono>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "fixture_util.hpp"
 
@@ -51,6 +54,62 @@ TEST(ImageEncoderTiny, LFamilyFloat) { check_tiny<float>("tiny_l", evsam::kTolEn
 TEST(ImageEncoderTiny, XLFamilyFloat) { check_tiny<float>("tiny_xl", evsam::kTolEncoderFloat); }
 TEST(ImageEncoderTiny, LFamilyDouble) { check_tiny<double>("tiny_l", evsam::kTolFloatFixture); }
 TEST(ImageEncoderTiny, XLFamilyDouble) { check_tiny<double>("tiny_xl", evsam::kTolFloatFixture); }
+
+// ModuleTimer (evsam bench --profile) stamps every module that ends a forward, in order: in double,
+// where no fused path runs, exactly the traced modules; in float, untraced (MBConv's and
+// FusedMBConv's fused paths may run), an ordered subset of them ending with the encoder itself.
+// The spans are non-negative and add up to no more than the forward's wall time.
+TEST(ImageEncoderTiny, ModuleTimerStampsEveryModuleThatEnds) {
+    const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
+    auto ckpt = evsam::Checkpoint::open(dir + "model.pt");
+    auto names_of = [](const auto& v) {
+        std::vector<std::string> n;
+        for (const auto& e : v) n.push_back(e.first);
+        return n;
+    };
+    auto check_spans = [](const evsam::ModuleTimer& t, double wall) {
+        double sum = 0;
+        for (const auto& [name, s] : t.spans()) {
+            EXPECT_GE(s, 0.0) << name;
+            sum += s;
+        }
+        EXPECT_LE(sum, wall);
+    };
+    std::vector<std::string> traced;
+    {
+        evsam::EfficientViTSam<double> model(evsam::sam_config_from_json(read_json(dir + "config.json")));
+        evsam::load_state_dict(model, ckpt, "tiny_l");
+        auto x = evsam::npy_load_as<double>(dir + "input.npy");
+        evsam::Trace<double> trace;
+        const auto t0 = std::chrono::steady_clock::now();
+        evsam::ModuleTimer timer;
+        model.image_encoder.forward(x, &trace);
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        traced = names_of(trace.records);
+        EXPECT_EQ(names_of(timer.spans()), traced);
+        EXPECT_GE(traced.size(), 20u);
+        check_spans(timer, wall);
+    }
+    EXPECT_EQ(evsam::ModuleTimer::current(), nullptr);  // gone with its scope
+    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(read_json(dir + "config.json")));
+    evsam::load_state_dict(model, ckpt, "tiny_l");
+    auto x = evsam::npy_load_as<float>(dir + "input.npy");
+    model.image_encoder.forward(x);  // warm-up: packs made
+    const auto t0 = std::chrono::steady_clock::now();
+    evsam::ModuleTimer timer;
+    model.image_encoder.forward(x);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto timed = names_of(timer.spans());
+    ASSERT_FALSE(timed.empty());
+    EXPECT_EQ(timed.back(), "image_encoder");
+    size_t k = 0;  // an ordered subset of the traced modules
+    for (const auto& n : timed) {
+        while (k < traced.size() && traced[k] != n) ++k;
+        ASSERT_LT(k, traced.size()) << n << " is not a traced module, or out of order";
+        ++k;
+    }
+    check_spans(timer, wall);
+}
 
 }  // namespace
 

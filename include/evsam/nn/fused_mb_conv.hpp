@@ -25,14 +25,23 @@ struct FusedMBConv : Block<T, B> {
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
         if (!tr)  // the two convs in one pass over blocks of pixels, where the op takes them (same bits)
-            if (auto y = spatial_conv.forward_pair(point_conv, x)) return std::move(*y);
+            if (auto y = spatial_conv.forward_pair(point_conv, x)) {
+                stamp_module_end(point_conv.name);  // a timed forward: the pair's span, under its last module
+                this->trace(tr, *y);
+                return std::move(*y);
+            }
         TensorOf<T, B> y = spatial_conv.forward(x, tr);  // kxk expand + act
         y = point_conv.forward(y, tr);                   // 1x1 project
         this->trace(tr, y);
         return y;
     }
     std::optional<TensorOf<T, B>> forward_plus_input(const TensorOf<T, B>& x) const override {
-        return spatial_conv.forward_pair(point_conv, x, &x);
+        auto y = spatial_conv.forward_pair(point_conv, x, &x);
+        if (y) {
+            stamp_module_end(point_conv.name);
+            stamp_module_end(this->name);
+        }
+        return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         return describe_sequence(*this, "FusedMBConv", in, t, depth, {&spatial_conv, &point_conv});

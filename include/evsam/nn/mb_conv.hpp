@@ -36,6 +36,7 @@ struct MBConv : Block<T, B> {
         TensorOf<T, B> y;
         if (auto e = tr ? std::nullopt : inverted_conv.forward_depthwise(depth_conv, x)) {
             y = std::move(*e);  // the two below in one pass over blocks of channels, where the op takes them
+            stamp_module_end(depth_conv.name);  // a timed forward: the pair's span, under its last module
         } else {
             y = inverted_conv.forward(x, tr);  // 1x1 expand + act
             y = depth_conv.forward(y, tr);     // kxk depthwise + act

@@ -5,6 +5,7 @@
 //   * the loader, which fills every tensor from a checkpoint and fails on any
 //     missing, unexpected, wrongly typed or wrongly shaped key, naming it.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +52,45 @@ struct Trace {
     }
 };
 
+// Each module's time in a forward (`evsam bench --profile`). While a ModuleTimer is alive on a
+// thread, every module that ends a forward on that thread stamps the clock (Module::trace, the call
+// that also records traced outputs): its span is the time from the previous stamp, or from the
+// timer's start, to its own. So a leaf's span is all its work, and a parent's is what it does
+// after its last child (a residual sum, say). A fused path (FusedMBConv's two convs, MBConv's
+// expand and depthwise conv, a residual sum folded into a write) stamps once, under the name of the
+// last module it runs: that span holds the modules fused into it, which have none of their own.
+class ModuleTimer {
+public:
+    using clock = std::chrono::steady_clock;
+    ModuleTimer() : prev_(active()), last_(clock::now()) { active() = this; }
+    ~ModuleTimer() { active() = prev_; }
+    ModuleTimer(const ModuleTimer&) = delete;
+    ModuleTimer& operator=(const ModuleTimer&) = delete;
+    // (module name, seconds), in the order the modules ended
+    const std::vector<std::pair<std::string, double>>& spans() const { return spans_; }
+    // the timer alive on this thread (the innermost), or null
+    static ModuleTimer* current() { return active(); }
+    void stamp(const std::string& name) {
+        const auto t = clock::now();
+        spans_.emplace_back(name, std::chrono::duration<double>(t - last_).count());
+        last_ = t;
+    }
+
+private:
+    static ModuleTimer*& active() {
+        thread_local ModuleTimer* p = nullptr;
+        return p;
+    }
+    ModuleTimer* prev_;
+    clock::time_point last_;
+    std::vector<std::pair<std::string, double>> spans_;
+};
+
+// The end of module `name`'s forward, for the ModuleTimer alive on this thread, if any.
+inline void stamp_module_end(const std::string& name) {
+    if (ModuleTimer* t = ModuleTimer::current()) t->stamp(name);
+}
+
 template <class T, class B>
 struct Module {
     EVSAM_CHECK_TEMPLATE_ARGS(T, B);
@@ -66,8 +106,10 @@ struct Module {
 
 protected:
     void set_name(const std::string& prefix) { name = prefix.empty() ? prefix : prefix.substr(0, prefix.size() - 1); }
+    // A module's forward ends here: its output recorded when traced, its time stamped when timed.
     void trace(Trace<T>* tr, const TensorOf<T, B>& out) const {
         if (tr) tr->record(name, to_host(out));
+        stamp_module_end(name);
     }
 };
 

@@ -23,7 +23,10 @@ struct ResidualBlock : Block<T, B> {
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
         if (identity_shortcut && !tr)  // main(x) + x in main's last write, where it can (the same bits)
-            if (auto res = main->forward_plus_input(x)) return std::move(*res);
+            if (auto res = main->forward_plus_input(x)) {
+                this->trace(tr, *res);
+                return std::move(*res);
+            }
         TensorOf<T, B> res = main->forward(x, tr);                                               // res = self.main(x)
         if (identity_shortcut) add_forward(res.data(), res.data(), x.data(), res.numel(), B{});  // + self.shortcut(x)
         this->trace(tr, res);
