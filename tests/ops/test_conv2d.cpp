@@ -63,6 +63,8 @@ const ConvCase kCases[] = {
     {1, 3, 21, 19, 8, 3, 3, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 3 im2col, fused GELU
     {1, 16, 7, 45, 24, 1, 1, 0, 1, 1, evsam::Act::gelu_erf},  // pointwise, fused exact GELU
     {1, 8, 9, 9, 8, 1, 2, 0, 1, 1, evsam::Act::relu},         // 1x1 stride 2: im2col, not in place
+    {1, 4, 40, 70, 8, 3, 2, 1, 1, 1, evsam::Act::gelu_tanh},  // stride-2 im2col rows of 35: whole vectors
+    {1, 8, 9, 80, 8, 1, 2, 0, 1, 1},                          // 1x1 stride 2 on wide rows
     // Winograd F(2x2,3x3): odd and even sizes (partial tiles), tile rows split across blocks
     // of 128 tiles, several blocks, batch 2, sizes below one vector of tiles
     {1, 8, 9, 9, 8, 3, 1, 1, 1, 1},

@@ -167,6 +167,25 @@ int64_t split_even_odd(T* ev, T* od, const T* src, int64_t W) {
     return 0;
 }
 
+// dst[j] = src[2 j] for j < n, 16 at a time with AVX-512 where the build has it (whole vectors
+// that read no further than src[2 n - 2], the last value used); returns how many it copied, the
+// rest left to the caller.
+template <class T>
+int64_t copy_even(T* dst, const T* src, int64_t n) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        int64_t j = 0;
+        for (; j + 17 <= n; j += 16)  // reads src[2 j .. 2 j + 31]
+            _mm512_storeu_ps(
+                dst + j, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * j), ie, _mm512_loadu_ps(src + 2 * j + 16)));
+        return j;
+    }
+#endif
+    (void)dst, (void)src, (void)n;
+    return 0;
+}
+
 // dst[0 .. n) = src[0 .. n): for the short rows of small maps, whole vectors and one masked one
 // with AVX-512 (std::copy's call costs more than a 7-value row).
 template <class T>
@@ -301,10 +320,13 @@ void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_
                 const int64_t hi = std::clamp(ceil_div(W - off, stride) - ox0, lo, seg);
                 const T* s = src + iy * W + ox0 * stride + off;
                 std::fill(r, r + lo, T(0));
-                if (stride == 1)
+                if (stride == 1) {
                     std::copy(s + lo, s + hi, r + lo);
-                else
-                    for (int64_t t = lo; t < hi; ++t) r[t] = s[t * stride];
+                } else {
+                    int64_t t = lo;
+                    if (stride == 2) t += copy_even(r + lo, s + 2 * lo, hi - lo);
+                    for (; t < hi; ++t) r[t] = s[t * stride];
+                }
                 std::fill(r + hi, r + seg, T(0));
             }
             j += seg;
