@@ -20,6 +20,13 @@ namespace {
 
 using evsam_test::random_tensor;
 
+// A float tensor's values in double: the naive references run in double.
+evsam::Tensor<double> as_double(const evsam::Tensor<float>& t) {
+    evsam::Tensor<double> r(t.shape());
+    for (int64_t k = 0; k < t.numel(); ++k) r[k] = t[k];
+    return r;
+}
+
 struct ConvCase {
     int64_t N, C, H, W, OC, K, stride, pad, dilation, G;
     evsam::Act act = evsam::Act::none;
@@ -181,12 +188,8 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
                 EXPECT_TRUE(evsam_test::bitwise_equal(withp, sum)) << "plus a residual";
             }
             if (prec != evsam::Precision::strict) continue;
-            auto d = [](const evsam::Tensor<float>& t) {  // the reference runs in double
-                evsam::Tensor<double> r(t.shape());
-                for (int64_t k = 0; k < t.numel(); ++k) r[k] = t[k];
-                return r;
-            };
-            const evsam::Tensor<double> xd = d(x), w1d = d(w1), b1d = d(b1), w2d = d(w2), b2d = d(b2);
+            const evsam::Tensor<double> xd = as_double(x), w1d = as_double(w1), b1d = as_double(b1),
+                                        w2d = as_double(w2), b2d = as_double(b2);
             evsam::Tensor<double> midr({c.N, c.E, OH, OW}), ref({c.N, c.OC, OH, OW});
             evsam::conv2d_forward_naive(midr.data(), xd.data(), w1d.data(), b1d.data(), c.N, c.C, c.H, c.W, c.E, c.K,
                                         c.stride, c.pad, int64_t(1), int64_t(1));
@@ -255,12 +258,8 @@ TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
             }
             omp_set_num_threads(threads);
             if (prec != evsam::Precision::strict) continue;
-            auto d = [](const evsam::Tensor<float>& t) {  // the reference runs in double
-                evsam::Tensor<double> r(t.shape());
-                for (int64_t k = 0; k < t.numel(); ++k) r[k] = t[k];
-                return r;
-            };
-            const evsam::Tensor<double> xd = d(x), w1d = d(w1), b1d = d(b1), wdd = d(wd), bdd = d(bd);
+            const evsam::Tensor<double> xd = as_double(x), w1d = as_double(w1), b1d = as_double(b1),
+                                        wdd = as_double(wd), bdd = as_double(bd);
             evsam::Tensor<double> midr({c.N, c.E, c.H, c.W}), ref({c.N, c.E, OH, OW});
             evsam::conv2d_forward_naive(midr.data(), xd.data(), w1d.data(), b1d.data(), c.N, c.C, c.H, c.W, c.E,
                                         int64_t(1), int64_t(1), int64_t(0), int64_t(1), int64_t(1));

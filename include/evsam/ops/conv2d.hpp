@@ -344,6 +344,14 @@ void im2col_block(T* col, const T* gin, int64_t Cg, int64_t H, int64_t W, int64_
 // spread as evenly as they go. Double (Eigen's GEMM, whose bits could follow a tile's shape) keeps
 // a cut that depends on the shapes only: fewer than kMinTasks blocks are cut into tiles of a
 // multiple of 2 row_align rows.
+// The threads a parallel region will have (1 without OpenMP): how the convs cut their tasks.
+inline int64_t conv_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 constexpr int64_t kMinTasks = 8;
 constexpr int64_t kKeepPackBytes = int64_t{32} << 20;
 struct ConvRowTiles {
@@ -510,11 +518,7 @@ void conv2d_gemm(T* out, const T* in, const T* weight, const T* bias, int64_t N,
     using Stride = Eigen::OuterStride<>;
     const int64_t OH = conv_out_size(H, K, stride, pad, dilation), OW = conv_out_size(W, K, stride, pad, dilation);
     const int64_t P = OH * OW, Cg = C / G, OCg = OC / G, R = Cg * K * K;
-#ifdef _OPENMP
-    const int64_t threads = omp_get_max_threads();
-#else
-    const int64_t threads = 1;
-#endif
+    const int64_t threads = conv_threads();
     const ConvColBlocks blocks = conv_col_blocks<T>(N * G, P, threads);
     const int64_t nblk = blocks.n, ncol = N * G * nblk;
     std::optional<ConvPrepared<T>> local;  // packed here when the layer keeps no packs
@@ -610,11 +614,7 @@ constexpr int64_t kTileBlock = 128;
 constexpr int64_t kWinogradMBytes = int64_t{1} << 20;
 
 inline int64_t winograd_tile_block(int64_t N, int64_t NT) {
-#ifdef _OPENMP
-    const int64_t tasks = 4 * std::max(1, omp_get_max_threads());
-#else
-    const int64_t tasks = 4;
-#endif
+    const int64_t tasks = 4 * std::max<int64_t>(1, conv_threads());
     const int64_t tb = ((N * NT + tasks - 1) / tasks + 15) / 16 * 16;
     return std::clamp<int64_t>(tb, 32, kTileBlock);
 }
@@ -931,11 +931,7 @@ bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, 
     if constexpr (!std::is_same_v<T, float>) {
         return false;
     } else {
-#ifdef _OPENMP
-        const int64_t threads = omp_get_max_threads();
-#else
-        const int64_t threads = 1;
-#endif
+        const int64_t threads = detail::conv_threads();
         if (G != 1 || (K == 1 && stride == 1 && pad == 0)) return false;
         if (detail::winograd_applies(C, E, K, stride, pad, dilation, G)) return true;  // per tile block
         const int64_t P = conv_out_size(H, K, stride, pad, dilation) * conv_out_size(W, K, stride, pad, dilation);
@@ -956,11 +952,7 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     act1 = act_in_force<T>(act1), act2 = act_in_force<T>(act2);
     const int64_t OW = conv_out_size(W, K, stride, pad, dilation), P = conv_out_size(H, K, stride, pad, dilation) * OW;
     const int64_t R = C * K * K;
-#ifdef _OPENMP
-    const int64_t threads = omp_get_max_threads();
-#else
-    const int64_t threads = 1;
-#endif
+    const int64_t threads = detail::conv_threads();
     const detail::ConvColBlocks blocks = detail::conv_col_blocks<T>(N, P, threads);
     std::optional<detail::ConvPrepared<T>> l1, l2;
     const auto p2 = detail::gemm_conv_prepared(cache2, w2, OC, E, l2);
@@ -1019,11 +1011,7 @@ void conv2d_expand_depthwise_forward(T* out, const T* in, const T* w1, const T* 
     if (!conv2d_expand_depthwise_applies<T>(stride, 1))
         throw std::logic_error("conv2d_expand_depthwise_forward: a stride conv2d_expand_depthwise_applies refuses");
     act1 = act_in_force<T>(act1), actd = act_in_force<T>(actd);
-#ifdef _OPENMP
-    const int64_t threads = omp_get_max_threads();
-#else
-    const int64_t threads = 1;
-#endif
+    const int64_t threads = detail::conv_threads();
     const int64_t P = H * W, ldm = (P + 15) / 16 * 16 + 16;
     std::optional<detail::ConvPrepared<T>> l1;
     const auto p1 = detail::gemm_conv_prepared(cache1, w1, E, C, l1);
