@@ -30,6 +30,7 @@
 #endif
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/conv2d_amx.hpp"
 #include "evsam/ops/gemm.hpp"
 #include "evsam/ops/simd.hpp"  // Eigen and xsimd, with the intrinsics
 #include "evsam/core/tensor.hpp"
@@ -447,9 +448,10 @@ ConvColBlocks conv_col_blocks(int64_t NG, int64_t P, int64_t threads) {
 // Winograd, the 16 transformed matrices U[xi] and their packs.
 template <class T>
 struct ConvPrepared {
-    const T* weight = nullptr;              // what it was made from
-    std::vector<T, AlignedAllocator<T>> U;  // Winograd: 16 matrices of OC x C
-    std::vector<GemmLhs<T>> lhs;            // Winograd: U[xi]; GEMM: one per group
+    const T* weight = nullptr;                              // what it was made from
+    std::vector<T, AlignedAllocator<T>> U;                  // Winograd: 16 matrices of OC x C
+    std::vector<GemmLhs<T>> lhs;                            // Winograd: U[xi]; GEMM: one per group
+    std::vector<uint16_t, AlignedAllocator<uint16_t>> amx;  // direct AMX conv: the packed taps
 };
 
 // Made on first use for each precision and kept: Conv2d owns one, and its visit(), which every
@@ -883,6 +885,101 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
     }
 }
 
+// ---- dense 3x3 stride-1 convs on AMX tiles (fast; ops/conv2d_amx.hpp) ---------------------------
+// Taken instead of Winograd where the precision in force runs its GEMMs on AMX (or AMX's emulation).
+template <class T>
+bool direct_amx_applies(int64_t C, int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G) {
+    if constexpr (!std::is_same_v<T, float>) {
+        return false;
+    } else {
+        return winograd_applies(C, OC, K, stride, pad, dilation, G) && direct_amx_kind(gemm_kernel::current_kind());
+    }
+}
+inline ConvPrepared<float> direct_amx_weights(const float* weight, int64_t C, int64_t OC) {
+    ConvPrepared<float> p;
+    const DirectAmxGeom d(C, 1, 1, OC);
+    p.amx.resize(static_cast<size_t>(d.weights()));
+    direct_amx_pack_weights(p.amx.data(), weight, d);
+    return p;
+}
+inline std::shared_ptr<const ConvPrepared<float>> direct_amx_prepared(const ConvWeights<float>* cache, const float* w,
+                                                                      int64_t C, int64_t OC,
+                                                                      std::optional<ConvPrepared<float>>& local) {
+    if (cache) return cache->get(w, [&] { return direct_amx_weights(w, C, OC); });
+    local.emplace(direct_amx_weights(w, C, OC));
+    return {&*local, [](const ConvPrepared<float>*) {}};
+}
+// The padded pair image Xp of every image, kept by the calling thread from call to call.
+inline uint16_t* direct_amx_images(int64_t n) {
+    thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> xp;
+    if (static_cast<int64_t>(xp.size()) < n) xp.resize(static_cast<size_t>(n));
+    return xp.data();
+}
+
+// out = act(conv3x3(in) + bias): per image, Xp in parallel over the channel pairs, then the
+// (output channel block, output row) tasks.
+inline void conv2d_direct_amx(float* out, const float* in, const float* weight, const float* bias, int64_t N, int64_t C,
+                              int64_t H, int64_t W, int64_t OC, Act act, const ConvWeights<float>* cache,
+                              gemm_kernel::Kind kind = gemm_kernel::current_kind()) {
+    std::optional<ConvPrepared<float>> local;
+    const auto p = direct_amx_prepared(cache, weight, C, OC, local);
+    const DirectAmxGeom d(C, H, W, OC);
+    const DirectAmxKernel kn = direct_amx_kernel(kind);
+    uint16_t* X = direct_amx_images(N * d.image());
+    const BiasAct ba{bias, act};
+    const gemm_kernel::Epilogue ep = ba.epilogue();
+#pragma omp parallel
+    {
+        const DirectAmxTiles tiles(kn);
+        alignas(64) float tile[1024];
+#pragma omp for schedule(static)
+        for (int64_t np = 0; np < N * d.G * 16; ++np)
+            kn.pack(X + np / (d.G * 16) * d.image(), in + np / (d.G * 16) * C * H * W, d, np % (d.G * 16),
+                    np % (d.G * 16) + 1);
+#pragma omp for collapse(3) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t ob = 0; ob < d.OB; ++ob)
+                for (int64_t y = 0; y < H; ++y)
+                    direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y, y + 1,
+                                    out + (n * OC + ob * 32) * H * W + y * W, H * W, ep, tile);
+    }
+}
+
+// FusedMBConv's pair on it: per band of about kColBlock output pixels (whole rows), the 3x3 conv's
+// E channels into a thread's buffer (mid, in L2), then the 1x1 projection from it into out.
+inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1, const gemm_kernel::Epilogue& ep1,
+                                   const GemmLhs<float>& W2, const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C,
+                                   int64_t H, int64_t W, int64_t E, int64_t OC, const ConvWeights<float>* cache1) {
+    using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    std::optional<ConvPrepared<float>> local;
+    const auto p = direct_amx_prepared(cache1, w1, C, E, local);
+    const DirectAmxGeom d(C, H, W, E);
+    const DirectAmxKernel kn = direct_amx_kernel(gemm_kernel::current_kind());
+    uint16_t* X = direct_amx_images(N * d.image());
+    const int64_t rb = std::clamp<int64_t>(kColBlock / W, 1, H), nb = (H + rb - 1) / rb, np = rb * W, P = H * W;
+#pragma omp parallel
+    {
+        const DirectAmxTiles tiles(kn);
+        alignas(64) float tile[1024];
+        thread_local std::vector<float, AlignedAllocator<float>> mid;
+        mid.resize(std::max(mid.size(), static_cast<size_t>(E * np)));
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < N * d.G * 16; ++q)
+            kn.pack(X + q / (d.G * 16) * d.image(), in + q / (d.G * 16) * C * P, d, q % (d.G * 16), q % (d.G * 16) + 1);
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t b = 0; b < nb; ++b) {
+                const int64_t y0 = b * rb, y1 = std::min(H, y0 + rb), nbp = (y1 - y0) * W;
+                for (int64_t ob = 0; ob < d.OB; ++ob)
+                    direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y0, y1, mid.data() + ob * 32 * np, np,
+                                    ep1, tile);
+                Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + y0 * W, OC, nbp, Stride(P));
+                W2.product_rows(0, Y, Eigen::Map<const Mat, 0, Stride>(mid.data(), E, nbp, Stride(np)), false, ep2);
+            }
+    }
+}
+
 }  // namespace detail
 
 // out = act(conv2d(in, weight) + bias): the convolution with its epilogue fused (ConvLayer passes
@@ -903,6 +1000,9 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
     act = act_in_force<T>(act);
     if (G == C && G == OC && G > 1) {
         detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
+    } else if (detail::direct_amx_applies<T>(C, OC, K, stride, pad, dilation, G)) {
+        if constexpr (std::is_same_v<T, float>)
+            detail::conv2d_direct_amx(out, in, weight, bias, N, C, H, W, OC, act, cache);
     } else if (detail::winograd_applies(C, OC, K, stride, pad, dilation, G)) {
         const auto p = cache ? cache->get(weight, [&] { return detail::winograd_weights(weight, C, OC); }) : nullptr;
         detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act, p.get());
@@ -960,6 +1060,10 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     const detail::BiasAct ba1{b1, act1}, ba2{b2, act2};
     const detail::BiasActPlus bp{ba2, out, plus};
     const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = plus ? bp.epilogue() : ba2.epilogue();
+    if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, 1)) {  // the projection in every band
+        detail::conv2d_pair_direct_amx(out, in, w1, ep1, W2, ep2, N, C, H, W, E, OC, cache1);
+        return;
+    }
     if (detail::winograd_applies(C, E, K, stride, pad, dilation, 1)) {  // the projection in every tile block
         const auto pw = cache1 ? cache1->get(w1, [&] { return detail::winograd_weights(w1, C, E); }) : nullptr;
         const detail::WinogradProjection<T> proj{&W2, ba2.epilogue(), OC, out, plus};
