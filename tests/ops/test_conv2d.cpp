@@ -276,11 +276,11 @@ TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
     EXPECT_FALSE(evsam::conv2d_expand_depthwise_applies<double>(1, 1));
 }
 
-// The dense 3x3 stride-1 conv on AMX tiles (fast where the GEMMs run on AMX, ops/conv2d_amx.hpp):
+// The dense 3x3 conv (stride 1 or 2) on AMX tiles (fast where the GEMMs run on AMX, ops/conv2d_amx.hpp):
 // against the naive conv, in double, of the bf16-rounded input and weights (the products are exact
 // in fp32, so only the fp32 sums differ), for AMX's C++ emulation and, where the CPU runs it, the
 // tiles themselves; odd channel counts (a half-empty pair), ragged channel and pixel blocks, batch 2,
-// a 1x1 map; the same bits on 1 and 2 threads and with the layer's kept packs.
+// a 1x1 map, odd sizes at stride 2; the same bits on 1 and 2 threads and with the layer's kept packs.
 TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
     using evsam::gemm_kernel::Kind;
     std::vector<Kind> kinds = {Kind::bf16_amx_portable};
@@ -290,6 +290,10 @@ TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
         {1, 64, 6, 32, 32, 3, 1, 1, 1, 1},
         {1, 8, 1, 1, 8, 3, 1, 1, 1, 1, evsam::Act::relu},
         {1, 40, 3, 70, 70, 3, 1, 1, 1, 1, evsam::Act::silu},
+        {1, 16, 9, 70, 40, 3, 2, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 2: 5 x 35
+        {2, 21, 8, 65, 33, 3, 2, 1, 1, 1},                         // 4 x 33, odd channels, batch 2
+        {1, 8, 2, 2, 8, 3, 2, 1, 1, 1, evsam::Act::relu},          // 1 x 1
+        {1, 32, 6, 128, 64, 3, 2, 1, 1, 1},                        // 3 x 64: whole blocks
     };
     auto rounded = [](const evsam::Tensor<float>& t) {
         evsam::Tensor<double> r(t.shape());
@@ -301,35 +305,37 @@ TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
         const double s = 1 / std::sqrt(double(c.C * 9));
         auto w = random_tensor<float>({c.OC, c.C, 3, 3}, 42, -s, s);
         const evsam::Tensor<double> xd = rounded(x), wd = rounded(w), bd = as_double(b);
-        evsam::Tensor<double> ref({c.N, c.OC, c.H, c.W});
+        const int64_t OH = evsam::conv_out_size(c.H, 3, c.stride, 1, 1),
+                      OW = evsam::conv_out_size(c.W, 3, c.stride, 1, 1);
+        evsam::Tensor<double> ref({c.N, c.OC, OH, OW});
         evsam::conv2d_forward_naive(ref.data(), xd.data(), wd.data(), bd.data(), c.N, c.C, c.H, c.W, c.OC, int64_t(3),
-                                    int64_t(1), int64_t(1), int64_t(1), int64_t(1));
+                                    c.stride, int64_t(1), int64_t(1), int64_t(1));
         evsam::activation_forward_naive(ref.data(), ref.numel(), c.act);
         for (Kind kind : kinds) {
             const std::string what = std::string(kind == Kind::bf16_amx ? "AMX" : "emulated AMX") + " " +
                                      std::to_string(c.C) + "->" + std::to_string(c.OC);
             evsam::Tensor<float> two(ref.shape()), one(ref.shape());
-            evsam::detail::conv2d_direct_amx(two.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.act,
-                                             nullptr, kind);
+            evsam::detail::conv2d_direct_amx(two.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC,
+                                             c.stride, c.act, nullptr, kind);
             EXPECT_TRUE(evsam_test::close(two, ref, what));
             const int threads = omp_get_max_threads();
             omp_set_num_threads(1);
-            evsam::detail::conv2d_direct_amx(one.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, c.act,
-                                             nullptr, kind);
+            evsam::detail::conv2d_direct_amx(one.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC,
+                                             c.stride, c.act, nullptr, kind);
             omp_set_num_threads(threads);
             EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << what << ", 1 thread";
         }
         if (!evsam::cpu_uses_amx()) continue;
         // conv2d_forward takes it under fast (with fast's GELU), with the layer's kept packs too
         evsam::CpuPrecisionScope scope(evsam::Precision::fast);
-        ASSERT_TRUE(evsam::detail::direct_amx_applies<float>(c.C, c.OC, 3, 1, 1, 1, 1));
-        evsam::Tensor<float> direct(ref.shape()), viaop(ref.shape());
+        ASSERT_TRUE(evsam::detail::direct_amx_applies<float>(c.C, c.OC, 3, c.stride, 1, 1, 1));
+        evsam::Tensor<float> direct(ref.shape()), viaop(ref.shape());  // direct: with fast's GELU
         evsam::detail::conv2d_direct_amx(direct.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC,
-                                         evsam::act_in_force<float>(c.act), nullptr, Kind::bf16_amx);  // fast's GELU
+                                         c.stride, evsam::act_in_force<float>(c.act), nullptr, Kind::bf16_amx);
         evsam::detail::ConvWeights<float> kept;
         for (int i = 0; i < 2; ++i) {
             evsam::conv2d_forward(viaop.data(), x.data(), w.data(), b.data(), c.N, c.C, c.H, c.W, c.OC, int64_t(3),
-                                  int64_t(1), int64_t(1), int64_t(1), int64_t(1), c.act, &kept, evsam::backend::cpu{});
+                                  c.stride, int64_t(1), int64_t(1), int64_t(1), c.act, &kept, evsam::backend::cpu{});
             EXPECT_TRUE(evsam_test::bitwise_equal(viaop, direct)) << "conv2d_forward, run " << i;
         }
     }

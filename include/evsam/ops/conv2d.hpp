@@ -9,7 +9,8 @@
 //                          groups == 1 -> im2col + GEMM (Eigen; 1x1 convs read the input in
 //                          place); depthwise (G == C == OC) -> SIMD direct loops over a padded
 //                          copy of each channel; other grouped convs -> one GEMM per group;
-//                          dense 3x3 stride-1 convs -> Winograd F(2x2,3x3).
+//                          dense 3x3 stride-1 convs -> Winograd F(2x2,3x3); under `fast` on AMX,
+//                          dense 3x3 stride-1 and -2 convs -> straight on the tiles (conv2d_amx.hpp).
 //   conv2d_pair_forward  : a conv and a 1x1 conv after it (FusedMBConv) in one pass over blocks of
 //                          pixels, the mid values kept in L2; the bits of the two conv2d_forward.
 // Work is split into column blocks of output pixels and row tiles of output channels; no output's
@@ -885,14 +886,24 @@ void conv2d_winograd_f2x3(T* out, const T* in, const T* weight, const T* bias, i
     }
 }
 
-// ---- dense 3x3 stride-1 convs on AMX tiles (fast; ops/conv2d_amx.hpp) ---------------------------
-// Taken instead of Winograd where the precision in force runs its GEMMs on AMX (or AMX's emulation).
+// ---- dense 3x3 convs, stride 1 or 2, on AMX tiles (fast; ops/conv2d_amx.hpp) -------------------
+// Taken instead of Winograd (stride 1) and im2col (stride 2) where the precision in force runs its
+// GEMMs on AMX (or AMX's emulation).
+constexpr int64_t kDirectAmxWeightBytes = int64_t{1} << 20;
+inline bool direct_amx_weights_fit_l2(int64_t C, int64_t OC) {
+    return DirectAmxGeom(C, 1, 1, OC).weights() * 2 <= 2 * kDirectAmxWeightBytes;
+}
 template <class T>
 bool direct_amx_applies(int64_t C, int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t G) {
     if constexpr (!std::is_same_v<T, float>) {
         return false;
     } else {
-        return winograd_applies(C, OC, K, stride, pad, dilation, G) && direct_amx_kind(gemm_kernel::current_kind());
+        if (!(K == 3 && (stride == 1 || stride == 2) && pad == 1 && dilation == 1 && G == 1 && C >= 8 && OC >= 8 &&
+              direct_amx_kind(gemm_kernel::current_kind())))
+            return false;
+        // stride 1 with over 2 MiB of packed weights (XL's 256 -> 1024 neck convs): Winograd's 2.25x fewer
+        // multiplies win (64x64, 2 threads: 7.6 against 9.7 ms)
+        return stride == 2 || direct_amx_weights_fit_l2(C, OC);
     }
 }
 inline ConvPrepared<float> direct_amx_weights(const float* weight, int64_t C, int64_t OC) {
@@ -916,14 +927,23 @@ inline uint16_t* direct_amx_images(int64_t n) {
     return xp.data();
 }
 
-// out = act(conv3x3(in) + bias): per image, Xp in parallel over the channel pairs, then the
-// (output channel block, output row) tasks.
+// out = act(conv3x3(in) + bias): Xp in parallel over the padded rows, then the tasks below.
 inline void conv2d_direct_amx(float* out, const float* in, const float* weight, const float* bias, int64_t N, int64_t C,
-                              int64_t H, int64_t W, int64_t OC, Act act, const ConvWeights<float>* cache,
-                              gemm_kernel::Kind kind = gemm_kernel::current_kind()) {
+                              int64_t H, int64_t W, int64_t OC, int64_t stride, Act act,
+                              const ConvWeights<float>* cache, gemm_kernel::Kind kind = gemm_kernel::current_kind()) {
     std::optional<ConvPrepared<float>> local;
     const auto p = direct_amx_prepared(cache, weight, C, OC, local);
-    const DirectAmxGeom d(C, H, W, OC);
+    const DirectAmxGeom d(C, H, W, OC, stride);
+    const int64_t OP = d.OH * d.OW;
+    // tasks: (group of output channel blocks, band of output rows); a group's weights (up to
+    // kDirectAmxWeightBytes) stay in L2 for its band's rows, a row's input for the group's blocks
+    // (groups of as even a size as they go, tasks a multiple of the threads where the rows allow)
+    const int64_t threads = std::max<int64_t>(1, conv_threads());
+    const int64_t gob0 = (d.weights() * 2 + kDirectAmxWeightBytes - 1) / kDirectAmxWeightBytes;
+    const int64_t gob = (d.OB + gob0 - 1) / gob0, ngroups = (d.OB + gob - 1) / gob;
+    int64_t nbands = std::clamp<int64_t>((4 * threads + ngroups - 1) / ngroups, 1, d.OH);
+    while (nbands < d.OH && (ngroups * nbands) % threads) ++nbands;
+    const int64_t rows = (d.OH + nbands - 1) / nbands;
     const DirectAmxKernel kn = direct_amx_kernel(kind);
     uint16_t* X = direct_amx_images(N * d.image());
     const BiasAct ba{bias, act};
@@ -931,17 +951,19 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
-        alignas(64) float tile[1024];
-#pragma omp for schedule(static)
-        for (int64_t np = 0; np < N * d.G * 16; ++np)
-            kn.pack(X + np / (d.G * 16) * d.image(), in + np / (d.G * 16) * C * H * W, d, np % (d.G * 16),
-                    np % (d.G * 16) + 1);
+        thread_local std::vector<float, AlignedAllocator<float>> acc;  // a row of output tiles
+        acc.resize(std::max(acc.size(), static_cast<size_t>(d.XB * 1024)));
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * C * H * W, d, r, r + 1);
 #pragma omp for collapse(3) schedule(static)
         for (int64_t n = 0; n < N; ++n)
-            for (int64_t ob = 0; ob < d.OB; ++ob)
-                for (int64_t y = 0; y < H; ++y)
-                    direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y, y + 1,
-                                    out + (n * OC + ob * 32) * H * W + y * W, H * W, ep, tile);
+            for (int64_t gi = 0; gi < ngroups; ++gi)
+                for (int64_t bi = 0; bi < nbands; ++bi)
+                    for (int64_t y = bi * rows; y < std::min(d.OH, (bi + 1) * rows); ++y)
+                        for (int64_t ob = gi * gob; ob < std::min(d.OB, (gi + 1) * gob); ++ob)
+                            direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y, y + 1,
+                                            out + (n * OC + ob * 32) * OP + y * d.OW, OP, ep, acc.data());
     }
 }
 
@@ -949,32 +971,35 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
 // E channels into a thread's buffer (mid, in L2), then the 1x1 projection from it into out.
 inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1, const gemm_kernel::Epilogue& ep1,
                                    const GemmLhs<float>& W2, const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C,
-                                   int64_t H, int64_t W, int64_t E, int64_t OC, const ConvWeights<float>* cache1) {
+                                   int64_t H, int64_t W, int64_t E, int64_t stride, int64_t OC,
+                                   const ConvWeights<float>* cache1) {
     using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
     std::optional<ConvPrepared<float>> local;
     const auto p = direct_amx_prepared(cache1, w1, C, E, local);
-    const DirectAmxGeom d(C, H, W, E);
+    const DirectAmxGeom d(C, H, W, E, stride);
     const DirectAmxKernel kn = direct_amx_kernel(gemm_kernel::current_kind());
     uint16_t* X = direct_amx_images(N * d.image());
-    const int64_t rb = std::clamp<int64_t>(kColBlock / W, 1, H), nb = (H + rb - 1) / rb, np = rb * W, P = H * W;
+    const int64_t OW = d.OW, OH = d.OH, P = OH * OW;
+    const int64_t rb = std::clamp<int64_t>(kColBlock / OW, 1, OH), nb = (OH + rb - 1) / rb, np = rb * OW;
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
-        alignas(64) float tile[1024];
+        thread_local std::vector<float, AlignedAllocator<float>> acc;  // a row of output tiles
+        acc.resize(std::max(acc.size(), static_cast<size_t>(d.XB * 1024)));
         thread_local std::vector<float, AlignedAllocator<float>> mid;
         mid.resize(std::max(mid.size(), static_cast<size_t>(E * np)));
-#pragma omp for schedule(static)
-        for (int64_t q = 0; q < N * d.G * 16; ++q)
-            kn.pack(X + q / (d.G * 16) * d.image(), in + q / (d.G * 16) * C * P, d, q % (d.G * 16), q % (d.G * 16) + 1);
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * C * H * W, d, r, r + 1);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nb; ++b) {
-                const int64_t y0 = b * rb, y1 = std::min(H, y0 + rb), nbp = (y1 - y0) * W;
+                const int64_t y0 = b * rb, y1 = std::min(OH, y0 + rb), nbp = (y1 - y0) * OW;
                 for (int64_t ob = 0; ob < d.OB; ++ob)
                     direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y0, y1, mid.data() + ob * 32 * np, np,
-                                    ep1, tile);
-                Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + y0 * W, OC, nbp, Stride(P));
+                                    ep1, acc.data());
+                Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + y0 * OW, OC, nbp, Stride(P));
                 W2.product_rows(0, Y, Eigen::Map<const Mat, 0, Stride>(mid.data(), E, nbp, Stride(np)), false, ep2);
             }
     }
@@ -1002,7 +1027,7 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
         detail::conv2d_depthwise(out, in, weight, bias, N, C, H, W, K, stride, pad, dilation, act);
     } else if (detail::direct_amx_applies<T>(C, OC, K, stride, pad, dilation, G)) {
         if constexpr (std::is_same_v<T, float>)
-            detail::conv2d_direct_amx(out, in, weight, bias, N, C, H, W, OC, act, cache);
+            detail::conv2d_direct_amx(out, in, weight, bias, N, C, H, W, OC, stride, act, cache);
     } else if (detail::winograd_applies(C, OC, K, stride, pad, dilation, G)) {
         const auto p = cache ? cache->get(weight, [&] { return detail::winograd_weights(weight, C, OC); }) : nullptr;
         detail::conv2d_winograd_f2x3(out, in, weight, bias, N, C, H, W, OC, act, p.get());
@@ -1033,6 +1058,8 @@ bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, 
     } else {
         const int64_t threads = detail::conv_threads();
         if (G != 1 || (K == 1 && stride == 1 && pad == 0)) return false;
+        if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, G))  // per band of rows, every block's
+            return detail::direct_amx_weights_fit_l2(C, E);                    // weights in L2
         if (detail::winograd_applies(C, E, K, stride, pad, dilation, G)) return true;  // per tile block
         const int64_t P = conv_out_size(H, K, stride, pad, dilation) * conv_out_size(W, K, stride, pad, dilation);
         return N * detail::conv_col_blocks<T>(N, P, threads).n >= std::max(detail::kMinTasks, 2 * threads);
@@ -1061,7 +1088,7 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     const detail::BiasActPlus bp{ba2, out, plus};
     const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = plus ? bp.epilogue() : ba2.epilogue();
     if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, 1)) {  // the projection in every band
-        detail::conv2d_pair_direct_amx(out, in, w1, ep1, W2, ep2, N, C, H, W, E, OC, cache1);
+        detail::conv2d_pair_direct_amx(out, in, w1, ep1, W2, ep2, N, C, H, W, E, stride, OC, cache1);
         return;
     }
     if (detail::winograd_applies(C, E, K, stride, pad, dilation, 1)) {  // the projection in every tile block
