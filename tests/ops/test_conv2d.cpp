@@ -21,10 +21,12 @@ namespace {
 
 using evsam_test::random_tensor;
 
-// A float tensor's values in double: the naive references run in double.
-evsam::Tensor<double> as_double(const evsam::Tensor<float>& t) {
+// A float tensor's values in double (the naive references run in double); bf16: rounded to bf16 first.
+evsam::Tensor<double> as_double(const evsam::Tensor<float>& t, bool bf16 = false) {
+    using evsam::gemm_kernel::from_bf16;
+    using evsam::gemm_kernel::to_bf16;
     evsam::Tensor<double> r(t.shape());
-    for (int64_t k = 0; k < t.numel(); ++k) r[k] = t[k];
+    for (int64_t k = 0; k < t.numel(); ++k) r[k] = bf16 ? from_bf16(to_bf16(t[k])) : t[k];
     return r;
 }
 
@@ -295,16 +297,11 @@ TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
         {1, 8, 2, 2, 8, 3, 2, 1, 1, 1, evsam::Act::relu},          // 1 x 1
         {1, 32, 6, 128, 64, 3, 2, 1, 1, 1},                        // 3 x 64: whole blocks
     };
-    auto rounded = [](const evsam::Tensor<float>& t) {
-        evsam::Tensor<double> r(t.shape());
-        for (int64_t k = 0; k < t.numel(); ++k) r[k] = evsam::gemm_kernel::from_bf16(evsam::gemm_kernel::to_bf16(t[k]));
-        return r;
-    };
     for (const auto& c : cases) {
         auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 41), b = random_tensor<float>({c.OC}, 43);
         const double s = 1 / std::sqrt(double(c.C * 9));
         auto w = random_tensor<float>({c.OC, c.C, 3, 3}, 42, -s, s);
-        const evsam::Tensor<double> xd = rounded(x), wd = rounded(w), bd = as_double(b);
+        const evsam::Tensor<double> xd = as_double(x, true), wd = as_double(w, true), bd = as_double(b);
         const int64_t OH = evsam::conv_out_size(c.H, 3, c.stride, 1, 1),
                       OW = evsam::conv_out_size(c.W, 3, c.stride, 1, 1);
         evsam::Tensor<double> ref({c.N, c.OC, OH, OW});

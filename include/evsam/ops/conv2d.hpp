@@ -497,13 +497,19 @@ ConvPrepared<T> gemm_conv_weights(const T* weight, int64_t OC, int64_t R, int64_
     return p;
 }
 
-// An ungrouped GEMM conv's weights (M x Kd): the layer's kept pack, or one made for this call in local.
+// A conv's prepared weights, make(): the layer's kept ones (cache), or made for this call in local.
+template <class T, class Make>
+std::shared_ptr<const ConvPrepared<T>> kept_or_local(const ConvWeights<T>* cache, const T* w,
+                                                     std::optional<ConvPrepared<T>>& local, Make&& make) {
+    if (cache) return cache->get(w, make);
+    local.emplace(make());
+    return {&*local, [](const ConvPrepared<T>*) {}};
+}
+// An ungrouped GEMM conv's weights (M x Kd).
 template <class T>
 std::shared_ptr<const ConvPrepared<T>> gemm_conv_prepared(const ConvWeights<T>* cache, const T* w, int64_t M,
                                                           int64_t Kd, std::optional<ConvPrepared<T>>& local) {
-    if (cache) return cache->get(w, [&] { return gemm_conv_weights(w, M, Kd, 1); });
-    local.emplace(gemm_conv_weights(w, M, Kd, 1));
-    return {&*local, [](const ConvPrepared<T>*) {}};
+    return kept_or_local(cache, w, local, [&] { return gemm_conv_weights(w, M, Kd, 1); });
 }
 
 // Grouped / dense: per (image, group, block of output pixels, tile of output channels), build the
@@ -916,15 +922,26 @@ inline ConvPrepared<float> direct_amx_weights(const float* weight, int64_t C, in
 inline std::shared_ptr<const ConvPrepared<float>> direct_amx_prepared(const ConvWeights<float>* cache, const float* w,
                                                                       int64_t C, int64_t OC,
                                                                       std::optional<ConvPrepared<float>>& local) {
-    if (cache) return cache->get(w, [&] { return direct_amx_weights(w, C, OC); });
-    local.emplace(direct_amx_weights(w, C, OC));
-    return {&*local, [](const ConvPrepared<float>*) {}};
+    return kept_or_local(cache, w, local, [&] { return direct_amx_weights(w, C, OC); });
 }
 // The padded pair image Xp of every image, kept by the calling thread from call to call.
 inline uint16_t* direct_amx_images(int64_t n) {
     thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> xp;
     if (static_cast<int64_t>(xp.size()) < n) xp.resize(static_cast<size_t>(n));
     return xp.data();
+}
+// Inside a parallel region: the N images' Xp, the padded rows shared out among the threads; and this
+// thread's buffer for a row of output tiles.
+inline void direct_amx_pack_images(const DirectAmxKernel& kn, uint16_t* X, const float* in, const DirectAmxGeom& d,
+                                   int64_t N) {
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * d.C * d.H * d.W, d, r, r + 1);
+}
+inline float* direct_amx_row_tiles(const DirectAmxGeom& d) {
+    thread_local std::vector<float, AlignedAllocator<float>> acc;
+    acc.resize(std::max(acc.size(), static_cast<size_t>(d.XB * 1024)));
+    return acc.data();
 }
 
 // out = act(conv3x3(in) + bias): Xp in parallel over the padded rows, then the tasks below.
@@ -951,11 +968,8 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
-        thread_local std::vector<float, AlignedAllocator<float>> acc;  // a row of output tiles
-        acc.resize(std::max(acc.size(), static_cast<size_t>(d.XB * 1024)));
-#pragma omp for collapse(2) schedule(static)
-        for (int64_t n = 0; n < N; ++n)
-            for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * C * H * W, d, r, r + 1);
+        float* acc = direct_amx_row_tiles(d);
+        direct_amx_pack_images(kn, X, in, d, N);
 #pragma omp for collapse(3) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t gi = 0; gi < ngroups; ++gi)
@@ -963,7 +977,7 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
                     for (int64_t y = bi * rows; y < std::min(d.OH, (bi + 1) * rows); ++y)
                         for (int64_t ob = gi * gob; ob < std::min(d.OB, (gi + 1) * gob); ++ob)
                             direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y, y + 1,
-                                            out + (n * OC + ob * 32) * OP + y * d.OW, OP, ep, acc.data());
+                                            out + (n * OC + ob * 32) * OP + y * d.OW, OP, ep, acc);
     }
 }
 
@@ -985,20 +999,17 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
-        thread_local std::vector<float, AlignedAllocator<float>> acc;  // a row of output tiles
-        acc.resize(std::max(acc.size(), static_cast<size_t>(d.XB * 1024)));
+        float* acc = direct_amx_row_tiles(d);
         thread_local std::vector<float, AlignedAllocator<float>> mid;
         mid.resize(std::max(mid.size(), static_cast<size_t>(E * np)));
-#pragma omp for collapse(2) schedule(static)
-        for (int64_t n = 0; n < N; ++n)
-            for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * C * H * W, d, r, r + 1);
+        direct_amx_pack_images(kn, X, in, d, N);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nb; ++b) {
                 const int64_t y0 = b * rb, y1 = std::min(OH, y0 + rb), nbp = (y1 - y0) * OW;
                 for (int64_t ob = 0; ob < d.OB; ++ob)
                     direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y0, y1, mid.data() + ob * 32 * np, np,
-                                    ep1, acc.data());
+                                    ep1, acc);
                 Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + y0 * OW, OC, nbp, Stride(P));
                 W2.product_rows(0, Y, Eigen::Map<const Mat, 0, Stride>(mid.data(), E, nbp, Stride(np)), false, ep2);
             }
