@@ -51,15 +51,21 @@ inline simd::vec<float> gelu_tanh_approx(simd::vec<float> x) {
     using V = simd::vec<float>;
     using I = xsimd::batch<int32_t>;
     constexpr float k = float(2 * 0.7978845608028654 * 1.4426950408889634);  // 2 sqrt(2/pi) log2(e)
-    const V t = xsimd::min(xsimd::max(x * xsimd::fma(V(-k * 0.044715f), x * x, V(-k)), V(-126.0f)), V(126.0f));
+    const V t = xsimd::min(xsimd::max(x * simd::fma(V(-k * 0.044715f), x * x, V(-k)), V(-126.0f)), V(126.0f));
     const V n = xsimd::nearbyint(t), f = t - n;
-    V p = xsimd::fma(V(9.5700817e-3f), f, V(5.5917859e-2f));  // a relative-error fit: 2.7e-6
-    p = xsimd::fma(p, f, V(2.4024746e-1f));
-    p = xsimd::fma(p, f, V(6.9312179e-1f));
-    p = xsimd::fma(p, f, V(9.9999928e-1f));
-    const V e = p * xsimd::bitwise_cast<V>((xsimd::to_int(n) + I(127)) << 23);  // 2^f 2^n
+    V p = simd::fma(V(9.5700817e-3f), f, V(5.5917859e-2f));  // a relative-error fit: 2.7e-6
+    p = simd::fma(p, f, V(2.4024746e-1f));
+    p = simd::fma(p, f, V(6.9312179e-1f));
+    p = simd::fma(p, f, V(9.9999928e-1f));
+    V e;  // 2^f 2^n
+#if defined(__AVX512F__)
+    if constexpr (V::size == 16)
+        e = V(_mm512_scalef_ps(p, n));  // one instruction for the exponent bits' three
+    else
+#endif
+        e = p * xsimd::bitwise_cast<V>((xsimd::to_int(n) + I(127)) << 23);
     const V d = V(1.0f) + e, r = xsimd::reciprocal(d);
-    return x * xsimd::fma(xsimd::fnma(d, r, V(1.0f)), r, r);  // one Newton step: r (2 - d r)
+    return x * simd::fma(simd::fnma(d, r, V(1.0f)), r, r);  // one Newton step: r (2 - d r)
 }
 
 template <class T>

@@ -269,7 +269,7 @@ struct DepthwisePlan {
             for (int64_t t = 0; t < K * K; ++t) {
                 const V w(wk[t]);
                 const T* p = buf + tap[static_cast<size_t>(t)] + q;
-                for (int64_t j = 0; j < NV; ++j) acc[j] = xsimd::fma(V::load_unaligned(p + j * VW), w, acc[j]);
+                for (int64_t j = 0; j < NV; ++j) acc[j] = simd::fma(V::load_unaligned(p + j * VW), w, acc[j]);
             }
             for (int64_t j = 0; j < NV; ++j) act_apply(act, acc[j]).store_aligned(row + q + j * VW);
         };

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace evsam::simd {
 
@@ -36,6 +37,34 @@ using vec = xsimd::batch<T>;
 
 template <class T>
 constexpr int64_t width = static_cast<int64_t>(vec<T>::size);
+
+// a b + c, and c - a b, rounded once. xsimd 8.1 (Debian's) has no AVX-512 fma: a 512-bit batch
+// takes its generic a * b + c, which the project's -ffp-contract=off keeps as a multiply and an add
+// (two roundings, two instructions; the depthwise conv's taps ran 6-18 % slower so). These call the
+// instruction itself on a 512-bit batch and xsimd's fma elsewhere (FMA3 on AVX2 builds; a multiply
+// and an add where the build has no FMA).
+template <class T>
+inline vec<T> fma(const vec<T>& a, const vec<T>& b, const vec<T>& c) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && vec<T>::size == 16)
+        return vec<T>(_mm512_fmadd_ps(a, b, c));
+    else if constexpr (std::is_same_v<T, double> && vec<T>::size == 8)
+        return vec<T>(_mm512_fmadd_pd(a, b, c));
+    else
+#endif
+        return xsimd::fma(a, b, c);
+}
+template <class T>
+inline vec<T> fnma(const vec<T>& a, const vec<T>& b, const vec<T>& c) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && vec<T>::size == 16)
+        return vec<T>(_mm512_fnmadd_ps(a, b, c));
+    else if constexpr (std::is_same_v<T, double> && vec<T>::size == 8)
+        return vec<T>(_mm512_fnmadd_pd(a, b, c));
+    else
+#endif
+        return xsimd::fnma(a, b, c);
+}
 
 // dst[i] = f(load(src + i)) for i in [0, n), whole vectors, the tail through a zero-padded buffer.
 // src and dst may be the same pointer (in-place map).
