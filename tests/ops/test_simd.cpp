@@ -43,6 +43,50 @@ TEST(SimdSum, SoftmaxRowsAreMoreAccurateThanARunningSum) {
     EXPECT_LT(err_lanes * 2, err_running);
 }
 
+// simd::fma and fnma round once, as std::fma does, on every lane: a multiply and an add (xsimd 8.1's
+// AVX-512 fallback under -ffp-contract=off) round twice and differ on most random lanes.
+template <class T>
+void check_fma_rounds_once() {
+    using V = evsam::simd::vec<T>;
+    constexpr int64_t W = evsam::simd::width<T>;
+    const int64_t n = 64 * W;
+    const auto a = evsam_test::random_tensor<float>({n}, 11, -2, 2),
+               b = evsam_test::random_tensor<float>({n}, 12, -2, 2),
+               c = evsam_test::random_tensor<float>({n}, 13, -2, 2);
+    int64_t differs_from_two_roundings = 0;
+    for (int64_t i = 0; i < n; i += W) {
+        alignas(64) T x[W], y[W], z[W], f[W], g[W];
+        for (int64_t j = 0; j < W; ++j) {  // in double, products that need more than 53 bits
+            x[j] = static_cast<T>(a[i + j]) * static_cast<T>(1 + 1e-7 * (j + 1));
+            y[j] = static_cast<T>(b[i + j]) * static_cast<T>(1 - 1e-7 * (j + 1));
+            z[j] = static_cast<T>(c[i + j]);
+        }
+        evsam::simd::fma(V::load_aligned(x), V::load_aligned(y), V::load_aligned(z)).store_aligned(f);
+        evsam::simd::fnma(V::load_aligned(x), V::load_aligned(y), V::load_aligned(z)).store_aligned(g);
+        for (int64_t j = 0; j < W; ++j) {
+            EXPECT_EQ(f[j], std::fma(x[j], y[j], z[j])) << i + j;
+            EXPECT_EQ(g[j], std::fma(-x[j], y[j], z[j])) << i + j;
+            const volatile T p = x[j] * y[j];  // rounded on its own
+            differs_from_two_roundings += f[j] != p + z[j];
+        }
+    }
+    EXPECT_GT(differs_from_two_roundings, n / 10) << "the inputs do not tell one rounding from two";
+}
+TEST(SimdFma, RoundsOnceFloat) {
+#if defined(__FMA__) || defined(__AVX512F__)
+    check_fma_rounds_once<float>();
+#else
+    GTEST_SKIP() << "skipped: the build has no FMA instruction";
+#endif
+}
+TEST(SimdFma, RoundsOnceDouble) {
+#if defined(__FMA__) || defined(__AVX512F__)
+    check_fma_rounds_once<double>();
+#else
+    GTEST_SKIP() << "skipped: the build has no FMA instruction";
+#endif
+}
+
 }  // namespace
 
 }  // namespace test_simd

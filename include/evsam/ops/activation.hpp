@@ -38,15 +38,17 @@ inline T act_apply(Act a, T x) {
 }
 
 // tanh-GELU for precision fast: the same x sigmoid(2u) = x / (1 + 2^t), t = -2 log2(e) u, with 2^t
-// as 2^n (exponent bits) times a degree-4 polynomial fit of 2^f on f in [-1/2, 1/2] (2.7e-6), and
-// the division as the CPU's approximate reciprocal and one Newton step. Against a long-double
-// reference on [-9.5, 12]: relative L2 2.0e-8 (gelu_tanh: 1.3e-8), max relative error 1.3e-5 near
-// x = -9.5, where t is large and its own float rounding dominates; 11 cycles per AVX-512 vector
-// against gelu_tanh's 17.5, mostly its division. Without the Newton step (RCP14 alone, 5.8e-5) it
-// took 9 cycles, but the tiny_xl fixture's fast masks then agreed with strict's measurably worse
-// (mean IoU 0.988 against 0.992 over 12 perturbed images: a coherent error, unlike bf16's
-// rounding). t is clamped to [-126, 126]: 2^n stays a normal float, so a large negative x gives
-// x 2^-126 (about 0) and a large positive one x.
+// as 2^n (VSCALEFPS on AVX-512, exponent bits elsewhere) times a degree-4 polynomial fit of 2^f on
+// f in [-1/2, 1/2] (2.7e-6), and the division as the CPU's approximate reciprocal and one Newton
+// step, every multiply-add one FMA (simd::fma). Against a long-double reference on [-9.5, 12]:
+// relative L2 2.0e-8 (gelu_tanh: 1.2e-8), max relative error 1.4e-5 near x = -9.5, where t is large
+// and its own float rounding dominates. In L1 on one core (bias added): 0.21 ns per element
+// against gelu_tanh's 0.45 (mostly its division); 0.36 before the FMAs were real (xsimd 8.1 has no
+// AVX-512 fma). Without the Newton step (RCP14 alone, 5.8e-5) it took 9 cycles to 11 (before the
+// FMAs), but the tiny_xl fixture's fast masks then agreed with strict's measurably worse (mean IoU
+// 0.988 against 0.992 over 12 perturbed images: a coherent error, unlike bf16's rounding). t is
+// clamped to [-126, 126]: 2^n stays a normal float, so a large negative x gives x 2^-126 (about 0)
+// and a large positive one x.
 inline simd::vec<float> gelu_tanh_approx(simd::vec<float> x) {
     using V = simd::vec<float>;
     using I = xsimd::batch<int32_t>;
