@@ -8,6 +8,7 @@
 #include <evsam/efficientvit/config_json.hpp>
 #include <evsam/evsam.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -54,6 +55,33 @@ TEST(ImageEncoderTiny, LFamilyFloat) { check_tiny<float>("tiny_l", evsam::kTolEn
 TEST(ImageEncoderTiny, XLFamilyFloat) { check_tiny<float>("tiny_xl", evsam::kTolEncoderFloat); }
 TEST(ImageEncoderTiny, LFamilyDouble) { check_tiny<double>("tiny_l", evsam::kTolFloatFixture); }
 TEST(ImageEncoderTiny, XLFamilyDouble) { check_tiny<double>("tiny_xl", evsam::kTolFloatFixture); }
+
+// The fused paths (FusedMBConv's pair, MBConv's expand-depthwise and its three convs, residual sums
+// folded into a write) run only in an untraced forward; a traced one runs every module on its own.
+// Both give the same embedding, bit for bit, in strict and (where the CPU has it) in fast.
+TEST(ImageEncoderTiny, FusedPathsGiveTheBitsOfTheModulesInTurn) {
+    std::vector<evsam::Precision> precisions = {evsam::Precision::strict};
+    if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::Precision::fast);
+    for (const std::string cfg_name : {"tiny_l", "tiny_xl"}) {
+        const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/" + cfg_name + "/";
+        evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(read_json(dir + "config.json")));
+        auto ckpt = evsam::Checkpoint::open(dir + "model.pt");
+        evsam::load_state_dict(model, ckpt, cfg_name);
+        const auto x = evsam::npy_load_as<float>(dir + "input.npy");
+        for (auto prec : precisions) {
+            evsam::CpuPrecisionScope scope(prec);
+            evsam::Trace<float> trace;
+            const auto traced = model.image_encoder.forward(x, &trace);
+            const auto fused = model.image_encoder.forward(x);
+            ASSERT_EQ(fused.shape(), traced.shape());
+            int64_t differ = 0;
+            for (int64_t i = 0; i < fused.numel(); ++i)
+                differ += std::memcmp(&fused[i], &traced[i], sizeof(float)) != 0;
+            EXPECT_EQ(differ, 0) << cfg_name << (prec == evsam::Precision::fast ? " fast" : " strict")
+                                 << ": values that differ, of " << fused.numel();
+        }
+    }
+}
 
 // ModuleTimer (evsam bench --profile) stamps every module that ends a forward, in order: in double,
 // where no fused path runs, exactly the traced modules; in float, untraced (MBConv's and

@@ -213,21 +213,30 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
 
 // conv2d_expand_depthwise_forward (MBConv's 1x1 expand and depthwise conv in one pass over blocks of
 // mid channels) gives the bits of the two convs run in turn, in both precisions, with and without
-// kept packs, on 1 and 2 threads, and matches the naive convs.
+// kept packs, on 1 and 2 threads, and matches the naive convs. So does conv2d_mbconv_forward (all
+// three of MBConv's convs, the depthwise outputs packed straight for the 1x1) give those of the three
+// in turn, and with a tensor added in its write (ResidualBlock's x) those of add_forward after them.
 struct ExpandDwCase {
     int64_t N, C, H, W, E, K, stride, pad;
     evsam::Act act1, actd;
     bool bias;
+    int64_t OC;  // the 1x1 projection's (conv2d_mbconv_forward)
+    evsam::Act act2;
 };
 TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
     std::vector<evsam::Precision> precisions = {evsam::Precision::strict};
     if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::Precision::fast);
     const ExpandDwCase cases[] = {
-        {1, 16, 33, 29, 40, 3, 2, 1, evsam::Act::gelu_tanh, evsam::Act::none, true},        // odd sizes, stride 2
-        {2, 8, 20, 24, 100, 3, 1, 1, evsam::Act::relu6, evsam::Act::hswish, false},         // batch 2, ragged panels
-        {1, 24, 64, 64, 300, 5, 1, 2, evsam::Act::gelu_tanh, evsam::Act::gelu_tanh, true},  // ten blocks
-        {1, 12, 64, 64, 200, 3, 2, 1, evsam::Act::none, evsam::Act::relu, true},            // several blocks, stride 2
-        {1, 12, 7, 7, 64, 3, 2, 1, evsam::Act::silu, evsam::Act::none, true},               // a 7x7 map
+        // odd sizes, stride 2
+        {1, 16, 33, 29, 40, 3, 2, 1, evsam::Act::gelu_tanh, evsam::Act::none, true, 24, evsam::Act::none},
+        // batch 2, ragged panels
+        {2, 8, 20, 24, 100, 3, 1, 1, evsam::Act::relu6, evsam::Act::hswish, false, 8, evsam::Act::relu},
+        // ten blocks, a mid of over 256 channels (two depth blocks of the 1x1)
+        {1, 24, 64, 64, 300, 5, 1, 2, evsam::Act::gelu_tanh, evsam::Act::gelu_tanh, true, 70, evsam::Act::none},
+        // several blocks, stride 2
+        {1, 12, 64, 64, 200, 3, 2, 1, evsam::Act::none, evsam::Act::relu, true, 40, evsam::Act::gelu_tanh},
+        // a 7x7 map
+        {1, 12, 7, 7, 64, 3, 2, 1, evsam::Act::silu, evsam::Act::none, true, 16, evsam::Act::none},
     };
     const int threads = omp_get_max_threads();
     for (auto prec : precisions) {
@@ -246,7 +255,15 @@ TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
                                          1, 1, c.act1, evsam::backend::cpu{});
             evsam::conv2d_forward<float>(two.data(), mid.data(), wd.data(), bdp, c.N, c.E, c.H, c.W, c.E, c.K, c.stride,
                                          c.pad, 1, c.E, c.actd, evsam::backend::cpu{});
-            evsam::detail::ConvWeights<float> k1;
+            const double s2 = 1 / std::sqrt(double(c.E));
+            auto w2 = random_tensor<float>({c.OC, c.E, 1, 1}, 46, -s2, s2), b2 = random_tensor<float>({c.OC}, 47),
+                 plus = random_tensor<float>({c.N, c.OC, OH, OW}, 48);
+            evsam::Tensor<float> three({c.N, c.OC, OH, OW}), three_plus({c.N, c.OC, OH, OW}),
+                fused({c.N, c.OC, OH, OW});
+            evsam::conv2d_forward<float>(three.data(), two.data(), w2.data(), b2.data(), c.N, c.E, OH, OW, c.OC, 1, 1,
+                                         0, 1, 1, c.act2, evsam::backend::cpu{});
+            evsam::add_forward(three_plus.data(), three.data(), plus.data(), three.numel(), evsam::backend::cpu{});
+            evsam::detail::ConvWeights<float> k1, k2;
             for (int t : {1, 2}) {
                 omp_set_num_threads(t);
                 for (const evsam::detail::ConvWeights<float>* k : {static_cast<decltype(&k1)>(nullptr), &k1, &k1}) {
@@ -257,6 +274,17 @@ TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
                     EXPECT_TRUE(evsam_test::bitwise_equal(one, two))
                         << c.C << "->" << c.E << " k" << c.K << " s" << c.stride << ", " << t << " threads"
                         << (k ? ", kept packs" : "");
+                    for (const float* pl :
+                         {static_cast<const float*>(nullptr), static_cast<const float*>(plus.data())}) {
+                        std::fill(fused.begin(), fused.end(), 0.0f);
+                        evsam::conv2d_mbconv_forward<float>(fused.data(), x.data(), w1.data(), b1.data(), c.act1,
+                                                            wd.data(), bdp, c.actd, w2.data(), b2.data(), c.act2, c.N,
+                                                            c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, c.OC, k,
+                                                            k ? &k2 : nullptr, evsam::backend::cpu{}, pl);
+                        EXPECT_TRUE(evsam_test::bitwise_equal(fused, pl ? three_plus : three))
+                            << "mbconv " << c.C << "->" << c.E << "->" << c.OC << " k" << c.K << " s" << c.stride
+                            << ", " << t << " threads" << (k ? ", kept packs" : "") << (pl ? ", plus" : "");
+                    }
                 }
             }
             omp_set_num_threads(threads);

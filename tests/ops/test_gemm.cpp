@@ -204,7 +204,9 @@ TEST(GemmKernels, PackedLhsGivesTheSameBits) {
 // A right operand packed once (PackedRhs: an activation block that several row tiles share, as the
 // conv does on small maps) gives the bits of the unpacked product, tile by tile, for every kernel:
 // depths over several blocks (kKc = 256), ragged columns, packed whole (pack) or from each task's
-// own piece (pack_piece, as the conv's im2col pieces).
+// own piece (pack_piece, as the conv's im2col pieces), or in ranges of depths (pack_depths, as
+// MBConv's depthwise channels: ranges across the ends of depth blocks, out of order; one off the
+// kernel's depth pairs refused).
 TEST(GemmKernels, PackedRhsGivesTheSameBits) {
     const int64_t M = 50, K = 600, N = 75;
     const auto a = evsam_test::random_tensor<float>({M, K}, 11), b = evsam_test::random_tensor<float>({K, N}, 12);
@@ -218,12 +220,25 @@ TEST(GemmKernels, PackedRhsGivesTheSameBits) {
         const evsam::gemm_kernel::PackedLhs L(kind, {a.data(), K, 1}, M, K);
         evsam::Tensor<float> ref({M, N});
         L.product({b.data(), N, 1}, N, ref.data(), N, false);
-        for (bool pieces : {false, true}) {
+        for (const char* how : {"pack", "pack_piece", "pack_depths"}) {
+            const bool pieces = how == std::string("pack_piece");
             evsam::gemm_kernel::PackedRhs R;
             R.reset(kind, K, N);
             ASSERT_EQ(R.tasks() % 3, 0);  // three depth blocks (600 = 256 + 256 + 88), each of 3 to 5 panels
             ASSERT_GE(R.tasks(), 9);
-            for (int64_t t = 0; t < R.tasks(); ++t) {
+            if (how == std::string("pack_depths")) {  // in this order, each from a copy of just its rows
+                const int64_t cuts[] = {0, 96, 224, 288, 320, 544, 600};  // multiples of AMX's 32
+                for (int64_t i : {3, 0, 5, 1, 4, 2}) {
+                    const int64_t k0 = cuts[i], kc = cuts[i + 1] - k0;
+                    std::vector<float> rows(b.data() + k0 * N, b.data() + (k0 + kc) * N);
+                    R.pack_depths(k0, kc, {rows.data(), N, 1});
+                }
+                if (kind != evsam::gemm_kernel::Kind::f32_portable && kind != evsam::gemm_kernel::Kind::f32_avx2 &&
+                    kind != evsam::gemm_kernel::Kind::f32_avx512) {
+                    EXPECT_THROW(R.pack_depths(1, 32, {b.data() + N, N, 1}), std::logic_error);
+                }
+            }
+            for (int64_t t = 0; t < R.tasks() && how != std::string("pack_depths"); ++t) {
                 if (!pieces) {
                     R.pack(t, {b.data(), N, 1});
                     continue;
@@ -237,7 +252,7 @@ TEST(GemmKernels, PackedRhsGivesTheSameBits) {
             evsam::Tensor<float> y({M, N});
             const int64_t a0 = L.row_align();  // two row tiles, the second from a panel boundary
             for (int64_t i0 : {int64_t{0}, a0}) L.product_rows(i0, i0 ? M - i0 : a0, R, y.data() + i0 * N, N, false);
-            EXPECT_TRUE(evsam_test::bitwise_equal(y, ref)) << (pieces ? "pack_piece" : "pack");
+            EXPECT_TRUE(evsam_test::bitwise_equal(y, ref)) << how;
         }
         evsam::gemm_kernel::PackedRhs other;  // packed for another depth: refused
         other.reset(kind, K - 1, N);

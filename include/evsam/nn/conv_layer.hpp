@@ -111,6 +111,39 @@ struct ConvLayer : Block<T, B> {
         }
     }
 
+    // point(dw(this(x))) for this 1x1 conv, a depthwise ConvLayer `dw` and a 1x1 ConvLayer `point`
+    // (MBConv's three), the depthwise output packed straight for the 1x1 (ops/conv2d.hpp:
+    // conv2d_mbconv_forward, the same bits as the three forwards in turn) where that op takes them:
+    // forward_depthwise's conditions, and point a plain 1x1. Otherwise nothing.
+    // plus: as forward_pair's (ResidualBlock's x), or null.
+    std::optional<TensorOf<T, B>> forward_depthwise_point(const ConvLayer& dw, const ConvLayer& point,
+                                                          const TensorOf<T, B>& x,
+                                                          const TensorOf<T, B>* plus = nullptr) const {
+        if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
+            (void)dw, (void)point, (void)x, (void)plus;
+            return std::nullopt;
+        } else {
+            const Conv2d<T, B>&c1 = conv, &c2 = dw.conv, &c3 = point.conv;
+            const int64_t E = c1.out_channels;
+            if (!fused_form() || !dw.fused_form() || !point.fused_form() || x.dim() != 4 ||
+                x.size(1) != c1.in_channels || c1.kernel_size != 1 || c1.stride != 1 || c1.padding != 0 ||
+                c1.groups != 1 || c2.in_channels != E || c2.out_channels != E || c2.groups != E ||
+                !conv2d_expand_depthwise_applies<T>(c2.stride, c2.dilation) || c3.in_channels != E ||
+                c3.kernel_size != 1 || c3.stride != 1 || c3.padding != 0 || c3.groups != 1)
+                return std::nullopt;
+            const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+            const Shape out{N, c3.out_channels, conv_out_size(H, c2.kernel_size, c2.stride, c2.padding, 1),
+                            conv_out_size(W, c2.kernel_size, c2.stride, c2.padding, 1)};
+            if (plus && plus->shape() != out) return std::nullopt;
+            TensorOf<T, B> y(out, TensorOf<T, B>::uninitialized);
+            conv2d_mbconv_forward(y.data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
+                                  dw.fused_bias(), dw.act, c3.weight.data(), point.fused_bias(), point.act, N,
+                                  c1.in_channels, H, W, E, c2.kernel_size, c2.stride, c2.padding, c3.out_channels,
+                                  &c1.packed, &c3.packed, B{}, plus ? plus->data() : nullptr);
+            return y;
+        }
+    }
+
 private:
     // the conv's bias and activation as one epilogue: the norm folded into the conv, or none
     bool fused_form() const { return folded || !norm; }

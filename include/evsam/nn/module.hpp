@@ -163,7 +163,8 @@ template <class T, class B>
 struct Block : Module<T, B> {
     virtual TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const = 0;
     // forward(x) + x with the sum folded into the block's last write, where the block can (FusedMBConv
-    // on the CPU); otherwise nothing, and ResidualBlock adds x itself. The same bits either way.
+    // and MBConv on the CPU); otherwise nothing, and ResidualBlock adds x itself. The same bits either
+    // way.
     virtual std::optional<TensorOf<T, B>> forward_plus_input(const TensorOf<T, B>& x) const {
         (void)x;
         return std::nullopt;

@@ -388,12 +388,14 @@ ConvRowTiles conv_row_tiles(int64_t col_tasks, int64_t OCg, int64_t threads, int
 }
 
 // The right operands' packs that the threads of one call share (conv2d_gemm's blocks, the images
-// of conv2d_expand_depthwise_forward): kept by the calling thread from call to call (no allocation,
-// no page faults on the next forward), as the GEMM keeps its own scratch, up to kKeepPackBytes of
-// them (a bigger set is freed after its call).
+// of conv2d_expand_depthwise_forward, conv2d_mbconv_forward's blocks): kept by the calling thread from call to call (no
+// allocation, no page faults on the next forward), as the GEMM keeps its own scratch, up to kKeepPackBytes of them (a
+// bigger set is freed after its call).
 class SharedRhs {
 public:
-    SharedRhs(size_t n, int64_t bytes) : pool_(pool()), bytes_(bytes) {
+    // pool: which of the thread's pools (an op holding one while it calls another that holds one:
+    // conv2d_mbconv_forward's 1, around expand_depthwise_blocks' 0)
+    SharedRhs(size_t n, int64_t bytes, size_t pool_id = 0) : pool_(pool(pool_id)), bytes_(bytes) {
         if (pool_.size() < n) pool_.resize(n);
     }
     ~SharedRhs() {
@@ -404,9 +406,9 @@ public:
     gemm_kernel::PackedRhs* data() { return pool_.data(); }
 
 private:
-    static std::vector<gemm_kernel::PackedRhs>& pool() {
-        thread_local std::vector<gemm_kernel::PackedRhs> p;
-        return p;
+    static std::vector<gemm_kernel::PackedRhs>& pool(size_t id) {
+        thread_local std::array<std::vector<gemm_kernel::PackedRhs>, 2> p;
+        return p.at(id);
     }
     std::vector<gemm_kernel::PackedRhs>& pool_;
     int64_t bytes_;
@@ -1143,34 +1145,41 @@ bool conv2d_expand_depthwise_applies(int64_t stride, int64_t dilation) {
     return std::is_same_v<T, float> && (stride == 1 || stride == 2) && dilation == 1;
 }
 
+namespace detail {
+// conv2d_mbconv_forward's buffer for a block of depthwise outputs, this thread's, kept from call to
+// call.
 template <class T>
-void conv2d_expand_depthwise_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* wd, const T* bd,
-                                     Act actd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K,
-                                     int64_t stride, int64_t pad, const detail::ConvWeights<T>* cache1, backend::cpu) {
-    static_assert(std::is_same_v<T, float>, "conv2d_expand_depthwise_forward: float");
+std::vector<T, AlignedAllocator<T>>& mbconv_block_buffer() {
+    thread_local std::vector<T, AlignedAllocator<T>> buf;
+    return buf;
+}
+// The pass both ops below make: per image n and block of mid channels [e0, e0 + ne) (whole panels
+// of W1), on one thread, the expand into that thread's mid buffer, then each channel e's depthwise
+// conv into dst(n, e0, ne, e) (OH x OW values); then done(n, e0, ne) on the same thread.
+template <class T, class Dst, class Done>
+void expand_depthwise_blocks(const T* in, const T* w1, const T* b1, Act act1, const T* wd, const T* bd, Act actd,
+                             int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride,
+                             int64_t pad, const ConvWeights<T>* cache1, Dst&& dst, Done&& done) {
     using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using Stride = Eigen::OuterStride<>;
-    if (!conv2d_expand_depthwise_applies<T>(stride, 1))
-        throw std::logic_error("conv2d_expand_depthwise_forward: a stride conv2d_expand_depthwise_applies refuses");
-    act1 = act_in_force<T>(act1), actd = act_in_force<T>(actd);
-    const int64_t threads = detail::conv_threads();
+    const int64_t threads = conv_threads();
     const int64_t P = H * W, ldm = (P + 15) / 16 * 16 + 16;
-    std::optional<detail::ConvPrepared<T>> l1;
-    const auto p1 = detail::gemm_conv_prepared(cache1, w1, E, C, l1);
+    std::optional<ConvPrepared<T>> l1;
+    const auto p1 = gemm_conv_prepared(cache1, w1, E, C, l1);
     const GemmLhs<T>& W1 = p1->lhs[0];
-    const detail::DepthwisePlan<T> plan(H, W, K, stride, pad);
+    const DepthwisePlan<T> plan(H, W, K, stride, pad);
     // blocks of whole packed panels, about kMidBlockBytes each, as many per image as split evenly
     // over the threads where the panels allow
     const int64_t a = W1.row_align(), panels = (E + a - 1) / a;
     int64_t nb = std::clamp<int64_t>((int64_t(sizeof(T)) * E * ldm + kMidBlockBytes - 1) / kMidBlockBytes, 1, panels);
     while (nb < panels && (N * nb) % threads) ++nb;
-    const detail::ConvRowTiles blocks{nb, 0, E, a};
+    const ConvRowTiles blocks{nb, 0, E, a};
     int64_t widest = 0;
     for (int64_t b = 0; b < nb; ++b) widest = std::max(widest, blocks.begin(b + 1) - blocks.begin(b));
-    detail::SharedRhs rhs_pool(static_cast<size_t>(N), int64_t(sizeof(T)) * C * P * N);
+    SharedRhs rhs_pool(static_cast<size_t>(N), int64_t(sizeof(T)) * C * P * N);
     gemm_kernel::PackedRhs* rhs = rhs_pool.data();
     for (int64_t n = 0; n < N; ++n) rhs[n].reset(W1.kind(), C, P);
-    const detail::BiasAct ba1{b1, act1};
+    const BiasAct ba1{b1, act1};
     const gemm_kernel::Epilogue ep1 = ba1.epilogue();
 #pragma omp parallel
     {
@@ -1188,10 +1197,83 @@ void conv2d_expand_depthwise_forward(T* out, const T* in, const T* w1, const T* 
                 Eigen::Map<Mat, 0, Stride> Y(mid.data(), ne, P, Stride(ldm));
                 W1.product_rows(e0, Y, rhs[n], false, ep1);  // act1(W1 in + b1), rows e0 .. e0 + ne
                 for (int64_t e = e0; e < e0 + ne; ++e)
-                    plan.channel(out + (n * E + e) * plan.OH * plan.OW, mid.data() + (e - e0) * ldm, wd + e * K * K,
-                                 bd ? bd[e] : T(0), actd, buf.data());
+                    plan.channel(dst(n, e0, ne, e), mid.data() + (e - e0) * ldm, wd + e * K * K, bd ? bd[e] : T(0),
+                                 actd, buf.data());
+                done(n, e0, ne);
             }
     }
+}
+}  // namespace detail
+
+template <class T>
+void conv2d_expand_depthwise_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* wd, const T* bd,
+                                     Act actd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K,
+                                     int64_t stride, int64_t pad, const detail::ConvWeights<T>* cache1, backend::cpu) {
+    static_assert(std::is_same_v<T, float>, "conv2d_expand_depthwise_forward: float");
+    if (!conv2d_expand_depthwise_applies<T>(stride, 1))
+        throw std::logic_error("conv2d_expand_depthwise_forward: a stride conv2d_expand_depthwise_applies refuses");
+    const int64_t OP = conv_out_size(H, K, stride, pad, 1) * conv_out_size(W, K, stride, pad, 1);
+    detail::expand_depthwise_blocks(
+        in, w1, b1, act_in_force<T>(act1), wd, bd, act_in_force<T>(actd), N, C, H, W, E, K, stride, pad, cache1,
+        [&](int64_t n, int64_t, int64_t, int64_t e) { return out + (n * E + e) * OP; },
+        [](int64_t, int64_t, int64_t) {});
+}
+
+// MBConv's three convs, act2(W2 actd(dw(act1(W1 in + b1), wd) + bd) + b2) (+ plus, ResidualBlock's
+// x, in the same write): the expand and depthwise conv as conv2d_expand_depthwise_forward makes
+// them, but each block's depthwise outputs go from the thread's buffer straight into the projection's
+// packed right operand (PackedRhs::pack_depths; bf16 under fast), one per block of output pixels,
+// instead of out to memory in fp32 and back through a pack: L0's stage-3 MBConvs write 4 MiB of
+// fp32 that the 1x1 then reads and packs into 2 MiB of bf16. Then the 1x1 from those packs, by
+// (block of pixels, tile of output channels). The same values reach the same GEMM in the same
+// order, so the same bits as the expand-depthwise op, the 1x1 conv and the sum in turn (tests/ops).
+template <class T>
+void conv2d_mbconv_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* wd, const T* bd, Act actd,
+                           const T* w2, const T* b2, Act act2, int64_t N, int64_t C, int64_t H, int64_t W, int64_t E,
+                           int64_t K, int64_t stride, int64_t pad, int64_t OC, const detail::ConvWeights<T>* cache1,
+                           const detail::ConvWeights<T>* cache2, backend::cpu, const T* plus = nullptr) {
+    static_assert(std::is_same_v<T, float>, "conv2d_mbconv_forward: float");
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    if (!conv2d_expand_depthwise_applies<T>(stride, 1))
+        throw std::logic_error("conv2d_mbconv_forward: a stride conv2d_expand_depthwise_applies refuses");
+    const int64_t OH = conv_out_size(H, K, stride, pad, 1), OW = conv_out_size(W, K, stride, pad, 1), OP = OH * OW;
+    const int64_t threads = detail::conv_threads();
+    std::optional<detail::ConvPrepared<T>> l2;
+    const auto p2 = detail::gemm_conv_prepared(cache2, w2, OC, E, l2);
+    const GemmLhs<T>& W2 = p2->lhs[0];
+    // the 1x1's cut, as conv2d_gemm's: column blocks (n, b) of pixels, row tiles of output channels
+    const detail::ConvColBlocks cols = detail::conv_col_blocks<T>(N, OP, threads);
+    const int64_t nblk = cols.n, ncol = N * nblk;
+    const detail::ConvRowTiles tiles = detail::conv_row_tiles<T>(ncol, OC, threads, W2.row_align());
+    // the packs of the depthwise output, one per column block (the calling thread's second pool: the
+    // expand's packs of its input take the first)
+    detail::SharedRhs rhs2_pool(static_cast<size_t>(ncol), int64_t(sizeof(T)) * E * OP * N, 1);
+    gemm_kernel::PackedRhs* rhs2 = rhs2_pool.data();
+    for (int64_t c = 0; c < ncol; ++c) rhs2[c].reset(W2.kind(), E, cols.begin(c % nblk + 1) - cols.begin(c % nblk));
+    detail::expand_depthwise_blocks(
+        in, w1, b1, act_in_force<T>(act1), wd, bd, act_in_force<T>(actd), N, C, H, W, E, K, stride, pad, cache1,
+        [&](int64_t, int64_t e0, int64_t ne, int64_t e) {
+            auto& dw = detail::mbconv_block_buffer<T>();
+            if (dw.size() < static_cast<size_t>(ne * OP)) dw.resize(static_cast<size_t>(ne * OP));
+            return dw.data() + (e - e0) * OP;
+        },
+        [&](int64_t n, int64_t e0, int64_t ne) {
+            const T* dw = detail::mbconv_block_buffer<T>().data();
+            for (int64_t b = 0; b < nblk; ++b) rhs2[n * nblk + b].pack_depths(e0, ne, {dw + cols.begin(b), OP, 1});
+        });
+    const detail::BiasAct ba2{b2, act_in_force<T>(act2)};
+    const detail::BiasActPlus bp2{ba2, out, plus};
+    const gemm_kernel::Epilogue ep2 = plus ? bp2.epilogue() : ba2.epilogue();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t c = 0; c < ncol; ++c)
+        for (int64_t t = 0; t < tiles.n; ++t) {
+            const int64_t n = c / nblk, p0 = cols.begin(c % nblk), np = cols.begin(c % nblk + 1) - p0;
+            const int64_t o0 = tiles.begin(t), no = tiles.begin(t + 1) - o0;
+            if (no <= 0) continue;
+            Eigen::Map<Mat, 0, Stride> Y(out + (n * OC + o0) * OP + p0, no, np, Stride(OP));
+            W2.product_rows(o0, Y, rhs2[c], false, ep2);
+        }
 }
 
 template <class T>

@@ -842,6 +842,28 @@ public:
             Kn::pack_b(blk + k.j0 * kcp, piece, 0, k.kc, 0, k.nc);
         });
     }
+    // depths [k0, k0 + kc) of every column, from `piece`: element (k, j) of it is B(k0 + k, j). k0 is a
+    // multiple of the kernel's pair (1, 2, or AMX's 32, which the packer pads with zeros), and so is
+    // kc unless the range ends B. The same values in the same places as pack() puts them, so threads
+    // may each pack their own depths as they make them (MBConv's depthwise channels, block by block)
+    // instead of the whole of B being written out first.
+    void pack_depths(int64_t k0, int64_t kc, const Operand& piece) {
+        with_kernel(kind_, [&](auto kn) {
+            using Kn = decltype(kn);
+            if (k0 % Kn::pair || (kc % Kn::pair && k0 + kc != K_))
+                throw std::logic_error("PackedRhs::pack_depths: a range off the kernel's depth pairs");
+            for (int64_t s0 = k0; s0 < k0 + kc;) {
+                const int64_t base = s0 / kKc * kKc, s1 = std::min(k0 + kc, base + kKc);
+                const int64_t kcp = (std::min(kKc, K_ - base) + Kn::pair - 1) / Kn::pair * Kn::pair;
+                typename Kn::elem* blk =
+                    buffer<typename Kn::elem>().data() + (base / kKc) * packed_block_size<Kn::NR>(N_);
+                const Operand src{piece.p + (s0 - k0) * piece.rs, piece.rs, piece.cs};
+                for (int64_t j0 = 0; j0 < N_; j0 += nr_)
+                    Kn::pack_b(blk + j0 * kcp + (s0 - base) * Kn::NR, src, 0, s1 - s0, j0, std::min(nr_, N_ - j0));
+                s0 = s1;
+            }
+        });
+    }
     template <class E>
     const E* data() const {
         return const_cast<PackedRhs*>(this)->buffer<E>().data();
