@@ -6,6 +6,8 @@
 #include <evsam/ops/simd.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "op_test_util.hpp"
@@ -41,6 +43,22 @@ TEST(SimdSum, SoftmaxRowsAreMoreAccurateThanARunningSum) {
     }
     std::cout << "mean relative error: lanes " << err_lanes / 64 << ", running sum " << err_running / 64 << "\n";
     EXPECT_LT(err_lanes * 2, err_running);
+}
+
+// simd::copy copies exactly n values (every length around the vector width, -0 and NaN kept) and
+// writes nothing past them.
+TEST(SimdCopy, CopiesExactlyN) {
+    for (int64_t n = 0; n <= 50; ++n) {
+        auto src = evsam_test::random_tensor<float>({n + 1}, 20 + static_cast<uint32_t>(n), -1, 1);
+        src[0] = -0.0f;
+        if (n > 2) src[2] = std::numeric_limits<float>::quiet_NaN();
+        std::vector<float> dst(static_cast<size_t>(n + 8), 7.0f);
+        evsam::simd::copy(dst.data() + 1, src.data(), n);
+        EXPECT_EQ(dst[0], 7.0f) << n;
+        for (int64_t i = 0; i < n; ++i)
+            EXPECT_EQ(std::memcmp(&dst[static_cast<size_t>(i + 1)], &src[i], sizeof(float)), 0) << n << " " << i;
+        for (int64_t i = n + 1; i < n + 8; ++i) EXPECT_EQ(dst[static_cast<size_t>(i)], 7.0f) << n << " " << i;
+    }
 }
 
 // simd::fma and fnma round once, as std::fma does, on every lane: a multiply and an add (xsimd 8.1's

@@ -80,8 +80,8 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b 
 // (dst = act(src + b): the same from another row, e.g. the GEMM's L1 tile.)
 template <class T>
 inline void bias_act_row(T* dst, const T* src, int64_t n, T b, Act act) {
-    if (b == T(0) && act == Act::none) {
-        if (src != dst) std::copy(src, src + n, dst);
+    if (b == T(0) && act == Act::none) {  // a copy (adding 0 would turn -0 into +0)
+        if (src != dst) simd::copy(dst, src, n);
         return;
     }
     simd::map(dst, src, n, [b, act](simd::vec<T> v) { return act_apply(act, v + simd::vec<T>(b)); });
@@ -188,24 +188,6 @@ int64_t copy_even(T* dst, const T* src, int64_t n) {
     return 0;
 }
 
-// dst[0 .. n) = src[0 .. n): for the short rows of small maps, whole vectors and one masked one
-// with AVX-512 (std::copy's call costs more than a 7-value row).
-template <class T>
-void copy_row(T* dst, const T* src, int64_t n) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
-        int64_t i = 0;
-        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-        if (i < n) {
-            const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-            _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
-        }
-        return;
-    }
-#endif
-    std::copy(src, src + n, dst);
-}
-
 // Depthwise, stride 1 or 2, no dilation (every depthwise conv in the EfficientViT models), SIMD
 // over the output pixels. Each channel is copied once into zero-padded planes: stride 1, the padded
 // image (Hp x Wp); stride 2, its four (row parity, column parity) sub-images, so that output pixel
@@ -250,7 +232,7 @@ struct DepthwisePlan {
             const T* s = src + iy * W;
             const int64_t y = iy + pad;
             if (stride == 1) {
-                copy_row(buf + y * Wq + pad, s, W);
+                simd::copy(buf + y * Wq + pad, s, W);
                 continue;
             }
             // padded column x = ix + pad: plane x & 1, column x >> 1
@@ -277,7 +259,7 @@ struct DepthwisePlan {
         for (; q + kDwVectors * VW <= nq; q += kDwVectors * VW)
             outputs(q, std::integral_constant<int64_t, kDwVectors>{});
         for (; q < nq; q += VW) outputs(q, std::integral_constant<int64_t, 1>{});
-        for (int64_t oy = 0; oy < OH; ++oy) copy_row(dst + oy * OW, row + oy * Wq, OW);
+        for (int64_t oy = 0; oy < OH; ++oy) simd::copy(dst + oy * OW, row + oy * Wq, OW);
     }
 };
 template <class T>

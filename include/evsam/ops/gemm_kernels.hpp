@@ -568,7 +568,7 @@ struct Epilogue {
     // y = ep(src); a copy without an epilogue.
     void write(const float* src, int64_t lds, float* y, int64_t ldy, int64_t row, int64_t m, int64_t n) const {
         if (f) return f(ctx, src, lds, y, ldy, row, m, n);
-        for (int64_t i = 0; i < m; ++i) std::copy(src + i * lds, src + i * lds + n, y + i * ldy);
+        for (int64_t i = 0; i < m; ++i) simd::copy(y + i * ldy, src + i * lds, n);
     }
 };
 inline constexpr int64_t kFewPanels = 4;
