@@ -96,10 +96,7 @@ struct ConvLayer : Block<T, B> {
         } else {
             const Conv2d<T, B>&c1 = conv, &c2 = dw.conv;
             const int64_t E = c1.out_channels;
-            if (!fused_form() || !dw.fused_form() || x.dim() != 4 || x.size(1) != c1.in_channels ||
-                c1.kernel_size != 1 || c1.stride != 1 || c1.padding != 0 || c1.groups != 1 || c2.in_channels != E ||
-                c2.out_channels != E || c2.groups != E || !conv2d_expand_depthwise_applies<T>(c2.stride, c2.dilation))
-                return std::nullopt;
+            if (!expand_depthwise_fusable(dw, x)) return std::nullopt;
             const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
             TensorOf<T, B> y({N, E, conv_out_size(H, c2.kernel_size, c2.stride, c2.padding, 1),
                               conv_out_size(W, c2.kernel_size, c2.stride, c2.padding, 1)},
@@ -125,11 +122,8 @@ struct ConvLayer : Block<T, B> {
         } else {
             const Conv2d<T, B>&c1 = conv, &c2 = dw.conv, &c3 = point.conv;
             const int64_t E = c1.out_channels;
-            if (!fused_form() || !dw.fused_form() || !point.fused_form() || x.dim() != 4 ||
-                x.size(1) != c1.in_channels || c1.kernel_size != 1 || c1.stride != 1 || c1.padding != 0 ||
-                c1.groups != 1 || c2.in_channels != E || c2.out_channels != E || c2.groups != E ||
-                !conv2d_expand_depthwise_applies<T>(c2.stride, c2.dilation) || c3.in_channels != E ||
-                c3.kernel_size != 1 || c3.stride != 1 || c3.padding != 0 || c3.groups != 1)
+            if (!expand_depthwise_fusable(dw, x) || !point.fused_form() || c3.in_channels != E || c3.kernel_size != 1 ||
+                c3.stride != 1 || c3.padding != 0 || c3.groups != 1)
                 return std::nullopt;
             const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
             const Shape out{N, c3.out_channels, conv_out_size(H, c2.kernel_size, c2.stride, c2.padding, 1),
@@ -147,6 +141,14 @@ struct ConvLayer : Block<T, B> {
 private:
     // the conv's bias and activation as one epilogue: the norm folded into the conv, or none
     bool fused_form() const { return folded || !norm; }
+    // forward_depthwise's conditions on this 1x1 conv, the depthwise `dw` and the input (float CPU)
+    bool expand_depthwise_fusable(const ConvLayer& dw, const TensorOf<T, B>& x) const {
+        const Conv2d<T, B>&c1 = conv, &c2 = dw.conv;
+        const int64_t E = c1.out_channels;
+        return fused_form() && dw.fused_form() && x.dim() == 4 && x.size(1) == c1.in_channels && c1.kernel_size == 1 &&
+               c1.stride == 1 && c1.padding == 0 && c1.groups == 1 && c2.in_channels == E && c2.out_channels == E &&
+               c2.groups == E && conv2d_expand_depthwise_applies<T>(c2.stride, c2.dilation);
+    }
     const T* fused_bias() const { return param_ptr(folded ? folded_bias : conv.bias, B{}); }
     void fold_norm() {
         conv.packed.reset();  // the weights change here
