@@ -176,6 +176,14 @@ TEST(AmgUtils, RleBothFormatsRoundTrip) {
     }
     EXPECT_GE(n, 10);
     EXPECT_THROW(evsam::amg::coco_rle_from_string("~~~~~~~~~~~~~~~", 2, 2), evsam::Error);
+    // The widest counts: 2^32 - 1 takes 7 groups, and so does the difference 0 - (2^32 - 1);
+    // an 8th group is refused (it once shifted a signed 64-bit value past its width: fuzz_coco).
+    const evsam::amg::Rle wide{1, 1, {UINT32_MAX, 0, UINT32_MAX, 0, 7}};
+    const std::string ws = evsam::amg::coco_rle_string(wide);
+    EXPECT_EQ(evsam::amg::coco_rle_from_string(ws, 1, 1).counts, wide.counts) << ws;
+    EXPECT_THROW(evsam::amg::coco_rle_from_string("04Sddddddd4L", 10, 8), evsam::Error);
+    EXPECT_THROW(evsam::amg::coco_rle_from_string("ooooooo0", 1, 1), evsam::Error);
+    EXPECT_EQ(evsam::amg::coco_rle_from_string("oooooo3", 1, 1).counts, std::vector<uint32_t>{UINT32_MAX});
     EXPECT_THROW(evsam::amg::rle_to_mask({2, 2, {1, 9}}), evsam::Error);
 }
 

@@ -218,18 +218,21 @@ inline Rle coco_rle_from_string(const std::string& s, int64_t h, int64_t w) {
     Rle r{h, w, {}};
     size_t p = 0;
     while (p < s.size()) {
-        int64_t x = 0;
+        // A count is at most 32 bits and a difference of two 33 with its sign: 7 groups of 5 bits
+        // hold it. Longer strings are refused (pycocotools shifts a C long past its width there).
+        uint64_t u = 0;
         int k = 0;
         bool more = true;
         while (more) {
-            EVSAM_CHECK(p < s.size() && k < 13, "malformed COCO RLE string");
+            EVSAM_CHECK(p < s.size() && k < 7, "malformed COCO RLE string");
             const int c = s[p] - 48;
             EVSAM_CHECK(c >= 0 && c < 64, "malformed COCO RLE string");
-            x |= static_cast<int64_t>(c & 0x1f) << (5 * k);
+            u |= static_cast<uint64_t>(c & 0x1f) << (5 * k);
             more = (c & 0x20) != 0;
             ++p, ++k;
-            if (!more && (c & 0x10)) x |= -(int64_t(1) << (5 * k));
+            if (!more && (c & 0x10)) u |= ~uint64_t(0) << (5 * k);  // sign-extend; 5 * k <= 35
         }
+        int64_t x = static_cast<int64_t>(u);  // |x| < 2^35: no overflow below
         if (r.counts.size() > 2) x += r.counts[r.counts.size() - 2];
         EVSAM_CHECK(x >= 0 && x <= UINT32_MAX, "malformed COCO RLE string");
         r.counts.push_back(static_cast<uint32_t>(x));
