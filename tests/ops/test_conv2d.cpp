@@ -2,6 +2,8 @@
 // F(2x2,3x3), grouped) against conv2d_forward_naive, with fused epilogues, on edge shapes; results
 // that do not depend on the thread count; ConvTranspose2d (NCHW and token layout) against its reference.
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <omp.h>
 
 #include <evsam/ops/conv2d.hpp>
@@ -368,6 +370,34 @@ TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
     evsam::CpuPrecisionScope scope(evsam::Precision::strict);
     EXPECT_FALSE(evsam::detail::direct_amx_applies<float>(64, 64, 3, 1, 1, 1, 1));
     EXPECT_FALSE(evsam::detail::direct_amx_applies<double>(64, 64, 3, 1, 1, 1, 1));
+}
+
+// The direct conv's channels-last input pack and its tile transpose, on AVX-512, give the bits of
+// their C++ references (the emulated kind's): odd and ragged channel groups, widths off 16, both
+// strides, every padded row (borders, the columns past the image, a zero-padded channel group).
+TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
+    using evsam::gemm_kernel::Kind;
+    const evsam::detail::DirectAmxKernel fast = evsam::detail::direct_amx_kernel(Kind::bf16_amx);
+    if (!fast.native) GTEST_SKIP() << "skipped: no AMX kernel in this build or on this CPU";
+    const evsam::detail::DirectAmxKernel ref = evsam::detail::direct_amx_kernel(Kind::bf16_amx_portable);
+    struct Shape {
+        int64_t C, H, W, S;
+    };
+    for (const Shape& c :
+         {Shape{21, 5, 37, 1}, Shape{64, 3, 32, 1}, Shape{40, 4, 70, 2}, Shape{8, 1, 1, 2}, Shape{33, 6, 17, 1}}) {
+        const evsam::detail::DirectAmxGeom d(c.C, c.H, c.W, 8, c.S);
+        const auto x = random_tensor<float>({c.C, c.H, c.W}, 47);
+        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> a(d.image(), 7), b(d.image(), 9);
+        fast.pack(a.data(), x.data(), d, 0, d.Hp);
+        ref.pack(b.data(), x.data(), d, 0, d.Hp);
+        EXPECT_TRUE(a == b) << c.C << " channels, " << c.H << "x" << c.W << ", stride " << c.S;
+    }
+    const auto t = random_tensor<float>({1024}, 48);
+    alignas(64) float u[1024], v[1024];
+    fast.transpose(t.data(), u);
+    ref.transpose(t.data(), v);
+    EXPECT_EQ(std::memcmp(u, v, sizeof u), 0);
+    EXPECT_EQ(v[1 * 32 + 2], t[2 * 32 + 1]);
 }
 
 // The second case is Winograd's with many output channels: one thread takes blocks of 112 tiles

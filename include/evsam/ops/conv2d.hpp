@@ -922,10 +922,9 @@ inline void direct_amx_pack_images(const DirectAmxKernel& kn, uint16_t* X, const
     for (int64_t n = 0; n < N; ++n)
         for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * d.C * d.H * d.W, d, r, r + 1);
 }
-inline float* direct_amx_row_tiles(const DirectAmxGeom& d) {
-    thread_local std::vector<float, AlignedAllocator<float>> acc;
-    acc.resize(std::max(acc.size(), static_cast<size_t>(d.XB * 1024)));
-    return acc.data();
+inline float* direct_amx_tile_buffer() {
+    thread_local std::vector<float, AlignedAllocator<float>> tmp(2048);
+    return tmp.data();
 }
 
 // out = act(conv3x3(in) + bias): Xp in parallel over the padded rows, then the tasks below.
@@ -952,16 +951,16 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
-        float* acc = direct_amx_row_tiles(d);
+        float* tmp = direct_amx_tile_buffer();
         direct_amx_pack_images(kn, X, in, d, N);
 #pragma omp for collapse(3) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t gi = 0; gi < ngroups; ++gi)
-                for (int64_t bi = 0; bi < nbands; ++bi)
-                    for (int64_t y = bi * rows; y < std::min(d.OH, (bi + 1) * rows); ++y)
-                        for (int64_t ob = gi * gob; ob < std::min(d.OB, (gi + 1) * gob); ++ob)
-                            direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y, y + 1,
-                                            out + (n * OC + ob * 32) * OP + y * d.OW, OP, ep, acc);
+                for (int64_t bi = 0; bi < nbands; ++bi) {
+                    const int64_t ob0 = gi * gob, y0 = std::min(d.OH, bi * rows);
+                    direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob0, std::min(d.OB, ob0 + gob), y0,
+                                    std::min(d.OH, y0 + rows), out + (n * OC + ob0 * 32) * OP + y0 * d.OW, OP, ep, tmp);
+                }
     }
 }
 
@@ -983,7 +982,7 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
-        float* acc = direct_amx_row_tiles(d);
+        float* tmp = direct_amx_tile_buffer();
         thread_local std::vector<float, AlignedAllocator<float>> mid;
         mid.resize(std::max(mid.size(), static_cast<size_t>(E * np)));
         direct_amx_pack_images(kn, X, in, d, N);
@@ -991,9 +990,7 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nb; ++b) {
                 const int64_t y0 = b * rb, y1 = std::min(OH, y0 + rb), nbp = (y1 - y0) * OW;
-                for (int64_t ob = 0; ob < d.OB; ++ob)
-                    direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob, y0, y1, mid.data() + ob * 32 * np, np,
-                                    ep1, acc);
+                direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, 0, d.OB, y0, y1, mid.data(), np, ep1, tmp);
                 Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + y0 * OW, OC, nbp, Stride(P));
                 W2.product_rows(0, Y, Eigen::Map<const Mat, 0, Stride>(mid.data(), E, nbp, Stride(np)), false, ep2);
             }

@@ -6,17 +6,22 @@
 // Winograd's transforms (fp32 work on fp32 activations) cost more than its 2.25x fewer multiplies
 // save, as im2col's copies do. L0 fast, per module: FusedMBConv 64 -> 256 at 128x128 took 6.4 ms
 // through Winograd, OpenVINO's direct bf16 conv 2.6 ms. So, as oneDNN's brgconv does, no im2col and
-// no transform:
-//   - the input is copied once into a zero-padded bf16 image of channel pairs, Xp[y+1][c/2][x+1][c%2]
-//     (the layout of a TDPBF16PS right operand: a tile row is 16 pixels of one channel pair, the 16
-//     pairs of a tile a few hundred bytes apart); at stride 2 each padded row is split into its even
-//     and odd columns, so that a tile row's 16 pixels are contiguous again;
-//   - each output tile of 32 channels x 32 pixels of a row is the sum over the 9 taps and the groups
-//     of 32 input channels (the steps) of one A tile pair (the tap's weights, packed once) times one
-//     B tile pair read in place from Xp at the tap's offset: 4 TDPBF16PS per step, fp32 in the tiles;
-//     the steps go in chunks along a whole row (the chunk's weights stay in L1), the row's partial
-//     sums in fp32 in memory between chunks, which changes no bit;
-//   - each tile goes to the output with the epilogue (bias, activation).
+// no transform, and the input channels-last:
+//   - the input is copied once into a zero-padded bf16 image, channels last in groups of 32,
+//     Xp[y+1][c/32][x+1][c%32]: a pixel's 32 channels are one 64-byte line, so a TDPBF16PS left
+//     operand (16 pixels x 32 channels) is 16 whole lines, S 64 bytes apart at stride S, and a tap's
+//     shift of a pixel keeps them aligned;
+//   - each output tile of 32 pixels of a row x 32 channels is the sum over the 9 taps and the groups
+//     of 32 input channels (the steps) of one input tile pair read in place from Xp at the tap's offset
+//     times one weight tile pair (the tap's weights as channel pairs, packed once): 4 TDPBF16PS per
+//     step, fp32 in the tiles, from zero to the last step without leaving them;
+//   - per row and block of 32 pixels, every output channel block in turn: the pixels' input lines
+//     (3 rows x 34 pixels x C) stay in L1 for all of them, only the weights (in L2) stream;
+//   - each tile (pixels x channels) is transposed to channels x pixels and goes to the output with
+//     the epilogue (bias, activation).
+// The earlier layout (channel pairs x pixels, the weights as the left operand) read its 64-byte tile
+// rows 4 bytes off a line for two of the three column taps and from L2 at every step: about 1.0
+// TFLOP/s per core on 256 -> 256 at 64x64 against 1.9 now (one core, the loops alone).
 // Every output gets the same steps in the same order whatever the thread count or the cut (tap by
 // tap, group by group, from zero), so its bits depend on neither. The error is the direct conv's on
 // bf16 operands (bench/README: 2.3e-3 relative L2 on one 256 -> 256 conv, Winograd F(2x2) 3.9e-3).
@@ -34,9 +39,9 @@
 namespace evsam {
 namespace detail {
 
-// The padded pair image of one input and the blocks of the output. Stride 2 splits each padded row
-// into its even and odd columns (two phases of Wh pixels), so that the 16 pixels of a tile row, 2 apart
-// in the image, are contiguous: tap dx of output pixel ox reads phase dx % 2 at ox + dx / 2.
+// The padded channels-last image of one input and the blocks of the output. Xp[yp][g][xp][32]:
+// padded row yp (input row yp - 1), group g of 32 channels (the last zero-padded), padded column xp
+// (input column xp - 1), Wq columns per row and group; borders and padding zero.
 struct DirectAmxGeom {
     int64_t C = 0, H = 0, W = 0, OC = 0, S = 1;
     int64_t OH = 0, OW = 0;
@@ -44,8 +49,7 @@ struct DirectAmxGeom {
     int64_t OB = 0;  // blocks of 32 output channels
     int64_t XB = 0;  // blocks of 32 output pixels in a row
     int64_t Hp = 0;  // padded rows
-    int64_t Wh = 0;  // pixels per phase (stride 2)
-    int64_t Wp = 0;  // pixels per channel pair in a padded row (both phases)
+    int64_t Wq = 0;  // padded columns: every column a block's taps read
     DirectAmxGeom(int64_t C_, int64_t H_, int64_t W_, int64_t OC_, int64_t S_ = 1)
         : C(C_),
           H(H_),
@@ -57,41 +61,42 @@ struct DirectAmxGeom {
           G((C_ + 31) / 32),
           OB((OC_ + 31) / 32),
           XB((OW + 31) / 32),
-          Hp(H_ + 2) {
-        // every tile row a block's taps read lies inside its padded row (phase)
-        Wh = XB * 32 + 1;
-        Wp = S == 1 ? XB * 32 + 2 : 2 * Wh;
-    }
-    int64_t row() const { return G * 16 * Wp * 2; }        // bf16 values per padded row (every pair's)
+          Hp(H_ + 2),
+          Wq(S_ * (XB * 32 - 1) + 3) {}
+    int64_t row() const { return G * Wq * 32; }            // bf16 values per padded row (every group's)
     int64_t image() const { return Hp * row(); }           // per image
     int64_t weights() const { return OB * 9 * G * 1024; }  // packed weights: 32 x 32 per (block, tap, group)
-    // where padded column xp of a pair's row is (in pixels)
-    int64_t col(int64_t xp) const { return S == 1 ? xp : (xp & 1) * Wh + (xp >> 1); }
+    int64_t gstride() const { return Wq * 32; }            // from one group to the next
+    // where tap t reads for output pixel 0 of a row: t / 3 rows down, t % 3 columns right
+    int64_t tap(int64_t t) const { return t / 3 * row() + t % 3 * 32; }
 };
 
 inline bool direct_amx_kind(gemm_kernel::Kind k) {
     return k == gemm_kernel::Kind::bf16_amx || k == gemm_kernel::Kind::bf16_amx_portable;
 }
 
-// weight (OC, C, 3, 3) -> dst[((ob 9 + t) G + g) 1024 + r 32 + q] = weight[32 ob + r][32 g + q][t]
-// in bf16, zero beyond OC and C: A tile pairs, 16 rows of 32 depths each.
+// weight (OC, C, 3, 3) -> the right tile pair of (block ob, tap t, group g) at ((ob 9 + t) G + g) 1024:
+// tile h (output channels 32 ob + 16 h ..) row p = input channel pair 32 g + 2 p, 2 p + 1, as
+// dst[.. + h 512 + p 32 + o 2 + e] = weight[32 ob + 16 h + o][32 g + 2 p + e][t] in bf16, zero beyond
+// OC and C.
 inline void direct_amx_pack_weights(uint16_t* dst, const float* weight, const DirectAmxGeom& d) {
     for (int64_t ob = 0; ob < d.OB; ++ob)
         for (int64_t t = 0; t < 9; ++t)
             for (int64_t g = 0; g < d.G; ++g) {
                 uint16_t* blk = dst + ((ob * 9 + t) * d.G + g) * 1024;
-                for (int64_t r = 0; r < 32; ++r)
-                    for (int64_t q = 0; q < 32; ++q) {
-                        const int64_t oc = ob * 32 + r, c = g * 32 + q;
-                        blk[r * 32 + q] =
-                            oc < d.OC && c < d.C ? gemm_kernel::to_bf16(weight[(oc * d.C + c) * 9 + t]) : uint16_t(0);
-                    }
+                for (int64_t h = 0; h < 2; ++h)
+                    for (int64_t p = 0; p < 16; ++p)
+                        for (int64_t o = 0; o < 16; ++o)
+                            for (int64_t e = 0; e < 2; ++e) {
+                                const int64_t oc = ob * 32 + h * 16 + o, c = g * 32 + 2 * p + e;
+                                blk[h * 512 + p * 32 + o * 2 + e] =
+                                    oc < d.OC && c < d.C ? gemm_kernel::to_bf16(weight[(oc * d.C + c) * 9 + t])
+                                                         : uint16_t(0);
+                            }
             }
 }
 
-// Padded rows [r0, r1) of one image (C x H x W fp32) into Xp: row r (input row r - 1) holds, per
-// channel pair p, Wp pixels of 2 values at Xp[(r G 16 + p) Wp 2 + x 2 + c % 2], input column x - 1;
-// borders and padding zero. A B tile (16 pairs of 16 pixels) is then 16 rows Wp 2 values apart.
+// Padded rows [r0, r1) of one image (C x H x W fp32) into Xp (layout above).
 inline void direct_amx_pack_input_portable(uint16_t* Xp, const float* in, const DirectAmxGeom& d, int64_t r0,
                                            int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -100,87 +105,74 @@ inline void direct_amx_pack_input_portable(uint16_t* Xp, const float* in, const 
         if (r == 0 || r > d.H) continue;
         for (int64_t c = 0; c < d.C; ++c) {
             const float* src = in + (c * d.H + r - 1) * d.W;
-            uint16_t* o = dst + (c / 2) * d.Wp * 2 + c % 2;
-            for (int64_t x = 0; x < d.W; ++x) o[2 * d.col(x + 1)] = gemm_kernel::to_bf16(src[x]);
+            uint16_t* o = dst + c / 32 * d.gstride() + c % 32;
+            for (int64_t x = 0; x < d.W; ++x) o[(x + 1) * 32] = gemm_kernel::to_bf16(src[x]);
         }
     }
 }
 
-// The steps of one output block: a step k is tap k / G and group k % G. C (32 x 32, row stride 32)
-// = (first ? 0 : C) + the sum over steps [k0, k1), in order, of A's tile pair for the step (32 x 32
-// depths) times the B tile pair at b0 + off[tap] + group gstride (16 pair rows, bstride values apart,
-// of 32 pixels x 2). C is fp32 in memory between calls, as in the tiles: cutting the steps into
-// calls changes no bit.
+// The steps of one output tile: step k is tap k / G and group k % G, in that order. C (32 pixels x
+// 32 channels, row stride 32) = the sum over the steps of the left tile pair at b0 + tap(k / G) +
+// (k % G) gstride (16 pixels of 32 channels each, pixel j at j S 32) times the right tile pair A +
+// k 1024 (the step's weights).
 struct DirectAmxSteps {
-    const int64_t* off;
-    int64_t G, gstride, bstride, k0, k1;
-    bool first;
+    const int64_t* off;  // off[t]: tap t's offset
+    int64_t G, gstride, S, nk;
 };
 inline void direct_amx_micro_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s, float* C) {
     using gemm_kernel::flush_denormal;
     using gemm_kernel::from_bf16;
-    for (int64_t i = 0; i < 32; ++i)
-        for (int64_t j = 0; j < 32; ++j) {
-            float acc = s.first ? 0.0f : C[i * 32 + j];
-            for (int64_t k = s.k0; k < s.k1; ++k) {
-                const uint16_t* a = A + k * 1024 + i * 32;
-                const uint16_t* b = b0 + s.off[k / s.G] + k % s.G * s.gstride + 2 * j;
+    for (int64_t j = 0; j < 32; ++j)
+        for (int64_t i = 0; i < 32; ++i) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < s.nk; ++k) {
+                const uint16_t* x = b0 + s.off[k / s.G] + k % s.G * s.gstride + j * s.S * 32;
+                const uint16_t* w = A + k * 1024 + i / 16 * 512 + i % 16 * 2;
                 for (int64_t p = 0; p < 16; ++p) {
-                    acc = flush_denormal(acc + from_bf16(a[2 * p]) * from_bf16(b[p * s.bstride]));
-                    acc = flush_denormal(acc + from_bf16(a[2 * p + 1]) * from_bf16(b[p * s.bstride + 1]));
+                    acc = flush_denormal(acc + from_bf16(x[2 * p]) * from_bf16(w[p * 32]));
+                    acc = flush_denormal(acc + from_bf16(x[2 * p + 1]) * from_bf16(w[p * 32 + 1]));
                 }
             }
-            C[i * 32 + j] = acc;
+            C[j * 32 + i] = acc;
         }
 }
 
+// C (32 x 32, pixels x channels) -> T (channels x pixels), both row stride 32.
+inline void direct_amx_transpose_portable(const float* C, float* T) {
+    for (int64_t j = 0; j < 32; ++j)
+        for (int64_t i = 0; i < 32; ++i) T[i * 32 + j] = C[j * 32 + i];
+}
+
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
-// The same, 16 pixels of a channel pair per VCVTNE2PS2BF16 + VPERMW.
+// The same, per group and 16 pixels: 32 channel rows to 16 pair registers (VCVTNE2PS2BF16 + VPERMW),
+// then a 16 x 16 transpose of their 32-bit pairs into 16 pixel lines.
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pack_input_avx512(
     uint16_t* Xp, const float* in, const DirectAmxGeom& d, int64_t r0, int64_t r1) {
     const int64_t HW = d.H * d.W;
     for (int64_t r = r0; r < r1; ++r) {
         uint16_t* dst = Xp + r * d.row();
-        if (r == 0 || r > d.H || d.C % 2) {  // a border row, or a half-empty last pair
-            direct_amx_pack_input_portable(Xp, in, d, r, r + 1);
+        if (r == 0 || r > d.H) {  // a border row
+            std::fill(dst, dst + d.row(), uint16_t(0));
             continue;
         }
-        for (int64_t p = 0; p < d.G * 16; ++p) {
-            uint16_t* o = dst + p * d.Wp * 2;
-            if (2 * p >= d.C) {
-                std::fill(o, o + d.Wp * 2, uint16_t(0));
-                continue;
-            }
-            const float* e = in + 2 * p * HW + (r - 1) * d.W;
-            const float* f = e + HW;
-            if (d.S == 1) {
-                o[0] = o[1] = 0;
-                std::fill(o + (d.W + 1) * 2, o + d.Wp * 2, uint16_t(0));
-                for (int64_t x = 0; x < d.W; x += 16) {
-                    const __mmask16 m = static_cast<__mmask16>((1u << std::min<int64_t>(16, d.W - x)) - 1);
-                    const __m512i v =
-                        gemm_kernel::bf16_pairs(_mm512_maskz_loadu_ps(m, e + x), _mm512_maskz_loadu_ps(m, f + x));
-                    _mm512_mask_storeu_epi32(o + (x + 1) * 2, m, v);  // one 32-bit pair per pixel
+        for (int64_t g = 0; g < d.G; ++g) {
+            uint16_t* o = dst + g * d.gstride();
+            std::fill(o, o + 32, uint16_t(0));  // column 0 and those past the image
+            std::fill(o + (d.W + 1) * 32, o + d.gstride(), uint16_t(0));
+            const int64_t nc = std::min<int64_t>(32, d.C - g * 32);
+            const float* src = in + (g * 32) * HW + (r - 1) * d.W;
+            for (int64_t x = 0; x < d.W; x += 16) {
+                const int64_t nx = std::min<int64_t>(16, d.W - x);
+                const __mmask16 m = static_cast<__mmask16>((1u << nx) - 1);
+                __m512 v[16], t[16];
+                for (int64_t q = 0; q < 16; ++q) {
+                    const __m512 e = 2 * q < nc ? _mm512_maskz_loadu_ps(m, src + 2 * q * HW + x) : _mm512_setzero_ps();
+                    const __m512 f =
+                        2 * q + 1 < nc ? _mm512_maskz_loadu_ps(m, src + (2 * q + 1) * HW + x) : _mm512_setzero_ps();
+                    v[q] = _mm512_castsi512_ps(gemm_kernel::bf16_pairs(e, f));  // pixel lanes of pair q
                 }
-                continue;
-            }
-            // stride 2: input column x is padded column x + 1, so even x go to phase 1 at x / 2 and odd
-            // x to phase 0 at (x + 1) / 2; 32 columns of both channels per step
-            std::fill(o, o + d.Wp * 2, uint16_t(0));
-            const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-            for (int64_t x = 0; x < d.W; x += 32) {
-                const int64_t n = std::min<int64_t>(32, d.W - x), ne = (n + 1) / 2, no = n / 2;
-                const __mmask16 m0 = static_cast<__mmask16>((1u << std::min<int64_t>(16, n)) - 1);
-                const __mmask16 m1 = static_cast<__mmask16>((1u << std::clamp<int64_t>(n - 16, 0, 16)) - 1);
-                const __m512 e0 = _mm512_maskz_loadu_ps(m0, e + x), e1 = _mm512_maskz_loadu_ps(m1, e + x + 16);
-                const __m512 f0 = _mm512_maskz_loadu_ps(m0, f + x), f1 = _mm512_maskz_loadu_ps(m1, f + x + 16);
-                const __m512i even =
-                    gemm_kernel::bf16_pairs(_mm512_permutex2var_ps(e0, ev, e1), _mm512_permutex2var_ps(f0, ev, f1));
-                const __m512i odd =
-                    gemm_kernel::bf16_pairs(_mm512_permutex2var_ps(e0, od, e1), _mm512_permutex2var_ps(f0, od, f1));
-                _mm512_mask_storeu_epi32(o + (d.Wh + x / 2) * 2, static_cast<__mmask16>((1u << ne) - 1), even);
-                _mm512_mask_storeu_epi32(o + (x / 2 + 1) * 2, static_cast<__mmask16>((1u << no) - 1), odd);
+                gemm_kernel::transpose16(v, t);  // t[j]: pixel x + j's 16 pairs
+                for (int64_t j = 0; j < nx; ++j) _mm512_store_ps(reinterpret_cast<float*>(o + (x + 1 + j) * 32), t[j]);
             }
         }
     }
@@ -189,25 +181,18 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pa
 // direct_amx_micro_portable on the tiles (an AmxScope held by the caller).
 __attribute__((target("amx-tile,amx-bf16"))) inline void direct_amx_micro(const uint16_t* A, const uint16_t* b0,
                                                                           const DirectAmxSteps& s, float* C) {
-    const int64_t ldb = s.bstride * int64_t(sizeof(uint16_t));
-    if (s.first) {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    } else {
-        _tile_loadd(0, C, 128);
-        _tile_loadd(1, C + 16, 128);
-        _tile_loadd(2, C + 512, 128);
-        _tile_loadd(3, C + 528, 128);
-    }
-    for (int64_t k = s.k0; k < s.k1; ++k) {
-        const uint16_t* a = A + k * 1024;
-        const uint16_t* b = b0 + s.off[k / s.G] + k % s.G * s.gstride;
-        _tile_loadd(4, a, 64);
-        _tile_loadd(6, b, ldb);
-        _tile_loadd(7, b + 32, ldb);
-        _tile_loadd(5, a + 512, 64);
+    const int64_t lda = s.S * 64, half = 16 * s.S * 32;  // bytes between pixel lines; values to pixel 16
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t k = 0; k < s.nk; ++k) {
+        const uint16_t* x = b0 + s.off[k / s.G] + k % s.G * s.gstride;
+        const uint16_t* w = A + k * 1024;
+        _tile_loadd(4, x, lda);
+        _tile_loadd(6, w, 64);
+        _tile_loadd(7, w + 512, 64);
+        _tile_loadd(5, x + half, lda);
         _tile_dpbf16ps(0, 4, 6);
         _tile_dpbf16ps(1, 4, 7);
         _tile_dpbf16ps(2, 5, 6);
@@ -218,17 +203,29 @@ __attribute__((target("amx-tile,amx-bf16"))) inline void direct_amx_micro(const 
     _tile_stored(2, C + 512, 128);
     _tile_stored(3, C + 528, 128);
 }
+
+// direct_amx_transpose_portable in four 16 x 16 transposes.
+__attribute__((target("avx512f"))) inline void direct_amx_transpose_avx512(const float* C, float* T) {
+    for (int64_t bj = 0; bj < 2; ++bj)
+        for (int64_t bi = 0; bi < 2; ++bi) {
+            __m512 o[16];
+            gemm_kernel::transpose16(C + bj * 512 + bi * 16, 32, 16, o);
+            for (int64_t i = 0; i < 16; ++i) _mm512_store_ps(T + (bi * 16 + i) * 32 + bj * 16, o[i]);
+        }
+}
 #endif
 
-// One kind's input packer and micro-kernel.
+// One kind's input packer, micro-kernel and transpose.
 struct DirectAmxKernel {
     void (*pack)(uint16_t*, const float*, const DirectAmxGeom&, int64_t, int64_t) = direct_amx_pack_input_portable;
     void (*micro)(const uint16_t*, const uint16_t*, const DirectAmxSteps&, float*) = direct_amx_micro_portable;
+    void (*transpose)(const float*, float*) = direct_amx_transpose_portable;
     bool native = false;
 };
 inline DirectAmxKernel direct_amx_kernel(gemm_kernel::Kind k) {
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
-    if (k == gemm_kernel::Kind::bf16_amx) return {direct_amx_pack_input_avx512, direct_amx_micro, true};
+    if (k == gemm_kernel::Kind::bf16_amx)
+        return {direct_amx_pack_input_avx512, direct_amx_micro, direct_amx_transpose_avx512, true};
 #endif
     (void)k;
     return {};
@@ -250,31 +247,27 @@ private:
 #endif
 };
 
-// Steps per call: A's tile pairs for them (16 KiB) stay in L1 while the call goes along the row.
-inline constexpr int64_t kDirectAmxSteps = 8;
-
-// Output rows [y0, y1) of output channel block ob of one image: ep.write(tile) into
-// out + oc ldo + (y - y0) OW + x for each block (out: channel ob 32's row y0; ldo: a channel's stride).
-// Per row, the steps go in chunks of kDirectAmxSteps, each chunk along the whole row, the row's
-// partial sums in acc (XB tiles of 32 x 32): each A chunk is read from L2 once per row, not once
-// per block, and only B comes from L2 for every step.
+// Output rows [y0, y1) of output channel blocks [ob0, ob1) of one image: ep.write(tile) into
+// out + (oc - 32 ob0) ldo + (y - y0) OW + x for each tile (out: channel 32 ob0's row y0; ldo: a
+// channel's stride). Per row and block of 32 pixels, the blocks in turn: the pixels' input lines stay
+// in L1 for all of them, the weights come from L2. tmp: 2048 floats (a tile and its transpose).
 inline void direct_amx_rows(const DirectAmxKernel& kn, const uint16_t* Wpk, const uint16_t* Xp, const DirectAmxGeom& d,
-                            int64_t ob, int64_t y0, int64_t y1, float* out, int64_t ldo,
-                            const gemm_kernel::Epilogue& ep, float* acc) {
-    const int64_t R = d.row(), nk = 9 * d.G;
+                            int64_t ob0, int64_t ob1, int64_t y0, int64_t y1, float* out, int64_t ldo,
+                            const gemm_kernel::Epilogue& ep, float* tmp) {
     int64_t off[9];
-    for (int64_t t = 0; t < 9; ++t) off[t] = t / 3 * R + d.col(t % 3) * 2;
-    const uint16_t* A = Wpk + ob * nk * 1024;
-    const int64_t m = std::min<int64_t>(32, d.OC - ob * 32);
-    for (int64_t y = y0; y < y1; ++y) {
-        for (int64_t k0 = 0; k0 < nk; k0 += kDirectAmxSteps) {
-            const DirectAmxSteps s{off, d.G, 16 * d.Wp * 2, d.Wp * 2, k0, std::min(nk, k0 + kDirectAmxSteps), k0 == 0};
-            for (int64_t xb = 0; xb < d.XB; ++xb) kn.micro(A, Xp + d.S * y * R + xb * 64, s, acc + xb * 1024);
+    for (int64_t t = 0; t < 9; ++t) off[t] = d.tap(t);
+    const DirectAmxSteps s{off, d.G, d.gstride(), d.S, 9 * d.G};
+    for (int64_t y = y0; y < y1; ++y)
+        for (int64_t xb = 0; xb < d.XB; ++xb) {
+            const uint16_t* b0 = Xp + d.S * y * d.row() + xb * 32 * d.S * 32;
+            const int64_t n = std::min<int64_t>(32, d.OW - xb * 32);
+            for (int64_t ob = ob0; ob < ob1; ++ob) {
+                kn.micro(Wpk + ob * s.nk * 1024, b0, s, tmp);
+                kn.transpose(tmp, tmp + 1024);
+                ep.write(tmp + 1024, 32, out + (ob - ob0) * 32 * ldo + (y - y0) * d.OW + xb * 32, ldo, ob * 32,
+                         std::min<int64_t>(32, d.OC - ob * 32), n);
+            }
         }
-        for (int64_t xb = 0; xb < d.XB; ++xb)
-            ep.write(acc + xb * 1024, 32, out + (y - y0) * d.OW + xb * 32, ldo, ob * 32, m,
-                     std::min<int64_t>(32, d.OW - xb * 32));
-    }
 }
 
 }  // namespace detail

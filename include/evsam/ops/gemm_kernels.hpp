@@ -88,11 +88,11 @@ void pack_bf16(uint16_t* dst, const Operand& X, int64_t r0, int64_t nr, int64_t 
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// Transposes of 16 x 16 blocks for the packs, on AVX-512: o[c] = column c of the block whose row r
-// is src + r ld (rows >= nrows read as zero), 16 values each.
-__attribute__((target("avx512f"))) inline void transpose16(const float* src, int64_t ld, int64_t nrows, __m512 o[16]) {
-    __m512 r[16], a[16];
-    for (int i = 0; i < 16; ++i) r[i] = i < nrows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
+// Transposes of 16 x 16 blocks for the packs, on AVX-512: transpose16(src, ld, nrows, o): o[c] =
+// column c of the block whose row r is src + r ld (rows >= nrows read as zero), 16 values each.
+// transpose16(r, o): the same on 16 registers, o[c] lane i = r[i] lane c.
+__attribute__((target("avx512f"))) inline void transpose16(const __m512 r[16], __m512 o[16]) {
+    __m512 a[16];
     for (int i = 0; i < 8; ++i) {
         a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
@@ -116,6 +116,11 @@ __attribute__((target("avx512f"))) inline void transpose16(const float* src, int
         o[8 + q] = _mm512_shuffle_f32x4(d1, e1, 0x88);
         o[12 + q] = _mm512_shuffle_f32x4(d1, e1, 0xDD);
     }
+}
+__attribute__((target("avx512f"))) inline void transpose16(const float* src, int64_t ld, int64_t nrows, __m512 o[16]) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < nrows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
+    transpose16(r, o);
 }
 
 // Rows of X contiguous over the depths (unit column stride: row-major A, a transposed B): 16 depths
