@@ -176,12 +176,23 @@ TEST(Conv2dPair, OnePassGivesTheBitsOfTwoConvs) {
                                               nullptr, evsam::backend::cpu{});
             EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << c.C << "->" << c.E << "->" << c.OC;
             evsam::detail::ConvWeights<float> k1, k2;  // kept packs: the same again, twice
+            {  // k2 made first by the 1x1's own forward (a traced run): the pair completes it, and after
+               // that the 1x1 alone still finds its GEMM pack
+                evsam::Tensor<float> alone(two.shape());
+                evsam::conv2d_forward<float>(alone.data(), mid.data(), w2.data(), b2p, c.N, c.E, OH, OW, c.OC, 1, 1, 0,
+                                             1, 1, c.act2, &k2, evsam::backend::cpu{});
+                EXPECT_TRUE(evsam_test::bitwise_equal(alone, two)) << "1x1 with its kept pack";
+            }
             for (int i = 0; i < 2; ++i) {
                 std::fill(one.begin(), one.end(), 0.0f);
                 evsam::conv2d_pair_forward<float>(one.data(), x.data(), w1.data(), b1.data(), c.act1, w2.data(), b2p,
                                                   c.act2, c.N, c.C, c.H, c.W, c.E, c.K, c.stride, c.pad, 1, c.OC, &k1,
                                                   &k2, evsam::backend::cpu{});
                 EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << "kept packs, run " << i;
+                evsam::Tensor<float> alone(two.shape());
+                evsam::conv2d_forward<float>(alone.data(), mid.data(), w2.data(), b2p, c.N, c.E, OH, OW, c.OC, 1, 1, 0,
+                                             1, 1, c.act2, &k2, evsam::backend::cpu{});
+                EXPECT_TRUE(evsam_test::bitwise_equal(alone, two)) << "1x1 after the pair, run " << i;
             }
             {  // a residual sum folded into the write: the bits of the pair, then add_forward
                 auto plus = random_tensor<float>(two.shape(), 36);

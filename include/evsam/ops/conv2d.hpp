@@ -455,11 +455,14 @@ public:
         std::lock_guard<std::mutex> lock(m_);
         for (auto& s : slots_) s.reset();
     }
+    // has(p): whether a kept pack holds what the caller needs; if not, make() replaces it (FusedMBConv's
+    // 1x1 needs its tile pack beside the GEMM's, which its unfused forward may have made alone).
     template <class Make>
-    std::shared_ptr<const ConvPrepared<T>> get(const T* weight, Make&& make) const {
+    std::shared_ptr<const ConvPrepared<T>> get(const T* weight, Make&& make,
+                                               bool (*has)(const ConvPrepared<T>&) = nullptr) const {
         std::lock_guard<std::mutex> lock(m_);
         auto& s = slots_[static_cast<size_t>(gemm_kernel::current_kind())];
-        if (!s || s->weight != weight) {
+        if (!s || s->weight != weight || (has && !has(*s))) {
             auto p = std::make_shared<ConvPrepared<T>>(make());
             p->weight = weight;
             s = std::move(p);
@@ -964,37 +967,70 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
     }
 }
 
-// FusedMBConv's pair on it: per band of about kColBlock output pixels (whole rows), the 3x3 conv's
-// E channels into a thread's buffer (mid, in L2), then the 1x1 projection from it into out.
-inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1, const gemm_kernel::Epilogue& ep1,
-                                   const GemmLhs<float>& W2, const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C,
+// FusedMBConv's pair on it, both convs on the tiles. Per output row: per block of 32 pixels, the 3x3
+// conv's tile for each block of 32 of its E channels, then act1(+ b1) and bf16 on it as it stands,
+// pixels x channels (direct_amx_mid: the left operand of the 1x1's steps, 2 KiB per 32 channels);
+// then per block of 32 output channels, each of the row's 1x1 output tiles from them (the
+// projection's weights packed as the 3x3's right operands: W2p, one tap), transposed, through ep2's
+// write into out. No fp32 mid, no pack of
+// it and no transpose between the two; the same operations per value as the two convs in turn (the
+// same bf16 mid, the same steps), so the same bits. Tasks: bands of about kColBlock output pixels.
+inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1, const BiasAct& ba1,
+                                   const uint16_t* W2p, const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C,
                                    int64_t H, int64_t W, int64_t E, int64_t stride, int64_t OC,
                                    const ConvWeights<float>* cache1) {
-    using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using Stride = Eigen::OuterStride<>;
     std::optional<ConvPrepared<float>> local;
     const auto p = direct_amx_prepared(cache1, w1, C, E, local);
     const DirectAmxGeom d(C, H, W, E, stride);
     const DirectAmxKernel kn = direct_amx_kernel(gemm_kernel::current_kind());
     uint16_t* X = direct_amx_images(N * d.image());
-    const int64_t OW = d.OW, OH = d.OH, P = OH * OW;
-    const int64_t rb = std::clamp<int64_t>(kColBlock / OW, 1, OH), nb = (OH + rb - 1) / rb, np = rb * OW;
+    const int64_t OW = d.OW, OH = d.OH, P = OH * OW, OB2 = (OC + 31) / 32;
+    const int64_t rb = std::clamp<int64_t>(kColBlock / OW, 1, OH), nb = (OH + rb - 1) / rb;
+    int64_t off[9], off2 = 0;
+    for (int64_t t = 0; t < 9; ++t) off[t] = d.tap(t);
+    const DirectAmxSteps s1{off, d.G, d.gstride(), d.S, 9 * d.G}, s2{&off2, d.OB, 1024, 1, d.OB};
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
         float* tmp = direct_amx_tile_buffer();
-        thread_local std::vector<float, AlignedAllocator<float>> mid;
-        mid.resize(std::max(mid.size(), static_cast<size_t>(E * np)));
+        thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> mid;  // a row's: XB blocks of OB
+        mid.resize(std::max(mid.size(), static_cast<size_t>(d.XB * d.OB * 1024)));
         direct_amx_pack_images(kn, X, in, d, N);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
-            for (int64_t b = 0; b < nb; ++b) {
-                const int64_t y0 = b * rb, y1 = std::min(OH, y0 + rb), nbp = (y1 - y0) * OW;
-                direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, 0, d.OB, y0, y1, mid.data(), np, ep1, tmp);
-                Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + y0 * OW, OC, nbp, Stride(P));
-                W2.product_rows(0, Y, Eigen::Map<const Mat, 0, Stride>(mid.data(), E, nbp, Stride(np)), false, ep2);
-            }
+            for (int64_t b = 0; b < nb; ++b)
+                for (int64_t y = b * rb; y < std::min(OH, (b + 1) * rb); ++y) {
+                    for (int64_t xb = 0; xb < d.XB; ++xb) {  // the 3x3: a block's input lines stay in L1
+                        const uint16_t* b0 = X + n * d.image() + d.S * y * d.row() + xb * 32 * d.S * 32;
+                        for (int64_t ob = 0; ob < d.OB; ++ob) {
+                            kn.micro(p->amx.data() + ob * s1.nk * 1024, b0, s1, tmp);
+                            kn.mid(tmp, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
+                                   mid.data() + (xb * d.OB + ob) * 1024);
+                        }
+                    }
+                    for (int64_t ob = 0; ob < OB2; ++ob)  // the 1x1: a block's weights stay in L1
+                        for (int64_t xb = 0; xb < d.XB; ++xb) {
+                            kn.micro(W2p + ob * s2.nk * 1024, mid.data() + xb * d.OB * 1024, s2, tmp);
+                            kn.transpose(tmp, tmp + 1024);
+                            ep2.write(tmp + 1024, 32, out + (n * OC + ob * 32) * P + y * OW + xb * 32, P, ob * 32,
+                                      std::min<int64_t>(32, OC - ob * 32), std::min<int64_t>(32, OW - xb * 32));
+                        }
+                }
     }
+}
+// The 1x1 projection's tile pack (and its GEMM pack, for the unfused forward), kept together.
+inline std::shared_ptr<const ConvPrepared<float>> direct_amx_point_prepared(const ConvWeights<float>* cache,
+                                                                            const float* w, int64_t E, int64_t OC,
+                                                                            std::optional<ConvPrepared<float>>& local) {
+    auto make = [&] {
+        ConvPrepared<float> p = gemm_conv_weights(w, OC, E, 1);
+        p.amx.resize(static_cast<size_t>((OC + 31) / 32 * ((E + 31) / 32) * 1024));
+        direct_amx_pack_weights(p.amx.data(), w, E, OC, 1);
+        return p;
+    };
+    if (cache) return cache->get(w, make, [](const ConvPrepared<float>& p) { return !p.amx.empty(); });
+    local.emplace(make());
+    return {&*local, [](const ConvPrepared<float>*) {}};
 }
 
 }  // namespace detail
@@ -1074,15 +1110,16 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
     const int64_t threads = detail::conv_threads();
     const detail::ConvColBlocks blocks = detail::conv_col_blocks<T>(N, P, threads);
     std::optional<detail::ConvPrepared<T>> l1, l2;
-    const auto p2 = detail::gemm_conv_prepared(cache2, w2, OC, E, l2);
-    const GemmLhs<T>& W2 = p2->lhs[0];
     const detail::BiasAct ba1{b1, act1}, ba2{b2, act2};
     const detail::BiasActPlus bp{ba2, out, plus};
     const gemm_kernel::Epilogue ep1 = ba1.epilogue(), ep2 = plus ? bp.epilogue() : ba2.epilogue();
-    if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, 1)) {  // the projection in every band
-        detail::conv2d_pair_direct_amx(out, in, w1, ep1, W2, ep2, N, C, H, W, E, stride, OC, cache1);
+    if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, 1)) {  // both on the tiles
+        const auto pp = detail::direct_amx_point_prepared(cache2, w2, E, OC, l2);
+        detail::conv2d_pair_direct_amx(out, in, w1, ba1, pp->amx.data(), ep2, N, C, H, W, E, stride, OC, cache1);
         return;
     }
+    const auto p2 = detail::gemm_conv_prepared(cache2, w2, OC, E, l2);
+    const GemmLhs<T>& W2 = p2->lhs[0];
     if (detail::winograd_applies(C, E, K, stride, pad, dilation, 1)) {  // the projection in every tile block
         const auto pw = cache1 ? cache1->get(w1, [&] { return detail::winograd_weights(w1, C, E); }) : nullptr;
         const detail::WinogradProjection<T> proj{&W2, ba2.epilogue(), OC, out, plus};

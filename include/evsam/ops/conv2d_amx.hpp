@@ -34,6 +34,7 @@
 #include <optional>
 #include <vector>
 
+#include "evsam/ops/activation.hpp"
 #include "evsam/ops/gemm_kernels.hpp"
 
 namespace evsam {
@@ -75,25 +76,29 @@ inline bool direct_amx_kind(gemm_kernel::Kind k) {
     return k == gemm_kernel::Kind::bf16_amx || k == gemm_kernel::Kind::bf16_amx_portable;
 }
 
-// weight (OC, C, 3, 3) -> the right tile pair of (block ob, tap t, group g) at ((ob 9 + t) G + g) 1024:
-// tile h (output channels 32 ob + 16 h ..) row p = input channel pair 32 g + 2 p, 2 p + 1, as
+// weight (OC, C, taps) -> the right tile pair of (block ob, tap t, group g) at ((ob taps + t) G + g)
+// 1024: tile h (output channels 32 ob + 16 h ..) row p = input channel pair 32 g + 2 p, 2 p + 1, as
 // dst[.. + h 512 + p 32 + o 2 + e] = weight[32 ob + 16 h + o][32 g + 2 p + e][t] in bf16, zero beyond
-// OC and C.
-inline void direct_amx_pack_weights(uint16_t* dst, const float* weight, const DirectAmxGeom& d) {
-    for (int64_t ob = 0; ob < d.OB; ++ob)
-        for (int64_t t = 0; t < 9; ++t)
-            for (int64_t g = 0; g < d.G; ++g) {
-                uint16_t* blk = dst + ((ob * 9 + t) * d.G + g) * 1024;
+// OC and C. taps: 9 for the 3x3 conv, 1 for FusedMBConv's 1x1 projection (conv2d_pair_direct_amx).
+inline void direct_amx_pack_weights(uint16_t* dst, const float* weight, int64_t C, int64_t OC, int64_t taps) {
+    const int64_t G = (C + 31) / 32, OB = (OC + 31) / 32;
+    for (int64_t ob = 0; ob < OB; ++ob)
+        for (int64_t t = 0; t < taps; ++t)
+            for (int64_t g = 0; g < G; ++g) {
+                uint16_t* blk = dst + ((ob * taps + t) * G + g) * 1024;
                 for (int64_t h = 0; h < 2; ++h)
                     for (int64_t p = 0; p < 16; ++p)
                         for (int64_t o = 0; o < 16; ++o)
                             for (int64_t e = 0; e < 2; ++e) {
                                 const int64_t oc = ob * 32 + h * 16 + o, c = g * 32 + 2 * p + e;
                                 blk[h * 512 + p * 32 + o * 2 + e] =
-                                    oc < d.OC && c < d.C ? gemm_kernel::to_bf16(weight[(oc * d.C + c) * 9 + t])
-                                                         : uint16_t(0);
+                                    oc < OC && c < C ? gemm_kernel::to_bf16(weight[(oc * C + c) * taps + t])
+                                                     : uint16_t(0);
                             }
             }
+}
+inline void direct_amx_pack_weights(uint16_t* dst, const float* weight, const DirectAmxGeom& d) {
+    direct_amx_pack_weights(dst, weight, d.C, d.OC, 9);
 }
 
 // Padded rows [r0, r1) of one image (C x H x W fp32) into Xp (layout above).
@@ -141,6 +146,29 @@ inline void direct_amx_micro_portable(const uint16_t* A, const uint16_t* b0, con
 inline void direct_amx_transpose_portable(const float* C, float* T) {
     for (int64_t j = 0; j < 32; ++j)
         for (int64_t i = 0; i < 32; ++i) T[i * 32 + j] = C[j * 32 + i];
+}
+
+// FusedMBConv's mid values on the tiles: C (32 pixels x 32 channels e0 .., row stride 32) -> F, the
+// same, act(C + bias[e]) per element as bias_act_row computes it on the channel's row (the vector
+// act_apply; with no activation a zero bias leaves the value as it is), channels from ne on zero.
+inline void direct_amx_mid_act(const float* C, const float* bias, Act act, int64_t e0, int64_t ne, float* F) {
+    using V = simd::vec<float>;
+    constexpr int64_t VW = simd::width<float>;
+    alignas(64) float b[32] = {};
+    for (int64_t e = 0; e < ne; ++e) b[e] = bias ? bias[e0 + e] : 0.0f;
+    for (int64_t j = 0; j < 32; ++j)
+        for (int64_t e = 0; e < 32; e += VW) {
+            const V v = V::load_aligned(C + j * 32 + e), bv = V::load_aligned(b + e);
+            const V r = act == Act::none ? xsimd::select(bv == V(0.0f), v, v + bv) : act_apply(act, v + bv);
+            r.store_aligned(F + j * 32 + e);
+        }
+    for (int64_t j = 0; j < 32; ++j) std::fill(F + j * 32 + ne, F + j * 32 + 32, 0.0f);
+}
+// ... then into bf16 lines: M[j 32 + e] = bf16(F[j 32 + e]), the left operand of the 1x1's step.
+inline void direct_amx_mid_portable(const float* C, const float* bias, Act act, int64_t e0, int64_t ne, uint16_t* M) {
+    alignas(64) float F[1024];
+    direct_amx_mid_act(C, bias, act, e0, ne, F);
+    for (int64_t i = 0; i < 1024; ++i) M[i] = gemm_kernel::to_bf16(F[i]);
 }
 
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
@@ -213,6 +241,17 @@ __attribute__((target("avx512f"))) inline void direct_amx_transpose_avx512(const
             for (int64_t i = 0; i < 16; ++i) _mm512_store_ps(T + (bi * 16 + i) * 32 + bj * 16, o[i]);
         }
 }
+
+// direct_amx_mid_portable, rounded to bf16 by VCVTNE2PS2BF16 as the GEMMs' packs round.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_mid_avx512(const float* C,
+                                                                                         const float* bias, Act act,
+                                                                                         int64_t e0, int64_t ne,
+                                                                                         uint16_t* M) {
+    alignas(64) float F[1024];
+    direct_amx_mid_act(C, bias, act, e0, ne, F);
+    for (int64_t i = 0; i < 1024; i += 32)
+        _mm512_store_si512(M + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_load_ps(F + i + 16), _mm512_load_ps(F + i)));
+}
 #endif
 
 // One kind's input packer, micro-kernel and transpose.
@@ -220,12 +259,14 @@ struct DirectAmxKernel {
     void (*pack)(uint16_t*, const float*, const DirectAmxGeom&, int64_t, int64_t) = direct_amx_pack_input_portable;
     void (*micro)(const uint16_t*, const uint16_t*, const DirectAmxSteps&, float*) = direct_amx_micro_portable;
     void (*transpose)(const float*, float*) = direct_amx_transpose_portable;
+    void (*mid)(const float*, const float*, Act, int64_t, int64_t, uint16_t*) = direct_amx_mid_portable;
     bool native = false;
 };
 inline DirectAmxKernel direct_amx_kernel(gemm_kernel::Kind k) {
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
     if (k == gemm_kernel::Kind::bf16_amx)
-        return {direct_amx_pack_input_avx512, direct_amx_micro, direct_amx_transpose_avx512, true};
+        return {direct_amx_pack_input_avx512, direct_amx_micro, direct_amx_transpose_avx512, direct_amx_mid_avx512,
+                true};
 #endif
     (void)k;
     return {};
