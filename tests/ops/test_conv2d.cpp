@@ -409,6 +409,22 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
     ref.transpose(t.data(), v);
     EXPECT_EQ(std::memcmp(u, v, sizeof u), 0);
     EXPECT_EQ(v[1 * 32 + 2], t[2 * 32 + 1]);
+    // FusedMBConv's mid tile (bias, activation, bf16), 32 channels or a ragged 13 from channel 5,
+    // with a bias (some zero) or none: the same bits, zero past the channels, and the element formula
+    auto bias = random_tensor<float>({64}, 49);
+    bias[6] = bias[9] = 0.0f;
+    for (evsam::Act act : {evsam::Act::gelu_tanh_approx, evsam::Act::none, evsam::Act::relu6})
+        for (int64_t ne : {32, 13})
+            for (const float* b : {static_cast<const float*>(bias.data()), static_cast<const float*>(nullptr)}) {
+                alignas(64) uint16_t ma[1024], mb[1024];
+                fast.mid(t.data(), b, act, 5, ne, ma);
+                ref.mid(t.data(), b, act, 5, ne, mb);
+                EXPECT_EQ(std::memcmp(ma, mb, sizeof ma), 0) << static_cast<int>(act) << " ne " << ne;
+                if (ne < 32) EXPECT_EQ(mb[3 * 32 + ne], uint16_t(0));
+                const float x = t[7 * 32 + 2] + (b ? b[5 + 2] : 0.0f);
+                EXPECT_EQ(mb[7 * 32 + 2],
+                          evsam::gemm_kernel::to_bf16(evsam::act_apply(act, evsam::simd::vec<float>(x)).get(0)));
+            }
 }
 
 // The second case is Winograd's with many output channels: one thread takes blocks of 112 tiles
