@@ -420,7 +420,9 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
                 fast.mid(t.data(), b, act, 5, ne, ma);
                 ref.mid(t.data(), b, act, 5, ne, mb);
                 EXPECT_EQ(std::memcmp(ma, mb, sizeof ma), 0) << static_cast<int>(act) << " ne " << ne;
-                if (ne < 32) EXPECT_EQ(mb[3 * 32 + ne], uint16_t(0));
+                if (ne < 32) {
+                    EXPECT_EQ(mb[3 * 32 + ne], uint16_t(0));
+                }
                 const float x = t[7 * 32 + 2] + (b ? b[5 + 2] : 0.0f);
                 EXPECT_EQ(mb[7 * 32 + 2],
                           evsam::gemm_kernel::to_bf16(evsam::act_apply(act, evsam::simd::vec<float>(x)).get(0)));
