@@ -911,14 +911,14 @@ inline std::shared_ptr<const ConvPrepared<float>> direct_amx_prepared(const Conv
                                                                       std::optional<ConvPrepared<float>>& local) {
     return kept_or_local(cache, w, local, [&] { return direct_amx_weights(w, C, OC); });
 }
-// The padded pair image Xp of every image, kept by the calling thread from call to call.
+// The padded channels-last image Xp of every image, kept by the calling thread from call to call.
 inline uint16_t* direct_amx_images(int64_t n) {
     thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> xp;
     if (static_cast<int64_t>(xp.size()) < n) xp.resize(static_cast<size_t>(n));
     return xp.data();
 }
 // Inside a parallel region: the N images' Xp, the padded rows shared out among the threads; and this
-// thread's buffer for a row of output tiles.
+// thread's buffer for a tile and its transpose (2048 floats).
 inline void direct_amx_pack_images(const DirectAmxKernel& kn, uint16_t* X, const float* in, const DirectAmxGeom& d,
                                    int64_t N) {
 #pragma omp for collapse(2) schedule(static)
