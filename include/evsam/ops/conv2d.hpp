@@ -484,11 +484,13 @@ ConvPrepared<T> gemm_conv_weights(const T* weight, int64_t OC, int64_t R, int64_
     return p;
 }
 
-// A conv's prepared weights, make(): the layer's kept ones (cache), or made for this call in local.
+// A conv's prepared weights, make(): the layer's kept ones (cache; has as ConvWeights::get's), or made for
+// this call in local.
 template <class T, class Make>
 std::shared_ptr<const ConvPrepared<T>> kept_or_local(const ConvWeights<T>* cache, const T* w,
-                                                     std::optional<ConvPrepared<T>>& local, Make&& make) {
-    if (cache) return cache->get(w, make);
+                                                     std::optional<ConvPrepared<T>>& local, Make&& make,
+                                                     bool (*has)(const ConvPrepared<T>&) = nullptr) {
+    if (cache) return cache->get(w, make, has);
     local.emplace(make());
     return {&*local, [](const ConvPrepared<T>*) {}};
 }
@@ -986,9 +988,7 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
     uint16_t* X = direct_amx_images(N * d.image());
     const int64_t OW = d.OW, OH = d.OH, P = OH * OW, OB2 = (OC + 31) / 32;
     const int64_t rb = std::clamp<int64_t>(kColBlock / OW, 1, OH), nb = (OH + rb - 1) / rb;
-    int64_t off[9], off2 = 0;
-    for (int64_t t = 0; t < 9; ++t) off[t] = d.tap(t);
-    const DirectAmxSteps s1{off, d.G, d.gstride(), d.S, 9 * d.G}, s2{&off2, d.OB, 1024, 1, d.OB};
+    const DirectAmxSteps s1 = d.steps(), s2{{0}, d.OB, 1024, 1, d.OB};  // the 1x1: one tap
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
@@ -1001,9 +1001,8 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
             for (int64_t b = 0; b < nb; ++b)
                 for (int64_t y = b * rb; y < std::min(OH, (b + 1) * rb); ++y) {
                     for (int64_t xb = 0; xb < d.XB; ++xb) {  // the 3x3: a block's input lines stay in L1
-                        const uint16_t* b0 = X + n * d.image() + d.S * y * d.row() + xb * 32 * d.S * 32;
                         for (int64_t ob = 0; ob < d.OB; ++ob) {
-                            kn.micro(p->amx.data() + ob * s1.nk * 1024, b0, s1, tmp);
+                            kn.micro(p->amx.data() + ob * s1.nk * 1024, X + n * d.image() + d.block(y, xb), s1, tmp);
                             kn.mid(tmp, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
                                    mid.data() + (xb * d.OB + ob) * 1024);
                         }
@@ -1011,9 +1010,8 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
                     for (int64_t ob = 0; ob < OB2; ++ob)  // the 1x1: a block's weights stay in L1
                         for (int64_t xb = 0; xb < d.XB; ++xb) {
                             kn.micro(W2p + ob * s2.nk * 1024, mid.data() + xb * d.OB * 1024, s2, tmp);
-                            kn.transpose(tmp, tmp + 1024);
-                            ep2.write(tmp + 1024, 32, out + (n * OC + ob * 32) * P + y * OW + xb * 32, P, ob * 32,
-                                      std::min<int64_t>(32, OC - ob * 32), std::min<int64_t>(32, OW - xb * 32));
+                            direct_amx_write(kn, tmp, ep2, out + (n * OC + ob * 32) * P + y * OW + xb * 32, P, ob * 32,
+                                             std::min<int64_t>(32, OC - ob * 32), std::min<int64_t>(32, OW - xb * 32));
                         }
                 }
     }
@@ -1028,9 +1026,8 @@ inline std::shared_ptr<const ConvPrepared<float>> direct_amx_point_prepared(cons
         direct_amx_pack_weights(p.amx.data(), w, E, OC, 1);
         return p;
     };
-    if (cache) return cache->get(w, make, [](const ConvPrepared<float>& p) { return !p.amx.empty(); });
-    local.emplace(make());
-    return {&*local, [](const ConvPrepared<float>*) {}};
+    return kept_or_local(
+        cache, w, local, make, +[](const ConvPrepared<float>& p) { return !p.amx.empty(); });
 }
 
 }  // namespace detail

@@ -40,6 +40,15 @@
 namespace evsam {
 namespace detail {
 
+// The steps of one output tile: step k is tap k / G and group k % G, in that order. C (32 pixels x
+// 32 channels, row stride 32) = the sum over the steps of the left tile pair at b0 + off[k / G] +
+// (k % G) gstride (16 pixels of 32 channels each, pixel j at j S 32) times the right tile pair A +
+// k 1024 (the step's weights).
+struct DirectAmxSteps {
+    int64_t off[9];  // off[t]: tap t's offset (one tap, at 0, for FusedMBConv's 1x1)
+    int64_t G, gstride, S, nk;
+};
+
 // The padded channels-last image of one input and the blocks of the output. Xp[yp][g][xp][32]:
 // padded row yp (input row yp - 1), group g of 32 channels (the last zero-padded), padded column xp
 // (input column xp - 1), Wq columns per row and group; borders and padding zero.
@@ -68,8 +77,14 @@ struct DirectAmxGeom {
     int64_t image() const { return Hp * row(); }           // per image
     int64_t weights() const { return OB * 9 * G * 1024; }  // packed weights: 32 x 32 per (block, tap, group)
     int64_t gstride() const { return Wq * 32; }            // from one group to the next
-    // where tap t reads for output pixel 0 of a row: t / 3 rows down, t % 3 columns right
-    int64_t tap(int64_t t) const { return t / 3 * row() + t % 3 * 32; }
+    // where output row y's block xb of 32 pixels reads its tap 0 (in an image's Xp)
+    int64_t block(int64_t y, int64_t xb) const { return S * y * row() + xb * 32 * S * 32; }
+    // the 3x3's steps: tap t reads t / 3 rows down, t % 3 columns right
+    DirectAmxSteps steps() const {
+        DirectAmxSteps s{{}, G, gstride(), S, 9 * G};
+        for (int64_t t = 0; t < 9; ++t) s.off[t] = t / 3 * row() + t % 3 * 32;
+        return s;
+    }
 };
 
 inline bool direct_amx_kind(gemm_kernel::Kind k) {
@@ -116,14 +131,6 @@ inline void direct_amx_pack_input_portable(uint16_t* Xp, const float* in, const 
     }
 }
 
-// The steps of one output tile: step k is tap k / G and group k % G, in that order. C (32 pixels x
-// 32 channels, row stride 32) = the sum over the steps of the left tile pair at b0 + tap(k / G) +
-// (k % G) gstride (16 pixels of 32 channels each, pixel j at j S 32) times the right tile pair A +
-// k 1024 (the step's weights).
-struct DirectAmxSteps {
-    const int64_t* off;  // off[t]: tap t's offset
-    int64_t G, gstride, S, nk;
-};
 inline void direct_amx_micro_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s, float* C) {
     using gemm_kernel::flush_denormal;
     using gemm_kernel::from_bf16;
@@ -288,6 +295,14 @@ private:
 #endif
 };
 
+// The tile in tmp (pixels x channels) transposed into tmp + 1024, then ep.write of its m channels
+// (rows from `row` on in the product) x n pixels into y (ldy: a channel's stride).
+inline void direct_amx_write(const DirectAmxKernel& kn, float* tmp, const gemm_kernel::Epilogue& ep, float* y,
+                             int64_t ldy, int64_t row, int64_t m, int64_t n) {
+    kn.transpose(tmp, tmp + 1024);
+    ep.write(tmp + 1024, 32, y, ldy, row, m, n);
+}
+
 // Output rows [y0, y1) of output channel blocks [ob0, ob1) of one image: ep.write(tile) into
 // out + (oc - 32 ob0) ldo + (y - y0) OW + x for each tile (out: channel 32 ob0's row y0; ldo: a
 // channel's stride). Per row and block of 32 pixels, the blocks in turn: the pixels' input lines stay
@@ -295,20 +310,14 @@ private:
 inline void direct_amx_rows(const DirectAmxKernel& kn, const uint16_t* Wpk, const uint16_t* Xp, const DirectAmxGeom& d,
                             int64_t ob0, int64_t ob1, int64_t y0, int64_t y1, float* out, int64_t ldo,
                             const gemm_kernel::Epilogue& ep, float* tmp) {
-    int64_t off[9];
-    for (int64_t t = 0; t < 9; ++t) off[t] = d.tap(t);
-    const DirectAmxSteps s{off, d.G, d.gstride(), d.S, 9 * d.G};
+    const DirectAmxSteps s = d.steps();
     for (int64_t y = y0; y < y1; ++y)
-        for (int64_t xb = 0; xb < d.XB; ++xb) {
-            const uint16_t* b0 = Xp + d.S * y * d.row() + xb * 32 * d.S * 32;
-            const int64_t n = std::min<int64_t>(32, d.OW - xb * 32);
+        for (int64_t xb = 0; xb < d.XB; ++xb)
             for (int64_t ob = ob0; ob < ob1; ++ob) {
-                kn.micro(Wpk + ob * s.nk * 1024, b0, s, tmp);
-                kn.transpose(tmp, tmp + 1024);
-                ep.write(tmp + 1024, 32, out + (ob - ob0) * 32 * ldo + (y - y0) * d.OW + xb * 32, ldo, ob * 32,
-                         std::min<int64_t>(32, d.OC - ob * 32), n);
+                kn.micro(Wpk + ob * s.nk * 1024, Xp + d.block(y, xb), s, tmp);
+                direct_amx_write(kn, tmp, ep, out + (ob - ob0) * 32 * ldo + (y - y0) * d.OW + xb * 32, ldo, ob * 32,
+                                 std::min<int64_t>(32, d.OC - ob * 32), std::min<int64_t>(32, d.OW - xb * 32));
             }
-        }
 }
 
 }  // namespace detail
