@@ -429,6 +429,88 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
             }
 }
 
+// conv2d_chain_forward (ResBlock's two 3x3 convs, conv1's output straight into conv2's bf16 input
+// pack) gives the bits of the two direct convs in turn, with and without a residual sum folded into
+// the write: for AMX's C++ emulation (detail::conv2d_chain_direct_amx) and, where the CPU runs it,
+// the tiles and the public op under fast; odd and ragged channel groups, pixel blocks off 32 (the
+// copy of a ragged block's lines), conv1 at stride 2, batch 2, 1 and 2 threads, kept packs. It is
+// refused under strict, for double, and for a conv2 whose weights would not come from L2.
+TEST(Conv2dChain, OneOpGivesTheBitsOfTwoDirectConvs) {
+    using evsam::gemm_kernel::Kind;
+    struct ChainCase {
+        int64_t N, C, H, W, E, stride, OC;
+        evsam::Act act1, act2;
+    };
+    const ChainCase cases[] = {
+        {1, 8, 40, 40, 8, 1, 8, evsam::Act::gelu_tanh_approx, evsam::Act::none},  // tiny_l's stage 0
+        {2, 21, 9, 37, 40, 1, 13, evsam::Act::relu6, evsam::Act::gelu_tanh_approx},
+        {1, 32, 12, 64, 32, 1, 32, evsam::Act::gelu_tanh_approx, evsam::Act::none},  // whole blocks
+        {1, 16, 11, 70, 33, 2, 24, evsam::Act::silu, evsam::Act::relu},              // stride 2: 6 x 35
+    };
+    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
+    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
+    for (const auto& c : cases) {
+        const int64_t OH = evsam::conv_out_size(c.H, 3, c.stride, 1, 1),
+                      OW = evsam::conv_out_size(c.W, 3, c.stride, 1, 1);
+        auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 51), b1 = random_tensor<float>({c.E}, 53),
+             b2 = random_tensor<float>({c.OC}, 55), plus = random_tensor<float>({c.N, c.OC, OH, OW}, 56);
+        const double s1 = 1 / std::sqrt(double(c.C * 9)), s2 = 1 / std::sqrt(double(c.E * 9));
+        auto w1 = random_tensor<float>({c.E, c.C, 3, 3}, 52, -s1, s1),
+             w2 = random_tensor<float>({c.OC, c.E, 3, 3}, 54, -s2, s2);
+        const evsam::detail::BiasAct ba1{b1.data(), c.act1}, ba2{b2.data(), c.act2};
+        const std::string what = std::to_string(c.C) + "->" + std::to_string(c.E) + "->" + std::to_string(c.OC);
+        for (Kind kind : kinds) {
+            evsam::Tensor<float> mid({c.N, c.E, OH, OW}), two({c.N, c.OC, OH, OW}), sum(two.shape()), one(two.shape()),
+                withp(two.shape());
+            evsam::detail::conv2d_direct_amx(mid.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.H, c.W, c.E,
+                                             c.stride, c.act1, nullptr, kind);
+            evsam::detail::conv2d_direct_amx(two.data(), mid.data(), w2.data(), b2.data(), c.N, c.E, OH, OW, c.OC, 1,
+                                             c.act2, nullptr, kind);
+            evsam::add_forward(sum.data(), two.data(), plus.data(), sum.numel(), evsam::backend::cpu{});
+            const evsam::detail::BiasActPlus bp{ba2, withp.data(), plus.data()};
+            for (int threads : {2, 1}) {
+                const int before = omp_get_max_threads();
+                omp_set_num_threads(threads);
+                std::fill(one.begin(), one.end(), 0.0f);
+                evsam::detail::conv2d_chain_direct_amx(one.data(), x.data(), w1.data(), ba1, w2.data(), ba2.epilogue(),
+                                                       c.N, c.C, c.H, c.W, c.E, c.stride, c.OC, nullptr, nullptr, kind);
+                evsam::detail::conv2d_chain_direct_amx(withp.data(), x.data(), w1.data(), ba1, w2.data(), bp.epilogue(),
+                                                       c.N, c.C, c.H, c.W, c.E, c.stride, c.OC, nullptr, nullptr, kind);
+                omp_set_num_threads(before);
+                const std::string how = what + (kind == Kind::bf16_amx ? " AMX, " : " emulated AMX, ") +
+                                        std::to_string(threads) + " thread(s)";
+                EXPECT_TRUE(evsam_test::bitwise_equal(one, two)) << how;
+                EXPECT_TRUE(evsam_test::bitwise_equal(withp, sum)) << how << ", plus a residual";
+            }
+        }
+        if (!evsam::cpu_uses_amx()) continue;
+        evsam::CpuPrecisionScope scope(evsam::Precision::fast);  // the public op, with fast's GELU and kept packs
+        ASSERT_TRUE(evsam::conv2d_chain_applies<float>(c.C, c.E, c.OC, 3, c.stride, 1, 1, 1)) << what;
+        evsam::Tensor<float> mid({c.N, c.E, OH, OW}), two({c.N, c.OC, OH, OW}), sum(two.shape()), one(two.shape());
+        evsam::conv2d_forward<float>(mid.data(), x.data(), w1.data(), b1.data(), c.N, c.C, c.H, c.W, c.E, 3, c.stride,
+                                     1, 1, 1, c.act1, evsam::backend::cpu{});
+        evsam::conv2d_forward<float>(two.data(), mid.data(), w2.data(), b2.data(), c.N, c.E, OH, OW, c.OC, 3, 1, 1, 1,
+                                     1, c.act2, evsam::backend::cpu{});
+        evsam::add_forward(sum.data(), two.data(), plus.data(), sum.numel(), evsam::backend::cpu{});
+        evsam::detail::ConvWeights<float> k1, k2;
+        for (int i = 0; i < 2; ++i) {
+            evsam::conv2d_chain_forward<float>(one.data(), x.data(), w1.data(), b1.data(), c.act1, w2.data(), b2.data(),
+                                               c.act2, c.N, c.C, c.H, c.W, c.E, 3, c.stride, 1, 1, c.OC, &k1, &k2,
+                                               evsam::backend::cpu{}, i ? plus.data() : nullptr);
+            EXPECT_TRUE(evsam_test::bitwise_equal(one, i ? sum : two)) << what << ", the op, run " << i;
+        }
+    }
+    {
+        evsam::CpuPrecisionScope scope(evsam::Precision::fast);
+        EXPECT_FALSE(evsam::conv2d_chain_applies<double>(32, 32, 32, 3, 1, 1, 1, 1));
+        EXPECT_FALSE(evsam::conv2d_chain_applies<float>(32, 32, 32, 1, 1, 0, 1, 1));      // 1x1
+        EXPECT_FALSE(evsam::conv2d_chain_applies<float>(32, 32, 32, 3, 1, 1, 1, 2));      // grouped
+        EXPECT_FALSE(evsam::conv2d_chain_applies<float>(256, 1024, 256, 3, 1, 1, 1, 1));  // 4.5 MiB of weights
+    }
+    evsam::CpuPrecisionScope scope(evsam::Precision::strict);
+    EXPECT_FALSE(evsam::conv2d_chain_applies<float>(32, 32, 32, 3, 1, 1, 1, 1));
+}
+
 // The second case is Winograd's with many output channels: one thread takes blocks of 112 tiles
 // and groups the output channels (M over 2 MiB), two take blocks of 64 and do not; the bits agree.
 TEST(Conv2d, ThreadCountDoesNotChangeResults) {

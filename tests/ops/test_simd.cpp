@@ -61,6 +61,27 @@ TEST(SimdCopy, CopiesExactlyN) {
     }
 }
 
+// simd::map2 gives f of the two sources' values at every index, for every length around the vector
+// width (the tail through its buffers), in place over its first source too, and writes nothing past n.
+TEST(SimdMap2, MapsEveryPairOnce) {
+    using V = evsam::simd::vec<float>;
+    auto f = [](V a, V b) { return a * V(3.0f) - b; };
+    for (int64_t n = 0; n <= 50; ++n) {
+        const auto a = evsam_test::random_tensor<float>({n + 1}, 40 + static_cast<uint32_t>(n), -1, 1),
+                   b = evsam_test::random_tensor<float>({n + 1}, 90 + static_cast<uint32_t>(n), -1, 1);
+        std::vector<float> dst(static_cast<size_t>(n + 8), 7.0f), inplace(a.begin(), a.end());
+        evsam::simd::map2(dst.data(), a.data(), b.data(), n, f);
+        evsam::simd::map2(inplace.data(), inplace.data(), b.data(), n, f);
+        for (int64_t i = 0; i < n; ++i) {
+            const volatile float p = a[i] * 3.0f;  // the vector's two roundings
+            EXPECT_EQ(dst[static_cast<size_t>(i)], p - b[i]) << n << " " << i;
+            EXPECT_EQ(inplace[static_cast<size_t>(i)], dst[static_cast<size_t>(i)]) << n << " " << i;
+        }
+        for (int64_t i = n; i < n + 8; ++i) EXPECT_EQ(dst[static_cast<size_t>(i)], 7.0f) << n << " " << i;
+        EXPECT_EQ(inplace[static_cast<size_t>(n)], a[n]) << n;
+    }
+}
+
 // simd::fma and fnma round once, as std::fma does, on every lane: a multiply and an add (xsimd 8.1's
 // AVX-512 fallback under -ffp-contract=off) round twice and differ on most random lanes.
 template <class T>

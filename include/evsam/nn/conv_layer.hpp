@@ -54,6 +54,15 @@ struct ConvLayer : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    // The output of a fused op that starts with this conv on x and ends with oc channels at its
+    // resolution (uninitialized); nothing where plus has another shape.
+    std::optional<TensorOf<T, B>> fused_output(const TensorOf<T, B>& x, int64_t oc, const TensorOf<T, B>* plus) const {
+        const Conv2d<T, B>& c = conv;
+        const Shape out{x.size(0), oc, conv_out_size(x.size(2), c.kernel_size, c.stride, c.padding, c.dilation),
+                        conv_out_size(x.size(3), c.kernel_size, c.stride, c.padding, c.dilation)};
+        if (plus && plus->shape() != out) return std::nullopt;
+        return TensorOf<T, B>(out, TensorOf<T, B>::uninitialized);
+    }
     // point(this(x)) for a second ConvLayer `point` (1x1), in one pass over blocks of pixels
     // (ops/conv2d.hpp: conv2d_pair_forward, the same bits as the two forwards in turn) where that op
     // takes them: the CPU, float, both norms folded, and what conv2d_pair_applies asks. Otherwise
@@ -73,14 +82,40 @@ struct ConvLayer : Block<T, B> {
                                         c1.kernel_size, c1.stride, c1.padding, c1.dilation, c1.groups))
                 return std::nullopt;
             const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
-            const Shape out{N, c2.out_channels, conv_out_size(H, c1.kernel_size, c1.stride, c1.padding, c1.dilation),
-                            conv_out_size(W, c1.kernel_size, c1.stride, c1.padding, c1.dilation)};
-            if (plus && plus->shape() != out) return std::nullopt;
-            TensorOf<T, B> y(out, TensorOf<T, B>::uninitialized);
-            conv2d_pair_forward(y.data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
+            auto y = fused_output(x, c2.out_channels, plus);
+            if (!y) return std::nullopt;
+            conv2d_pair_forward(y->data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
                                 point.fused_bias(), point.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size,
                                 c1.stride, c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{},
                                 plus ? plus->data() : nullptr);
+            return y;
+        }
+    }
+
+    // next(this(x)) for a second dense kxk ConvLayer `next` at stride 1 (ResBlock's conv2) in one op
+    // (ops/conv2d.hpp: conv2d_chain_forward, the same bits as the two forwards in turn) where that op
+    // takes them: the CPU, float, both norms folded, and what conv2d_chain_applies asks. Otherwise
+    // nothing, and the caller runs the two forwards. plus: as forward_pair's.
+    std::optional<TensorOf<T, B>> forward_chain(const ConvLayer& next, const TensorOf<T, B>& x,
+                                                const TensorOf<T, B>* plus = nullptr) const {
+        if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
+            (void)next, (void)x, (void)plus;
+            return std::nullopt;
+        } else {
+            const Conv2d<T, B>&c1 = conv, &c2 = next.conv;
+            if (!fused_form() || !next.fused_form() || x.dim() != 4 || x.size(1) != c1.in_channels ||
+                c2.in_channels != c1.out_channels || c2.kernel_size != c1.kernel_size || c2.stride != 1 ||
+                c2.padding != c1.padding || c2.dilation != c1.dilation || c1.groups != 1 || c2.groups != 1 ||
+                !conv2d_chain_applies<T>(c1.in_channels, c1.out_channels, c2.out_channels, c1.kernel_size, c1.stride,
+                                         c1.padding, c1.dilation, 1))
+                return std::nullopt;
+            const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+            auto y = fused_output(x, c2.out_channels, plus);
+            if (!y) return std::nullopt;
+            conv2d_chain_forward(y->data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
+                                 next.fused_bias(), next.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size,
+                                 c1.stride, c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{},
+                                 plus ? plus->data() : nullptr);
             return y;
         }
     }

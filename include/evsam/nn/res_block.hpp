@@ -24,9 +24,23 @@ struct ResBlock : Block<T, B> {
         conv2.visit(v, p + "conv2.");
     }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
-        TensorOf<T, B> y = conv1.forward(x, tr);
-        y = conv2.forward(y, tr);
+        if (!tr)  // the two convs in one op, where it takes them (same bits)
+            if (auto y = conv1.forward_chain(conv2, x)) {
+                stamp_module_end(conv2.name);  // a timed forward: the op's span, under its last module
+                this->trace(tr, *y);
+                return std::move(*y);
+            }
+        TensorOf<T, B> y = conv1.forward(x, tr);  // x = self.conv1(x)
+        y = conv2.forward(y, tr);                 // x = self.conv2(x)
         this->trace(tr, y);
+        return y;
+    }
+    std::optional<TensorOf<T, B>> forward_plus_input(const TensorOf<T, B>& x) const override {
+        auto y = conv1.forward_chain(conv2, x, &x);
+        if (y) {
+            stamp_module_end(conv2.name);
+            stamp_module_end(this->name);
+        }
         return y;
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {

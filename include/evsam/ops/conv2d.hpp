@@ -90,6 +90,15 @@ template <class T>
 inline void bias_act_row(T* dst, int64_t n, T b, Act act) {
     bias_act_row(dst, dst, n, b, act);
 }
+// dst = bias_act_row's value + plus, in one pass (the same two operations per element).
+template <class T>
+inline void bias_act_plus_row(T* dst, const T* src, const T* plus, int64_t n, T b, Act act) {
+    using V = simd::vec<T>;
+    if (b == T(0) && act == Act::none)  // bias_act_row's copy, then the sum
+        simd::map2(dst, src, plus, n, [](V v, V p) { return v + p; });
+    else
+        simd::map2(dst, src, plus, n, [b, act](V v, V p) { return act_apply(act, v + V(b)) + p; });
+}
 
 // bias_act_row as a float GEMM's epilogue (gemm_kernel::Epilogue): row r of the product gets bias[r].
 struct BiasAct {
@@ -115,14 +124,19 @@ struct BiasActPlus {
     static void apply(const void* ctx, const float* src, int64_t lds, float* y, int64_t ldy, int64_t row, int64_t m,
                       int64_t n) {
         const auto& e = *static_cast<const BiasActPlus*>(ctx);
-        BiasAct::apply(&e.ba, src, lds, y, ldy, row, m, n);
-        for (int64_t i = 0; i < m; ++i) {
+        for (int64_t i = 0; i < m; ++i) {  // row by row, in one pass: y's rows may lie 2^k apart
             float* yi = y + i * ldy;
-            const float* pi = e.plus + (yi - e.out);
-            for (int64_t j = 0; j < n; ++j) yi[j] = yi[j] + pi[j];
+            bias_act_plus_row(yi, src + i * lds, e.plus + (yi - e.out), n, e.ba.bias ? e.ba.bias[row + i] : 0.0f,
+                              e.ba.act);
         }
     }
-    gemm_kernel::Epilogue epilogue() const { return {&BiasActPlus::apply, this}; }
+    static void prefetch(const void* ctx, const float* y, int64_t ldy, int64_t m, int64_t n) {
+        const auto& e = *static_cast<const BiasActPlus*>(ctx);
+        const float* p = e.plus + (y - e.out);
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; j += 16) simd::prefetch(p + i * ldy + j);
+    }
+    gemm_kernel::Epilogue epilogue() const { return {&BiasActPlus::apply, this, &BiasActPlus::prefetch}; }
 };
 
 // Generic depthwise (any stride/dilation): each channel through the naive conv, then the epilogue.
@@ -913,11 +927,13 @@ inline std::shared_ptr<const ConvPrepared<float>> direct_amx_prepared(const Conv
                                                                       std::optional<ConvPrepared<float>>& local) {
     return kept_or_local(cache, w, local, [&] { return direct_amx_weights(w, C, OC); });
 }
-// The padded channels-last image Xp of every image, kept by the calling thread from call to call.
-inline uint16_t* direct_amx_images(int64_t n) {
-    thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> xp;
-    if (static_cast<int64_t>(xp.size()) < n) xp.resize(static_cast<size_t>(n));
-    return xp.data();
+// The padded channels-last image Xp of every image, kept by the calling thread from call to call
+// (slot 1: a second one, conv2d_chain_direct_amx's mid).
+inline uint16_t* direct_amx_images(int64_t n, int slot = 0) {
+    thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> xp[2];
+    auto& v = xp[slot];
+    if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    return v.data();
 }
 // Inside a parallel region: the N images' Xp, the padded rows shared out among the threads; and this
 // thread's buffer for a tile and its transpose (2048 floats).
@@ -932,23 +948,44 @@ inline float* direct_amx_tile_buffer() {
     return tmp.data();
 }
 
-// out = act(conv3x3(in) + bias): Xp in parallel over the padded rows, then the tasks below.
+// The conv's tasks: (group of output channel blocks, band of output rows); a group's weights (up to
+// kDirectAmxWeightBytes) stay in L2 for its band's rows, a row's input for the group's blocks
+// (groups of as even a size as they go, tasks a multiple of the threads where the rows allow).
+struct DirectAmxTasks {
+    int64_t gob = 1, ngroups = 1, nbands = 1, rows = 1;
+    explicit DirectAmxTasks(const DirectAmxGeom& d) {
+        const int64_t threads = std::max<int64_t>(1, conv_threads());
+        const int64_t gob0 = (d.weights() * 2 + kDirectAmxWeightBytes - 1) / kDirectAmxWeightBytes;
+        gob = (d.OB + gob0 - 1) / gob0, ngroups = (d.OB + gob - 1) / gob;
+        nbands = std::clamp<int64_t>((4 * threads + ngroups - 1) / ngroups, 1, d.OH);
+        while (nbands < d.OH && (ngroups * nbands) % threads) ++nbands;
+        rows = (d.OH + nbands - 1) / nbands;
+    }
+    // Inside a parallel region: every task of N images' conv from their Xp (X) into out (N x OC x OH
+    // x OW) through ep.
+    void run(const DirectAmxKernel& kn, const uint16_t* Wpk, const uint16_t* X, const DirectAmxGeom& d, int64_t N,
+             float* out, const gemm_kernel::Epilogue& ep, float* tmp) const {
+        const int64_t OP = d.OH * d.OW;
+#pragma omp for collapse(3) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t gi = 0; gi < ngroups; ++gi)
+                for (int64_t bi = 0; bi < nbands; ++bi) {
+                    const int64_t ob0 = gi * gob, y0 = std::min(d.OH, bi * rows);
+                    direct_amx_rows(kn, Wpk, X + n * d.image(), d, ob0, std::min(d.OB, ob0 + gob), y0,
+                                    std::min(d.OH, y0 + rows), out + (n * d.OC + ob0 * 32) * OP + y0 * d.OW, OP, ep,
+                                    tmp);
+                }
+    }
+};
+
+// out = act(conv3x3(in) + bias): Xp in parallel over the padded rows, then DirectAmxTasks.
 inline void conv2d_direct_amx(float* out, const float* in, const float* weight, const float* bias, int64_t N, int64_t C,
                               int64_t H, int64_t W, int64_t OC, int64_t stride, Act act,
                               const ConvWeights<float>* cache, gemm_kernel::Kind kind = gemm_kernel::current_kind()) {
     std::optional<ConvPrepared<float>> local;
     const auto p = direct_amx_prepared(cache, weight, C, OC, local);
     const DirectAmxGeom d(C, H, W, OC, stride);
-    const int64_t OP = d.OH * d.OW;
-    // tasks: (group of output channel blocks, band of output rows); a group's weights (up to
-    // kDirectAmxWeightBytes) stay in L2 for its band's rows, a row's input for the group's blocks
-    // (groups of as even a size as they go, tasks a multiple of the threads where the rows allow)
-    const int64_t threads = std::max<int64_t>(1, conv_threads());
-    const int64_t gob0 = (d.weights() * 2 + kDirectAmxWeightBytes - 1) / kDirectAmxWeightBytes;
-    const int64_t gob = (d.OB + gob0 - 1) / gob0, ngroups = (d.OB + gob - 1) / gob;
-    int64_t nbands = std::clamp<int64_t>((4 * threads + ngroups - 1) / ngroups, 1, d.OH);
-    while (nbands < d.OH && (ngroups * nbands) % threads) ++nbands;
-    const int64_t rows = (d.OH + nbands - 1) / nbands;
+    const DirectAmxTasks tasks(d);
     const DirectAmxKernel kn = direct_amx_kernel(kind);
     uint16_t* X = direct_amx_images(N * d.image());
     const BiasAct ba{bias, act};
@@ -958,14 +995,62 @@ inline void conv2d_direct_amx(float* out, const float* in, const float* weight, 
         const DirectAmxTiles tiles(kn);
         float* tmp = direct_amx_tile_buffer();
         direct_amx_pack_images(kn, X, in, d, N);
-#pragma omp for collapse(3) schedule(static)
+        tasks.run(kn, p->amx.data(), X, d, N, out, ep, tmp);
+    }
+}
+
+// Two dense 3x3 convs in a row (ResBlock's conv1 and conv2), both on the tiles: out = ep2(conv2(
+// act1(conv1(in) + b1))). conv1's tiles go through act1(+ b1) and bf16 as they stand, pixels x
+// channels (direct_amx_mid, as in FusedMBConv's pair), straight into conv2's padded channels-last
+// image X2: its 32 pixel lines of one channel group are 2 KiB in a row there. No fp32 mid written
+// and read back, no pack of it; the same operations per value as the two convs in turn (the same
+// bf16 mid, the same steps), so the same bits. X2 whole (4 MiB in L0's stage 0), then conv2's tasks.
+inline void conv2d_chain_direct_amx(float* out, const float* in, const float* w1, const BiasAct& ba1, const float* w2,
+                                    const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C, int64_t H, int64_t W,
+                                    int64_t E, int64_t stride, int64_t OC, const ConvWeights<float>* cache1,
+                                    const ConvWeights<float>* cache2,
+                                    gemm_kernel::Kind kind = gemm_kernel::current_kind()) {
+    std::optional<ConvPrepared<float>> l1, l2;
+    const auto p1 = direct_amx_prepared(cache1, w1, C, E, l1);
+    const auto p2 = direct_amx_prepared(cache2, w2, E, OC, l2);
+    const DirectAmxGeom d1(C, H, W, E, stride), d2(E, d1.OH, d1.OW, OC, 1);
+    const DirectAmxTasks tasks(d2);
+    const DirectAmxKernel kn = direct_amx_kernel(kind);
+    uint16_t* X1 = direct_amx_images(N * d1.image());
+    uint16_t* X2 = direct_amx_images(N * d2.image(), 1);
+    const DirectAmxSteps s1 = d1.steps();
+    const int64_t OW = d1.OW, gs = d2.gstride();
+#pragma omp parallel
+    {
+        const DirectAmxTiles tiles(kn);
+        float* tmp = direct_amx_tile_buffer();
+        alignas(64) uint16_t part[1024];  // a ragged block's lines, before the copy of those in the image
+        direct_amx_pack_images(kn, X1, in, d1, N);
+#pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
-            for (int64_t gi = 0; gi < ngroups; ++gi)
-                for (int64_t bi = 0; bi < nbands; ++bi) {
-                    const int64_t ob0 = gi * gob, y0 = std::min(d.OH, bi * rows);
-                    direct_amx_rows(kn, p->amx.data(), X + n * d.image(), d, ob0, std::min(d.OB, ob0 + gob), y0,
-                                    std::min(d.OH, y0 + rows), out + (n * OC + ob0 * 32) * OP + y0 * d.OW, OP, ep, tmp);
+            for (int64_t r = 0; r < d2.Hp; ++r) {  // X2's padded row r: conv1's output row r - 1
+                uint16_t* row = X2 + n * d2.image() + r * d2.row();
+                if (r == 0 || r > d1.OH) {
+                    std::fill(row, row + d2.row(), uint16_t(0));
+                    continue;
                 }
+                for (int64_t g = 0; g < d2.G; ++g) {  // column 0 and those past the image
+                    std::fill(row + g * gs, row + g * gs + 32, uint16_t(0));
+                    std::fill(row + g * gs + (OW + 1) * 32, row + (g + 1) * gs, uint16_t(0));
+                }
+                for (int64_t xb = 0; xb < d1.XB; ++xb) {
+                    const int64_t nx = std::min<int64_t>(32, OW - xb * 32);
+                    for (int64_t ob = 0; ob < d1.OB; ++ob) {
+                        uint16_t* lines = row + ob * gs + (xb * 32 + 1) * 32;
+                        kn.micro(p1->amx.data() + ob * s1.nk * 1024, X1 + n * d1.image() + d1.block(r - 1, xb), s1,
+                                 tmp);
+                        kn.mid(tmp, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
+                               nx == 32 ? lines : part);
+                        if (nx < 32) std::copy(part, part + nx * 32, lines);
+                    }
+                }
+            }
+        tasks.run(kn, p2->amx.data(), X2, d2, N, out, ep2, tmp);
     }
 }
 
@@ -1140,6 +1225,33 @@ void conv2d_pair_forward(T* out, const T* in, const T* w1, const T* b1, Act act1
                 Eigen::Map<Mat, 0, Stride> Y(out + n * OC * P + p0, OC, np, Stride(P));
                 W2.product_rows(0, Y, Eigen::Map<const Mat>(mid.data(), E, np), false, ep2);
             }
+    }
+}
+
+// Two dense 3x3 convs in a row (ResBlock's), out = act2(conv2(act1(conv1(in) + b1)) + b2) (+ plus,
+// a residual sum in the same write): conv1 C -> E at the stride, conv2 E -> OC at stride 1, both
+// padding 1, in one op (detail::conv2d_chain_direct_amx: conv1's output goes to conv2 as its bf16
+// input pack, never as an fp32 tensor). The same bits as the two convs (and the add) in turn;
+// tests/ops ties them. Where the direct conv on AMX takes both (precision fast, float) and conv1's
+// weights stay in L2 (conv2d_chain_applies); otherwise the caller runs the two convs.
+template <class T>
+bool conv2d_chain_applies(int64_t C, int64_t E, int64_t OC, int64_t K, int64_t stride, int64_t pad, int64_t dilation,
+                          int64_t G) {
+    return detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, G) &&
+           detail::direct_amx_applies<T>(E, OC, K, 1, pad, dilation, G) && detail::direct_amx_weights_fit_l2(C, E);
+}
+template <class T>
+void conv2d_chain_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* w2, const T* b2, Act act2,
+                          int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, int64_t K, int64_t stride, int64_t pad,
+                          int64_t dilation, int64_t OC, const detail::ConvWeights<T>* cache1,
+                          const detail::ConvWeights<T>* cache2, backend::cpu, const T* plus = nullptr) {
+    if (!conv2d_chain_applies<T>(C, E, OC, K, stride, pad, dilation, 1))
+        throw std::logic_error("conv2d_chain_forward: a shape conv2d_chain_applies refuses");
+    if constexpr (std::is_same_v<T, float>) {
+        const detail::BiasAct ba1{b1, act_in_force<T>(act1)}, ba2{b2, act_in_force<T>(act2)};
+        const detail::BiasActPlus bp{ba2, out, plus};
+        detail::conv2d_chain_direct_amx(out, in, w1, ba1, w2, plus ? bp.epilogue() : ba2.epilogue(), N, C, H, W, E,
+                                        stride, OC, cache1, cache2);
     }
 }
 

@@ -314,9 +314,11 @@ inline void direct_amx_rows(const DirectAmxKernel& kn, const uint16_t* Wpk, cons
     for (int64_t y = y0; y < y1; ++y)
         for (int64_t xb = 0; xb < d.XB; ++xb)
             for (int64_t ob = ob0; ob < ob1; ++ob) {
+                float* dst = out + (ob - ob0) * 32 * ldo + (y - y0) * d.OW + xb * 32;
+                const int64_t m = std::min<int64_t>(32, d.OC - ob * 32), n = std::min<int64_t>(32, d.OW - xb * 32);
+                ep.prefetch(dst, ldo, m, n);
                 kn.micro(Wpk + ob * s.nk * 1024, Xp + d.block(y, xb), s, tmp);
-                direct_amx_write(kn, tmp, ep, out + (ob - ob0) * 32 * ldo + (y - y0) * d.OW + xb * 32, ldo, ob * 32,
-                                 std::min<int64_t>(32, d.OC - ob * 32), std::min<int64_t>(32, d.OW - xb * 32));
+                direct_amx_write(kn, tmp, ep, dst, ldo, ob * 32, m, n);
             }
 }
 

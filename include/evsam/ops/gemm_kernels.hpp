@@ -575,6 +575,15 @@ struct Epilogue {
         if (f) return f(ctx, src, lds, y, ldy, row, m, n);
         for (int64_t i = 0; i < m; ++i) simd::copy(y + i * ldy, src + i * lds, n);
     }
+    // Where an epilogue reads memory of its own (a residual sum's input), pf fetches what the write of
+    // the m x n tile at y will read into L1; a caller runs it as the tile's product starts. Its rows
+    // (an NCHW map's channels, 2^k apart) are too many short streams for the hardware prefetchers:
+    // without it, the residual read of L0's ResBlock (32 rows of 128 bytes per tile, 256 KiB apart)
+    // waited on L3 for each tile.
+    void (*pf)(const void* ctx, const float* y, int64_t ldy, int64_t m, int64_t n) = nullptr;
+    void prefetch(const float* y, int64_t ldy, int64_t m, int64_t n) const {
+        if (pf) pf(ctx, y, ldy, m, n);
+    }
 };
 inline constexpr int64_t kFewPanels = 4;
 // One depth block of kc depths: Y (M x nc, row stride ldy) = or += (first: =) the packed row panels

@@ -68,6 +68,15 @@ inline vec<T> fnma(const vec<T>& a, const vec<T>& b, const vec<T>& c) {
         return xsimd::fnma(a, b, c);
 }
 
+// The cache line of p into L1 (a hint; nothing where the compiler has no prefetch builtin).
+inline void prefetch(const void* p) {
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
 // dst[0 .. n) = src[0 .. n): with AVX-512 (float), whole vectors and one masked one. Not std::copy:
 // glibc's memmove on the conv epilogues' rows into a cold output took over twice as long in the
 // model (L0's neck 1x1 conv, 128 -> 256 at 64x64, zero bias and no activation: 1.75 ms against
@@ -100,6 +109,21 @@ inline void map(T* dst, const T* src, int64_t n, F&& f) {
         std::copy(src + i, src + n, buf);
         f(vec<T>::load_aligned(buf)).store_aligned(buf);
         std::copy(buf, buf + (n - i), dst + i);
+    }
+}
+
+// dst[i] = f(load(a + i), load(b + i)) for i in [0, n): map with a second source (dst may be a).
+template <class T, class F>
+inline void map2(T* dst, const T* a, const T* b, int64_t n, F&& f) {
+    constexpr int64_t V = width<T>;
+    int64_t i = 0;
+    for (; i + V <= n; i += V) f(vec<T>::load_unaligned(a + i), vec<T>::load_unaligned(b + i)).store_unaligned(dst + i);
+    if (i < n) {
+        alignas(64) T ba[V] = {}, bb[V] = {};
+        std::copy(a + i, a + n, ba);
+        std::copy(b + i, b + n, bb);
+        f(vec<T>::load_aligned(ba), vec<T>::load_aligned(bb)).store_aligned(ba);
+        std::copy(ba, ba + (n - i), dst + i);
     }
 }
 
