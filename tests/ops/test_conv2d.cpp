@@ -385,7 +385,8 @@ TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
 
 // The direct conv's channels-last input pack and its tile transpose, on AVX-512, give the bits of
 // their C++ references (the emulated kind's): odd and ragged channel groups, widths off 16, both
-// strides, every padded row (borders, the columns past the image, a zero-padded channel group).
+// strides, every padded row (borders, the columns past the image, a zero-padded channel group); and
+// tiles run pipelined in halves (direct_amx_tiles) give the bits of one tile at a time.
 TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
     using evsam::gemm_kernel::Kind;
     const evsam::detail::DirectAmxKernel fast = evsam::detail::direct_amx_kernel(Kind::bf16_amx);
@@ -402,6 +403,36 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
         fast.pack(a.data(), x.data(), d, 0, d.Hp);
         ref.pack(b.data(), x.data(), d, 0, d.Hp);
         EXPECT_TRUE(a == b) << c.C << " channels, " << c.H << "x" << c.W << ", stride " << c.S;
+    }
+    {  // tiles in start / finish halves, two in flight (direct_amx_tiles): the bits of one tile at a time
+        const evsam::detail::DirectAmxGeom d(40, 3, 45, 64, 1);
+        const auto x = random_tensor<float>({40, 3, 45}, 44), w = random_tensor<float>({64, 40, 3, 3}, 45);
+        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> X(d.image()), Wp(d.weights());
+        ref.pack(X.data(), x.data(), d, 0, d.Hp);
+        evsam::detail::direct_amx_pack_weights(Wp.data(), w.data(), d);
+        const evsam::detail::DirectAmxSteps st = d.steps();
+        const int64_t n = d.OH * d.XB * d.OB;
+        auto operands = [&](int64_t i) {
+            return evsam::detail::DirectAmxOperands{Wp.data() + i % d.OB * st.nk * 1024,
+                                                    X.data() + d.block(i / d.OB / d.XB, i / d.OB % d.XB)};
+        };
+        for (const auto* kn : {&ref, &fast}) {
+            const evsam::detail::DirectAmxTiles tiles(*kn);
+            std::vector<float, evsam::AlignedAllocator<float>> piped(n * 1024), alone(n * 1024), bufs(2048);
+            evsam::detail::direct_amx_tiles(*kn, st, n, bufs.data(), operands, [&](int64_t i, const float* C) {
+                std::copy(C, C + 1024, piped.data() + i * 1024);
+            });
+            for (int64_t i = 0; i < n; ++i) {
+                kn->start(operands(i).first, operands(i).second, st);
+                kn->finish(alone.data() + i * 1024);
+            }
+            EXPECT_TRUE(piped == alone) << (kn == &fast ? "AMX" : "emulated AMX");
+            if (kn == &ref) {  // and the emulation's halves are its micro-kernel
+                float one[1024];
+                evsam::detail::direct_amx_micro_portable(operands(7).first, operands(7).second, st, one);
+                EXPECT_EQ(std::memcmp(one, alone.data() + 7 * 1024, sizeof one), 0);
+            }
+        }
     }
     const auto t = random_tensor<float>({1024}, 48);
     alignas(64) float u[1024], v[1024];

@@ -910,8 +910,10 @@ bool direct_amx_applies(int64_t C, int64_t OC, int64_t K, int64_t stride, int64_
         if (!(K == 3 && (stride == 1 || stride == 2) && pad == 1 && dilation == 1 && G == 1 && C >= 8 && OC >= 8 &&
               direct_amx_kind(gemm_kernel::current_kind())))
             return false;
-        // stride 1 with over 2 MiB of packed weights (XL's 256 -> 1024 neck convs): Winograd's 2.25x fewer
-        // multiplies win (64x64, 2 threads: 7.6 against 9.7 ms)
+        // stride 1 with over 2 MiB of packed weights (XL's 256 -> 1024 convs at 64x64): alone, with the
+        // tiles pipelined, the direct conv beats Winograd (2 threads, with GELU: 5.6 against 8.0 ms), but
+        // in XL0's FusedMBConvs its 16 MiB fp32 mid and the separate 1x1 took as long as Winograd's pair
+        // (spatial 6.8-7.8 + point 2.2 ms against 9.0-9.7), so Winograd keeps them
         return stride == 2 || direct_amx_weights_fit_l2(C, OC);
     }
 }
@@ -936,7 +938,7 @@ inline uint16_t* direct_amx_images(int64_t n, int slot = 0) {
     return v.data();
 }
 // Inside a parallel region: the N images' Xp, the padded rows shared out among the threads; and this
-// thread's buffer for a tile and its transpose (2048 floats).
+// thread's buffer for two tiles in flight and a transpose (3072 floats).
 inline void direct_amx_pack_images(const DirectAmxKernel& kn, uint16_t* X, const float* in, const DirectAmxGeom& d,
                                    int64_t N) {
 #pragma omp for collapse(2) schedule(static)
@@ -944,7 +946,7 @@ inline void direct_amx_pack_images(const DirectAmxKernel& kn, uint16_t* X, const
         for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * d.C * d.H * d.W, d, r, r + 1);
 }
 inline float* direct_amx_tile_buffer() {
-    thread_local std::vector<float, AlignedAllocator<float>> tmp(2048);
+    thread_local std::vector<float, AlignedAllocator<float>> tmp(3072);
     return tmp.data();
 }
 
@@ -1038,17 +1040,19 @@ inline void conv2d_chain_direct_amx(float* out, const float* in, const float* w1
                     std::fill(row + g * gs, row + g * gs + 32, uint16_t(0));
                     std::fill(row + g * gs + (OW + 1) * 32, row + (g + 1) * gs, uint16_t(0));
                 }
-                for (int64_t xb = 0; xb < d1.XB; ++xb) {
-                    const int64_t nx = std::min<int64_t>(32, OW - xb * 32);
-                    for (int64_t ob = 0; ob < d1.OB; ++ob) {
+                direct_amx_tiles(  // tile i: pixel block i / OB, channel block i % OB
+                    kn, s1, d1.XB * d1.OB, tmp,
+                    [&](int64_t i) {
+                        return DirectAmxOperands{p1->amx.data() + i % d1.OB * s1.nk * 1024,
+                                                 X1 + n * d1.image() + d1.block(r - 1, i / d1.OB)};
+                    },
+                    [&](int64_t i, const float* C) {
+                        const int64_t xb = i / d1.OB, ob = i % d1.OB, nx = std::min<int64_t>(32, OW - xb * 32);
                         uint16_t* lines = row + ob * gs + (xb * 32 + 1) * 32;
-                        kn.micro(p1->amx.data() + ob * s1.nk * 1024, X1 + n * d1.image() + d1.block(r - 1, xb), s1,
-                                 tmp);
-                        kn.mid(tmp, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
+                        kn.mid(C, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
                                nx == 32 ? lines : part);
                         if (nx < 32) std::copy(part, part + nx * 32, lines);
-                    }
-                }
+                    });
             }
         tasks.run(kn, p2->amx.data(), X2, d2, N, out, ep2, tmp);
     }
@@ -1085,19 +1089,31 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nb; ++b)
                 for (int64_t y = b * rb; y < std::min(OH, (b + 1) * rb); ++y) {
-                    for (int64_t xb = 0; xb < d.XB; ++xb) {  // the 3x3: a block's input lines stay in L1
-                        for (int64_t ob = 0; ob < d.OB; ++ob) {
-                            kn.micro(p->amx.data() + ob * s1.nk * 1024, X + n * d.image() + d.block(y, xb), s1, tmp);
-                            kn.mid(tmp, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
-                                   mid.data() + (xb * d.OB + ob) * 1024);
-                        }
-                    }
-                    for (int64_t ob = 0; ob < OB2; ++ob)  // the 1x1: a block's weights stay in L1
-                        for (int64_t xb = 0; xb < d.XB; ++xb) {
-                            kn.micro(W2p + ob * s2.nk * 1024, mid.data() + xb * d.OB * 1024, s2, tmp);
-                            direct_amx_write(kn, tmp, ep2, out + (n * OC + ob * 32) * P + y * OW + xb * 32, P, ob * 32,
-                                             std::min<int64_t>(32, OC - ob * 32), std::min<int64_t>(32, OW - xb * 32));
-                        }
+                    direct_amx_tiles(  // the 3x3, tile i: pixel block i / OB (its input lines stay in L1), channel
+                                       // block i % OB
+                        kn, s1, d.XB * d.OB, tmp,
+                        [&](int64_t i) {
+                            return DirectAmxOperands{p->amx.data() + i % d.OB * s1.nk * 1024,
+                                                     X + n * d.image() + d.block(y, i / d.OB)};
+                        },
+                        [&](int64_t i, const float* C) {
+                            const int64_t ob = i % d.OB;
+                            kn.mid(C, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
+                                   mid.data() + i * 1024);
+                        });
+                    direct_amx_tiles(  // the 1x1, tile i: channel block i / XB (its weights stay in L1), pixel block i
+                                       // % XB
+                        kn, s2, OB2 * d.XB, tmp,
+                        [&](int64_t i) {
+                            return DirectAmxOperands{W2p + i / d.XB * s2.nk * 1024,
+                                                     mid.data() + i % d.XB * d.OB * 1024};
+                        },
+                        [&](int64_t i, const float* C) {
+                            const int64_t ob = i / d.XB, xb = i % d.XB;
+                            direct_amx_write(kn, C, tmp + 2048, ep2, out + (n * OC + ob * 32) * P + y * OW + xb * 32, P,
+                                             ob * 32, std::min<int64_t>(32, OC - ob * 32),
+                                             std::min<int64_t>(32, OW - xb * 32));
+                        });
                 }
     }
 }
