@@ -423,13 +423,13 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
                 std::copy(C, C + 1024, piped.data() + i * 1024);
             });
             for (int64_t i = 0; i < n; ++i) {
-                kn->start(operands(i).first, operands(i).second, st);
+                kn->start(operands(i).A, operands(i).b0, st, nullptr);
                 kn->finish(alone.data() + i * 1024);
             }
             EXPECT_TRUE(piped == alone) << (kn == &fast ? "AMX" : "emulated AMX");
             if (kn == &ref) {  // and the emulation's halves are its micro-kernel
                 float one[1024];
-                evsam::detail::direct_amx_micro_portable(operands(7).first, operands(7).second, st, one);
+                evsam::detail::direct_amx_micro_portable(operands(7).A, operands(7).b0, st, one);
                 EXPECT_EQ(std::memcmp(one, alone.data() + 7 * 1024, sizeof one), 0);
             }
         }
@@ -458,6 +458,51 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
                 EXPECT_EQ(mb[7 * 32 + 2],
                           evsam::gemm_kernel::to_bf16(evsam::act_apply(act, evsam::simd::vec<float>(x)).get(0)));
             }
+}
+
+// FusedMBConv's pair on the tiles with the 3x3's E channels in chunks (detail::conv2d_pair_direct_amx's
+// chunk_bytes: its weights over that, as XL's 256 -> 1024, go chunk by chunk, the 1x1's sums stored
+// and loaded back between them) gives the bits of the pair in one chunk: chunks of one block of 32
+// channels and of three (the last shorter), a ragged last block, stride 2, batch 2, a residual sum,
+// 1 and 2 threads (one band of rows per thread), for AMX's emulation and, where the CPU runs it, the tiles.
+TEST(Conv2dPair, ChunksOfTheExpansionGiveTheBitsOfOne) {
+    using evsam::gemm_kernel::Kind;
+    struct ChunkCase {
+        int64_t N, C, H, W, E, stride, OC;
+    };
+    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
+    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
+    for (const ChunkCase& c : {ChunkCase{1, 40, 9, 37, 200, 1, 24}, ChunkCase{2, 16, 11, 70, 130, 2, 40}}) {
+        const evsam::detail::DirectAmxGeom d(c.C, c.H, c.W, c.E, c.stride);
+        auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 61), b1 = random_tensor<float>({c.E}, 63),
+             b2 = random_tensor<float>({c.OC}, 65), plus = random_tensor<float>({c.N, c.OC, d.OH, d.OW}, 66);
+        const double s1 = 1 / std::sqrt(double(c.C * 9)), s2 = 1 / std::sqrt(double(c.E));
+        auto w1 = random_tensor<float>({c.E, c.C, 3, 3}, 62, -s1, s1),
+             w2 = random_tensor<float>({c.OC, c.E}, 64, -s2, s2);
+        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> W2p(d.OB * ((c.OC + 31) / 32) * 1024);
+        evsam::detail::direct_amx_pack_weights(W2p.data(), w2.data(), c.E, c.OC, 1);
+        const evsam::detail::BiasAct ba1{b1.data(), evsam::Act::gelu_tanh_approx}, ba2{b2.data(), evsam::Act::none};
+        const int64_t block = d.steps().nk * 2048;  // one block's packed 3x3 weights, in bytes
+        for (Kind kind : kinds) {
+            evsam::Tensor<float> one({c.N, c.OC, d.OH, d.OW}), chunked(one.shape());
+            const evsam::detail::BiasActPlus bo{ba2, one.data(), plus.data()}, bc{ba2, chunked.data(), plus.data()};
+            evsam::detail::conv2d_pair_direct_amx(one.data(), x.data(), w1.data(), ba1, W2p.data(), bo.epilogue(), c.N,
+                                                  c.C, c.H, c.W, c.E, c.stride, c.OC, nullptr, kind, int64_t{1} << 40);
+            for (int64_t blocks : {1, 3})
+                for (int threads : {2, 1}) {
+                    const int before = omp_get_max_threads();
+                    omp_set_num_threads(threads);
+                    std::fill(chunked.begin(), chunked.end(), 0.0f);
+                    evsam::detail::conv2d_pair_direct_amx(chunked.data(), x.data(), w1.data(), ba1, W2p.data(),
+                                                          bc.epilogue(), c.N, c.C, c.H, c.W, c.E, c.stride, c.OC,
+                                                          nullptr, kind, blocks * block);
+                    omp_set_num_threads(before);
+                    EXPECT_TRUE(evsam_test::bitwise_equal(chunked, one))
+                        << c.C << "->" << c.E << "->" << c.OC << (kind == Kind::bf16_amx ? " AMX" : " emulated")
+                        << ", chunks of " << blocks << " blocks, " << threads << " thread(s)";
+                }
+        }
+    }
 }
 
 // conv2d_chain_forward (ResBlock's two 3x3 convs, conv1's output straight into conv2's bf16 input

@@ -907,14 +907,12 @@ bool direct_amx_applies(int64_t C, int64_t OC, int64_t K, int64_t stride, int64_
     if constexpr (!std::is_same_v<T, float>) {
         return false;
     } else {
-        if (!(K == 3 && (stride == 1 || stride == 2) && pad == 1 && dilation == 1 && G == 1 && C >= 8 && OC >= 8 &&
-              direct_amx_kind(gemm_kernel::current_kind())))
-            return false;
-        // stride 1 with over 2 MiB of packed weights (XL's 256 -> 1024 convs at 64x64): alone, with the
-        // tiles pipelined, the direct conv beats Winograd (2 threads, with GELU: 5.6 against 8.0 ms), but
-        // in XL0's FusedMBConvs its 16 MiB fp32 mid and the separate 1x1 took as long as Winograd's pair
-        // (spatial 6.8-7.8 + point 2.2 ms against 9.0-9.7), so Winograd keeps them
-        return stride == 2 || direct_amx_weights_fit_l2(C, OC);
+        // also at stride 1 with over 2 MiB of packed weights (XL's 256 -> 1024 convs at 64x64, in groups
+        // of output channels whose weights fit L2): with the tiles pipelined, the direct conv beats
+        // Winograd's 2.25x fewer multiplies there too (2 threads, with GELU: 5.6 against 8.0 ms; before
+        // the pipelining, 9.7 against 7.6), and so does FusedMBConv's pair in chunks (below)
+        return K == 3 && (stride == 1 || stride == 2) && pad == 1 && dilation == 1 && G == 1 && C >= 8 && OC >= 8 &&
+               direct_amx_kind(gemm_kernel::current_kind());
     }
 }
 inline ConvPrepared<float> direct_amx_weights(const float* weight, int64_t C, int64_t OC) {
@@ -1063,57 +1061,89 @@ inline void conv2d_chain_direct_amx(float* out, const float* in, const float* w1
 // pixels x channels (direct_amx_mid: the left operand of the 1x1's steps, 2 KiB per 32 channels);
 // then per block of 32 output channels, each of the row's 1x1 output tiles from them (the
 // projection's weights packed as the 3x3's right operands: W2p, one tap), transposed, through ep2's
-// write into out. No fp32 mid, no pack of
-// it and no transpose between the two; the same operations per value as the two convs in turn (the
-// same bf16 mid, the same steps), so the same bits. Tasks: bands of about kColBlock output pixels.
+// write into out. No fp32 mid, no pack of it and no transpose between the two; the same operations
+// per value as the two convs in turn (the same bf16 mid, the same steps), so the same bits. Tasks:
+// bands of about kColBlock output pixels.
+// Where the 3x3's packed weights pass twice chunk_bytes (kDirectAmxWeightBytes; XL's 256 -> 1024:
+// 4.5 MiB), its E channels go in chunks whose weights stay in L2 for the band's rows, chunk by chunk:
+// each 1x1 tile takes the chunk's steps from the sums the chunks before left (stored to part, 4 KiB
+// per tile, and loaded back into the tiles: exact), so each output still gets the steps in the same
+// order. XL's FusedMBConv 256 -> 1024 -> 256 at 64x64 with its residual, 2 threads, alone: 6.9-7.0 ms
+// against 9.6-10.6 through Winograd's pair (chunks of 0.5 MiB: the same; of 2 MiB: slower); in XL0's
+// encoder 7.0-7.8 against 8.6-9.7 (OpenVINO bf16: 7.3-7.9).
 inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1, const BiasAct& ba1,
                                    const uint16_t* W2p, const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C,
                                    int64_t H, int64_t W, int64_t E, int64_t stride, int64_t OC,
-                                   const ConvWeights<float>* cache1) {
+                                   const ConvWeights<float>* cache1,
+                                   gemm_kernel::Kind kind = gemm_kernel::current_kind(),
+                                   int64_t chunk_bytes = kDirectAmxWeightBytes) {
     std::optional<ConvPrepared<float>> local;
     const auto p = direct_amx_prepared(cache1, w1, C, E, local);
     const DirectAmxGeom d(C, H, W, E, stride);
-    const DirectAmxKernel kn = direct_amx_kernel(gemm_kernel::current_kind());
+    const DirectAmxKernel kn = direct_amx_kernel(kind);
     uint16_t* X = direct_amx_images(N * d.image());
-    const int64_t OW = d.OW, OH = d.OH, P = OH * OW, OB2 = (OC + 31) / 32;
-    const int64_t rb = std::clamp<int64_t>(kColBlock / OW, 1, OH), nb = (OH + rb - 1) / rb;
-    const DirectAmxSteps s1 = d.steps(), s2{{0}, d.OB, 1024, 1, d.OB};  // the 1x1: one tap
+    const int64_t OW = d.OW, OH = d.OH, P = OH * OW, OB2 = (OC + 31) / 32, XB = d.XB;
+    const DirectAmxSteps s1 = d.steps();
+    // nc chunks of cb blocks of 32 of the E channels (the last may be shorter), each's weights (up to
+    // chunk_bytes) in L2; one where all of them fit in L2 (as L0-L2's, up to 2 chunk_bytes)
+    const int64_t wbytes = d.weights() * 2;
+    const int64_t nc0 = wbytes <= 2 * chunk_bytes ? 1 : (wbytes + chunk_bytes - 1) / chunk_bytes;
+    const int64_t cb = (d.OB + nc0 - 1) / nc0, nc = (d.OB + cb - 1) / cb;
+    // tasks: bands of rows, of about kColBlock pixels; in chunks, one band per thread, so that each
+    // chunk's weights come from L3 once per thread, not once per band of a few rows (the 1x1's sums
+    // between chunks, 64 KiB per row of XL's 64x64, then stay in L2 or L3): 7.4-7.8 -> 6.9-7.0 ms
+    const int64_t threads = std::max<int64_t>(1, conv_threads());
+    const int64_t rb = std::clamp<int64_t>(
+                      nc > 1 ? std::max(kColBlock / OW, (OH + threads - 1) / threads) : kColBlock / OW, 1, OH),
+                  nb = (OH + rb - 1) / rb;
 #pragma omp parallel
     {
         const DirectAmxTiles tiles(kn);
         float* tmp = direct_amx_tile_buffer();
-        thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> mid;  // a row's: XB blocks of OB
-        mid.resize(std::max(mid.size(), static_cast<size_t>(d.XB * d.OB * 1024)));
+        thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> mid;  // a row's: XB blocks of a chunk's
+        thread_local std::vector<float, AlignedAllocator<float>> part;       // the band's 1x1 sums between chunks
+        mid.resize(std::max(mid.size(), static_cast<size_t>(XB * std::min(cb, d.OB) * 1024)));
+        if (nc > 1) part.resize(std::max(part.size(), static_cast<size_t>(rb * OB2 * XB * 1024)));
         direct_amx_pack_images(kn, X, in, d, N);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nb; ++b)
-                for (int64_t y = b * rb; y < std::min(OH, (b + 1) * rb); ++y) {
-                    direct_amx_tiles(  // the 3x3, tile i: pixel block i / OB (its input lines stay in L1), channel
-                                       // block i % OB
-                        kn, s1, d.XB * d.OB, tmp,
-                        [&](int64_t i) {
-                            return DirectAmxOperands{p->amx.data() + i % d.OB * s1.nk * 1024,
-                                                     X + n * d.image() + d.block(y, i / d.OB)};
-                        },
-                        [&](int64_t i, const float* C) {
-                            const int64_t ob = i % d.OB;
-                            kn.mid(C, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
-                                   mid.data() + i * 1024);
-                        });
-                    direct_amx_tiles(  // the 1x1, tile i: channel block i / XB (its weights stay in L1), pixel block i
-                                       // % XB
-                        kn, s2, OB2 * d.XB, tmp,
-                        [&](int64_t i) {
-                            return DirectAmxOperands{W2p + i / d.XB * s2.nk * 1024,
-                                                     mid.data() + i % d.XB * d.OB * 1024};
-                        },
-                        [&](int64_t i, const float* C) {
-                            const int64_t ob = i / d.XB, xb = i % d.XB;
-                            direct_amx_write(kn, C, tmp + 2048, ep2, out + (n * OC + ob * 32) * P + y * OW + xb * 32, P,
-                                             ob * 32, std::min<int64_t>(32, OC - ob * 32),
-                                             std::min<int64_t>(32, OW - xb * 32));
-                        });
+                for (int64_t c = 0; c < nc; ++c) {
+                    const int64_t e0 = c * cb, ne = std::min(cb, d.OB - e0);  // the chunk's blocks
+                    const DirectAmxSteps s2{{0}, ne, 1024, 1, ne};            // the 1x1 over them: one tap
+                    for (int64_t y = b * rb; y < std::min(OH, (b + 1) * rb); ++y) {
+                        float* sums = nc > 1 ? part.data() + (y - b * rb) * OB2 * XB * 1024 : nullptr;
+                        direct_amx_tiles(  // the 3x3, tile i: pixel block i / ne (its input lines stay in L1),
+                                           // channel block e0 + i % ne
+                            kn, s1, XB * ne, tmp,
+                            [&](int64_t i) {
+                                return DirectAmxOperands{p->amx.data() + (e0 + i % ne) * s1.nk * 1024,
+                                                         X + n * d.image() + d.block(y, i / ne)};
+                            },
+                            [&](int64_t i, const float* T) {
+                                const int64_t ob = e0 + i % ne;
+                                kn.mid(T, ba1.bias, ba1.act, ob * 32, std::min<int64_t>(32, E - ob * 32),
+                                       mid.data() + i * 1024);
+                            });
+                        direct_amx_tiles(  // the 1x1, tile i: channel block i / XB (its weights stay in L1),
+                                           // pixel block i % XB; from the sums so far after the first chunk
+                            kn, s2, OB2 * XB, tmp,
+                            [&](int64_t i) {
+                                return DirectAmxOperands{W2p + (i / XB * d.OB + e0) * 1024,
+                                                         mid.data() + i % XB * ne * 1024,
+                                                         c > 0 ? sums + i * 1024 : nullptr};
+                            },
+                            [&](int64_t i, const float* T) {
+                                const int64_t ob = i / XB, xb = i % XB;
+                                if (c + 1 < nc)
+                                    std::copy(T, T + 1024, sums + i * 1024);
+                                else
+                                    direct_amx_write(kn, T, tmp + 2048, ep2,
+                                                     out + (n * OC + ob * 32) * P + y * OW + xb * 32, P, ob * 32,
+                                                     std::min<int64_t>(32, OC - ob * 32),
+                                                     std::min<int64_t>(32, OW - xb * 32));
+                            });
+                    }
                 }
     }
 }
@@ -1184,9 +1214,8 @@ bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, 
     } else {
         const int64_t threads = detail::conv_threads();
         if (G != 1 || (K == 1 && stride == 1 && pad == 0)) return false;
-        if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, G))  // per band of rows, every block's
-            return detail::direct_amx_weights_fit_l2(C, E);                    // weights in L2
-        if (detail::winograd_applies(C, E, K, stride, pad, dilation, G)) return true;  // per tile block
+        if (detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, G)) return true;  // in chunks of E
+        if (detail::winograd_applies(C, E, K, stride, pad, dilation, G)) return true;       // per tile block
         const int64_t P = conv_out_size(H, K, stride, pad, dilation) * conv_out_size(W, K, stride, pad, dilation);
         return N * detail::conv_col_blocks<T>(N, P, threads).n >= std::max(detail::kMinTasks, 2 * threads);
     }

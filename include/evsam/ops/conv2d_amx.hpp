@@ -32,7 +32,6 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "evsam/ops/activation.hpp"
@@ -132,12 +131,14 @@ inline void direct_amx_pack_input_portable(uint16_t* Xp, const float* in, const 
     }
 }
 
-inline void direct_amx_micro_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s, float* C) {
+// init: the tile's sums so far (C's layout), the steps continuing from them; null: from zero.
+inline void direct_amx_micro_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s, float* C,
+                                      const float* init = nullptr) {
     using gemm_kernel::flush_denormal;
     using gemm_kernel::from_bf16;
     for (int64_t j = 0; j < 32; ++j)
         for (int64_t i = 0; i < 32; ++i) {
-            float acc = 0.0f;
+            float acc = init ? init[j * 32 + i] : 0.0f;
             for (int64_t k = 0; k < s.nk; ++k) {
                 const uint16_t* x = b0 + s.off[k / s.G] + k % s.G * s.gstride + j * s.S * 32;
                 const uint16_t* w = A + k * 1024 + i / 16 * 512 + i % 16 * 2;
@@ -156,8 +157,9 @@ inline float* direct_amx_portable_tiles() {
     thread_local std::vector<float> acc(1024);
     return acc.data();
 }
-inline void direct_amx_start_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s) {
-    direct_amx_micro_portable(A, b0, s, direct_amx_portable_tiles());
+inline void direct_amx_start_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s,
+                                      const float* init) {
+    direct_amx_micro_portable(A, b0, s, direct_amx_portable_tiles(), init);
 }
 inline void direct_amx_finish_portable(float* C) {
     const float* acc = direct_amx_portable_tiles();
@@ -233,12 +235,19 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pa
 // to C (waiting for them). Between the two the core is free for the previous tile's epilogue
 // (direct_amx_tiles).
 __attribute__((target("amx-tile,amx-bf16"))) inline void direct_amx_start(const uint16_t* A, const uint16_t* b0,
-                                                                          const DirectAmxSteps& s) {
+                                                                          const DirectAmxSteps& s, const float* init) {
     const int64_t lda = s.S * 64, half = 16 * s.S * 32;  // bytes between pixel lines; values to pixel 16
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    if (init) {                                          // finish's layout
+        _tile_loadd(0, init, 128);
+        _tile_loadd(1, init + 16, 128);
+        _tile_loadd(2, init + 512, 128);
+        _tile_loadd(3, init + 528, 128);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
     for (int64_t k = 0; k < s.nk; ++k) {
         const uint16_t* x = b0 + s.off[k / s.G] + k % s.G * s.gstride;
         const uint16_t* w = A + k * 1024;
@@ -284,7 +293,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_mi
 // One kind's input packer, micro-kernel and transpose.
 struct DirectAmxKernel {
     void (*pack)(uint16_t*, const float*, const DirectAmxGeom&, int64_t, int64_t) = direct_amx_pack_input_portable;
-    void (*start)(const uint16_t*, const uint16_t*, const DirectAmxSteps&) = direct_amx_start_portable;
+    void (*start)(const uint16_t*, const uint16_t*, const DirectAmxSteps&, const float*) = direct_amx_start_portable;
     void (*finish)(float*) = direct_amx_finish_portable;
     void (*transpose)(const float*, float*) = direct_amx_transpose_portable;
     void (*mid)(const float*, const float*, Act, int64_t, int64_t, uint16_t*) = direct_amx_mid_portable;
@@ -322,19 +331,25 @@ private:
 // units transpose, activate and write (conv 256 -> 256 at 64x64 with GELU, one core, the loops and
 // epilogues: 3.0 -> 2.6 ms; 64 -> 256 at 128x128: 5.9 -> 4.2). The same arithmetic per tile, so the
 // same bits. bufs: 2048 floats, the two tiles in flight.
+// A tile's operands: the right ones (weights) from A, the left one's base b0, and where its sums
+// so far are (init, the steps continuing from them) or null (from zero).
+struct DirectAmxOperands {
+    const uint16_t* A;
+    const uint16_t* b0;
+    const float* init = nullptr;
+};
 template <class At, class Done>
 void direct_amx_tiles(const DirectAmxKernel& kn, const DirectAmxSteps& s, int64_t n, float* bufs, At&& at,
                       Done&& done) {
     for (int64_t i = 0; i <= n; ++i) {
         if (i < n) {
-            const auto [A, b0] = at(i);
-            kn.start(A, b0, s);
+            const DirectAmxOperands o = at(i);
+            kn.start(o.A, o.b0, s, o.init);
         }
         if (i > 0) done(i - 1, bufs + (i - 1) % 2 * 1024);
         if (i < n) kn.finish(bufs + i % 2 * 1024);
     }
 }
-using DirectAmxOperands = std::pair<const uint16_t*, const uint16_t*>;
 
 // The tile C (pixels x channels) transposed into T, then ep.write of its m channels (rows from `row`
 // on in the product) x n pixels into y (ldy: a channel's stride).
