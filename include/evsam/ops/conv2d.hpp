@@ -1202,7 +1202,9 @@ void conv2d_forward(T* out, const T* in, const T* weight, const T* bias, int64_t
 //   GEMM path (strided or non-3x3 convs): per block of pixels, the expanding conv's im2col GEMM into
 //     a buffer of the block's E x np values, then the projection from it straight into out;
 //   Winograd (3x3 stride 1): per tile block, the output transform into such a buffer instead of
-//     the image, then the projection, then its rows into out (conv2d_winograd_f2x3's projection).
+//     the image, then the projection, then its rows into out (conv2d_winograd_f2x3's projection);
+//   AMX tiles (3x3 under fast where the direct conv applies): per row, both convs on the tiles, the
+//     mid in bf16 (detail::conv2d_pair_direct_amx; in chunks of E where the 3x3's weights pass 2 MiB).
 // Every output gets the same operations in the same order as there (the same packs and
 // micro-kernel steps, whatever the block), so the same bits; tests/ops ties the two. Float only;
 // on the GEMM path, where the image has blocks enough for every thread (conv2d_pair_applies).

@@ -230,10 +230,10 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pa
     }
 }
 
-// direct_amx_micro_portable on the tiles (an AmxScope held by the caller), in two halves: start runs
-// the steps into tiles 0-3 (TDPBF16PS work on in the tile unit after it returns), finish stores them
-// to C (waiting for them). Between the two the core is free for the previous tile's epilogue
-// (direct_amx_tiles).
+// direct_amx_micro_portable on the tiles (an AmxScope held by the caller), in two halves: start
+// issues the steps into tiles 0-3 (the TDPBF16PS go on in the tile unit after it returns), finish
+// stores the tiles to C (waiting for them). In between, the core is free for the previous tile's
+// epilogue (direct_amx_tiles).
 __attribute__((target("amx-tile,amx-bf16"))) inline void direct_amx_start(const uint16_t* A, const uint16_t* b0,
                                                                           const DirectAmxSteps& s, const float* init) {
     const int64_t lda = s.S * 64, half = 16 * s.S * 32;  // bytes between pixel lines; values to pixel 16
@@ -325,12 +325,6 @@ private:
 #endif
 };
 
-// n tiles in turn, software-pipelined: at(i) gives tile i's (right operands, left operand's base),
-// done(i, C) its epilogue from C (32 x 32, pixels x channels). Tile i + 1's steps start before tile
-// i's epilogue runs, and tile i + 1 is stored after it, so the tile unit works while the vector
-// units transpose, activate and write (conv 256 -> 256 at 64x64 with GELU, one core, the loops and
-// epilogues: 3.0 -> 2.6 ms; 64 -> 256 at 128x128: 5.9 -> 4.2). The same arithmetic per tile, so the
-// same bits. bufs: 2048 floats, the two tiles in flight.
 // A tile's operands: the right ones (weights) from A, the left one's base b0, and where its sums
 // so far are (init, the steps continuing from them) or null (from zero).
 struct DirectAmxOperands {
@@ -338,6 +332,12 @@ struct DirectAmxOperands {
     const uint16_t* b0;
     const float* init = nullptr;
 };
+// n tiles in turn, software-pipelined: at(i) gives tile i's DirectAmxOperands, done(i, C) runs its
+// epilogue from C (32 x 32, pixels x channels). Tile i + 1's steps start before tile i's epilogue
+// runs, and tile i + 1 is stored after it, so the tile unit works while the vector units transpose,
+// activate and write (conv 256 -> 256 at 64x64 with GELU, one core, the loops and epilogues: 3.0 ->
+// 2.6 ms; 64 -> 256 at 128x128: 5.9 -> 4.2). The same arithmetic per tile, so the same bits. bufs:
+// 2048 floats, the two tiles in flight.
 template <class At, class Done>
 void direct_amx_tiles(const DirectAmxKernel& kn, const DirectAmxSteps& s, int64_t n, float* bufs, At&& at,
                       Done&& done) {
