@@ -14,11 +14,12 @@
 //   - each output tile of 32 pixels of a row x 32 channels is the sum over the 9 taps and the groups
 //     of 32 input channels (the steps) of one input tile pair read in place from Xp at the tap's offset
 //     times one weight tile pair (the tap's weights as channel pairs, packed once): 4 TDPBF16PS per
-//     step, fp32 in the tiles, from zero to the last step without leaving them;
+//     step, fp32 in the tiles, from zero to the last step without leaving them (FusedMBConv's 1x1
+//     over E in chunks: stored and loaded back between them, exactly; conv2d_pair_direct_amx);
 //   - per row and block of 32 pixels, every output channel block in turn: the pixels' input lines
 //     (3 rows x 34 pixels x C) stay in L1 for all of them, only the weights (in L2) stream;
 //   - each tile (pixels x channels) is transposed to channels x pixels and goes to the output with
-//     the epilogue (bias, activation).
+//     the epilogue (bias, activation), while the next tile's steps run (direct_amx_tiles).
 // The earlier layout (channel pairs x pixels, the weights as the left operand) read its 64-byte tile
 // rows 4 bytes off a line for two of the three column taps and from L2 at every step: about 1.0
 // TFLOP/s per core on 256 -> 256 at 64x64 against 1.9 now (one core, the loops alone).

@@ -576,8 +576,9 @@ struct Epilogue {
         for (int64_t i = 0; i < m; ++i) simd::copy(y + i * ldy, src + i * lds, n);
     }
     // Where an epilogue reads memory of its own (a residual sum's input), pf fetches what the write of
-    // the m x n tile at y will read into L1; a caller runs it as the tile's product starts. Its rows
-    // (an NCHW map's channels, 2^k apart) are too many short streams for the hardware prefetchers:
+    // the m x n tile at y will read into L1; a caller runs it as the tile's product starts (the
+    // direct conv's rows do; macro_block does not: no gain measured on MBConv's 1x1). Its rows (an
+    // NCHW map's channels, 2^k apart) are too many short streams for the hardware prefetchers:
     // without it, the residual read of L0's ResBlock (32 rows of 128 bytes per tile, 256 KiB apart)
     // waited on L3 for each tile.
     void (*pf)(const void* ctx, const float* y, int64_t ldy, int64_t m, int64_t n) = nullptr;
