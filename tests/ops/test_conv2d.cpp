@@ -506,6 +506,135 @@ TEST(Conv2dPair, ChunksOfTheExpansionGiveTheBitsOfOne) {
     }
 }
 
+// The channels-last pack (OpSequential's runs of FusedMBConvs) gives the bits of the NCHW pack of the
+// same image: odd and ragged channel groups, widths off 16, both strides; the emulated kind's C++
+// and, where the CPU runs it, AVX-512's.
+TEST(Conv2dDirectAmx, ChannelsLastPackIsThePackOfTheSameImage) {
+    using evsam::gemm_kernel::Kind;
+    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
+    if (evsam::cpu_has_amx_bf16()) kinds.push_back(Kind::bf16_amx);
+    struct Shape {
+        int64_t C, H, W, S;
+    };
+    for (const Shape& c :
+         {Shape{21, 5, 37, 1}, Shape{64, 3, 32, 1}, Shape{40, 4, 70, 2}, Shape{8, 1, 1, 2}, Shape{33, 6, 17, 1}}) {
+        const evsam::detail::DirectAmxGeom d(c.C, c.H, c.W, 8, c.S);
+        const auto x = random_tensor<float>({c.C, c.H, c.W}, 57);
+        evsam::Tensor<float> xt({c.H, c.W, c.C});
+        evsam::nchw_to_npc_forward_naive(xt.data(), x.data(), 1, c.C, c.H * c.W);
+        const evsam::detail::DirectAmxKernel ref = evsam::detail::direct_amx_kernel(Kind::bf16_amx_portable);
+        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> a(d.image(), 7);
+        ref.pack(a.data(), x.data(), d, 0, d.Hp);
+        for (Kind kind : kinds) {
+            std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> b(d.image(), 9);
+            evsam::detail::direct_amx_kernel(kind).pack_channels_last(b.data(), xt.data(), d, 0, d.Hp);
+            EXPECT_TRUE(a == b) << c.C << " channels, " << c.H << "x" << c.W << ", stride " << c.S
+                                << (kind == Kind::bf16_amx ? ", AVX-512" : ", C++");
+        }
+    }
+}
+
+// BiasActColumns (a channels-last write: the bias per column) gives the bits of BiasAct and
+// BiasActPlus on the transposed product: every activation, zero biases and -0 values (which a zero
+// bias without activation leaves as they are), no bias, 32 channels and a ragged 37 (a tail of 5).
+TEST(Conv2dEpilogue, ColumnsAreTheTransposedRowsWrite) {
+    for (int64_t n : {32, 37})
+        for (evsam::Act act : {evsam::Act::none, evsam::Act::gelu_tanh_approx, evsam::Act::gelu_tanh, evsam::Act::relu6,
+                               evsam::Act::silu})
+            for (bool with_bias : {true, false})
+                for (bool with_plus : {false, true}) {
+                    const int64_t m = 11;  // pixels
+                    auto src = random_tensor<float>({m, n}, 58), bias = random_tensor<float>({n}, 59),
+                         plus = random_tensor<float>({m, n}, 60);
+                    bias[3] = bias[n - 1] = 0.0f;
+                    src[0 * n + 3] = src[4 * n + n - 1] = -0.0f, plus[0 * n + 3] = -0.0f;
+                    evsam::Tensor<float> srct({n, m}), plust({n, m}), rows({n, m}), cols({m, n}), back({n, m});
+                    evsam::nchw_to_npc_forward_naive(srct.data(), src.data(), 1, m, n);
+                    evsam::nchw_to_npc_forward_naive(plust.data(), plus.data(), 1, m, n);
+                    const float* b = with_bias ? bias.data() : nullptr;
+                    const evsam::detail::BiasAct ba{b, act};
+                    const evsam::detail::BiasActPlus bp{ba, rows.data(), plust.data()};
+                    const evsam::detail::BiasActColumns bc{b, act, cols.data(), with_plus ? plus.data() : nullptr};
+                    (with_plus ? bp.epilogue() : ba.epilogue()).write(srct.data(), m, rows.data(), m, 0, n, m);
+                    bc.epilogue().write(src.data(), n, cols.data(), n, 0, m, n);
+                    evsam::nchw_to_npc_forward_naive(back.data(), cols.data(), 1, m, n);
+                    EXPECT_TRUE(evsam_test::bitwise_equal(back, rows))
+                        << n << " channels, act " << static_cast<int>(act) << (with_bias ? ", bias" : ", no bias")
+                        << (with_plus ? ", plus" : "");
+                }
+}
+
+// conv2d_pair_channels_last_forward's path (detail::conv2d_pair_direct_amx with channels_last: the
+// channels-last pack, the tiles written untransposed through BiasActColumns) gives the bits of the
+// NCHW pair, transposed: odd and ragged channels, stride 2, batch 2, with and without a residual, the
+// 3x3's E in one chunk and in chunks of one block, 1 and 2 threads, AMX's emulation and, where the
+// CPU runs it, the tiles and the public op under fast.
+TEST(Conv2dPair, ChannelsLastGivesTheBitsOfTheNchwPair) {
+    using evsam::gemm_kernel::Kind;
+    struct ClCase {
+        int64_t N, C, H, W, E, stride, OC;
+    };
+    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
+    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
+    for (const ClCase& c :
+         {ClCase{1, 40, 9, 37, 60, 1, 40}, ClCase{2, 16, 11, 70, 130, 2, 24}, ClCase{1, 32, 6, 64, 32, 1, 32}}) {
+        const evsam::detail::DirectAmxGeom d(c.C, c.H, c.W, c.E, c.stride);
+        const int64_t P = d.OH * d.OW;
+        auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 67), b1 = random_tensor<float>({c.E}, 69),
+             b2 = random_tensor<float>({c.OC}, 71), plus = random_tensor<float>({c.N, c.OC, d.OH, d.OW}, 72);
+        b2[5] = 0.0f;
+        const double s1 = 1 / std::sqrt(double(c.C * 9)), s2 = 1 / std::sqrt(double(c.E));
+        auto w1 = random_tensor<float>({c.E, c.C, 3, 3}, 68, -s1, s1),
+             w2 = random_tensor<float>({c.OC, c.E}, 70, -s2, s2);
+        evsam::Tensor<float> xt({c.N, c.H, c.W, c.C}), plust({c.N, d.OH, d.OW, c.OC});
+        evsam::nchw_to_npc_forward_naive(xt.data(), x.data(), c.N, c.C, c.H * c.W);
+        evsam::nchw_to_npc_forward_naive(plust.data(), plus.data(), c.N, c.OC, P);
+        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> W2p(d.OB * ((c.OC + 31) / 32) * 1024);
+        evsam::detail::direct_amx_pack_weights(W2p.data(), w2.data(), c.E, c.OC, 1);
+        const evsam::detail::BiasAct ba1{b1.data(), evsam::Act::gelu_tanh_approx}, ba2{b2.data(), evsam::Act::none};
+        const int64_t block = d.steps().nk * 2048;
+        for (Kind kind : kinds)
+            for (bool with_plus : {true, false}) {
+                evsam::Tensor<float> ref({c.N, c.OC, d.OH, d.OW}), cl({c.N, d.OH, d.OW, c.OC}), back(ref.shape());
+                const evsam::detail::BiasActPlus bp{ba2, ref.data(), plus.data()};
+                evsam::detail::conv2d_pair_direct_amx(ref.data(), x.data(), w1.data(), ba1, W2p.data(),
+                                                      with_plus ? bp.epilogue() : ba2.epilogue(), c.N, c.C, c.H, c.W,
+                                                      c.E, c.stride, c.OC, nullptr, kind);
+                const evsam::detail::BiasActColumns bc{b2.data(), evsam::Act::none, cl.data(),
+                                                       with_plus ? plust.data() : nullptr};
+                for (int64_t chunk : {int64_t{1} << 40, block})
+                    for (int threads : {2, 1}) {
+                        const int before = omp_get_max_threads();
+                        omp_set_num_threads(threads);
+                        std::fill(cl.begin(), cl.end(), 0.0f);
+                        evsam::detail::conv2d_pair_direct_amx(cl.data(), xt.data(), w1.data(), ba1, W2p.data(),
+                                                              bc.epilogue(), c.N, c.C, c.H, c.W, c.E, c.stride, c.OC,
+                                                              nullptr, kind, chunk, true);
+                        omp_set_num_threads(before);
+                        evsam::npc_to_nchw_forward_naive(back.data(), cl.data(), c.N, c.OC, P);
+                        EXPECT_TRUE(evsam_test::bitwise_equal(back, ref))
+                            << c.C << "->" << c.E << "->" << c.OC << (kind == Kind::bf16_amx ? " AMX" : " emulated")
+                            << (with_plus ? ", plus" : "") << ", chunk " << chunk << ", " << threads << " thread(s)";
+                    }
+            }
+        if (!evsam::cpu_uses_amx()) continue;
+        evsam::CpuPrecisionScope scope(evsam::Precision::fast);  // the public ops, with fast's GELU
+        ASSERT_TRUE(evsam::conv2d_pair_channels_last_applies<float>(c.C, c.E, 3, c.stride, 1, 1));
+        evsam::Tensor<float> ref({c.N, c.OC, d.OH, d.OW}), cl({c.N, d.OH, d.OW, c.OC}), back(ref.shape());
+        evsam::conv2d_pair_forward<float>(ref.data(), x.data(), w1.data(), b1.data(), evsam::Act::gelu_tanh, w2.data(),
+                                          b2.data(), evsam::Act::none, c.N, c.C, c.H, c.W, c.E, 3, c.stride, 1, 1, c.OC,
+                                          nullptr, nullptr, evsam::backend::cpu{}, plus.data());
+        evsam::conv2d_pair_channels_last_forward<float>(
+            cl.data(), xt.data(), w1.data(), b1.data(), evsam::Act::gelu_tanh, w2.data(), b2.data(), evsam::Act::none,
+            c.N, c.C, c.H, c.W, c.E, 3, c.stride, 1, 1, c.OC, nullptr, nullptr, evsam::backend::cpu{}, plust.data());
+        evsam::npc_to_nchw_forward_naive(back.data(), cl.data(), c.N, c.OC, P);
+        EXPECT_TRUE(evsam_test::bitwise_equal(back, ref)) << c.C << "->" << c.E << "->" << c.OC << ", the op";
+    }
+    evsam::CpuPrecisionScope scope(evsam::Precision::strict);  // the tiles' path only
+    EXPECT_FALSE(evsam::conv2d_pair_channels_last_applies<float>(32, 32, 3, 1, 1, 1));
+    EXPECT_FALSE(evsam::conv2d_pair_channels_last_applies<double>(32, 32, 3, 1, 1, 1));
+}
+
 // conv2d_chain_forward (ResBlock's two 3x3 convs, conv1's output straight into conv2's bf16 input
 // pack) gives the bits of the two direct convs in turn, with and without a residual sum folded into
 // the write: for AMX's C++ emulation (detail::conv2d_chain_direct_amx) and, where the CPU runs it,

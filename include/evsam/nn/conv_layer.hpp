@@ -75,12 +75,7 @@ struct ConvLayer : Block<T, B> {
             return std::nullopt;
         } else {
             const Conv2d<T, B>&c1 = conv, &c2 = point.conv;
-            if (!fused_form() || !point.fused_form() || x.dim() != 4 || x.size(1) != c1.in_channels ||
-                c2.in_channels != c1.out_channels || c2.kernel_size != 1 || c2.stride != 1 || c2.padding != 0 ||
-                c2.groups != 1 ||
-                !conv2d_pair_applies<T>(x.size(0), c1.in_channels, x.size(2), x.size(3), c1.out_channels,
-                                        c1.kernel_size, c1.stride, c1.padding, c1.dilation, c1.groups))
-                return std::nullopt;
+            if (!pair_applies(point, x.shape())) return std::nullopt;
             const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
             auto y = fused_output(x, c2.out_channels, plus);
             if (!y) return std::nullopt;
@@ -88,6 +83,47 @@ struct ConvLayer : Block<T, B> {
                                 point.fused_bias(), point.act, N, c1.in_channels, H, W, c1.out_channels, c1.kernel_size,
                                 c1.stride, c1.padding, c1.dilation, c2.out_channels, &c1.packed, &c2.packed, B{},
                                 plus ? plus->data() : nullptr);
+            return y;
+        }
+    }
+
+    // Whether forward_pair takes an input of NCHW shape x (channels_last: forward_pair_channels_last).
+    bool pair_applies(const ConvLayer& point, const Shape& x, bool channels_last = false) const {
+        if constexpr (!std::is_same_v<B, backend::cpu>) return false;
+        const Conv2d<T, B>&c1 = conv, &c2 = point.conv;
+        if (!fused_form() || !point.fused_form() || x.size() != 4 || x[1] != c1.in_channels ||
+            c2.in_channels != c1.out_channels || c2.kernel_size != 1 || c2.stride != 1 || c2.padding != 0 ||
+            c2.groups != 1)
+            return false;
+        if (channels_last)
+            return c1.groups == 1 &&
+                   conv2d_pair_channels_last_applies<T>(c1.in_channels, c1.out_channels, c1.kernel_size, c1.stride,
+                                                        c1.padding, c1.dilation);
+        return conv2d_pair_applies<T>(x[0], c1.in_channels, x[2], x[3], c1.out_channels, c1.kernel_size, c1.stride,
+                                      c1.padding, c1.dilation, c1.groups);
+    }
+    // forward_pair on a channels-last map x, (N, H, W, C), giving the output channels-last (plus too)
+    // where pair_applies(point, NCHW shape, true); the same bits, transposed (ops/conv2d.hpp:
+    // conv2d_pair_channels_last_forward). OpSequential's runs of FusedMBConvs.
+    TensorOf<T, B> forward_pair_channels_last(const ConvLayer& point, const TensorOf<T, B>& x,
+                                              const TensorOf<T, B>* plus = nullptr) const {
+        if constexpr (!std::is_same_v<B, backend::cpu> || !std::is_same_v<T, float>) {
+            (void)point, (void)x, (void)plus;
+            throw std::logic_error(this->name + ": channels-last pairs are the CPU's float path");
+        } else {
+            const Conv2d<T, B>&c1 = conv, &c2 = point.conv;
+            const int64_t N = x.size(0), H = x.size(1), W = x.size(2);
+            if (!pair_applies(point, {N, x.size(3), H, W}, true))
+                throw std::logic_error(this->name + ": a channels-last pair this layer does not take");
+            TensorOf<T, B> y({N, conv_out_size(H, c1.kernel_size, c1.stride, c1.padding, c1.dilation),
+                              conv_out_size(W, c1.kernel_size, c1.stride, c1.padding, c1.dilation), c2.out_channels},
+                             TensorOf<T, B>::uninitialized);
+            if (plus && plus->shape() != y.shape())
+                throw std::logic_error(this->name + ": a residual of another shape");
+            conv2d_pair_channels_last_forward(y.data(), x.data(), c1.weight.data(), fused_bias(), act, c2.weight.data(),
+                                              point.fused_bias(), point.act, N, c1.in_channels, H, W, c1.out_channels,
+                                              c1.kernel_size, c1.stride, c1.padding, c1.dilation, c2.out_channels,
+                                              &c1.packed, &c2.packed, B{}, plus ? plus->data() : nullptr);
             return y;
         }
     }

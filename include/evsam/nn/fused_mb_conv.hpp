@@ -43,6 +43,17 @@ struct FusedMBConv : Block<T, B> {
         }
         return y;
     }
+    // channels-last where the pair takes it and the output keeps x's shape (the residual ones)
+    bool keeps_channels_last(const Shape& x) const override {
+        return spatial_conv.pair_applies(point_conv, x, true) && spatial_conv.conv.stride == 1 &&
+               point_conv.conv.out_channels == x[1];
+    }
+    TensorOf<T, B> forward_channels_last(const TensorOf<T, B>& x, const TensorOf<T, B>* plus) const override {
+        TensorOf<T, B> y = spatial_conv.forward_pair_channels_last(point_conv, x, plus);  // both convs, + plus
+        stamp_module_end(point_conv.name);
+        this->trace(nullptr, y);
+        return y;
+    }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         return describe_sequence(*this, "FusedMBConv", in, t, depth, {&spatial_conv, &point_conv});
     }

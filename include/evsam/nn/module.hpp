@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -168,6 +169,18 @@ struct Block : Module<T, B> {
     virtual std::optional<TensorOf<T, B>> forward_plus_input(const TensorOf<T, B>& x) const {
         (void)x;
         return std::nullopt;
+    }
+    // Channels-last runs (OpSequential's untraced forward): whether this block, for an input of NCHW
+    // shape x, can run on it channels-last, (N, H, W, C), and give an output of the same shape,
+    // channels-last, with forward's bits (ResidualBlocks of FusedMBConvs on the CPU's tiles); and that
+    // forward, plus added in its last write where given (ResidualBlock's x, channels-last too).
+    virtual bool keeps_channels_last(const Shape& x) const {
+        (void)x;
+        return false;
+    }
+    virtual TensorOf<T, B> forward_channels_last(const TensorOf<T, B>& x, const TensorOf<T, B>* plus = nullptr) const {
+        (void)x, (void)plus;
+        throw std::logic_error(this->name + ": no channels-last forward");
     }
     // Adds this module's rows to t for an input of shape `in`; returns the output shape.
     virtual Shape describe(const Shape& in, ModuleTable& t, int depth) = 0;

@@ -139,6 +139,49 @@ struct BiasActPlus {
     gemm_kernel::Epilogue epilogue() const { return {&BiasActPlus::apply, this, &BiasActPlus::prefetch}; }
 };
 
+// BiasAct, or BiasActPlus where plus is given, on a product whose columns are the channels (a
+// channels-last map's pixels x channels: the direct conv's tiles as they stand): row `row` of the
+// epilogue's call is the first column's channel, so column j gets bias[row + j]. Per element the
+// operations of bias_act_row and bias_act_plus_row (a zero bias without activation leaves the value
+// as it is), so the bits of the NCHW write.
+struct BiasActColumns {
+    const float* bias;
+    Act act;
+    const float* out = nullptr;   // with plus: where the product's output starts
+    const float* plus = nullptr;  // laid out as out
+    static void apply(const void* ctx, const float* src, int64_t lds, float* y, int64_t ldy, int64_t row, int64_t m,
+                      int64_t n) {
+        using V = simd::vec<float>;
+        constexpr int64_t L = simd::width<float>;
+        const auto& e = *static_cast<const BiasActColumns*>(ctx);
+        auto value = [&e](V v, V b) {
+            return e.act == Act::none ? xsimd::select(b == V(0.0f), v, v + b) : act_apply(e.act, v + b);
+        };
+        for (int64_t i = 0; i < m; ++i) {
+            float* yi = y + i * ldy;
+            const float* si = src + i * lds;
+            const float* pi = e.plus ? e.plus + (yi - e.out) : nullptr;
+            int64_t j = 0;
+            for (; j + L <= n; j += L) {
+                V r = value(V::load_unaligned(si + j), e.bias ? V::load_unaligned(e.bias + row + j) : V(0.0f));
+                if (pi) r = r + V::load_unaligned(pi + j);
+                r.store_unaligned(yi + j);
+            }
+            if (j < n) {  // the last channels, through zero-padded lanes
+                alignas(64) float v[L] = {}, b[L] = {}, p[L] = {};
+                std::copy(si + j, si + n, v);
+                if (e.bias) std::copy(e.bias + row + j, e.bias + row + n, b);
+                if (pi) std::copy(pi + j, pi + n, p);
+                V r = value(V::load_aligned(v), V::load_aligned(b));
+                if (pi) r = r + V::load_aligned(p);
+                r.store_aligned(v);
+                std::copy(v, v + (n - j), yi + j);
+            }
+        }
+    }
+    gemm_kernel::Epilogue epilogue() const { return {&BiasActColumns::apply, this}; }
+};
+
 // Generic depthwise (any stride/dilation): each channel through the naive conv, then the epilogue.
 template <class T>
 void conv2d_depthwise_generic(T* out, const T* in, const T* weight, const T* bias, int64_t N, int64_t C, int64_t H,
@@ -938,10 +981,11 @@ inline uint16_t* direct_amx_images(int64_t n, int slot = 0) {
 // Inside a parallel region: the N images' Xp, the padded rows shared out among the threads; and this
 // thread's buffer for two tiles in flight and a transpose (3072 floats).
 inline void direct_amx_pack_images(const DirectAmxKernel& kn, uint16_t* X, const float* in, const DirectAmxGeom& d,
-                                   int64_t N) {
+                                   int64_t N, bool channels_last = false) {
+    const auto pack = channels_last ? kn.pack_channels_last : kn.pack;
 #pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; ++n)
-        for (int64_t r = 0; r < d.Hp; ++r) kn.pack(X + n * d.image(), in + n * d.C * d.H * d.W, d, r, r + 1);
+        for (int64_t r = 0; r < d.Hp; ++r) pack(X + n * d.image(), in + n * d.C * d.H * d.W, d, r, r + 1);
 }
 inline float* direct_amx_tile_buffer() {
     thread_local std::vector<float, AlignedAllocator<float>> tmp(3072);
@@ -1071,12 +1115,14 @@ inline void conv2d_chain_direct_amx(float* out, const float* in, const float* w1
 // order. XL's FusedMBConv 256 -> 1024 -> 256 at 64x64 with its residual, 2 threads, alone: 6.9-7.0 ms
 // against 9.6-10.6 through Winograd's pair (chunks of 0.5 MiB: the same; of 2 MiB: slower); in XL0's
 // encoder 7.0-7.8 against 8.6-9.7 (OpenVINO bf16: 7.3-7.9).
+// channels_last: in (N, H, W, C) and out (N, OH, OW, OC), as ep2 (a BiasActColumns) reads them: the
+// pack rounds each pixel's channels in a row, and the 1x1's tiles go to out untransposed.
 inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1, const BiasAct& ba1,
                                    const uint16_t* W2p, const gemm_kernel::Epilogue& ep2, int64_t N, int64_t C,
                                    int64_t H, int64_t W, int64_t E, int64_t stride, int64_t OC,
                                    const ConvWeights<float>* cache1,
                                    gemm_kernel::Kind kind = gemm_kernel::current_kind(),
-                                   int64_t chunk_bytes = kDirectAmxWeightBytes) {
+                                   int64_t chunk_bytes = kDirectAmxWeightBytes, bool channels_last = false) {
     std::optional<ConvPrepared<float>> local;
     const auto p = direct_amx_prepared(cache1, w1, C, E, local);
     const DirectAmxGeom d(C, H, W, E, stride);
@@ -1104,7 +1150,7 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
         thread_local std::vector<float, AlignedAllocator<float>> part;       // the band's 1x1 sums between chunks
         mid.resize(std::max(mid.size(), static_cast<size_t>(XB * std::min(cb, d.OB) * 1024)));
         if (nc > 1) part.resize(std::max(part.size(), static_cast<size_t>(rb * OB2 * XB * 1024)));
-        direct_amx_pack_images(kn, X, in, d, N);
+        direct_amx_pack_images(kn, X, in, d, N, channels_last);
 #pragma omp for collapse(2) schedule(static)
         for (int64_t n = 0; n < N; ++n)
             for (int64_t b = 0; b < nb; ++b)
@@ -1137,6 +1183,9 @@ inline void conv2d_pair_direct_amx(float* out, const float* in, const float* w1,
                                 const int64_t ob = i / XB, xb = i % XB;
                                 if (c + 1 < nc)
                                     std::copy(T, T + 1024, sums + i * 1024);
+                                else if (channels_last)  // the tile as it stands: pixels x channels
+                                    ep2.write(T, 32, out + ((n * OH + y) * OW + xb * 32) * OC + ob * 32, OC, ob * 32,
+                                              std::min<int64_t>(32, OW - xb * 32), std::min<int64_t>(32, OC - ob * 32));
                                 else
                                     direct_amx_write(kn, T, tmp + 2048, ep2,
                                                      out + (n * OC + ob * 32) * P + y * OW + xb * 32, P, ob * 32,
@@ -1221,6 +1270,33 @@ bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, 
         const int64_t P = conv_out_size(H, K, stride, pad, dilation) * conv_out_size(W, K, stride, pad, dilation);
         return N * detail::conv_col_blocks<T>(N, P, threads).n >= std::max(detail::kMinTasks, 2 * threads);
     }
+}
+
+// conv2d_pair_forward on channels-last maps (a run of FusedMBConvs, OpSequential's): in (N, H, W, C),
+// out and plus (N, OH, OW, OC); the tiles' path only (fast on AMX or its emulation). The same
+// operations per value, so out is conv2d_pair_forward's transposed, bit for bit; per FusedMBConv of
+// L2's neck, in a run of 12: 2.9-3.1 -> 2.3 ms (the NCHW pair's pack reads each channel's row and
+// its write and residual read 32 rows 16 KiB apart per tile; here a pixel's channels are 128 bytes
+// in a row).
+template <class T>
+bool conv2d_pair_channels_last_applies(int64_t C, int64_t E, int64_t K, int64_t stride, int64_t pad, int64_t dilation) {
+    return detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, 1);
+}
+template <class T>
+void conv2d_pair_channels_last_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* w2,
+                                       const T* b2, Act act2, int64_t N, int64_t C, int64_t H, int64_t W, int64_t E,
+                                       int64_t K, int64_t stride, int64_t pad, int64_t dilation, int64_t OC,
+                                       const detail::ConvWeights<T>* cache1, const detail::ConvWeights<T>* cache2,
+                                       backend::cpu, const T* plus = nullptr) {
+    static_assert(std::is_same_v<T, float>, "conv2d_pair_channels_last_forward: float (the tiles' path)");
+    if (!conv2d_pair_channels_last_applies<T>(C, E, K, stride, pad, dilation))
+        throw std::logic_error("conv2d_pair_channels_last_forward: a shape conv2d_pair_channels_last_applies refuses");
+    std::optional<detail::ConvPrepared<T>> l2;
+    const detail::BiasAct ba1{b1, act_in_force<T>(act1)};
+    const detail::BiasActColumns ep2{b2, act_in_force<T>(act2), out, plus};
+    const auto pp = detail::direct_amx_point_prepared(cache2, w2, E, OC, l2);
+    detail::conv2d_pair_direct_amx(out, in, w1, ba1, pp->amx.data(), ep2.epilogue(), N, C, H, W, E, stride, OC, cache1,
+                                   gemm_kernel::current_kind(), detail::kDirectAmxWeightBytes, true);
 }
 
 template <class T>

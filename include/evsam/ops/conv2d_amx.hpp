@@ -132,6 +132,23 @@ inline void direct_amx_pack_input_portable(uint16_t* Xp, const float* in, const 
     }
 }
 
+// The same from a channels-last image (H x W x C fp32: in[(y W + x) C + c]), FusedMBConv's pair in
+// a run of them (conv2d_pair_channels_last_forward): a pixel's channels are already in a row, so
+// each group's line is a rounding of 32 values in a row, no transpose. The same Xp, bit for bit.
+inline void direct_amx_pack_input_channels_last_portable(uint16_t* Xp, const float* in, const DirectAmxGeom& d,
+                                                         int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+        uint16_t* dst = Xp + r * d.row();
+        std::fill(dst, dst + d.row(), uint16_t(0));
+        if (r == 0 || r > d.H) continue;
+        for (int64_t x = 0; x < d.W; ++x) {
+            const float* src = in + ((r - 1) * d.W + x) * d.C;
+            for (int64_t c = 0; c < d.C; ++c)
+                dst[c / 32 * d.gstride() + (x + 1) * 32 + c % 32] = gemm_kernel::to_bf16(src[c]);
+        }
+    }
+}
+
 // init: the tile's sums so far (C's layout), the steps continuing from them; null: from zero.
 inline void direct_amx_micro_portable(const uint16_t* A, const uint16_t* b0, const DirectAmxSteps& s, float* C,
                                       const float* init = nullptr) {
@@ -196,22 +213,30 @@ inline void direct_amx_mid_portable(const float* C, const float* bias, Act act, 
     for (int64_t i = 0; i < 1024; ++i) M[i] = gemm_kernel::to_bf16(F[i]);
 }
 
+// The packs' zeros: padded row r whole where it is a border row (then true), and a group's column 0
+// and those past the image.
+inline bool direct_amx_border_row(uint16_t* row, const DirectAmxGeom& d, int64_t r) {
+    if (r > 0 && r <= d.H) return false;
+    std::fill(row, row + d.row(), uint16_t(0));
+    return true;
+}
+inline void direct_amx_border_columns(uint16_t* group, const DirectAmxGeom& d) {
+    std::fill(group, group + 32, uint16_t(0));
+    std::fill(group + (d.W + 1) * 32, group + d.gstride(), uint16_t(0));
+}
+
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
-// The same, per group and 16 pixels: 32 channel rows to 16 pair registers (VCVTNE2PS2BF16 + VPERMW),
-// then a 16 x 16 transpose of their 32-bit pairs into 16 pixel lines.
+// direct_amx_pack_input_portable, per group and 16 pixels: 32 channel rows to 16 pair registers (VCVTNE2PS2BF16 +
+// VPERMW), then a 16 x 16 transpose of their 32-bit pairs into 16 pixel lines.
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pack_input_avx512(
     uint16_t* Xp, const float* in, const DirectAmxGeom& d, int64_t r0, int64_t r1) {
     const int64_t HW = d.H * d.W;
     for (int64_t r = r0; r < r1; ++r) {
         uint16_t* dst = Xp + r * d.row();
-        if (r == 0 || r > d.H) {  // a border row
-            std::fill(dst, dst + d.row(), uint16_t(0));
-            continue;
-        }
+        if (direct_amx_border_row(dst, d, r)) continue;
         for (int64_t g = 0; g < d.G; ++g) {
             uint16_t* o = dst + g * d.gstride();
-            std::fill(o, o + 32, uint16_t(0));  // column 0 and those past the image
-            std::fill(o + (d.W + 1) * 32, o + d.gstride(), uint16_t(0));
+            direct_amx_border_columns(o, d);
             const int64_t nc = std::min<int64_t>(32, d.C - g * 32);
             const float* src = in + (g * 32) * HW + (r - 1) * d.W;
             for (int64_t x = 0; x < d.W; x += 16) {
@@ -226,6 +251,29 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pa
                 }
                 gemm_kernel::transpose16(v, t);  // t[j]: pixel x + j's 16 pairs
                 for (int64_t j = 0; j < nx; ++j) _mm512_store_ps(reinterpret_cast<float*>(o + (x + 1 + j) * 32), t[j]);
+            }
+        }
+    }
+}
+
+// direct_amx_pack_input_channels_last_portable: per pixel and group, 32 channels (masked where the
+// group is ragged) rounded to one line by VCVTNE2PS2BF16.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_pack_input_channels_last_avx512(
+    uint16_t* Xp, const float* in, const DirectAmxGeom& d, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+        uint16_t* dst = Xp + r * d.row();
+        if (direct_amx_border_row(dst, d, r)) continue;
+        for (int64_t g = 0; g < d.G; ++g) {
+            uint16_t* o = dst + g * d.gstride();
+            direct_amx_border_columns(o, d);
+            const int64_t nc = std::min<int64_t>(32, d.C - g * 32);
+            const auto m0 = static_cast<__mmask16>((1u << std::min<int64_t>(16, nc)) - 1),
+                       m1 = static_cast<__mmask16>((1u << std::max<int64_t>(0, nc - 16)) - 1);
+            const float* src = in + (r - 1) * d.W * d.C + g * 32;
+            for (int64_t x = 0; x < d.W; ++x) {
+                const __m512 lo = _mm512_maskz_loadu_ps(m0, src + x * d.C),
+                             hi = _mm512_maskz_loadu_ps(m1, src + x * d.C + 16);
+                _mm512_store_si512(o + (x + 1) * 32, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
             }
         }
     }
@@ -291,9 +339,11 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline void direct_amx_mi
 }
 #endif
 
-// One kind's input packer, micro-kernel and transpose.
+// One kind's input packers (NCHW and channels-last), micro-kernel and transpose.
 struct DirectAmxKernel {
     void (*pack)(uint16_t*, const float*, const DirectAmxGeom&, int64_t, int64_t) = direct_amx_pack_input_portable;
+    void (*pack_channels_last)(uint16_t*, const float*, const DirectAmxGeom&, int64_t,
+                               int64_t) = direct_amx_pack_input_channels_last_portable;
     void (*start)(const uint16_t*, const uint16_t*, const DirectAmxSteps&, const float*) = direct_amx_start_portable;
     void (*finish)(float*) = direct_amx_finish_portable;
     void (*transpose)(const float*, float*) = direct_amx_transpose_portable;
@@ -303,8 +353,13 @@ struct DirectAmxKernel {
 inline DirectAmxKernel direct_amx_kernel(gemm_kernel::Kind k) {
 #if defined(EVSAM_GEMM_X86) && !defined(__clang__)
     if (k == gemm_kernel::Kind::bf16_amx)
-        return {direct_amx_pack_input_avx512, direct_amx_start,      direct_amx_finish,
-                direct_amx_transpose_avx512,  direct_amx_mid_avx512, true};
+        return {direct_amx_pack_input_avx512,
+                direct_amx_pack_input_channels_last_avx512,
+                direct_amx_start,
+                direct_amx_finish,
+                direct_amx_transpose_avx512,
+                direct_amx_mid_avx512,
+                true};
 #endif
     (void)k;
     return {};

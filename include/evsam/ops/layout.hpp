@@ -12,8 +12,10 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "evsam/backend/backend.hpp"
+#include "evsam/ops/gemm_kernels.hpp"  // transpose16
 
 namespace evsam {
 
@@ -31,30 +33,66 @@ void npc_to_nchw_forward_naive(T* out, const T* in, int64_t B, int64_t C, int64_
             for (int64_t p = 0; p < P; ++p) out[(b * C + c) * P + p] = in[(b * P + p) * C + c];
 }
 
+namespace detail {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// out[j][i] = in[i][j] for i in [i0, i0 + 16), j in [j0, j0 + 16): one 16 x 16 block in registers.
+__attribute__((target("avx512f"))) inline void transpose_block16(float* out, const float* in, int64_t R, int64_t Cc,
+                                                                 int64_t i0, int64_t j0) {
+    __m512 o[16];
+    gemm_kernel::transpose16(in + i0 * Cc + j0, Cc, 16, o);
+    for (int64_t j = 0; j < 16; ++j) _mm512_storeu_ps(out + (j0 + j) * R + i0, o[j]);
+}
+#endif
+// Whether this CPU moves float blocks of 16 x 16 in registers (AVX-512, a GCC build).
+inline bool transpose_blocks16() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    return cpu_best_isa() == CpuIsa::avx512;
+#else
+    return false;
+#endif
+}
+
+// out (Cc x R) = in (R x Cc) transposed, in 64 x 64 tiles split over the threads (every (batch,
+// tile) a task); in each tile, blocks of 16 x 16 in registers where the CPU has AVX-512 (float; a
+// 256 x 4096 map, 2 threads: 1.2-1.8 -> about 0.3 ms), the rest element by element. A move, so the
+// same values either way.
+template <class T>
+void transpose_forward(T* out, const T* in, int64_t B, int64_t R, int64_t Cc) {
+    constexpr int64_t kTile = 64;
+    const int64_t nr = (R + kTile - 1) / kTile, nc = (Cc + kTile - 1) / kTile;
+    const bool blocks = std::is_same_v<T, float> && transpose_blocks16();
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t it = 0; it < nr; ++it)
+            for (int64_t jt = 0; jt < nc; ++jt) {
+                const T* src = in + b * R * Cc;
+                T* dst = out + b * R * Cc;
+                const int64_t i0 = it * kTile, i1 = std::min(R, i0 + kTile), j0 = jt * kTile,
+                              j1 = std::min(Cc, j0 + kTile);
+                int64_t i16 = i0, j16 = j0;  // the blocks of 16 x 16 cover [i0, i16) x [j0, j16)
+                if constexpr (std::is_same_v<T, float>) {
+                    if (blocks) {
+                        i16 = i0 + (i1 - i0) / 16 * 16, j16 = j0 + (j1 - j0) / 16 * 16;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+                        for (int64_t i = i0; i < i16; i += 16)
+                            for (int64_t j = j0; j < j16; j += 16) transpose_block16(dst, src, R, Cc, i, j);
+#endif
+                    }
+                }
+                for (int64_t i = i0; i < i1; ++i)
+                    for (int64_t j = i < i16 ? j16 : j0; j < j1; ++j) dst[j * R + i] = src[i * Cc + j];
+            }
+}
+}  // namespace detail
+
 template <class T>
 void nchw_to_npc_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, backend::cpu) {
-    constexpr int64_t kTile = 64;  // transposed in 64 x 64 tiles, split over (batch, pixel tile)
-    const int64_t np = (P + kTile - 1) / kTile;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t pt = 0; pt < np; ++pt)
-            for (int64_t c0 = 0; c0 < C; c0 += kTile)
-                for (int64_t p = pt * kTile; p < std::min(P, (pt + 1) * kTile); ++p)
-                    for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c)
-                        out[(b * P + p) * C + c] = in[(b * C + c) * P + p];
+    detail::transpose_forward(out, in, B, C, P);  // per batch entry, (C, P) -> (P, C)
 }
 
 template <class T>
 void npc_to_nchw_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, backend::cpu) {
-    constexpr int64_t kTile = 64;
-    const int64_t np = (P + kTile - 1) / kTile;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t pt = 0; pt < np; ++pt)
-            for (int64_t c0 = 0; c0 < C; c0 += kTile)
-                for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c)
-                    for (int64_t p = pt * kTile; p < std::min(P, (pt + 1) * kTile); ++p)
-                        out[(b * C + c) * P + p] = in[(b * P + p) * C + c];
+    detail::transpose_forward(out, in, B, P, C);  // per batch entry, (P, C) -> (C, P)
 }
 
 template <class T>
