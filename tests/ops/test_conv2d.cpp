@@ -87,6 +87,14 @@ const ConvCase kCases[] = {
     {1, 8, 64, 64, 300, 3, 1, 1, 1, 1, evsam::Act::gelu_tanh},  // M over 2 MiB: output channels in groups
 };
 
+// The direct conv's kinds to run: AMX's C++ emulation and, where the CPU runs it (and fast may use it),
+// the tiles.
+std::vector<evsam::gemm_kernel::Kind> tile_kinds() {
+    std::vector<evsam::gemm_kernel::Kind> kinds = {evsam::gemm_kernel::Kind::bf16_amx_portable};
+    if (evsam::cpu_uses_amx()) kinds.push_back(evsam::gemm_kernel::Kind::bf16_amx);
+    return kinds;
+}
+
 TEST(Conv2d, FastMatchesNaiveFloat) {
     for (auto& c : kCases) check_conv<float>(c);
 }
@@ -326,8 +334,7 @@ TEST(Conv2dExpandDepthwise, OnePassGivesTheBitsOfTwoConvs) {
 // a 1x1 map, odd sizes at stride 2; the same bits on 1 and 2 threads and with the layer's kept packs.
 TEST(Conv2dDirectAmx, MatchesTheNaiveConvOfTheRoundedOperands) {
     using evsam::gemm_kernel::Kind;
-    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
-    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
+    const std::vector<Kind> kinds = tile_kinds();
     const ConvCase cases[] = {
         {2, 21, 5, 37, 40, 3, 1, 1, 1, 1, evsam::Act::gelu_tanh},
         {1, 64, 6, 32, 32, 3, 1, 1, 1, 1},
@@ -466,25 +473,42 @@ TEST(Conv2dDirectAmx, FastPackAndTransposeAreTheReferences) {
 // and loaded back between them) gives the bits of the pair in one chunk: chunks of one block of 32
 // channels and of three (the last shorter), a ragged last block, stride 2, batch 2, a residual sum,
 // 1 and 2 threads (one band of rows per thread), for AMX's emulation and, where the CPU runs it, the tiles.
+// FusedMBConv's pair on the tiles (detail::conv2d_pair_direct_amx): a case's shapes, its random
+// operands from `seed` on (the 1x1's weights also packed as the tiles' right operands) and one block's
+// packed 3x3 weights in bytes (a chunk of one block).
+struct PairTilesCase {
+    int64_t N, C, H, W, E, stride, OC;
+};
+struct PairTilesOperands {
+    evsam::detail::DirectAmxGeom d;
+    evsam::Tensor<float> x, w1, b1, w2, b2, plus;
+    std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> W2p;
+    int64_t block;
+    PairTilesOperands(const PairTilesCase& c, uint32_t seed)
+        : d(c.C, c.H, c.W, c.E, c.stride),
+          x(random_tensor<float>({c.N, c.C, c.H, c.W}, seed)),
+          w1(random_tensor<float>({c.E, c.C, 3, 3}, seed + 1, -1 / std::sqrt(double(c.C * 9)),
+                                  1 / std::sqrt(double(c.C * 9)))),
+          b1(random_tensor<float>({c.E}, seed + 2)),
+          w2(random_tensor<float>({c.OC, c.E}, seed + 3, -1 / std::sqrt(double(c.E)), 1 / std::sqrt(double(c.E)))),
+          b2(random_tensor<float>({c.OC}, seed + 4)),
+          plus(random_tensor<float>({c.N, c.OC, d.OH, d.OW}, seed + 5)),
+          W2p(static_cast<size_t>(d.OB * ((c.OC + 31) / 32) * 1024)),
+          block(d.steps().nk * 2048) {
+        evsam::detail::direct_amx_pack_weights(W2p.data(), w2.data(), c.E, c.OC, 1);
+    }
+};
+
 TEST(Conv2dPair, ChunksOfTheExpansionGiveTheBitsOfOne) {
     using evsam::gemm_kernel::Kind;
-    struct ChunkCase {
-        int64_t N, C, H, W, E, stride, OC;
-    };
-    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
-    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
-    for (const ChunkCase& c : {ChunkCase{1, 40, 9, 37, 200, 1, 24}, ChunkCase{2, 16, 11, 70, 130, 2, 40}}) {
-        const evsam::detail::DirectAmxGeom d(c.C, c.H, c.W, c.E, c.stride);
-        auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 61), b1 = random_tensor<float>({c.E}, 63),
-             b2 = random_tensor<float>({c.OC}, 65), plus = random_tensor<float>({c.N, c.OC, d.OH, d.OW}, 66);
-        const double s1 = 1 / std::sqrt(double(c.C * 9)), s2 = 1 / std::sqrt(double(c.E));
-        auto w1 = random_tensor<float>({c.E, c.C, 3, 3}, 62, -s1, s1),
-             w2 = random_tensor<float>({c.OC, c.E}, 64, -s2, s2);
-        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> W2p(d.OB * ((c.OC + 31) / 32) * 1024);
-        evsam::detail::direct_amx_pack_weights(W2p.data(), w2.data(), c.E, c.OC, 1);
-        const evsam::detail::BiasAct ba1{b1.data(), evsam::Act::gelu_tanh_approx}, ba2{b2.data(), evsam::Act::none};
-        const int64_t block = d.steps().nk * 2048;  // one block's packed 3x3 weights, in bytes
-        for (Kind kind : kinds) {
+    for (const PairTilesCase& c : {PairTilesCase{1, 40, 9, 37, 200, 1, 24}, PairTilesCase{2, 16, 11, 70, 130, 2, 40}}) {
+        const PairTilesOperands o(c, 61);
+        const evsam::detail::DirectAmxGeom& d = o.d;
+        const auto &x = o.x, &w1 = o.w1, &plus = o.plus;
+        const auto& W2p = o.W2p;
+        const evsam::detail::BiasAct ba1{o.b1.data(), evsam::Act::gelu_tanh_approx}, ba2{o.b2.data(), evsam::Act::none};
+        const int64_t block = o.block;
+        for (Kind kind : tile_kinds()) {
             evsam::Tensor<float> one({c.N, c.OC, d.OH, d.OW}), chunked(one.shape());
             const evsam::detail::BiasActPlus bo{ba2, one.data(), plus.data()}, bc{ba2, chunked.data(), plus.data()};
             evsam::detail::conv2d_pair_direct_amx(one.data(), x.data(), w1.data(), ba1, W2p.data(), bo.epilogue(), c.N,
@@ -571,29 +595,20 @@ TEST(Conv2dEpilogue, ColumnsAreTheTransposedRowsWrite) {
 // CPU runs it, the tiles and the public op under fast.
 TEST(Conv2dPair, ChannelsLastGivesTheBitsOfTheNchwPair) {
     using evsam::gemm_kernel::Kind;
-    struct ClCase {
-        int64_t N, C, H, W, E, stride, OC;
-    };
-    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
-    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
-    for (const ClCase& c :
-         {ClCase{1, 40, 9, 37, 60, 1, 40}, ClCase{2, 16, 11, 70, 130, 2, 24}, ClCase{1, 32, 6, 64, 32, 1, 32}}) {
-        const evsam::detail::DirectAmxGeom d(c.C, c.H, c.W, c.E, c.stride);
+    for (const PairTilesCase& c : {PairTilesCase{1, 40, 9, 37, 60, 1, 40}, PairTilesCase{2, 16, 11, 70, 130, 2, 24},
+                                   PairTilesCase{1, 32, 6, 64, 32, 1, 32}}) {
+        PairTilesOperands o(c, 67);
+        o.b2[5] = 0.0f;
+        const evsam::detail::DirectAmxGeom& d = o.d;
         const int64_t P = d.OH * d.OW;
-        auto x = random_tensor<float>({c.N, c.C, c.H, c.W}, 67), b1 = random_tensor<float>({c.E}, 69),
-             b2 = random_tensor<float>({c.OC}, 71), plus = random_tensor<float>({c.N, c.OC, d.OH, d.OW}, 72);
-        b2[5] = 0.0f;
-        const double s1 = 1 / std::sqrt(double(c.C * 9)), s2 = 1 / std::sqrt(double(c.E));
-        auto w1 = random_tensor<float>({c.E, c.C, 3, 3}, 68, -s1, s1),
-             w2 = random_tensor<float>({c.OC, c.E}, 70, -s2, s2);
+        const auto &x = o.x, &w1 = o.w1, &w2 = o.w2, &b1 = o.b1, &b2 = o.b2, &plus = o.plus;
+        const auto& W2p = o.W2p;
         evsam::Tensor<float> xt({c.N, c.H, c.W, c.C}), plust({c.N, d.OH, d.OW, c.OC});
         evsam::nchw_to_npc_forward_naive(xt.data(), x.data(), c.N, c.C, c.H * c.W);
         evsam::nchw_to_npc_forward_naive(plust.data(), plus.data(), c.N, c.OC, P);
-        std::vector<uint16_t, evsam::AlignedAllocator<uint16_t>> W2p(d.OB * ((c.OC + 31) / 32) * 1024);
-        evsam::detail::direct_amx_pack_weights(W2p.data(), w2.data(), c.E, c.OC, 1);
         const evsam::detail::BiasAct ba1{b1.data(), evsam::Act::gelu_tanh_approx}, ba2{b2.data(), evsam::Act::none};
-        const int64_t block = d.steps().nk * 2048;
-        for (Kind kind : kinds)
+        const int64_t block = o.block;
+        for (Kind kind : tile_kinds())
             for (bool with_plus : {true, false}) {
                 evsam::Tensor<float> ref({c.N, c.OC, d.OH, d.OW}), cl({c.N, d.OH, d.OW, c.OC}), back(ref.shape());
                 const evsam::detail::BiasActPlus bp{ba2, ref.data(), plus.data()};
@@ -619,7 +634,7 @@ TEST(Conv2dPair, ChannelsLastGivesTheBitsOfTheNchwPair) {
             }
         if (!evsam::cpu_uses_amx()) continue;
         evsam::CpuPrecisionScope scope(evsam::Precision::fast);  // the public ops, with fast's GELU
-        ASSERT_TRUE(evsam::conv2d_pair_channels_last_applies<float>(c.C, c.E, 3, c.stride, 1, 1));
+        ASSERT_TRUE(evsam::conv2d_pair_channels_last_applies<float>(c.C, c.E, 3, c.stride, 1, 1, 1));
         evsam::Tensor<float> ref({c.N, c.OC, d.OH, d.OW}), cl({c.N, d.OH, d.OW, c.OC}), back(ref.shape());
         evsam::conv2d_pair_forward<float>(ref.data(), x.data(), w1.data(), b1.data(), evsam::Act::gelu_tanh, w2.data(),
                                           b2.data(), evsam::Act::none, c.N, c.C, c.H, c.W, c.E, 3, c.stride, 1, 1, c.OC,
@@ -631,8 +646,8 @@ TEST(Conv2dPair, ChannelsLastGivesTheBitsOfTheNchwPair) {
         EXPECT_TRUE(evsam_test::bitwise_equal(back, ref)) << c.C << "->" << c.E << "->" << c.OC << ", the op";
     }
     evsam::CpuPrecisionScope scope(evsam::Precision::strict);  // the tiles' path only
-    EXPECT_FALSE(evsam::conv2d_pair_channels_last_applies<float>(32, 32, 3, 1, 1, 1));
-    EXPECT_FALSE(evsam::conv2d_pair_channels_last_applies<double>(32, 32, 3, 1, 1, 1));
+    EXPECT_FALSE(evsam::conv2d_pair_channels_last_applies<float>(32, 32, 3, 1, 1, 1, 1));
+    EXPECT_FALSE(evsam::conv2d_pair_channels_last_applies<double>(32, 32, 3, 1, 1, 1, 1));
 }
 
 // conv2d_chain_forward (ResBlock's two 3x3 convs, conv1's output straight into conv2's bf16 input
@@ -653,8 +668,7 @@ TEST(Conv2dChain, OneOpGivesTheBitsOfTwoDirectConvs) {
         {1, 32, 12, 64, 32, 1, 32, evsam::Act::gelu_tanh_approx, evsam::Act::none},  // whole blocks
         {1, 16, 11, 70, 33, 2, 24, evsam::Act::silu, evsam::Act::relu},              // stride 2: 6 x 35
     };
-    std::vector<Kind> kinds = {Kind::bf16_amx_portable};
-    if (evsam::cpu_uses_amx()) kinds.push_back(Kind::bf16_amx);
+    const std::vector<Kind> kinds = tile_kinds();
     for (const auto& c : cases) {
         const int64_t OH = evsam::conv_out_size(c.H, 3, c.stride, 1, 1),
                       OW = evsam::conv_out_size(c.W, 3, c.stride, 1, 1);

@@ -96,9 +96,8 @@ struct ConvLayer : Block<T, B> {
             c2.groups != 1)
             return false;
         if (channels_last)
-            return c1.groups == 1 &&
-                   conv2d_pair_channels_last_applies<T>(c1.in_channels, c1.out_channels, c1.kernel_size, c1.stride,
-                                                        c1.padding, c1.dilation);
+            return conv2d_pair_channels_last_applies<T>(c1.in_channels, c1.out_channels, c1.kernel_size, c1.stride,
+                                                        c1.padding, c1.dilation, c1.groups);
         return conv2d_pair_applies<T>(x[0], c1.in_channels, x[2], x[3], c1.out_channels, c1.kernel_size, c1.stride,
                                       c1.padding, c1.dilation, c1.groups);
     }

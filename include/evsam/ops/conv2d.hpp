@@ -1074,14 +1074,8 @@ inline void conv2d_chain_direct_amx(float* out, const float* in, const float* w1
         for (int64_t n = 0; n < N; ++n)
             for (int64_t r = 0; r < d2.Hp; ++r) {  // X2's padded row r: conv1's output row r - 1
                 uint16_t* row = X2 + n * d2.image() + r * d2.row();
-                if (r == 0 || r > d1.OH) {
-                    std::fill(row, row + d2.row(), uint16_t(0));
-                    continue;
-                }
-                for (int64_t g = 0; g < d2.G; ++g) {  // column 0 and those past the image
-                    std::fill(row + g * gs, row + g * gs + 32, uint16_t(0));
-                    std::fill(row + g * gs + (OW + 1) * 32, row + (g + 1) * gs, uint16_t(0));
-                }
+                if (direct_amx_border_row(row, d2, r)) continue;
+                for (int64_t g = 0; g < d2.G; ++g) direct_amx_border_columns(row + g * gs, d2);
                 direct_amx_tiles(  // tile i: pixel block i / OB, channel block i % OB
                     kn, s1, d1.XB * d1.OB, tmp,
                     [&](int64_t i) {
@@ -1279,8 +1273,9 @@ bool conv2d_pair_applies(int64_t N, int64_t C, int64_t H, int64_t W, int64_t E, 
 // its write and residual read 32 rows 16 KiB apart per tile; here a pixel's channels are 128 bytes
 // in a row).
 template <class T>
-bool conv2d_pair_channels_last_applies(int64_t C, int64_t E, int64_t K, int64_t stride, int64_t pad, int64_t dilation) {
-    return detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, 1);
+bool conv2d_pair_channels_last_applies(int64_t C, int64_t E, int64_t K, int64_t stride, int64_t pad, int64_t dilation,
+                                       int64_t G) {
+    return detail::direct_amx_applies<T>(C, E, K, stride, pad, dilation, G);
 }
 template <class T>
 void conv2d_pair_channels_last_forward(T* out, const T* in, const T* w1, const T* b1, Act act1, const T* w2,
@@ -1289,7 +1284,7 @@ void conv2d_pair_channels_last_forward(T* out, const T* in, const T* w1, const T
                                        const detail::ConvWeights<T>* cache1, const detail::ConvWeights<T>* cache2,
                                        backend::cpu, const T* plus = nullptr) {
     static_assert(std::is_same_v<T, float>, "conv2d_pair_channels_last_forward: float (the tiles' path)");
-    if (!conv2d_pair_channels_last_applies<T>(C, E, K, stride, pad, dilation))
+    if (!conv2d_pair_channels_last_applies<T>(C, E, K, stride, pad, dilation, 1))
         throw std::logic_error("conv2d_pair_channels_last_forward: a shape conv2d_pair_channels_last_applies refuses");
     std::optional<detail::ConvPrepared<T>> l2;
     const detail::BiasAct ba1{b1, act_in_force<T>(act1)};
