@@ -71,6 +71,7 @@ const ConvCase kCases[] = {
     {1, 6, 9, 40, 6, 3, 2, 0, 1, 6},                          // depthwise stride 2, no padding, wide rows
     {1, 3, 20, 45, 3, 7, 2, 3, 1, 3},                         // depthwise 7x7 stride 2, odd padding 3
     {1, 5, 7, 7, 5, 3, 1, 1, 1, 5, evsam::Act::gelu_tanh},    // depthwise on a 7x7 map (the L classifiers')
+    {1, 3, 10, 21, 3, 7, 1, 3, 1, 3, evsam::Act::hswish},     // depthwise 7x7 stride 1: the register kernel
     {1, 4, 14, 14, 4, 3, 2, 1, 1, 4},                         // depthwise stride 2 to 7x7
     {1, 3, 21, 19, 8, 3, 3, 1, 1, 1, evsam::Act::gelu_tanh},  // stride 3 im2col, fused GELU
     {1, 16, 7, 45, 24, 1, 1, 0, 1, 1, evsam::Act::gelu_erf},  // pointwise, fused exact GELU
@@ -761,6 +762,42 @@ TEST(Conv2d, DepthwiseThreadCountDoesNotChangeResults) {
                                      evsam::Act::gelu_tanh, evsam::backend::cpu{});
         EXPECT_TRUE(evsam_test::bitwise_equal(a, b)) << "stride " << stride;
     }
+}
+
+// The depthwise register kernel (stride 1, padding K / 2; depthwise_rows_avx512) against the padded
+// planes it replaces there, value for value in every bit: every K it takes, maps narrower than a
+// vector, one vector, ragged and several vectors wide, fewer rows than a block and ragged blocks,
+// the activations, a -0 bias on zeros (the sign the zero taps leave), and big values.
+TEST(Conv2d, DepthwiseRowsGiveThePlanesBits) {
+    const evsam::detail::DepthwisePlan<float> probe(16, 16, 3, 1, 1);
+    if (!probe.rows) GTEST_SKIP() << "skipped: this build has no AVX-512 depthwise kernel";
+    int checked = 0;
+    for (int64_t K : {3, 5, 7})
+        for (int64_t H : {1, 3, 8, 9, 16, 33})
+            for (int64_t W : {1, 5, 15, 16, 17, 32, 47, 64}) {
+                const evsam::detail::DepthwisePlan<float> plan(H, W, K, 1, K / 2);
+                ASSERT_TRUE(plan.rows) << K << " " << H << "x" << W;
+                auto x = random_tensor<float>({H, W}, 7 * K + H + W), w = random_tensor<float>({K, K}, 3 * K + W);
+                if (H == 3)
+                    for (int64_t k = 0; k < x.numel(); ++k) x[k] = 0.0f;
+                if (H == 9) x[0] = 3e38f;
+                std::vector<float, evsam::AlignedAllocator<float>> buf(plan.buffer_size());
+                for (evsam::Act act : {evsam::Act::none, evsam::Act::gelu_tanh_approx, evsam::Act::relu6}) {
+                    const float b = H == 3 ? -0.0f : 0.25f;
+                    evsam::Tensor<float> rows({H, W}), planes({H, W});
+                    plan.channel(rows.data(), x.data(), w.data(), b, act, buf.data());
+                    plan.channel_planes(planes.data(), x.data(), w.data(), b, act, buf.data());
+                    EXPECT_EQ(std::memcmp(rows.data(), planes.data(), sizeof(float) * H * W), 0)
+                        << "K " << K << " " << H << "x" << W << " act " << static_cast<int>(act);
+                    ++checked;
+                }
+            }
+    EXPECT_EQ(checked, 3 * 6 * 8 * 3);
+    // where it does not apply: stride 2, other padding, an even or larger K
+    EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 3, 2, 1).rows));
+    EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 3, 1, 0).rows));
+    EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 9, 1, 4).rows));
+    EXPECT_FALSE((evsam::detail::DepthwisePlan<double>(16, 16, 3, 1, 1).rows));
 }
 
 TEST(ConvTranspose2d, FastMatchesNaive) {
