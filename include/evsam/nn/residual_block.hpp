@@ -69,8 +69,10 @@ struct OpSequential : Block<T, B> {
             if (const size_t j = tr ? i : channels_last_run(i, in.shape()); j > i) {
                 y = forward_channels_last_run(in, i, j);
                 i = j;
+            } else if (i) {
+                y = op_list[i++]->forward_owned(std::move(y), tr);  // (y: this loop's own)
             } else {
-                y = op_list[i++]->forward(in, tr);
+                y = op_list[i++]->forward(x, tr);
             }
         }
         this->trace(tr, y);

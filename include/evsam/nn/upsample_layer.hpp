@@ -46,6 +46,12 @@ struct UpSampleLayer : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
+    TensorOf<T, B> forward_owned(TensorOf<T, B>&& x, Trace<T>* tr = nullptr) const override {
+        if (x.dim() != 4 || out_size(x.size(2), x.size(3)) != std::array<int64_t, 2>{x.size(2), x.size(3)})
+            return forward(x, tr);
+        this->trace(tr, x);  // return x, given up by the caller: not copied
+        return std::move(x);
+    }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         const size_t r = t.open(*this, "UpSampleLayer(bicubic)", depth);
         const auto [OH, OW] = out_size(in[2], in[3]);
