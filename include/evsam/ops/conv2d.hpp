@@ -265,10 +265,10 @@ inline void depthwise_row_shifts(__m512* sh, __m512i l, __m512i c, __m512i r) {
 // block of R output rows, each input row the block reads is loaded once (its vector and the two
 // beside it), shifted K ways, and each shift goes into every output row of the block that takes it.
 // No padded planes to fill and copy, and no tap load that crosses a cache line: one thread, 5x5 on
-// LiteMLA's 16x16 maps 750 -> 380 cycles a channel, 3x3 on MBConv's 32x32 1310 -> 750 (the FMAs
-// alone take about 420 and 600 here: one 512-bit FMA a cycle). Each output gets acc = bias, then
-// acc = fma(x, w[ky][kx], acc) in (ky, kx) order with x zero outside the image (rows and columns),
-// as the planes give it: the same bits (tests/ops ties the two).
+// LiteMLA's 16x16 maps 750 -> 380 cycles (at 2.6 GHz) a channel, 3x3 on MBConv's 32x32 1310 -> 750:
+// about 45 % and 33 % of the FMA units' peak (the shifts share a port with them). Each output gets
+// acc = bias, then acc = fma(x, w[ky][kx], acc) in (ky, kx) order with x zero outside the image
+// (rows and columns), as the planes give it: the same bits (tests/ops ties the two).
 template <int K, int R>
 void depthwise_rows_avx512(float* dst, const float* src, const float* wk, float b, Act act, int64_t H, int64_t W) {
     constexpr int P = K / 2;
@@ -290,18 +290,19 @@ void depthwise_rows_avx512(float* dst, const float* src, const float* wk, float 
         const int64_t jl = j > 0 ? j - 1 : j, jr = j + 1 < nv ? j + 1 : j;
         for (int64_t oy0 = 0; oy0 < H; oy0 += R) {
             __m512 acc[R];
-#pragma GCC unroll 16
+            EVSAM_UNROLL
             for (int r = 0; r < R; ++r) acc[r] = _mm512_set1_ps(b);
-#pragma GCC unroll 16
+            EVSAM_UNROLL
             for (int i = 0; i < R + K - 1; ++i) {  // input row oy0 - P + i: ky = i - r for output row oy0 + r
                 const int64_t iy = oy0 - P + i;
                 __m512 sh[K];
                 depthwise_row_shifts<K>(sh, load(iy, jl, lm), load(iy, j, om), load(iy, jr, rm));
-#pragma GCC unroll 16
-                for (int r = 0; r < R; ++r)
-                    if (i - r >= 0 && i - r < K)
-#pragma GCC unroll 16
-                        for (int kx = 0; kx < K; ++kx) acc[r] = _mm512_fmadd_ps(sh[kx], w[(i - r) * K + kx], acc[r]);
+                EVSAM_UNROLL
+                for (int r = 0; r < R; ++r) {
+                    if (i - r < 0 || i - r >= K) continue;  // row i is not in output row r's taps
+                    EVSAM_UNROLL
+                    for (int kx = 0; kx < K; ++kx) acc[r] = _mm512_fmadd_ps(sh[kx], w[(i - r) * K + kx], acc[r]);
+                }
             }
             for (int r = 0; r < R && oy0 + r < H; ++r)
                 _mm512_mask_storeu_ps(dst + (oy0 + r) * W + j * 16, om, act_apply(act, simd::vec<float>(acc[r])));

@@ -30,6 +30,15 @@
 #include <cstdint>
 #include <type_traits>
 
+// Unrolls the short constant-count loop that follows in full (`#pragma GCC unroll`: GCC then keeps
+// a small array of vectors in registers; clang takes the pragma too). Nothing under nvcc, whose
+// front end does not know it and would warn in every CUDA file that includes the CPU ops.
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define EVSAM_UNROLL _Pragma("GCC unroll 16")
+#else
+#define EVSAM_UNROLL
+#endif
+
 namespace evsam::simd {
 
 template <class T>
