@@ -796,6 +796,7 @@ TEST(Conv2d, DepthwiseRowsGiveThePlanesBits) {
     // where it does not apply: stride 2, other padding, an even or larger K
     EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 3, 2, 1).rows));
     EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 3, 1, 0).rows));
+    EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 4, 1, 2).rows));
     EXPECT_FALSE((evsam::detail::DepthwisePlan<float>(16, 16, 9, 1, 4).rows));
     EXPECT_FALSE((evsam::detail::DepthwisePlan<double>(16, 16, 3, 1, 1).rows));
 }

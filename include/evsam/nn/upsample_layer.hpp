@@ -33,13 +33,17 @@ struct UpSampleLayer : Block<T, B> {
     std::array<int64_t, 2> out_size(int64_t h, int64_t w) const {
         return size ? *size : std::array<int64_t, 2>{h * factor, w * factor};
     }
+    // whether forward returns x as it is (upstream: the size asked for is x's own)
+    bool returns_input(const TensorOf<T, B>& x) const {
+        return x.dim() == 4 && out_size(x.size(2), x.size(3)) == std::array<int64_t, 2>{x.size(2), x.size(3)};
+    }
     TensorOf<T, B> forward(const TensorOf<T, B>& x, Trace<T>* tr = nullptr) const override {
         EVSAM_CHECK(x.dim() == 4, this->name + ": expected (N, C, H, W), got " + shape_str(x.shape()));
-        const auto [OH, OW] = out_size(x.size(2), x.size(3));
-        if (OH == x.size(2) && OW == x.size(3)) {  // return x
+        if (returns_input(x)) {  // return x
             this->trace(tr, x);
             return x;
         }
+        const auto [OH, OW] = out_size(x.size(2), x.size(3));
         TensorOf<T, B> y({x.size(0), x.size(1), OH, OW}, TensorOf<T, B>::uninitialized);
         // resize(x, self.size, self.factor, "bicubic", align_corners=False)
         bicubic_resize_forward(y.data(), x.data(), x.size(0) * x.size(1), x.size(2), x.size(3), OH, OW, B{});
@@ -47,8 +51,7 @@ struct UpSampleLayer : Block<T, B> {
         return y;
     }
     TensorOf<T, B> forward_owned(TensorOf<T, B>&& x, Trace<T>* tr = nullptr) const override {
-        if (x.dim() != 4 || out_size(x.size(2), x.size(3)) != std::array<int64_t, 2>{x.size(2), x.size(3)})
-            return forward(x, tr);
+        if (!returns_input(x)) return forward(x, tr);
         this->trace(tr, x);  // return x, given up by the caller: not copied
         return std::move(x);
     }
