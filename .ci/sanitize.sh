@@ -13,7 +13,9 @@
 #
 # Measured on 2 shared, busy cores (load 5-10): ASan/UBSan build 981 s, its tests 129 s, TSan 33 s;
 # 1110 s in all. The build dominates (every test file compiles the library under ASan), hence -O1,
-# the level ASan's documentation recommends, not -O2.
+# the level ASan's documentation recommends, not -O2, and -gline-tables-only rather than -g: reports
+# keep their file:line frames, and the heaviest batch (test_model's unity_1) compiles in 225 s
+# instead of 253 s, at 2.0 GB instead of 2.7 GB, into a 21 MB object instead of 74 MB.
 #
 #   SANITIZE_JOBS=2         parallel compile and test jobs
 #   SANITIZE_STEPS="asan tsan"
@@ -31,7 +33,7 @@ t0=$(date +%s)
 if [[ " $STEPS " == *" asan "* ]]; then
   FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize-ignorelist=$IGNORELIST -fno-omit-frame-pointer"
   # RelWithDebInfo without -DNDEBUG: assertions (Eigen's bounds checks among them) stay on.
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="$FLAGS" \
     -DEVSAM_BUILD_TESTS=ON -DEVSAM_BUILD_EXAMPLES=ON -DEVSAM_BUILD_BENCH=OFF -DEVSAM_BUILD_PYTHON=OFF >/dev/null
   # one goal (tests/CMakeLists.txt): several --target names would be built one after the other
@@ -49,7 +51,7 @@ if [[ " $STEPS " == *" tsan "* ]]; then
   t3=$(date +%s)
   mkdir -p build-tsan
   # One test file, compiled directly: the rest of the suite has no threads of its own to check.
-  clang++ -std=c++17 -O1 -g -fsanitize=thread -fopenmp -Iinclude $(pkg-config --cflags eigen3) \
+  clang++ -std=c++17 -O1 -gline-tables-only -fsanitize=thread -fopenmp -Iinclude $(pkg-config --cflags eigen3) \
     -DEVSAM_TEST_DATA="\"$PWD/tests/data\"" tests/model/test_threads.cpp \
     -lgtest -lgtest_main -pthread -o build-tsan/test_threads
   t4=$(date +%s)
@@ -60,7 +62,7 @@ if [[ " $STEPS " == *" tsan "* ]]; then
     build-tsan/test_threads
   echo "sanitize.sh: TSan test $(( $(date +%s) - t4 )) s"
   # evsam serve's shared state: the LRU cache, the compute queue, the metrics (tests/serve/test_serve_util.cpp)
-  clang++ -std=c++17 -O1 -g -fsanitize=thread -fopenmp -Iinclude -Iexamples/cli $(pkg-config --cflags eigen3) \
+  clang++ -std=c++17 -O1 -gline-tables-only -fsanitize=thread -fopenmp -Iinclude -Iexamples/cli $(pkg-config --cflags eigen3) \
     tests/serve/test_serve_util.cpp -lgtest -lgtest_main -pthread -o build-tsan/test_serve_util
   TSAN_OPTIONS="exitcode=86:halt_on_error=1:second_deadlock_stack=1" build-tsan/test_serve_util
   echo "sanitize.sh: TSan serve test done"
