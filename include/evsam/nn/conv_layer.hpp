@@ -56,6 +56,14 @@ struct ConvLayer : Block<T, B> {
     }
     // The output of a fused op that starts with this conv on x and ends with oc channels at its
     // resolution (uninitialized); nothing where plus has another shape.
+    // forward(x) into y, the output's values in a row, where the layer runs in one pass (fused_form);
+    // false, and nothing written, otherwise. No trace; the end stamped for a timed forward.
+    bool forward_into(T* y, const TensorOf<T, B>& x) const {
+        if (!fused_form()) return false;
+        conv.forward_fused_into(y, x.data(), x.shape(), fused_bias(), act);
+        stamp_module_end(this->name);
+        return true;
+    }
     std::optional<TensorOf<T, B>> fused_output(const TensorOf<T, B>& x, int64_t oc, const TensorOf<T, B>* plus) const {
         const Conv2d<T, B>& c = conv;
         const Shape out{x.size(0), oc, conv_out_size(x.size(2), c.kernel_size, c.stride, c.padding, c.dilation),

@@ -46,20 +46,34 @@ struct Conv2d : Block<T, B> {
     // act(F.conv2d(x, weight) + b) in one pass: the epilogue ConvLayer uses for its folded BatchNorm.
     // b is in the backend's memory (param_ptr).
     TensorOf<T, B> forward_fused(const TensorOf<T, B>& x, const T* b, Act act) const {
-        EVSAM_CHECK(x.dim() == 4 && x.size(1) == in_channels, this->name + ": expected input (N, " +
-                                                                  std::to_string(in_channels) + ", H, W), got " +
-                                                                  shape_str(x.shape()));
-        const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
-        TensorOf<T, B> y({N, out_channels, conv_out_size(H, kernel_size, stride, padding, dilation),
-                          conv_out_size(W, kernel_size, stride, padding, dilation)},
-                         TensorOf<T, B>::uninitialized);
-        if constexpr (std::is_same_v<B, backend::cpu>)
-            conv2d_forward(y.data(), x.data(), weight.data(), b, N, in_channels, H, W, out_channels, kernel_size,
-                           stride, padding, dilation, groups, act, &packed, B{});
-        else
-            conv2d_forward(y.data(), x.data(), param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels,
-                           kernel_size, stride, padding, dilation, groups, act, B{});
+        TensorOf<T, B> y(out_shape(x.shape()), TensorOf<T, B>::uninitialized);
+        forward_fused_into(y.data(), x.data(), x.shape(), b, act);
         return y;
+    }
+    // The same into y, out_shape(xs) values in a row, from x of shape xs: for a caller that places
+    // input and output itself (LiteMLA's torch.cat, written in place).
+    void forward_fused_into(T* y, const T* x, const Shape& xs, const T* b, Act act) const {
+        (void)out_shape(xs);  // checks xs
+        const int64_t N = xs[0], H = xs[2], W = xs[3];
+        if constexpr (std::is_same_v<B, backend::cpu>)
+            conv2d_forward(y, x, weight.data(), b, N, in_channels, H, W, out_channels, kernel_size, stride, padding,
+                           dilation, groups, act, &packed, B{});
+        else
+            conv2d_forward(y, x, param_ptr(weight, B{}), b, N, in_channels, H, W, out_channels, kernel_size, stride,
+                           padding, dilation, groups, act, B{});
+    }
+    // forward(x) into y, x of shape xs (no trace; the end stamped for a timed forward).
+    void forward_into(T* y, const T* x, const Shape& xs) const {
+        forward_fused_into(y, x, xs, param_ptr(bias, B{}), Act::none);
+        stamp_module_end(this->name);
+    }
+    // The output's shape for an input of shape xs (checked: (N, in_channels, H, W)).
+    Shape out_shape(const Shape& xs) const {
+        EVSAM_CHECK(
+            xs.size() == 4 && xs[1] == in_channels,
+            this->name + ": expected input (N, " + std::to_string(in_channels) + ", H, W), got " + shape_str(xs));
+        return {xs[0], out_channels, conv_out_size(xs[2], kernel_size, stride, padding, dilation),
+                conv_out_size(xs[3], kernel_size, stride, padding, dilation)};
     }
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         size_t r = t.open(*this, "Conv2d", depth);
