@@ -4,11 +4,12 @@
 // on both the linear (H W > dim) and the quadratic attention.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <evsam/backend/cpu_precision.hpp>
 #include <evsam/nn/lite_mla.hpp>
-#include <evsam/ops/layout.hpp>
 
 #include "../model/formula_init.hpp"
 #include "../ops/op_test_util.hpp"

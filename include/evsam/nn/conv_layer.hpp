@@ -54,8 +54,6 @@ struct ConvLayer : Block<T, B> {
         this->trace(tr, y);
         return y;
     }
-    // The output of a fused op that starts with this conv on x and ends with oc channels at its
-    // resolution (uninitialized); nothing where plus has another shape.
     // forward(x) into y, the output's values in a row, where the layer runs in one pass (fused_form);
     // false, and nothing written, otherwise. No trace; the end stamped for a timed forward.
     bool forward_into(T* y, const TensorOf<T, B>& x) const {
@@ -64,6 +62,8 @@ struct ConvLayer : Block<T, B> {
         stamp_module_end(this->name);
         return true;
     }
+    // The output of a fused op that starts with this conv on x and ends with oc channels at its
+    // resolution (uninitialized); nothing where plus has another shape.
     std::optional<TensorOf<T, B>> fused_output(const TensorOf<T, B>& x, int64_t oc, const TensorOf<T, B>* plus) const {
         const Conv2d<T, B>& c = conv;
         const Shape out{x.size(0), oc, conv_out_size(x.size(2), c.kernel_size, c.stride, c.padding, c.dilation),
