@@ -30,6 +30,7 @@ void check_tiny(const std::string& cfg_name, evsam::Tolerance tol) {
     auto ckpt = evsam::Checkpoint::open(dir + "model.pt");
     evsam::load_state_dict(model, ckpt, cfg_name);
     auto x = evsam::npy_load_as<T>(dir + "input.npy");
+    evsam::HostBlockCache::instance().fill_cached(0xFF);  // reused memory holds NaN (see below)
     evsam::Trace<T> trace;
     auto emb = model.image_encoder.forward(x, &trace);
 
@@ -56,10 +57,10 @@ TEST(ImageEncoderTiny, XLFamilyFloat) { check_tiny<float>("tiny_xl", evsam::kTol
 TEST(ImageEncoderTiny, LFamilyDouble) { check_tiny<double>("tiny_l", evsam::kTolFloatFixture); }
 TEST(ImageEncoderTiny, XLFamilyDouble) { check_tiny<double>("tiny_xl", evsam::kTolFloatFixture); }
 
-// The fused paths (FusedMBConv's pair, MBConv's expand-depthwise and its three convs, residual sums
-// folded into a write) run only in an untraced forward; a traced one runs every module on its own.
-// Both give the same embedding, bit for bit, in strict and (where the CPU has it) in fast.
-TEST(ImageEncoderTiny, FusedPathsGiveTheBitsOfTheModulesInTurn) {
+// fn(cfg_name, model, x, name) for the float tiny_l and tiny_xl models and their inputs, in strict and
+// (where the CPU has it) fast, under that precision; name: "tiny_l strict" and so on.
+template <class F>
+void for_each_tiny_float(F&& fn) {
     std::vector<evsam::Precision> precisions = {evsam::Precision::strict};
     if (evsam::cpu_has_avx512_bf16()) precisions.push_back(evsam::Precision::fast);
     for (const std::string cfg_name : {"tiny_l", "tiny_xl"}) {
@@ -70,17 +71,47 @@ TEST(ImageEncoderTiny, FusedPathsGiveTheBitsOfTheModulesInTurn) {
         const auto x = evsam::npy_load_as<float>(dir + "input.npy");
         for (auto prec : precisions) {
             evsam::CpuPrecisionScope scope(prec);
-            evsam::Trace<float> trace;
-            const auto traced = model.image_encoder.forward(x, &trace);
-            const auto fused = model.image_encoder.forward(x);
-            ASSERT_EQ(fused.shape(), traced.shape());
-            int64_t differ = 0;
-            for (int64_t i = 0; i < fused.numel(); ++i)
-                differ += std::memcmp(&fused[i], &traced[i], sizeof(float)) != 0;
-            EXPECT_EQ(differ, 0) << cfg_name << (prec == evsam::Precision::fast ? " fast" : " strict")
-                                 << ": values that differ, of " << fused.numel();
+            fn(model, x, cfg_name + (prec == evsam::Precision::fast ? " fast" : " strict"));
         }
     }
+}
+// How many values of a and b differ in their bits (a and b of one shape).
+int64_t bits_differ(const evsam::Tensor<float>& a, const evsam::Tensor<float>& b) {
+    int64_t differ = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) differ += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return differ;
+}
+
+// The fused paths (FusedMBConv's pair, MBConv's expand-depthwise and its three convs, residual sums
+// folded into a write) run only in an untraced forward; a traced one runs every module on its own.
+// Both give the same embedding, bit for bit, in strict and (where the CPU has it) in fast.
+TEST(ImageEncoderTiny, FusedPathsGiveTheBitsOfTheModulesInTurn) {
+    for_each_tiny_float([](auto& model, const auto& x, const std::string& name) {
+        evsam::Trace<float> trace;
+        const auto traced = model.image_encoder.forward(x, &trace);
+        const auto fused = model.image_encoder.forward(x);
+        ASSERT_EQ(fused.shape(), traced.shape());
+        EXPECT_EQ(bits_differ(fused, traced), 0) << name << ": values that differ, of " << fused.numel();
+    });
+}
+
+// Tensors and scratch reuse the blocks earlier forwards freed (HostBlockCache), with whatever they
+// hold. Filled with NaN before a second forward, they change no bit of the embedding: no kernel reads
+// memory it has not written. Untraced (the fused paths) and traced, strict and (where the CPU has it)
+// fast.
+TEST(ImageEncoderTiny, ReusedMemoryChangesNoBit) {
+    for_each_tiny_float([](auto& model, const auto& x, const std::string& name) {
+        for (bool traced : {false, true}) {
+            evsam::Trace<float> t1, t2;
+            const auto first = model.image_encoder.forward(x, traced ? &t1 : nullptr);
+            ASSERT_GT(evsam::HostBlockCache::instance().cached_bytes(), 0u);
+            evsam::HostBlockCache::instance().fill_cached(0xFF);
+            const auto second = model.image_encoder.forward(x, traced ? &t2 : nullptr);
+            ASSERT_EQ(first.shape(), second.shape());
+            EXPECT_EQ(bits_differ(first, second), 0)
+                << name << (traced ? " traced" : "") << ": values that differ, of " << first.numel();
+        }
+    });
 }
 
 // ModuleTimer (evsam bench --profile) stamps every module that ends a forward, in order: in double,
