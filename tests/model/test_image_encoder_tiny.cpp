@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fixture_util.hpp"
+#include "formula_init.hpp"
 
 // Named after the file: the suite is a unity build (tests/CMakeLists.txt).
 namespace test_image_encoder_tiny {
@@ -93,6 +94,29 @@ TEST(ImageEncoderTiny, FusedPathsGiveTheBitsOfTheModulesInTurn) {
         ASSERT_EQ(fused.shape(), traced.shape());
         EXPECT_EQ(bits_differ(fused, traced), 0) << name << ": values that differ, of " << fused.numel();
     });
+}
+
+// SamNeck's middle as one channels-last run (fast on AMX, with 3 blocks or more: the tiny fixtures have
+// fewer, so tiny_l's neck is widened and deepened here, weights by formula): the merge of its inputs
+// made channels-last in one pass gives the bits of the traced forward, module by module in NCHW.
+TEST(ImageEncoderTiny, NeckMergedChannelsLastGivesTheBitsOfTheModulesInTurn) {
+    if (!evsam::cpu_uses_amx()) GTEST_SKIP() << "skipped: channels-last runs are fast's, on AMX";
+    const std::string dir = std::string(EVSAM_TEST_DATA) + "/tiny/tiny_l/";
+    auto cfg = read_json(dir + "config.json");
+    cfg["neck"]["head_width"] = 40;
+    cfg["neck"]["head_depth"] = 4;
+    cfg["neck"]["expand_ratio"] = 1.5;
+    evsam::EfficientViTSam<float> model(evsam::sam_config_from_json(cfg));
+    evsam_test::FormulaInit<float> init;
+    model.visit(init, "");
+    const auto x = evsam::npy_load_as<float>(dir + "input.npy");
+    evsam::CpuPrecisionScope fast(evsam::Precision::fast);
+    ASSERT_TRUE(model.image_encoder.neck.middle.runs_channels_last({1, 40, 64, 64}));
+    evsam::Trace<float> trace;
+    const auto traced = model.image_encoder.forward(x, &trace);
+    const auto merged = model.image_encoder.forward(x);
+    ASSERT_EQ(merged.shape(), traced.shape());
+    EXPECT_EQ(bits_differ(merged, traced), 0) << "values that differ, of " << merged.numel();
 }
 
 // Tensors and scratch reuse the blocks earlier forwards freed (HostBlockCache), with whatever they

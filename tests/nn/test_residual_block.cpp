@@ -57,6 +57,15 @@ TEST(OpSequential, ChannelsLastRunsGiveTheBitsOfTheBlocksInTurn) {
     // and the run alone, against the first four modules in turn
     const auto run = s.forward_channels_last_run(x, 0, 4);
     EXPECT_TRUE(evsam_test::bitwise_equal(run, *trace.find("seq.op_list.3")));
+    // ... and from an input given channels-last (SamNeck's merge), where the whole list is one run
+    EXPECT_FALSE(s.runs_channels_last(x.shape()));
+    EXPECT_THROW(s.forward_from_channels_last(x, x.shape()), std::logic_error);
+    Seq four = make_sequence();
+    four.op_list.resize(4);
+    ASSERT_TRUE(four.runs_channels_last(x.shape()));
+    evsam::Tensor<float> y({2, 9, 37, 40});
+    evsam::nchw_to_npc_forward(y.data(), x.data(), 2, 40, 9 * 37, evsam::backend::cpu{});
+    EXPECT_TRUE(evsam_test::bitwise_equal(four.forward_from_channels_last(y, x.shape()), run));
 }
 
 // The neck's input op, [ConvLayer 1x1, UpSampleLayer(size)] at the size the map already has:

@@ -3,6 +3,7 @@
 // select / expand / a + b against the element formulas.
 #include <gtest/gtest.h>
 
+#include <evsam/ops/activation.hpp>
 #include <evsam/ops/layout.hpp>
 
 #include <array>
@@ -30,6 +31,35 @@ TEST(Layout, TransposesEqualNaive) {
         EXPECT_TRUE(evsam_test::bitwise_equal(back, back_ref));
         EXPECT_TRUE(evsam_test::bitwise_equal(back, x));  // the round trip is the identity
     }
+}
+
+// SamNeck's merge made channels-last: list_sum of 1 to 3 maps, summed from the back, then moved;
+// float and double, ragged tiles included. The naive one is also the sums in place (dag_merge_add's
+// add_forward), then the transpose.
+TEST(Layout, SumToChannelsLastEqualsNaive) {
+    for (auto [B, C, P] : std::vector<std::array<int64_t, 3>>{{1, 256, 4096}, {3, 65, 130}, {2, 1, 1}, {1, 7, 63}})
+        for (int64_t n = 1; n <= 3; ++n) {
+            std::vector<evsam::Tensor<float>> xs;
+            std::vector<const float*> ptrs;
+            for (int64_t k = 0; k < n; ++k) xs.push_back(random_tensor<float>({B, C, P}, 80 + static_cast<int>(k)));
+            for (const auto& x : xs) ptrs.push_back(x.data());
+            evsam::Tensor<float> ref({B, P, C}), fast({B, P, C});
+            evsam::nchw_sum_to_npc_forward_naive(ref.data(), ptrs.data(), n, B, C, P);
+            evsam::nchw_sum_to_npc_forward(fast.data(), ptrs.data(), n, B, C, P, evsam::backend::cpu{});
+            EXPECT_TRUE(evsam_test::bitwise_equal(fast, ref)) << n << " maps of " << B << "x" << C << "x" << P;
+            evsam::Tensor<float> acc = xs.back(), moved({B, P, C});  // x[k] + list_sum(x[k+1:]), in place
+            for (int64_t k = n - 1; k-- > 0;)
+                evsam::add_forward(acc.data(), xs[static_cast<size_t>(k)].data(), acc.data(), acc.numel(),
+                                   evsam::backend::cpu{});
+            evsam::nchw_to_npc_forward(moved.data(), acc.data(), B, C, P, evsam::backend::cpu{});
+            EXPECT_TRUE(evsam_test::bitwise_equal(moved, ref)) << n << " maps of " << B << "x" << C << "x" << P;
+        }
+    const auto a = random_tensor<double>({2, 33, 70}, 90), b = random_tensor<double>({2, 33, 70}, 91);
+    const double* ab[] = {a.data(), b.data()};
+    evsam::Tensor<double> ref({2, 70, 33}), fast({2, 70, 33});
+    evsam::nchw_sum_to_npc_forward_naive(ref.data(), ab, 2, 2, 33, 70);
+    evsam::nchw_sum_to_npc_forward(fast.data(), ab, 2, 2, 33, 70, evsam::backend::cpu{});
+    EXPECT_TRUE(evsam_test::bitwise_equal(fast, ref));
 }
 
 TEST(Layout, CopyChannelsIsCatOnDim1) {

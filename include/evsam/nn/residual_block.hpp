@@ -92,14 +92,35 @@ struct OpSequential : Block<T, B> {
             throw std::logic_error(this->name + ": channels-last runs are the CPU's");
         } else {
             const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-            TensorOf<T, B> y({N, H, W, C}, TensorOf<T, B>::uninitialized),
-                out(x.shape(), TensorOf<T, B>::uninitialized);
+            TensorOf<T, B> y({N, H, W, C}, TensorOf<T, B>::uninitialized);
             nchw_to_npc_forward(y.data(), x.data(), N, C, H * W, B{});  // x.permute(0, 2, 3, 1)
-            for (; i < j; ++i) y = op_list[i]->forward_channels_last(y);
-            npc_to_nchw_forward(out.data(), y.data(), N, C, H * W, B{});  // .permute(0, 3, 1, 2)
-            return out;
+            return ops_channels_last(std::move(y), x.shape(), i, j);
         }
     }
+    // Whether an untraced forward of an x of this shape is one channels-last run, op_list[0] to the end.
+    bool runs_channels_last(const Shape& x) const {
+        return !op_list.empty() && channels_last_run(0, x) == op_list.size();
+    }
+    // forward(x), untraced, given y = x.permute(0, 2, 3, 1) (N, H, W, C) of an x of shape `shape`, where
+    // runs_channels_last(shape) (SamNeck makes y as it sums its inputs): the output in NCHW.
+    TensorOf<T, B> forward_from_channels_last(TensorOf<T, B> y, const Shape& shape) const {
+        if (!runs_channels_last(shape)) throw std::logic_error(this->name + ": not one channels-last run");
+        TensorOf<T, B> out = ops_channels_last(std::move(y), shape, 0, op_list.size());
+        this->trace(nullptr, out);
+        return out;
+    }
+
+private:
+    // Ops [i, j) on y, channels-last (N, H, W, C) of an NCHW shape; the last one's output back to NCHW.
+    TensorOf<T, B> ops_channels_last(TensorOf<T, B> y, const Shape& shape, size_t i, size_t j) const {
+        TensorOf<T, B> out(shape, TensorOf<T, B>::uninitialized);
+        for (; i < j; ++i) y = op_list[i]->forward_channels_last(y);
+        npc_to_nchw_forward(out.data(), y.data(), shape[0], shape[1], shape[2] * shape[3],
+                            B{});  // .permute(0, 3, 1, 2)
+        return out;
+    }
+
+public:
     Shape describe(const Shape& in, ModuleTable& t, int depth) override {
         std::vector<Block<T, B>*> ops;
         for (auto& op : op_list) ops.push_back(op.get());

@@ -26,6 +26,20 @@ void nchw_to_npc_forward_naive(T* out, const T* in, int64_t B, int64_t C, int64_
             for (int64_t p = 0; p < P; ++p) out[(b * P + p) * C + c] = in[(b * C + c) * P + p];
 }
 
+// out (B, P, C) = list_sum(in).flatten(2).permute(0, 2, 1) for n maps in[k] (B, C, P): utils/list.py's
+// in[0] + (in[1] + (... + in[n-1])), summed from the back, then channels-last.
+template <class T>
+void nchw_sum_to_npc_forward_naive(T* out, const T* const* in, int64_t n, int64_t B, int64_t C, int64_t P) {
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t p = 0; p < P; ++p) {
+                const int64_t i = (b * C + c) * P + p;
+                T s = in[n - 1][i];
+                for (int64_t k = n - 1; k-- > 0;) s = in[k][i] + s;
+                out[(b * P + p) * C + c] = s;
+            }
+}
+
 template <class T>
 void npc_to_nchw_forward_naive(T* out, const T* in, int64_t B, int64_t C, int64_t P) {
     for (int64_t b = 0; b < B; ++b)
@@ -35,11 +49,12 @@ void npc_to_nchw_forward_naive(T* out, const T* in, int64_t B, int64_t C, int64_
 
 namespace detail {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// out[j][i] = in[i][j] for i in [i0, i0 + 16), j in [j0, j0 + 16): one 16 x 16 block in registers.
-__attribute__((target("avx512f"))) inline void transpose_block16(float* out, const float* in, int64_t R, int64_t Cc,
+// out[j][i] = in[i][j] for i in [i0, i0 + 16), j in [j0, j0 + 16): one 16 x 16 block in registers,
+// read from src (element (i0, j0) of in, rows ld apart).
+__attribute__((target("avx512f"))) inline void transpose_block16(float* out, const float* src, int64_t ld, int64_t R,
                                                                  int64_t i0, int64_t j0) {
     __m512 o[16];
-    gemm_kernel::transpose16(in + i0 * Cc + j0, Cc, 16, o);
+    gemm_kernel::transpose16(src, ld, 16, o);
     for (int64_t j = 0; j < 16; ++j) _mm512_storeu_ps(out + (j0 + j) * R + i0, o[j]);
 }
 #endif
@@ -56,8 +71,11 @@ inline bool transpose_blocks16() {
 // tile) a task); in each tile, blocks of 16 x 16 in registers where the CPU has AVX-512 (float; a
 // 256 x 4096 map, 2 threads: 1.2-1.8 -> about 0.3 ms), the rest element by element. A move, so the
 // same values either way.
+// With n inputs, out is their sum transposed: each tile is first summed into an L1 buffer as
+// list_sum does, in[0] + (in[1] + (... + in[n-1])), then moved out (SamNeck's merge and its
+// channels-last run in one pass over the maps instead of two sums and a transpose).
 template <class T>
-void transpose_forward(T* out, const T* in, int64_t B, int64_t R, int64_t Cc) {
+void transpose_sum_forward(T* out, const T* const* in, int64_t n, int64_t B, int64_t R, int64_t Cc) {
     constexpr int64_t kTile = 64;
     const int64_t nr = (R + kTile - 1) / kTile, nc = (Cc + kTile - 1) / kTile;
     const bool blocks = std::is_same_v<T, float> && transpose_blocks16();
@@ -65,29 +83,54 @@ void transpose_forward(T* out, const T* in, int64_t B, int64_t R, int64_t Cc) {
     for (int64_t b = 0; b < B; ++b)
         for (int64_t it = 0; it < nr; ++it)
             for (int64_t jt = 0; jt < nc; ++jt) {
-                const T* src = in + b * R * Cc;
                 T* dst = out + b * R * Cc;
                 const int64_t i0 = it * kTile, i1 = std::min(R, i0 + kTile), j0 = jt * kTile,
                               j1 = std::min(Cc, j0 + kTile);
+                // the tile's element (i, j) at src[(i - i0) ld + j - j0]: the input, or the inputs' sum
+                const T* src = in[0] + b * R * Cc + i0 * Cc + j0;
+                int64_t ld = Cc;
+                alignas(64) T sum[kTile * kTile];  // (n > 1)
+                if (n > 1) {
+                    for (int64_t i = i0; i < i1; ++i) {
+                        T* s = sum + (i - i0) * kTile - j0;
+                        const int64_t row = b * R * Cc + i * Cc;
+                        for (int64_t j = j0; j < j1; ++j) s[j] = in[n - 1][row + j];
+                        for (int64_t k = n - 1; k-- > 0;)
+                            for (int64_t j = j0; j < j1; ++j) s[j] = in[k][row + j] + s[j];
+                    }
+                    src = sum;
+                    ld = kTile;
+                }
                 int64_t i16 = i0, j16 = j0;  // the blocks of 16 x 16 cover [i0, i16) x [j0, j16)
                 if constexpr (std::is_same_v<T, float>) {
                     if (blocks) {
                         i16 = i0 + (i1 - i0) / 16 * 16, j16 = j0 + (j1 - j0) / 16 * 16;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
                         for (int64_t i = i0; i < i16; i += 16)
-                            for (int64_t j = j0; j < j16; j += 16) transpose_block16(dst, src, R, Cc, i, j);
+                            for (int64_t j = j0; j < j16; j += 16)
+                                transpose_block16(dst, src + (i - i0) * ld + (j - j0), ld, R, i, j);
 #endif
                     }
                 }
                 for (int64_t i = i0; i < i1; ++i)
-                    for (int64_t j = i < i16 ? j16 : j0; j < j1; ++j) dst[j * R + i] = src[i * Cc + j];
+                    for (int64_t j = i < i16 ? j16 : j0; j < j1; ++j) dst[j * R + i] = src[(i - i0) * ld + (j - j0)];
             }
+}
+template <class T>
+void transpose_forward(T* out, const T* in, int64_t B, int64_t R, int64_t Cc) {
+    transpose_sum_forward(out, &in, 1, B, R, Cc);
 }
 }  // namespace detail
 
 template <class T>
 void nchw_to_npc_forward(T* out, const T* in, int64_t B, int64_t C, int64_t P, backend::cpu) {
     detail::transpose_forward(out, in, B, C, P);  // per batch entry, (C, P) -> (P, C)
+}
+
+// out (B, P, C) = list_sum(in).flatten(2).permute(0, 2, 1) for n maps (B, C, P) (see the naive one)
+template <class T>
+void nchw_sum_to_npc_forward(T* out, const T* const* in, int64_t n, int64_t B, int64_t C, int64_t P, backend::cpu) {
+    detail::transpose_sum_forward(out, in, n, B, C, P);
 }
 
 template <class T>
