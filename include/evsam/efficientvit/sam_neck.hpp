@@ -6,11 +6,12 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "evsam/efficientvit/dag_block.hpp"
-#include "evsam/ops/layout.hpp"
 #include "evsam/nn/upsample_layer.hpp"
+#include "evsam/ops/layout.hpp"
 
 namespace evsam {
 
@@ -78,32 +79,34 @@ struct SamNeck : Module<T, B> {
             EVSAM_CHECK(k < stages.size(), this->name + ": backbone has no " + cfg.fid_list[i]);
             feat.push_back(input_ops[i].forward(stages[k], tr));  // ConvLayer 1x1 + BN, UpSampleLayer
         }
-        TensorOf<T, B> x;
+        TensorOf<T, B> x = middle_of_sum(feat, tr);  // feat = list_sum(feat); feat = self.middle(feat)
+        return output_ops[0].forward(x, tr);         // feature_dict["sam_encoder"] = op(feat)
+    }
+
+private:
+    // self.middle(list_sum(feat)). Untraced on the CPU, where the middle runs channels-last from its
+    // first block (fast on AMX), the sum is made channels-last in one pass over the maps (the same bits
+    // as the sums, then the transpose).
+    TensorOf<T, B> middle_of_sum(std::vector<TensorOf<T, B>>& feat, Trace<T>* tr) const {
         if constexpr (std::is_same_v<B, backend::cpu>) {
-            const Shape& s = feat.empty() ? Shape{} : feat[0].shape();
+            const Shape s = feat.empty() ? Shape{} : feat[0].shape();
             if (!tr && s.size() == 4 && middle.runs_channels_last(s)) {
-                // the middle runs channels-last from its first block: list_sum(feat) made there, in one
-                // pass over the maps (the same bits as the sums, then the transpose)
                 std::vector<const T*> in;
                 for (const auto& f : feat) {
                     EVSAM_CHECK(f.shape() == s, "DAGBlock: merged inputs differ in shape: " + shape_str(f.shape()) +
                                                     " vs " + shape_str(s));
                     in.push_back(f.data());
                 }
+                const int64_t n = static_cast<int64_t>(in.size());
                 TensorOf<T, B> y({s[0], s[2], s[3], s[1]}, TensorOf<T, B>::uninitialized);
-                nchw_sum_to_npc_forward(y.data(), in.data(), static_cast<int64_t>(in.size()), s[0], s[1], s[2] * s[3],
-                                        B{});  // list_sum(feat).permute(0, 2, 3, 1)
+                nchw_sum_to_npc_forward(y.data(), in.data(), n, s[0], s[1], s[2] * s[3], B{});  // .permute(0, 2, 3, 1)
                 feat.clear();
-                x = middle.forward_from_channels_last(std::move(y), s);  // feat = self.middle(feat)
-                return output_ops[0].forward(x, tr);                     // feature_dict["sam_encoder"] = op(feat)
+                return middle.forward_from_channels_last(std::move(y), s);
             }
         }
-        x = dag_merge_add<T, B>(feat);        // feat = list_sum(feat)
-        x = middle.forward(x, tr);            // feat = self.middle(feat)
-        return output_ops[0].forward(x, tr);  // feature_dict["sam_encoder"] = op(feat)
+        TensorOf<T, B> x = dag_merge_add<T, B>(feat);  // feat = list_sum(feat)
+        return middle.forward(x, tr);                  // feat = self.middle(feat)
     }
-
-private:
     static size_t stage_index(const std::string& fid) { return dag_stage_index(fid, "SamNeck"); }
 };
 

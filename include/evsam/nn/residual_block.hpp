@@ -113,10 +113,10 @@ struct OpSequential : Block<T, B> {
 private:
     // Ops [i, j) on y, channels-last (N, H, W, C) of an NCHW shape; the last one's output back to NCHW.
     TensorOf<T, B> ops_channels_last(TensorOf<T, B> y, const Shape& shape, size_t i, size_t j) const {
+        const int64_t N = shape[0], C = shape[1], P = shape[2] * shape[3];
         TensorOf<T, B> out(shape, TensorOf<T, B>::uninitialized);
         for (; i < j; ++i) y = op_list[i]->forward_channels_last(y);
-        npc_to_nchw_forward(out.data(), y.data(), shape[0], shape[1], shape[2] * shape[3],
-                            B{});  // .permute(0, 3, 1, 2)
+        npc_to_nchw_forward(out.data(), y.data(), N, C, P, B{});  // .permute(0, 3, 1, 2)
         return out;
     }
 
