@@ -51,9 +51,10 @@ inline int64_t shape_numel(const Shape& s) {
 // C library. glibc serves a block above its mmap threshold (128 KiB, rising with use up to 32 MiB)
 // with a fresh mapping, unmapped on free, and trims free memory at the top of its heap, so every
 // forward's large tensors were page-faulted and zeroed by the kernel again, about 1 us a page:
-// 3733 faults per L0 fast encode (14.6 MiB) and 13800 per XL0 encode (54 MiB) before this cache, none
-// with it (L0 fast 5 % faster, L1 fast 7 %). A block of at least kMinBytes is rounded up to its size class (8 classes per
-// doubling: at most 12.5 % more) and, when freed, kept on its class's free list while the cache
+// 3733 faults per L0 fast encode (14.6 MiB) and 13800 per XL0 encode (54 MiB) before this cache,
+// none with it (L0 fast 5 % faster, L1 fast 7 %). A block of at least kMinBytes is rounded up to its
+// size class (8 classes per doubling: at most 12.5 % more) and, when freed, kept on its class's free
+// list while the cache
 // holds no more than its limit; a request takes a kept block of its class, else a new one. The
 // limit is EVSAM_HOST_CACHE_MB from the environment (default 1024; 0 keeps nothing) or
 // set_limit(); release() gives every kept block back. Thread-safe. Made once and never destroyed:

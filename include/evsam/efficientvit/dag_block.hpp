@@ -15,17 +15,24 @@
 
 namespace evsam {
 
+// The shape every input to the merge has (the last one's); an error where one differs.
+template <class T, class B>
+Shape dag_merge_shape(const std::vector<TensorOf<T, B>>& feat) {
+    EVSAM_CHECK(!feat.empty(), "DAGBlock: no inputs to merge");
+    for (size_t i = feat.size() - 1; i-- > 0;)
+        EVSAM_CHECK(feat[i].shape() == feat.back().shape(),
+                    "DAGBlock: merged inputs differ in shape: " + shape_str(feat[i].shape()) + " vs " +
+                        shape_str(feat.back().shape()));
+    return feat.back().shape();
+}
 // utils/list.py: list_sum(x) = x[0] if len(x) == 1 else x[0] + list_sum(x[1:]), i.e.
 // x0 + (x1 + (x2 + ...)): summed from the back, in place into the last tensor, which is returned.
 template <class T, class B>
 TensorOf<T, B> dag_merge_add(std::vector<TensorOf<T, B>>& feat) {
-    EVSAM_CHECK(!feat.empty(), "DAGBlock: no inputs to merge");
+    dag_merge_shape<T, B>(feat);
     TensorOf<T, B> acc = std::move(feat.back());
-    for (size_t i = feat.size() - 1; i-- > 0;) {
-        EVSAM_CHECK(feat[i].shape() == acc.shape(), "DAGBlock: merged inputs differ in shape: " +
-                                                        shape_str(feat[i].shape()) + " vs " + shape_str(acc.shape()));
+    for (size_t i = feat.size() - 1; i-- > 0;)
         add_forward(acc.data(), feat[i].data(), acc.data(), acc.numel(), B{});  // x[i] + list_sum(x[i+1:])
-    }
     return acc;
 }
 

@@ -89,14 +89,10 @@ private:
     // as the sums, then the transpose).
     TensorOf<T, B> middle_of_sum(std::vector<TensorOf<T, B>>& feat, Trace<T>* tr) const {
         if constexpr (std::is_same_v<B, backend::cpu>) {
-            const Shape s = feat.empty() ? Shape{} : feat[0].shape();
+            const Shape s = dag_merge_shape<T, B>(feat);
             if (!tr && s.size() == 4 && middle.runs_channels_last(s)) {
                 std::vector<const T*> in;
-                for (const auto& f : feat) {
-                    EVSAM_CHECK(f.shape() == s, "DAGBlock: merged inputs differ in shape: " + shape_str(f.shape()) +
-                                                    " vs " + shape_str(s));
-                    in.push_back(f.data());
-                }
+                for (const auto& f : feat) in.push_back(f.data());
                 const int64_t n = static_cast<int64_t>(in.size());
                 TensorOf<T, B> y({s[0], s[2], s[3], s[1]}, TensorOf<T, B>::uninitialized);
                 nchw_sum_to_npc_forward(y.data(), in.data(), n, s[0], s[1], s[2] * s[3], B{});  // .permute(0, 2, 3, 1)
