@@ -7,6 +7,13 @@
 #include <random>
 #include <thread>
 #include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#endif
 
 // Named after the file: the suite is a unity build (tests/CMakeLists.txt).
 namespace test_host_block_cache {
@@ -112,6 +119,45 @@ TEST(HostBlockCache, ThreadsNeverShareABlock) {
     for (int t = 0; t < 4; ++t) EXPECT_EQ(bad[static_cast<size_t>(t)], 0) << "thread " << t;
     EXPECT_LE(HostBlockCache::instance().cached_bytes(), size_t{256} << 20);
 }
+
+#if defined(__unix__) || defined(__APPLE__)
+// A process that forks while another thread is inside the cache (Python's multiprocessing, a
+// DataLoader's workers): the child, which has only the forking thread, can still allocate. Without
+// the cache's fork handlers the child finds the lock held by a thread it does not have, and hangs
+// (the alarm ends it, and the test fails).
+TEST(HostBlockCache, AForkedChildCanAllocateWhileAnotherThreadHeldTheLock) {
+    LimitScope limit(size_t{64} << 20);
+    std::atomic<bool> stop{false};
+    std::thread busy([&stop] {  // in and out of the cache's lock as often as it can
+        while (!stop.load(std::memory_order_relaxed)) {
+            void* p = HostBlockCache::instance().allocate(HostBlockCache::kMinBytes);
+            HostBlockCache::instance().deallocate(p, HostBlockCache::kMinBytes);
+        }
+    });
+    int hung = 0, failed = 0;
+    for (int i = 0; i < 200; ++i) {
+        const pid_t pid = fork();
+        ASSERT_GE(pid, 0) << "fork failed";
+        if (pid == 0) {
+            alarm(5);  // a child stuck on the lock is killed by SIGALRM
+            void* p = HostBlockCache::instance().allocate(HostBlockCache::kMinBytes);
+            HostBlockCache::instance().deallocate(p, HostBlockCache::kMinBytes);
+            _exit(0);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+            ++hung;
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            ++failed;
+        if (hung) break;
+    }
+    stop = true;
+    busy.join();
+    EXPECT_EQ(hung, 0) << "a forked child hung on the cache's lock";
+    EXPECT_EQ(failed, 0);
+}
+#endif
 
 // Tensors and the kernels' scratch go through it.
 TEST(HostBlockCache, TensorStorageIsKept) {

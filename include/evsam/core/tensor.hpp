@@ -20,6 +20,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 #include "evsam/core/error.hpp"
 
@@ -54,11 +57,13 @@ inline int64_t shape_numel(const Shape& s) {
 // 3733 faults per L0 fast encode (14.6 MiB) and 13800 per XL0 encode (54 MiB) before this cache,
 // none with it (L0 fast 5 % faster, L1 fast 7 %). A block of at least kMinBytes is rounded up to its
 // size class (8 classes per doubling: at most 12.5 % more) and, when freed, kept on its class's free
-// list while the cache
-// holds no more than its limit; a request takes a kept block of its class, else a new one. The
-// limit is EVSAM_HOST_CACHE_MB from the environment (default 1024; 0 keeps nothing) or
-// set_limit(); release() gives every kept block back. Thread-safe. Made once and never destroyed:
-// a thread's scratch may be freed at its exit, after the static destructors.
+// list while the cache holds no more than its limit; a request takes a kept block of its class,
+// else a new one. The limit is EVSAM_HOST_CACHE_MB from the environment (default 1024; 0 keeps
+// nothing) or set_limit(); release() gives every kept block back. Thread-safe, and fork-safe as
+// malloc is: the forking thread holds the lock across fork() (pthread_atfork), so a child never
+// inherits it held by a thread it does not have (Python's multiprocessing, a DataLoader's workers).
+// Made once and never destroyed: a thread's scratch may be freed at its exit, after the static
+// destructors.
 class HostBlockCache {
 public:
     static constexpr std::size_t kAlign = 64, kMinBytes = std::size_t{16} << 10;
@@ -144,6 +149,9 @@ private:
             const unsigned long long mb = std::strtoull(e, &end, 10);
             if (end && *end == '\0') limit_ = static_cast<std::size_t>(mb) << 20;
         }
+#if defined(__unix__) || defined(__APPLE__)
+        pthread_atfork([] { instance().m_.lock(); }, [] { instance().m_.unlock(); }, [] { instance().m_.unlock(); });
+#endif
     }
     std::mutex m_;
     std::multimap<std::size_t, void*> free_;  // size class -> kept block
